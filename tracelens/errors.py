@@ -1,0 +1,57 @@
+"""Errors raised by tracelens.
+
+* TracelensError             the root: every user-facing failure is one of these
+  x IngestError              traces could not be read
+    + NoUsableInput          nothing usable was read from any input
+    + SourceUnavailable      file missing, AWS call refused, UDP port in use
+  x SideInputError           a config.json, DLQ dump or destination file is unusable
+  x SchemaError              a frame does not match tracelens.model.schema
+  x EmulatorError            a scenario is invalid or cannot be run
+  x DashboardSpecError       a dashboard spec file is invalid
+"""
+
+from __future__ import annotations
+
+
+class TracelensError(Exception):
+    """Root of every error tracelens raises on purpose."""
+
+
+class IngestError(TracelensError):
+    """Traces could not be read."""
+
+
+class NoUsableInput(IngestError):
+    """Nothing usable was read from any of the inputs."""
+
+
+class SourceUnavailable(IngestError):
+    """A file, directory, endpoint or socket could not be opened."""
+
+
+class SideInputError(TracelensError):
+    """A config.json, DLQ dump or on-failure destination file is unusable."""
+
+
+class SchemaError(TracelensError):
+    """A frame does not match its declared schema."""
+
+
+class EmulatorError(TracelensError):
+    """An emulator scenario is invalid or cannot be run."""
+
+
+class DashboardSpecError(TracelensError):
+    """A dashboard spec file is invalid."""
+
+
+__all__ = [
+    "DashboardSpecError",
+    "EmulatorError",
+    "IngestError",
+    "NoUsableInput",
+    "SchemaError",
+    "SideInputError",
+    "SourceUnavailable",
+    "TracelensError",
+]

@@ -1,0 +1,176 @@
+"""The renderer-agnostic Report: the ``tracelens.report/1`` contract as typed structs.
+
+Field names and meanings follow ``report-contract.md`` exactly; every renderer (text, JSON,
+Markdown, HTML) reads only these types. Times are ISO-8601 UTC strings with microseconds,
+durations are milliseconds.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+SCHEMA = "tracelens.report/1"
+
+
+class Stats(msgspec.Struct, frozen=True, kw_only=True):
+    """A statistic block; every field is null when ``count`` is 0."""
+
+    count: int
+    min: float | None
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    max: float | None
+    mean: float | None
+
+
+class RejectionOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One rejected line or document."""
+
+    file: str
+    line: int | None
+    reason: str
+
+
+class InputSection(msgspec.Struct, frozen=True, kw_only=True):
+    """What was read."""
+
+    files: list[str]
+    documents: int
+    duplicates: int
+    rejected: int
+    rejections: list[RejectionOut]
+    traces: int
+    start: str | None
+    end: str | None
+    config: bool
+    dlq_dumps: int
+
+
+class Modes(msgspec.Struct, frozen=True, kw_only=True):
+    """Requests of one function by invoke path."""
+
+    sync: int
+    # ``async`` is a keyword, so the attribute is renamed on the wire.
+    async_: int = msgspec.field(name="async")
+    sqs: int
+    stream: int
+    unknown: int
+
+
+class FunctionSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One function's requests, invocations and failures."""
+
+    name: str
+    arn: str | None
+    requests: int
+    invocations: int
+    cold_starts: int
+    failed_invocations: int
+    throttles: int
+    modes: Modes
+    duration_ms: Stats
+
+
+class AsyncOutcomes(msgspec.Struct, frozen=True, kw_only=True):
+    """Async events by outcome."""
+
+    succeeded: int
+    succeeded_after_retry: int
+    retries_exhausted: int
+    event_age_exceeded: int
+    in_progress: int
+
+
+class AsyncFates(msgspec.Struct, frozen=True, kw_only=True):
+    """Fates of async events that ended badly."""
+
+    sent: int
+    missing: int
+    dropped: int
+    unknown: int
+
+
+class AsyncSection(msgspec.Struct, frozen=True, kw_only=True):
+    """Asynchronous invocations: dwell, attempts, retries, outcomes, fates."""
+
+    events: int
+    dwell_ms: Stats
+    attempts: dict[str, int]
+    retry_delay_ms: Stats
+    outcomes: AsyncOutcomes
+    fates: AsyncFates
+
+
+class PoisonMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """An SQS message with at least two failed deliveries and no successful one."""
+
+    message_id: str
+    function: str
+    deliveries: int
+    first_seen: str
+    last_seen: str
+    last_error: str | None
+
+
+class SqsSection(msgspec.Struct, frozen=True, kw_only=True):
+    """SQS messages and their deliveries."""
+
+    messages: int
+    deliveries: int
+    redelivered_messages: int
+    max_deliveries: int
+    max_receive_count: int | None
+    deliveries_histogram: dict[str, int]
+    poison_messages: list[PoisonMessage]
+    evidence: str  # "annotations" | "links" | "none"
+
+
+class StreamsSection(msgspec.Struct, frozen=True, kw_only=True):
+    """Kinesis and DynamoDB stream batches."""
+
+    batches: int
+    retried_batches: int
+    max_attempts: int
+    evidence: str  # "annotations" | "traces" | "none"
+
+
+class Chain(msgspec.Struct, frozen=True, kw_only=True):
+    """An async event, SQS message or stream batch that was retried or ended badly."""
+
+    kind: str  # "async" | "sqs" | "stream"
+    key: str
+    function: str
+    trace_ids: list[str]
+    attempts: int
+    outcome: str
+    fate: str | None
+    dwell_ms: float | None
+    first_start: str
+    last_end: str | None
+    errors: list[str]
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    """Something a person should act on."""
+
+    severity: str  # "critical" | "warning" | "info"
+    code: str
+    function: str | None
+    count: int
+    message: str
+    examples: list[str]
+
+
+class Report(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole analysis report (schema ``tracelens.report/1``)."""
+
+    schema: str
+    generated_by: str
+    input: InputSection
+    functions: list[FunctionSummary]
+    async_: AsyncSection = msgspec.field(name="async")
+    sqs: SqsSection
+    streams: StreamsSection
+    chains: list[Chain]
+    findings: list[Finding]
