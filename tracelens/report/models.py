@@ -135,6 +135,16 @@ class StreamsSection(msgspec.Struct, frozen=True, kw_only=True):
     evidence: str  # "annotations" | "traces" | "none"
 
 
+class ChainStep(msgspec.Struct, frozen=True, kw_only=True):
+    """One interval of a chain's timeline (for the retry-chain Gantt chart)."""
+
+    kind: str  # "dwell" | "attempt" | "wait"
+    start: str
+    end: str | None
+    error: str | None  # "Type: message" of a failed attempt
+    trace_id: str | None
+
+
 class Chain(msgspec.Struct, frozen=True, kw_only=True):
     """An async event, SQS message or stream batch that was retried or ended badly."""
 
@@ -149,6 +159,7 @@ class Chain(msgspec.Struct, frozen=True, kw_only=True):
     first_start: str
     last_end: str | None
     errors: list[str]
+    steps: list[ChainStep] = msgspec.field(default_factory=list)  # extension: timeline
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,6 +171,44 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     message: str
     examples: list[str]
+
+
+class TimePoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Dwell percentiles of the async events enqueued in one time bucket."""
+
+    start: str  # bucket start
+    count: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class ShardPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Stream batches of one shard that started in one time bucket."""
+
+    shard_id: str
+    start: str  # bucket start
+    batches: int
+    retried: int
+
+
+class FunctionDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-function aggregates behind the dashboard (an extension of the contract).
+
+    Everything is aggregated (no raw rows), so the dashboard stays small for any input.
+    """
+
+    function: str
+    events: int  # async events
+    dwell_quantiles_ms: list[float]  # p0, p1, ..., p100 by nearest rank; [] with no dwell
+    dwell_histogram_ms: dict[str, int]  # lower bound of a 1-2-5 log bucket in ms -> events
+    dwell_over_time: list[TimePoint]  # sorted by start
+    attempts: dict[str, int]  # events by attempts observed
+    outcomes: AsyncOutcomes
+    fates: AsyncFates
+    deliveries_histogram: dict[str, int]  # SQS messages by deliveries
+    poison_messages: int
+    stream_batches: list[ShardPoint]  # sorted by shard_id, then start
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):
@@ -174,3 +223,5 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     streams: StreamsSection
     chains: list[Chain]
     findings: list[Finding]
+    details: list[FunctionDetail] = msgspec.field(default_factory=list)  # sorted by function
+    bucket_seconds: int = 60  # width of the time buckets in ``details``
