@@ -1,13 +1,330 @@
-"""Read trace files, directories, globs and gzip into TraceFrames (streamed)."""
+"""Read trace files, directories, globs and gzip into TraceFrames, streamed.
+
+The form of each file is detected by content, never by name: gzip by its magic bytes; NDJSON
+when one of its first lines is a complete JSON value on its own; otherwise one JSON value
+filling the file (a pretty-printed document, a list, or a ``{"Traces": [...]}`` page), whose
+top-level array elements are split out and decoded one at a time so that a large file is never
+held in memory as parsed documents. Large plain NDJSON files are read by several processes on
+byte ranges aligned to line ends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import glob
+import gzip
+import os
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
+from typing import BinaryIO
 
-from tracelens.model.frames import TraceFrames
+from tracelens.errors import NoUsableInput, SourceUnavailable
+from tracelens.ingest.decode import BadValue, decode_value
+from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
+from tracelens.ingest.normalise import FrameBuilder, Part, finish
+from tracelens.model.frames import Rejection, TraceFrames
+from tracelens.model.segment import Entity
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+_BATCH_ROWS = 200_000
+_MAX_KEPT_REJECTIONS = 100
+# Files in a directory that are not traces: side inputs of a bundle, and documentation.
+_SIDE_FILES = frozenset({"config.json", "truth.json"})
+_SKIPPED_SUFFIXES = (".md", ".txt.md", ".html", ".toml", ".py")
 
 
 def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> TraceFrames:
-    """Read every trace document under ``paths`` (files, directories, globs, ``.gz``)."""
-    raise NotImplementedError
+    """Read every trace document under ``paths`` into TraceFrames.
+
+    Args:
+        paths: Files, directories (read recursively; a bundle's ``config.json``,
+            ``truth.json`` and ``dlq/`` are side inputs, not traces) and glob patterns.
+        workers: Processes for large NDJSON files; default: the number of CPUs, at most 4.
+
+    Returns:
+        The normalised frames; ``stats`` counts documents, duplicates and rejections.
+
+    Raises:
+        SourceUnavailable: a path does not exist or cannot be read.
+        NoUsableInput: not one valid segment document was read.
+    """
+    files = expand_paths(paths)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    parts: list[Part] = []
+    for index, file in enumerate(files):
+        parts.extend(_read_file(file, index, workers))
+    frames = finish(parts, files=[str(f) for f in files])
+    if frames.stats.documents == 0:
+        first = frames.stats.rejections[0] if frames.stats.rejections else None
+        detail = (
+            f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
+        )
+        raise NoUsableInput(
+            f"no valid X-Ray segment documents in {_describe(files)}{detail}; "
+            "expected BatchGetTraces output, segment documents or daemon datagrams"
+        )
+    return frames
+
+
+def _where(rejection: Rejection) -> str:
+    return f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
+
+
+def _describe(files: Sequence[Path]) -> str:
+    if len(files) == 1:
+        return str(files[0])
+    return f"{len(files)} files"
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Expand directories and glob patterns into a sorted, de-duplicated list of trace files."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(_walk(path))
+        elif path.is_file():
+            found.append(path)
+        elif glob.has_magic(str(raw)):
+            matches = sorted(glob.glob(str(raw), recursive=True))
+            if not matches:
+                raise SourceUnavailable(f"{raw}: no file matches this pattern")
+            for match in matches:
+                match_path = Path(match)
+                found.extend(_walk(match_path) if match_path.is_dir() else [match_path])
+        elif path.exists():
+            raise SourceUnavailable(f"{raw}: not a regular file or directory")
+        else:
+            raise SourceUnavailable(f"{raw}: no such file or directory")
+    unique: dict[str, Path] = {}
+    for file in found:
+        unique.setdefault(str(file), file)
+    if not unique:
+        raise SourceUnavailable(f"{', '.join(map(str, paths))}: no trace files found")
+    return list(unique.values())
+
+
+def _walk(directory: Path) -> list[Path]:
+    files: list[Path] = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "dlq")
+        for name in sorted(names):
+            if name.startswith(".") or name in _SIDE_FILES or name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            files.append(Path(root) / name)
+    return sorted(files)
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise SourceUnavailable(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if handle.read(2) == _GZIP_MAGIC:
+        handle.seek(0)
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+@dataclass
+class _Reader:
+    """Turns the values of one file (or one byte range of it) into rows and rejections."""
+
+    name: str
+    file_index: int
+    builder: FrameBuilder
+    rejected: int = 0
+    rejections: list[Rejection] | None = None
+    parts: list[Part] | None = None
+
+    def __post_init__(self) -> None:
+        self.rejections = []
+        self.parts = []
+
+    def value(self, raw: bytes, *, line: int | None, pos: int) -> None:
+        sub = 0
+        for result in decode_value(raw):
+            if isinstance(result, Entity):
+                self.builder.add(result, file=self.file_index, pos=pos, sub=sub)
+                sub += 1
+            else:
+                reason = result.reason if isinstance(result, BadValue) else result
+                self.reject(line, reason)
+        if len(self.builder.rows["id"]) >= _BATCH_ROWS:
+            self.flush()
+
+    def reject(self, line: int | None, reason: str) -> None:
+        self.rejected += 1
+        assert self.rejections is not None
+        if len(self.rejections) < _MAX_KEPT_REJECTIONS:
+            self.rejections.append(Rejection(file=self.name, line=line, reason=reason))
+
+    def flush(self) -> None:
+        rows, links = self.builder.take()
+        assert self.parts is not None
+        self.parts.append(Part(rows=rows, links=links, documents=0, rejected=0, rejections=()))
+
+    def result(self) -> list[Part]:
+        self.flush()
+        assert self.parts is not None and self.rejections is not None
+        parts = self.parts
+        parts.append(
+            Part(
+                rows=parts[-1].rows.clear(),
+                links=parts[-1].links.clear(),
+                documents=self.builder.documents,
+                rejected=self.rejected,
+                rejections=tuple(self.rejections),
+            )
+        )
+        return parts
+
+
+def _read_file(path: Path, index: int, workers: int) -> list[Part]:
+    name = str(path)
+    reader = _Reader(name=name, file_index=index, builder=FrameBuilder())
+    try:
+        with _open(path) as stream:
+            first = _first_bytes(stream)
+            if not first.strip():
+                reader.reject(None, "empty file")
+                return reader.result()
+            form = _detect(stream)
+            if form == "ndjson":
+                if (
+                    workers > 1
+                    and not isinstance(stream, gzip.GzipFile)
+                    and path.stat().st_size >= _PARALLEL_MIN_BYTES
+                ):
+                    return _read_parallel(path, index, workers)
+                _read_ndjson(stream, reader)
+            else:
+                _read_single_value(stream, reader)
+    except (OSError, EOFError, zlib.error) as exc:
+        reader.reject(None, f"cannot read the file to the end ({exc})")
+    return reader.result()
+
+
+def _first_bytes(stream: BinaryIO) -> bytes:
+    data = stream.read(64 * 1024)
+    stream.seek(0)
+    return data
+
+
+def _detect(stream: BinaryIO) -> str:
+    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value."""
+    checked = 0
+    for line in stream:
+        if not line.strip():
+            continue
+        text = line.strip()
+        if text[:1] in (b"{", b"[") and _is_whole_value(text):
+            stream.seek(0)
+            return "ndjson"
+        checked += 1
+        if checked >= 3:
+            break
+    stream.seek(0)
+    return "single"
+
+
+def _is_whole_value(text: bytes) -> bool:
+    first = next(iter(decode_value(text)), None)
+    if isinstance(first, BadValue):
+        return "not an object" in first.reason
+    return True
+
+
+def _read_ndjson(stream: Iterable[bytes], reader: _Reader, *, first_line: int = 1, start: int = 0) -> int:
+    """Read lines until the stream ends; returns the number of lines read."""
+    number = first_line - 1
+    pos = start
+    for line in stream:
+        number += 1
+        if line.strip():
+            reader.value(line, line=number, pos=pos)
+        pos += len(line)
+    return number - first_line + 1
+
+
+def _read_single_value(stream: BinaryIO, reader: _Reader) -> None:
+    try:
+        for index, element in enumerate(iter_elements(stream)):
+            reader.value(element, line=None, pos=index)
+    except JsonStreamError as exc:
+        reader.reject(exc.line, f"not valid JSON ({exc.reason})")
+
+
+# --- parallel NDJSON ---------------------------------------------------------------------------
+
+
+def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as handle:
+        for k in range(1, pieces):
+            handle.seek(max(size * k // pieces, bounds[-1]))
+            handle.readline()
+            bounds.append(min(handle.tell(), size))
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def _read_range(path: str, index: int, start: int, end: int) -> tuple[list[Part], int]:
+    """Worker: read the lines in [start, end) of an NDJSON file; line numbers are local."""
+    reader = _Reader(name=path, file_index=index, builder=FrameBuilder())
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        lines = _read_ndjson(_LimitedLines(handle, end - start), reader, start=start)
+    return reader.result(), lines
+
+
+class _LimitedLines:
+    """Iterate the lines of a file handle within a byte budget."""
+
+    def __init__(self, handle: BinaryIO, budget: int) -> None:
+        self._handle = handle
+        self._budget = budget
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self._budget > 0:
+            line = self._handle.readline()
+            if not line:
+                return
+            self._budget -= len(line)
+            yield line
+
+
+def _read_parallel(path: Path, index: int, workers: int) -> list[Part]:
+    ranges = _ranges(path, workers)
+    context = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [pool.submit(_read_range, str(path), index, a, b) for a, b in ranges]
+        results = [future.result() for future in futures]
+    parts: list[Part] = []
+    line_offset = 0
+    for range_parts, lines in results:
+        for part in range_parts:
+            shifted = tuple(
+                Rejection(file=r.file, line=(r.line or 0) + line_offset, reason=r.reason)
+                if r.line is not None
+                else r
+                for r in part.rejections
+            )
+            parts.append(
+                Part(
+                    rows=part.rows,
+                    links=part.links,
+                    documents=part.documents,
+                    rejected=part.rejected,
+                    rejections=shifted,
+                )
+            )
+        line_offset += lines
+    return parts

@@ -1,0 +1,295 @@
+"""Decode input values of every form into validated segment documents.
+
+A *value* is one JSON line of an NDJSON file, one element of a top-level JSON array, or a
+whole single-value file. It may be a BatchGetTraces page (``{"Traces": [...]}``), a Trace
+(``{"Id", "Segments": [...]}``; each entry ``{"Id", "Document": "<JSON string>" | {...}}`` or
+a bare document), a bare segment or subsegment document, a daemon header line, or a list of
+these. Documents are decoded once into projected :class:`~tracelens.model.segment.Entity`
+structs. A value that does not fit the fast typed decode (a field of an unexpected type) is
+decoded generically and each document is checked on its own, so one bad document inside a
+BatchGetTraces page costs exactly one rejection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import msgspec
+
+from tracelens.model.segment import DOCUMENT_DECODER, ENTITY_DECODER, Entity
+
+_ID = re.compile(r"[0-9a-f]{16}")
+_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+_MAX_REPAIRS = 32
+
+# A decoded document, or the reason a document could not be used.
+Decoded: TypeAlias = Entity | str
+
+
+@dataclass(frozen=True, slots=True)
+class BadValue:
+    """A whole value (line, array element or file) that is not JSON or not an object."""
+
+    reason: str
+
+
+def check_document(doc: Entity) -> str | None:
+    """Return why ``doc`` is not a valid segment document, or None when it is valid.
+
+    Valid means (report-contract.md, "Rejection"): string ``name``; ``id`` of 16 lowercase hex
+    digits; ``trace_id`` matching ``1-<8 hex>-<24 hex>``; number ``start_time``; number
+    ``end_time`` or ``in_progress: true``.
+    """
+    if doc.id is None and doc.trace_id is None and doc.start_time is None:
+        return (
+            "JSON object is not an X-Ray segment document "
+            "(it has none of 'id', 'trace_id', 'start_time')"
+        )
+    if doc.name is None:
+        return "segment document has no string 'name'"
+    if doc.id is None or not _ID.fullmatch(doc.id):
+        return "segment document has no 'id' of 16 lowercase hex digits"
+    if doc.trace_id is None or not _TRACE_ID.fullmatch(doc.trace_id):
+        return "segment document has no 'trace_id' of the form 1-<8 hex>-<24 hex>"
+    if doc.start_time is None:
+        return "segment document has no numeric 'start_time'"
+    if doc.end_time is None and doc.in_progress is not True:
+        return "segment document has neither a numeric 'end_time' nor 'in_progress': true"
+    return None
+
+
+def check_document_bytes(body: bytes) -> str | None:
+    """Return why ``body`` is not one valid segment document, or None when it is.
+
+    Used by the UDP listener, which writes daemon datagram bodies as they arrive.
+    """
+    results = list(decode_value(body))
+    if len(results) != 1:
+        return "datagram body is not exactly one segment document"
+    result = results[0]
+    if isinstance(result, BadValue):
+        return result.reason
+    return result if isinstance(result, str) else None
+
+
+def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
+    """Yield each document in one JSON value: an Entity, a rejection reason, or BadValue."""
+    try:
+        value = ENTITY_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        yield from _decode_generic(raw)
+        return
+    except msgspec.DecodeError as exc:
+        yield BadValue(_json_error(exc))
+        return
+    except RecursionError:
+        yield BadValue("JSON nested too deeply to read safely")
+        return
+    if isinstance(value, list):
+        for item in value:
+            yield from _documents(item, _decode_document_string)
+    else:
+        yield from _documents(value, _decode_document_string)
+
+
+def _json_error(exc: Exception) -> str:
+    text = str(exc)
+    if "UTF-8" in text or "utf-8" in text:
+        return "not valid UTF-8"
+    if "truncated" in text.lower():
+        return f"truncated JSON ({text})"
+    return f"not valid JSON ({text})"
+
+
+def _documents(value: Entity, decode_string: Callable[[str], Decoded]) -> Iterator[Decoded]:
+    """Unwrap BatchGetTraces pages and Trace objects; yield the documents inside."""
+    if value.Traces is not None:
+        for trace in value.Traces:
+            if trace.Segments is not None:
+                yield from _segment_entries(trace.Segments, decode_string)
+        return
+    if value.Segments is not None:
+        yield from _segment_entries(value.Segments, decode_string)
+        return
+    if value.Document is not None:
+        yield from _segment_entries([value], decode_string)
+        return
+    if value.format is not None and value.version is not None and value.name is None:
+        return  # a daemon header line is not a document
+    reason = check_document(value)
+    yield reason if reason is not None else value
+
+
+def _segment_entries(
+    entries: list[Entity], decode_string: Callable[[str], Decoded]
+) -> Iterator[Decoded]:
+    for entry in entries:
+        document = entry.Document
+        if isinstance(document, str):
+            yield decode_string(document)
+        elif isinstance(document, Entity):
+            reason = check_document(document)
+            yield reason if reason is not None else document
+        else:
+            reason = check_document(entry)
+            yield reason if reason is not None else entry
+
+
+def _decode_document_string(text: str) -> Decoded:
+    """Decode a double-encoded ``Document`` string (the BatchGetTraces API form)."""
+    try:
+        doc = DOCUMENT_DECODER.decode(text)
+    except msgspec.ValidationError:
+        return _convert_generic(_loads(text))
+    except msgspec.DecodeError as exc:
+        return f"Document string: {_json_error(exc)}"
+    except RecursionError:
+        return "Document nested too deeply to read safely"
+    reason = check_document(doc)
+    return reason if reason is not None else doc
+
+
+def _loads(text: str | bytes) -> object:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        return BadValue(_json_error(exc))
+    except RecursionError:
+        return BadValue("JSON nested too deeply to read safely")
+
+
+# --- the slow path: a value with an unexpected field type --------------------------------------
+
+
+def _decode_generic(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
+    value = _loads(raw)
+    if isinstance(value, BadValue):
+        yield value
+        return
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, dict):
+            yield BadValue(f"JSON value is a {_json_type(item)}, not an object")
+            continue
+        yield from _generic_documents(item)
+
+
+def _generic_documents(value: dict[str, object]) -> Iterator[Decoded]:
+    traces = value.get("Traces")
+    if isinstance(traces, list):
+        for trace in traces:
+            if isinstance(trace, dict) and isinstance(trace.get("Segments"), list):
+                yield from _generic_entries(trace["Segments"])
+        return
+    segments = value.get("Segments")
+    if isinstance(segments, list):
+        yield from _generic_entries(segments)
+        return
+    if "Document" in value:
+        yield from _generic_entries([value])
+        return
+    if "format" in value and "version" in value and "name" not in value:
+        return
+    yield _convert_generic(value)
+
+
+def _generic_entries(entries: list[object]) -> Iterator[Decoded]:
+    for entry in entries:
+        if not isinstance(entry, dict):
+            yield f"Segments entry is a {_json_type(entry)}, not an object"
+            continue
+        document = entry.get("Document", entry)
+        if isinstance(document, str):
+            yield _decode_document_string(document)
+        else:
+            yield _convert_generic(document)
+
+
+def _convert_generic(value: object) -> Decoded:
+    """Check the required fields on a plain dict, then convert it, dropping bad optional fields."""
+    if isinstance(value, BadValue):
+        return value.reason
+    if not isinstance(value, dict):
+        return f"segment document is a {_json_type(value)}, not an object"
+    reason = _check_required(value)
+    if reason is not None:
+        return reason
+    for _ in range(_MAX_REPAIRS):
+        try:
+            doc = msgspec.convert(value, Entity)
+        except msgspec.ValidationError as exc:
+            if not _drop_at_path(value, str(exc)):
+                return f"segment document field has an unexpected type ({exc})"
+            continue
+        except RecursionError:
+            return "segment document nested too deeply to read safely"
+        reason = check_document(doc)
+        return reason if reason is not None else doc
+    return "segment document has too many fields of unexpected types"
+
+
+def _check_required(value: dict[str, object]) -> str | None:
+    def number(key: str) -> bool:
+        item = value.get(key)
+        return isinstance(item, int | float) and not isinstance(item, bool)
+
+    if not isinstance(value.get("name"), str):
+        return "segment document has no string 'name'"
+    if not number("start_time"):
+        return "segment document has no numeric 'start_time'"
+    if not number("end_time") and value.get("in_progress") is not True:
+        return "segment document has neither a numeric 'end_time' nor 'in_progress': true"
+    for key in ("id", "trace_id"):
+        if not isinstance(value.get(key), str):
+            return f"segment document has no string '{key}'"
+    return None
+
+
+_PATH = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def _drop_at_path(value: dict[str, object], message: str) -> bool:
+    """Remove the optional field msgspec complained about; False if it cannot be removed."""
+    match = _PATH.search(message)
+    if match is None or not match.group(1):
+        return False
+    steps = [(m.group(1), m.group(2)) for m in _STEP.finditer(match.group(1))]
+    target: object = value
+    for key, index in steps[:-1]:
+        if key is not None and isinstance(target, dict):
+            target = target.get(key)
+        elif index is not None and isinstance(target, list) and int(index) < len(target):
+            target = target[int(index)]
+        else:
+            return False
+    last_key, last_index = steps[-1]
+    if last_key is not None and isinstance(target, dict) and last_key in target:
+        if target is value and last_key in _REQUIRED:
+            return False
+        del target[last_key]
+        return True
+    if last_index is not None and isinstance(target, list) and int(last_index) < len(target):
+        del target[int(last_index)]
+        return True
+    return False
+
+
+_REQUIRED = frozenset({"name", "id", "trace_id", "start_time", "end_time", "in_progress"})
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object"

@@ -1,0 +1,87 @@
+"""Typed, projected X-Ray segment documents: only the fields analyses use are decoded.
+
+One struct serves every level (top-level segment, independently sent subsegment, nested
+subsegment) and also the BatchGetTraces wrappers (``Traces``, ``Segments``, ``Document``), so
+a line of any input form is decoded in a single msgspec pass.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ExceptionInfo(msgspec.Struct, gc=False):
+    """One entry of ``cause.exceptions``."""
+
+    type: str | None = None
+    message: str | None = None
+
+
+class Cause(msgspec.Struct, gc=False):
+    """``cause`` as an object (it may also be a bare 16-char exception id string)."""
+
+    exceptions: list[ExceptionInfo] | None = None
+
+
+class HttpResponse(msgspec.Struct, gc=False):
+    """``http.response``."""
+
+    status: int | None = None
+
+
+class Http(msgspec.Struct, gc=False):
+    """``http``."""
+
+    response: HttpResponse | None = None
+
+
+class AwsInfo(msgspec.Struct, gc=False):
+    """The ``aws`` block fields tracelens uses."""
+
+    request_id: str | None = None
+    function_arn: str | None = None
+
+
+class Link(msgspec.Struct, gc=False):
+    """An X-Ray span link (``links[]`` on segments and subsegments)."""
+
+    trace_id: str | None = None
+    id: str | None = None
+    attributes: dict[str, object] | None = None
+
+
+class Entity(msgspec.Struct, gc=False):
+    """A segment, subsegment or BatchGetTraces wrapper, projected to the fields tracelens reads."""
+
+    name: str | None = None
+    id: str | None = None
+    trace_id: str | None = None
+    parent_id: str | None = None
+    type: str | None = None
+    origin: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    in_progress: bool | None = None
+    inferred: bool | None = None
+    error: bool | None = None
+    fault: bool | None = None
+    throttle: bool | None = None
+    cause: str | Cause | None = None
+    http: Http | None = None
+    aws: AwsInfo | None = None
+    resource_arn: str | None = None
+    annotations: dict[str, object] | None = None
+    links: list[Link] | None = None
+    subsegments: list[Entity] | None = None
+    # BatchGetTraces wrappers: a page {"Traces": [...]}, a Trace {"Id", "Segments": [...]},
+    # a segment entry {"Id", "Document": "<JSON string>" | {...}}.
+    Traces: list[Entity] | None = None
+    Segments: list[Entity] | None = None
+    Document: str | Entity | None = None
+    # Daemon datagram header line: {"format": "json", "version": 1}.
+    format: str | None = None
+    version: int | None = None
+
+
+ENTITY_DECODER = msgspec.json.Decoder(Entity | list[Entity])
+DOCUMENT_DECODER = msgspec.json.Decoder(Entity)
