@@ -219,7 +219,7 @@ def _convert_generic(value: object) -> Decoded:
         return reason
     for _ in range(_MAX_REPAIRS):
         try:
-            doc = msgspec.convert(value, Entity)
+            doc = DOCUMENT_DECODER.decode(msgspec.json.encode(value))
         except msgspec.ValidationError as exc:
             if not _drop_at_path(value, str(exc)):
                 return f"segment document field has an unexpected type ({exc})"

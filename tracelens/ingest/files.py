@@ -30,7 +30,7 @@ from tracelens.model.segment import Entity
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARALLEL_MIN_BYTES = 48 * 1024 * 1024
-_BATCH_ROWS = 200_000
+_BATCH_ROWS = 100_000
 _MAX_KEPT_REJECTIONS = 100
 # Files in a directory that are not traces: side inputs of a bundle, and documentation.
 _SIDE_FILES = frozenset({"config.json", "truth.json"})
@@ -156,7 +156,7 @@ class _Reader:
             else:
                 reason = result.reason if isinstance(result, BadValue) else result
                 self.reject(line, reason)
-        if len(self.builder.rows["id"]) >= _BATCH_ROWS:
+        if self.builder.pending >= _BATCH_ROWS:
             self.flush()
 
     def reject(self, line: int | None, reason: str) -> None:

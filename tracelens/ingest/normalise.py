@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import msgspec
 import polars as pl
 
 from tracelens.model import schema as col
 from tracelens.model.frames import IngestStats, Rejection, TraceFrames
-from tracelens.model.segment import Cause, Entity
+from tracelens.model.segment import CHILDREN_DECODER, Cause, Child, Entity
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 _RECORD_KEYS = ("event_source", "message_id", "messaging_message_id")
+# Byte markers that make undecoded nested subsegments worth decoding.
+_DEEP_MARKERS = (b"event_source", b"message_id", b'"links"')
 
 # Internal ordering and de-duplication columns; dropped before the frames are returned.
 _FILE = "_file"  # index of the input file
@@ -103,7 +106,7 @@ def _top_kind(doc: Entity) -> str:
     return col.KIND_SEGMENT
 
 
-def _sub_kind(entity: Entity, *, allow_service: bool, allow_function: bool) -> str | None:
+def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bool) -> str | None:
     annotations = entity.annotations
     if annotations and any(key in annotations for key in _RECORD_KEYS):
         return col.KIND_RECORD
@@ -147,153 +150,252 @@ def _number(value: object) -> float | None:
     return None
 
 
-@dataclass
-class FrameBuilder:
-    """Collects rows from decoded documents into column lists, then builds polars frames."""
+_DOC_COLUMNS: dict[str, pl.DataType] = {
+    "_doc": pl.Int64(),
+    col.TRACE_ID: pl.String(),
+    col.ID: pl.String(),
+    col.PARENT_ID: pl.String(),
+    col.KIND: pl.String(),
+    col.NAME: pl.String(),
+    col.ORIGIN: pl.String(),
+    "_start_s": pl.Float64(),
+    "_end_s": pl.Float64(),
+    col.IN_PROGRESS: pl.Boolean(),
+    col.ERROR: pl.Boolean(),
+    col.FAULT: pl.Boolean(),
+    col.THROTTLE: pl.Boolean(),
+    col.HTTP_STATUS: pl.Int64(),
+    col.REQUEST_ID: pl.String(),
+    col.ARN: pl.String(),
+    col.CAUSE: pl.String(),
+    _FILE: pl.Int32(),
+    _POS: pl.Int64(),
+    _SUB: pl.Int32(),
+    _TOP_IN_PROGRESS: pl.Boolean(),
+    _INDEPENDENT: pl.Boolean(),
+}
+_SUB_COLUMNS: dict[str, pl.DataType] = {
+    "_doc": pl.Int64(),
+    col.ID: pl.String(),
+    col.PARENT_ID: pl.String(),
+    col.KIND: pl.String(),
+    col.NAME: pl.String(),
+    "_start_s": pl.Float64(),
+    "_end_s": pl.Float64(),
+    col.IN_PROGRESS: pl.Boolean(),
+    col.ERROR: pl.Boolean(),
+    col.FAULT: pl.Boolean(),
+    col.THROTTLE: pl.Boolean(),
+    col.ATTEMPT: pl.Int64(),
+    col.CAUSE: pl.String(),
+    col.EVENT_SOURCE: pl.String(),
+    col.MESSAGE_ID: pl.String(),
+    col.RECEIVE_COUNT: pl.Int64(),
+    col.SHARD_ID: pl.String(),
+    col.SEQUENCE_NUMBER: pl.String(),
+}
+_LINK_COLUMNS: dict[str, pl.DataType] = {
+    "_doc": pl.Int64(),
+    col.ID: pl.String(),
+    col.LINKED_TRACE_ID: pl.String(),
+    col.LINKED_ID: pl.String(),
+    col.REFERENCE_TYPE: pl.String(),
+    col.LINK_TYPE: pl.String(),
+    "_dwell_end_s": pl.Float64(),
+}
 
-    rows: dict[str, list[object]] = field(
-        default_factory=lambda: {name: [] for name in _ROW_SCHEMA}
+
+def _annotation_fields(
+    annotations: dict[str, object],
+) -> tuple[str | None, str | None, int | None, str | None, str | None]:
+    message_id = annotations.get("message_id", annotations.get("messaging_message_id"))
+    return (
+        _text(annotations.get("event_source")),
+        _text(message_id),
+        _integer(annotations.get("receive_count")),
+        _text(annotations.get("shard_id")),
+        _text(annotations.get("sequence_number")),
     )
-    links: dict[str, list[object]] = field(
-        default_factory=lambda: {name: [] for name in _LINK_ROW_SCHEMA}
-    )
-    documents: int = 0
+
+
+_NO_ANNOTATIONS = (None, None, None, None, None)
+
+
+class FrameBuilder:
+    """Collects rows from decoded documents as tuples, then builds polars frames in batches.
+
+    Top-level documents, subsegment rows and links are kept in three lists of tuples that share
+    a per-builder document index; ``take`` joins the document's trace id and ordering fields
+    onto its subsegment rows in polars.
+    """
+
+    def __init__(self) -> None:
+        self.docs: list[tuple[object, ...]] = []
+        self.subs: list[tuple[object, ...]] = []
+        self.links: list[tuple[object, ...]] = []
+        self.documents = 0
+
+    @property
+    def pending(self) -> int:
+        """Rows collected since the last ``take``."""
+        return len(self.docs) + len(self.subs)
 
     def add(self, doc: Entity, *, file: int, pos: int, sub: int) -> None:
         """Add one valid top-level document and the subsegments analyses use."""
+        index = self.documents
         self.documents += 1
         kind = _top_kind(doc)
-        top_id = doc.id
-        trace_id = doc.trace_id
         independent = doc.type == "subsegment"
-        doc_in_progress = doc.in_progress is True
-        context = (trace_id, top_id, doc_in_progress, independent, file, pos, sub)
-        self._row(doc, kind, True, doc.parent_id, top_id, context)
-        allow_service = independent or kind == col.KIND_SERVICE
-        allow_function = independent or kind == col.KIND_FUNCTION
+        in_progress = doc.in_progress is True or doc.end_time is None
+        aws = doc.aws
+        http = doc.http
+        response = http.response if http is not None else None
+        arn = doc.resource_arn
+        if arn is None and aws is not None:
+            arn = aws.function_arn
+        self.docs.append(
+            (
+                index,
+                doc.trace_id,
+                doc.id,
+                doc.parent_id,
+                kind,
+                doc.name,
+                doc.origin,
+                doc.start_time,
+                None if in_progress else doc.end_time,
+                in_progress,
+                doc.error is True,
+                doc.fault is True,
+                doc.throttle is True,
+                response.status if response is not None else None,
+                aws.request_id if aws is not None else None,
+                arn,
+                cause_text(doc.cause),
+                file,
+                pos,
+                sub,
+                doc.in_progress is True,
+                independent,
+            )
+        )
+        if kind == col.KIND_RECORD and doc.annotations:
+            # An independently sent record subsegment: its annotations go on a sub row.
+            self._sub(index, doc, doc.parent_id, kind)
         if doc.links:
-            self._links(doc, context)
+            self._links(index, doc)
         if not doc.subsegments:
             return
+        allow_service = independent or kind == col.KIND_SERVICE
+        allow_function = independent or kind == col.KIND_FUNCTION
         # (entity, parent id, depth); depth 1 = a direct child of the top-level document.
-        stack: list[tuple[Entity, str | None, int]] = [
-            (child, top_id, 1) for child in reversed(doc.subsegments)
+        stack: list[tuple[Child, str | None, int]] = [
+            (child, doc.id, 1) for child in reversed(doc.subsegments)
         ]
+        pop = stack.pop
         while stack:
-            entity, parent_id, depth = stack.pop()
-            sub_kind = _sub_kind(
-                entity,
-                allow_service=allow_service and depth == 1,
-                allow_function=allow_function and depth == 1,
-            )
-            if sub_kind is not None:
-                self._row(entity, sub_kind, False, parent_id, top_id, context)
+            entity, parent_id, depth = pop()
+            annotations = entity.annotations
+            if annotations and any(key in annotations for key in _RECORD_KEYS):
+                self._sub(index, entity, parent_id, col.KIND_RECORD)
+            elif depth == 1 and (allow_service or allow_function):
+                sub_kind = _sub_kind(
+                    entity, allow_service=allow_service, allow_function=allow_function
+                )
+                if sub_kind is not None:
+                    self._sub(index, entity, parent_id, sub_kind)
             if entity.links:
-                self._links(entity, context)
-            if entity.subsegments:
-                stack.extend((child, entity.id, depth + 1) for child in reversed(entity.subsegments))
+                self._links(index, entity)
+            raw = entity.subsegments
+            if raw:
+                data = bytes(raw)
+                if any(marker in data for marker in _DEEP_MARKERS):
+                    try:
+                        children = CHILDREN_DECODER.decode(data)
+                    except (msgspec.DecodeError, RecursionError):
+                        continue  # the document is valid; only these deep parts are unusable
+                    entity_id = entity.id
+                    stack.extend((child, entity_id, depth + 1) for child in reversed(children))
 
-    def _row(
-        self,
-        entity: Entity,
-        kind: str,
-        top: bool,
-        parent_id: str | None,
-        doc_id: str | None,
-        context: tuple[str | None, str | None, bool, bool, int, int, int],
-    ) -> None:
-        trace_id, top_id, doc_in_progress, independent, file, pos, sub = context
-        rows = self.rows
-        annotations = entity.annotations if kind == col.KIND_RECORD else None
-        http = entity.http
-        response = http.response if http is not None else None
-        aws = entity.aws
+    def _sub(self, index: int, entity: Entity | Child, parent_id: str | None, kind: str) -> None:
         attempt = None
         if kind == col.KIND_ATTEMPT and entity.name is not None:
             match = _ATTEMPT.fullmatch(entity.name)
             attempt = int(match.group(1)) if match else None
-        arn = entity.resource_arn
-        if arn is None and aws is not None:
-            arn = aws.function_arn
-        in_progress = entity.in_progress is True
-        rows[col.TRACE_ID].append(trace_id)
-        rows[col.ID].append(entity.id)
-        rows[col.PARENT_ID].append(parent_id)
-        rows[col.DOC_ID].append(doc_id)
-        rows[col.KIND].append(kind)
-        rows[col.TOP].append(top)
-        rows[col.NAME].append(entity.name)
-        rows[col.ORIGIN].append(entity.origin)
-        rows["_start_s"].append(entity.start_time)
-        rows["_end_s"].append(None if in_progress else entity.end_time)
-        rows[col.IN_PROGRESS].append(in_progress or entity.end_time is None)
-        rows[col.ERROR].append(entity.error is True)
-        rows[col.FAULT].append(entity.fault is True)
-        rows[col.THROTTLE].append(entity.throttle is True)
-        rows[col.HTTP_STATUS].append(response.status if response is not None else None)
-        rows[col.REQUEST_ID].append(aws.request_id if aws is not None else None)
-        rows[col.ARN].append(arn)
-        rows[col.ATTEMPT].append(attempt)
-        rows[col.CAUSE].append(cause_text(entity.cause))
-        if annotations:
-            message_id = annotations.get("message_id", annotations.get("messaging_message_id"))
-            rows[col.EVENT_SOURCE].append(_text(annotations.get("event_source")))
-            rows[col.MESSAGE_ID].append(_text(message_id))
-            rows[col.RECEIVE_COUNT].append(_integer(annotations.get("receive_count")))
-            rows[col.SHARD_ID].append(_text(annotations.get("shard_id")))
-            rows[col.SEQUENCE_NUMBER].append(_text(annotations.get("sequence_number")))
-        else:
-            for name in (
-                col.EVENT_SOURCE,
-                col.MESSAGE_ID,
-                col.RECEIVE_COUNT,
-                col.SHARD_ID,
-                col.SEQUENCE_NUMBER,
-            ):
-                rows[name].append(None)
-        rows[_FILE].append(file)
-        rows[_POS].append(pos)
-        rows[_SUB].append(sub)
-        rows[_TOP_ID].append(top_id)
-        rows[_TOP_IN_PROGRESS].append(doc_in_progress)
-        rows[_INDEPENDENT].append(independent)
+        in_progress = entity.in_progress is True or entity.end_time is None
+        annotations = entity.annotations
+        fields = (
+            _annotation_fields(annotations)
+            if kind == col.KIND_RECORD and annotations
+            else _NO_ANNOTATIONS
+        )
+        self.subs.append(
+            (
+                index,
+                entity.id,
+                parent_id,
+                kind,
+                entity.name,
+                entity.start_time,
+                None if in_progress else entity.end_time,
+                in_progress,
+                entity.error is True,
+                entity.fault is True,
+                entity.throttle is True,
+                attempt,
+                cause_text(entity.cause),
+                *fields,
+            )
+        )
 
-    def _links(
-        self, entity: Entity, context: tuple[str | None, str | None, bool, bool, int, int, int]
-    ) -> None:
-        trace_id, top_id, _, _, file, pos, sub = context
-        links = self.links
+    def _links(self, index: int, entity: Entity | Child) -> None:
         for link in entity.links or ():
             attributes = link.attributes or {}
-            links[col.TRACE_ID].append(trace_id)
-            links[col.ID].append(entity.id)
-            links[col.DOC_ID].append(top_id)
-            links[col.LINKED_TRACE_ID].append(link.trace_id)
-            links[col.LINKED_ID].append(link.id)
-            links[col.REFERENCE_TYPE].append(
-                _text(attributes.get("aws.xray.reserved.reference_type"))
+            self.links.append(
+                (
+                    index,
+                    entity.id,
+                    link.trace_id,
+                    link.id,
+                    _text(attributes.get("aws.xray.reserved.reference_type")),
+                    _text(attributes.get("aws.xray.reserved.type")),
+                    _number(attributes.get("aws.xray.reserved.dwell_end_time")),
+                )
             )
-            links[col.LINK_TYPE].append(_text(attributes.get("aws.xray.reserved.type")))
-            links["_dwell_end_s"].append(_number(attributes.get("aws.xray.reserved.dwell_end_time")))
-            links[_FILE].append(file)
-            links[_POS].append(pos)
-            links[_SUB].append(sub)
-            links[_TOP_ID].append(top_id)
 
     def take(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Return the collected rows as raw frames and start over with empty lists."""
-        rows = pl.DataFrame(
-            {name: pl.Series(name, values, dtype=_ROW_SCHEMA[name]) for name, values in self.rows.items()}
+        docs = pl.DataFrame(self.docs, schema=_DOC_COLUMNS, orient="row")
+        subs = pl.DataFrame(self.subs, schema=_SUB_COLUMNS, orient="row")
+        links = pl.DataFrame(self.links, schema=_LINK_COLUMNS, orient="row")
+        self.docs, self.subs, self.links = [], [], []
+        owner = docs.select(
+            "_doc",
+            col.TRACE_ID,
+            pl.col(col.ID).alias(_TOP_ID),
+            pl.col(col.ID).alias(col.DOC_ID),
+            _FILE,
+            _POS,
+            _SUB,
+            _TOP_IN_PROGRESS,
+            _INDEPENDENT,
         )
-        links = pl.DataFrame(
-            {
-                name: pl.Series(name, values, dtype=_LINK_ROW_SCHEMA[name])
-                for name, values in self.links.items()
-            }
+        tops = docs.with_columns(
+            pl.col(col.ID).alias(_TOP_ID),
+            pl.col(col.ID).alias(col.DOC_ID),
+            pl.lit(True).alias(col.TOP),
         )
-        for values in (*self.rows.values(), *self.links.values()):
-            values.clear()
-        return rows, links
+        nested = subs.join(owner, on="_doc", how="left", maintain_order="left").with_columns(
+            pl.lit(False).alias(col.TOP)
+        )
+        rows = pl.concat([tops, nested], how="diagonal_relaxed").select(
+            [pl.col(name).cast(dtype) for name, dtype in _ROW_SCHEMA.items()]
+        )
+        link_rows = (
+            links.join(owner, on="_doc", how="left", maintain_order="left")
+            .select([pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()])
+        )
+        return rows, link_rows
 
 
 def _seconds_to_time(name: str, alias: str) -> pl.Expr:
@@ -318,39 +420,47 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
     dropped; a complete document always wins over an in-progress one, and between two complete
     ones the first read wins.
     """
+    # Parts arrive in a fixed order (file, byte range, batch), so row order is deterministic
+    # without sorting; analyses sort explicitly anyway.
     rows = pl.concat([part.rows for part in parts]) if parts else _empty(_ROW_SCHEMA)
     links = pl.concat([part.links for part in parts]) if parts else _empty(_LINK_ROW_SCHEMA)
     instance = [col.TRACE_ID, _TOP_ID, _FILE, _POS, _SUB]
-    tops = rows.filter(pl.col(col.TOP))
-    winners = (
-        tops.sort([_TOP_IN_PROGRESS, _FILE, _POS, _SUB])
-        .unique(subset=[col.TRACE_ID, col.ID], keep="first", maintain_order=True)
-        .select(instance)
-    )
-    duplicates = tops.height - winners.height
+    tops = rows.filter(pl.col(col.TOP)).select(instance + [col.ID, _TOP_IN_PROGRESS])
+    distinct = tops.select(pl.struct(col.TRACE_ID, col.ID).n_unique()).item()
+    duplicates = tops.height - int(distinct)
     if duplicates:
-        rows = rows.join(winners, on=instance, how="semi")
-        links = links.join(winners, on=instance, how="semi")
+        winners = (
+            tops.sort([_TOP_IN_PROGRESS, _FILE, _POS, _SUB])
+            .unique(subset=[col.TRACE_ID, col.ID], keep="first", maintain_order=True)
+            .select(instance)
+        )
+        rows = rows.join(winners, on=instance, how="semi", maintain_order="left")
+        links = links.join(winners, on=instance, how="semi", maintain_order="left")
+    del tops
     rows = _attach_independent(rows)
-    entities = (
-        rows.sort([_FILE, _POS, _SUB])
-        .with_columns(_seconds_to_time("_start_s", col.START), _seconds_to_time("_end_s", col.END))
-        .select(list(col.ENTITIES))
-    )
     link_frame = (
-        links.sort([_FILE, _POS, _SUB])
+        links.lazy()
         .with_columns(_seconds_to_time("_dwell_end_s", col.DWELL_END))
         .join(
-            rows.select(col.TRACE_ID, _TOP_ID, pl.col(col.DOC_ID).alias("_resolved")).unique(
-                subset=[col.TRACE_ID, _TOP_ID], keep="first", maintain_order=True
-            ),
+            rows.lazy()
+            .filter(pl.col(col.TOP))
+            .select(col.TRACE_ID, _TOP_ID, pl.col(col.DOC_ID).alias("_resolved"))
+            .unique(subset=[col.TRACE_ID, _TOP_ID], keep="first", maintain_order=True),
             on=[col.TRACE_ID, _TOP_ID],
             how="left",
             maintain_order="left",
         )
         .with_columns(pl.coalesce("_resolved", col.DOC_ID).alias(col.DOC_ID))
         .select(list(col.LINKS))
+        .collect()
     )
+    entities = (
+        rows.lazy()
+        .with_columns(_seconds_to_time("_start_s", col.START), _seconds_to_time("_end_s", col.END))
+        .select(list(col.ENTITIES))
+        .collect()
+    )
+    del rows
     stats = IngestStats(
         files=tuple(sorted(files)),
         documents=sum(part.documents for part in parts),

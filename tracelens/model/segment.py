@@ -50,6 +50,29 @@ class Link(msgspec.Struct, gc=False):
     attributes: dict[str, object] | None = None
 
 
+def _no_children() -> msgspec.Raw:
+    return msgspec.Raw(b"")
+
+
+class Child(msgspec.Struct, gc=False):
+    """A nested subsegment. Its own children stay undecoded bytes until they are needed."""
+
+    name: str | None = None
+    id: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    in_progress: bool | None = None
+    error: bool | None = None
+    fault: bool | None = None
+    throttle: bool | None = None
+    cause: str | Cause | None = None
+    annotations: dict[str, object] | None = None
+    links: list[Link] | None = None
+    # Decoded on demand (see tracelens.ingest.normalise): most nested subsegments are SDK
+    # calls that no analysis reads, and skipping them is the cheapest way through a document.
+    subsegments: msgspec.Raw = msgspec.field(default_factory=_no_children)
+
+
 class Entity(msgspec.Struct, gc=False):
     """A segment, subsegment or BatchGetTraces wrapper, projected to the fields tracelens reads."""
 
@@ -72,7 +95,7 @@ class Entity(msgspec.Struct, gc=False):
     resource_arn: str | None = None
     annotations: dict[str, object] | None = None
     links: list[Link] | None = None
-    subsegments: list[Entity] | None = None
+    subsegments: list[Child] | None = None
     # BatchGetTraces wrappers: a page {"Traces": [...]}, a Trace {"Id", "Segments": [...]},
     # a segment entry {"Id", "Document": "<JSON string>" | {...}}.
     Traces: list[Entity] | None = None
@@ -85,3 +108,4 @@ class Entity(msgspec.Struct, gc=False):
 
 ENTITY_DECODER = msgspec.json.Decoder(Entity | list[Entity])
 DOCUMENT_DECODER = msgspec.json.Decoder(Entity)
+CHILDREN_DECODER = msgspec.json.Decoder(list[Child])
