@@ -13,13 +13,15 @@ BatchGetTraces page costs exactly one rejection.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
 from tracelens.model.segment import DOCUMENT_DECODER, ENTITY_DECODER, Entity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 _ID = re.compile(r"[0-9a-f]{16}")
 _TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
@@ -87,6 +89,9 @@ def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
         return
     except RecursionError:
         yield BadValue("JSON nested too deeply to read safely")
+        return
+    except UnicodeDecodeError:
+        yield BadValue("not valid UTF-8")
         return
     if isinstance(value, list):
         for item in value:
@@ -159,6 +164,8 @@ def _loads(text: str | bytes) -> object:
         return BadValue(_json_error(exc))
     except RecursionError:
         return BadValue("JSON nested too deeply to read safely")
+    except UnicodeDecodeError:
+        return BadValue("not valid UTF-8")
 
 
 # --- the slow path: a value with an unexpected field type --------------------------------------

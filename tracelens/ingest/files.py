@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import glob
 import gzip
+import itertools
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
@@ -27,6 +27,9 @@ from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
 from tracelens.ingest.normalise import FrameBuilder, Part, finish
 from tracelens.model.frames import Rejection, TraceFrames
 from tracelens.model.segment import Entity
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARALLEL_MIN_BYTES = 48 * 1024 * 1024
@@ -61,9 +64,7 @@ def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> T
     frames = finish(parts, files=[str(f) for f in files])
     if frames.stats.documents == 0:
         first = frames.stats.rejections[0] if frames.stats.rejections else None
-        detail = (
-            f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
-        )
+        detail = f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
         raise NoUsableInput(
             f"no valid X-Ray segment documents in {_describe(files)}{detail}; "
             "expected BatchGetTraces output, segment documents or daemon datagrams"
@@ -120,16 +121,17 @@ def _walk(directory: Path) -> list[Path]:
     return sorted(files)
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> tuple[BinaryIO, bool]:
+    """Open a file for reading, through gzip when it starts with gzip's magic bytes."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if handle.read(2) == _GZIP_MAGIC:
-        handle.seek(0)
-        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    compressed = handle.read(2) == _GZIP_MAGIC
     handle.seek(0)
-    return handle
+    if compressed:
+        return cast(BinaryIO, gzip.GzipFile(fileobj=handle, mode="rb")), True
+    return handle, False
 
 
 @dataclass
@@ -149,13 +151,19 @@ class _Reader:
 
     def value(self, raw: bytes, *, line: int | None, pos: int) -> None:
         sub = 0
+        bad_value = False
         for result in decode_value(raw):
             if isinstance(result, Entity):
                 self.builder.add(result, file=self.file_index, pos=pos, sub=sub)
                 sub += 1
+            elif isinstance(result, BadValue):
+                # A value that is not JSON or holds no objects costs one rejection, however
+                # many non-object elements it has.
+                if not bad_value:
+                    self.reject(line, result.reason)
+                bad_value = True
             else:
-                reason = result.reason if isinstance(result, BadValue) else result
-                self.reject(line, reason)
+                self.reject(line, result)
         if self.builder.pending >= _BATCH_ROWS:
             self.flush()
 
@@ -172,7 +180,8 @@ class _Reader:
 
     def result(self) -> list[Part]:
         self.flush()
-        assert self.parts is not None and self.rejections is not None
+        assert self.parts is not None
+        assert self.rejections is not None
         parts = self.parts
         parts.append(
             Part(
@@ -190,7 +199,8 @@ def _read_file(path: Path, index: int, workers: int) -> list[Part]:
     name = str(path)
     reader = _Reader(name=name, file_index=index, builder=FrameBuilder())
     try:
-        with _open(path) as stream:
+        stream, compressed = _open(path)
+        with stream:
             first = _first_bytes(stream)
             if not first.strip():
                 reader.reject(None, "empty file")
@@ -199,13 +209,18 @@ def _read_file(path: Path, index: int, workers: int) -> list[Part]:
             if form == "ndjson":
                 if (
                     workers > 1
-                    and not isinstance(stream, gzip.GzipFile)
+                    and not compressed
                     and path.stat().st_size >= _PARALLEL_MIN_BYTES
                 ):
                     return _read_parallel(path, index, workers)
                 _read_ndjson(stream, reader)
-            else:
-                _read_single_value(stream, reader)
+            elif not _read_single_value(stream, reader) and reader.builder.documents == 0:
+                # Not one JSON value after all: perhaps NDJSON whose first lines are broken.
+                stream.seek(0)
+                lines = _Reader(name=name, file_index=index, builder=FrameBuilder())
+                _read_ndjson(stream, lines)
+                if lines.builder.documents:
+                    return lines.result()
     except (OSError, EOFError, zlib.error) as exc:
         reader.reject(None, f"cannot read the file to the end ({exc})")
     return reader.result()
@@ -241,7 +256,9 @@ def _is_whole_value(text: bytes) -> bool:
     return True
 
 
-def _read_ndjson(stream: Iterable[bytes], reader: _Reader, *, first_line: int = 1, start: int = 0) -> int:
+def _read_ndjson(
+    stream: Iterable[bytes], reader: _Reader, *, first_line: int = 1, start: int = 0
+) -> int:
     """Read lines until the stream ends; returns the number of lines read."""
     number = first_line - 1
     pos = start
@@ -253,12 +270,15 @@ def _read_ndjson(stream: Iterable[bytes], reader: _Reader, *, first_line: int = 
     return number - first_line + 1
 
 
-def _read_single_value(stream: BinaryIO, reader: _Reader) -> None:
+def _read_single_value(stream: BinaryIO, reader: _Reader) -> bool:
+    """Read a file holding one JSON value; False when its structure is broken."""
     try:
         for index, element in enumerate(iter_elements(stream)):
             reader.value(element, line=None, pos=index)
     except JsonStreamError as exc:
         reader.reject(exc.line, f"not valid JSON ({exc.reason})")
+        return False
+    return True
 
 
 # --- parallel NDJSON ---------------------------------------------------------------------------
@@ -273,7 +293,7 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
             handle.readline()
             bounds.append(min(handle.tell(), size))
     bounds.append(size)
-    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _read_range(path: str, index: int, start: int, end: int) -> tuple[list[Part], int]:

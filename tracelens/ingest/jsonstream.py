@@ -9,8 +9,10 @@ yielded whole.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _CHUNK = 4 * 1024 * 1024
 _STRUCTURE = re.compile(rb'[\[\]{}"]')

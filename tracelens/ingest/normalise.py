@@ -10,8 +10,8 @@ stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 import polars as pl
@@ -19,6 +19,9 @@ import polars as pl
 from tracelens.model import schema as col
 from tracelens.model.frames import IngestStats, Rejection, TraceFrames
 from tracelens.model.segment import CHILDREN_DECODER, Cause, Child, Entity
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 _RECORD_KEYS = ("event_source", "message_id", "messaging_message_id")
@@ -388,12 +391,15 @@ class FrameBuilder:
         nested = subs.join(owner, on="_doc", how="left", maintain_order="left").with_columns(
             pl.lit(False).alias(col.TOP)
         )
-        rows = pl.concat([tops, nested], how="diagonal_relaxed").select(
-            [pl.col(name).cast(dtype) for name, dtype in _ROW_SCHEMA.items()]
+        # Each document's rows together, in reading order: batches cover contiguous parts of a
+        # file, so the concatenated frame has the same row order however many readers ran.
+        rows = (
+            pl.concat([tops, nested], how="diagonal_relaxed")
+            .sort([_POS, _SUB, col.TOP], descending=[False, False, True], maintain_order=True)
+            .select([pl.col(name).cast(dtype) for name, dtype in _ROW_SCHEMA.items()])
         )
-        link_rows = (
-            links.join(owner, on="_doc", how="left", maintain_order="left")
-            .select([pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()])
+        link_rows = links.join(owner, on="_doc", how="left", maintain_order="left").select(
+            [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
         )
         return rows, link_rows
 
@@ -425,7 +431,7 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
     rows = pl.concat([part.rows for part in parts]) if parts else _empty(_ROW_SCHEMA)
     links = pl.concat([part.links for part in parts]) if parts else _empty(_LINK_ROW_SCHEMA)
     instance = [col.TRACE_ID, _TOP_ID, _FILE, _POS, _SUB]
-    tops = rows.filter(pl.col(col.TOP)).select(instance + [col.ID, _TOP_IN_PROGRESS])
+    tops = rows.filter(pl.col(col.TOP)).select([*instance, col.ID, _TOP_IN_PROGRESS])
     distinct = tops.select(pl.struct(col.TRACE_ID, col.ID).n_unique()).item()
     duplicates = tops.height - int(distinct)
     if duplicates:
@@ -480,9 +486,11 @@ def _attach_independent(rows: pl.DataFrame) -> pl.DataFrame:
     independent = rows.filter(pl.col(_INDEPENDENT) & pl.col(col.TOP))
     if independent.is_empty():
         return rows
-    owners = rows.filter(~pl.col(_INDEPENDENT)).select(
-        col.TRACE_ID, pl.col(col.ID).alias("_parent"), pl.col(col.DOC_ID).alias("_owner")
-    ).unique(subset=[col.TRACE_ID, "_parent"], keep="first", maintain_order=True)
+    owners = (
+        rows.filter(~pl.col(_INDEPENDENT))
+        .select(col.TRACE_ID, pl.col(col.ID).alias("_parent"), pl.col(col.DOC_ID).alias("_owner"))
+        .unique(subset=[col.TRACE_ID, "_parent"], keep="first", maintain_order=True)
+    )
     # map: (trace, independent top id) -> owner segment id
     pending = independent.select(col.TRACE_ID, pl.col(col.ID).alias("_top"), pl.col(col.PARENT_ID))
     resolved = pl.DataFrame(

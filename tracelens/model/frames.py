@@ -52,8 +52,7 @@ class TraceFrames:
         ):
             if frame.schema != expected:
                 raise SchemaError(
-                    f"{frame_name} frame has schema {dict(frame.schema)}, "
-                    f"expected {dict(expected)}"
+                    f"{frame_name} frame has schema {dict(frame.schema)}, expected {dict(expected)}"
                 )
 
     @property
@@ -83,6 +82,4 @@ class TraceFrames:
     @classmethod
     def empty(cls) -> TraceFrames:
         """Frames with no rows."""
-        return cls(
-            entities=pl.DataFrame(schema=col.ENTITIES), links=pl.DataFrame(schema=col.LINKS)
-        )
+        return cls(entities=pl.DataFrame(schema=col.ENTITIES), links=pl.DataFrame(schema=col.LINKS))

@@ -1,0 +1,153 @@
+"""Bad input costs one rejection each, with file, line and reason; the rest is still read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _docs import async_request, batch_page, seg, write_lines
+
+from tracelens.errors import NoUsableInput, SourceUnavailable
+from tracelens.ingest import read_traces
+from tracelens.model import schema as col
+
+GOOD = seg("svc", "0000000000000001")
+
+
+def _read(path: Path) -> tuple[int, list[tuple[int | None, str]]]:
+    frames = read_traces([path], workers=1)
+    reasons = [(r.line, r.reason) for r in frames.stats.rejections]
+    assert all(r.file == str(path) for r in frames.stats.rejections)
+    assert frames.stats.rejected == len(reasons)
+    return frames.stats.documents, reasons
+
+
+def test_each_broken_line_is_one_rejection(tmp_path: Path) -> None:
+    # GIVEN an NDJSON file with one good line between every kind of bad line
+    bad_lines = [
+        b'{"name": "a", "id": "00000000000000',  # truncated
+        b'{"name": "big", "subsegments": ['
+        + b'{"name": "x", "id": "1"},' * 150_000,  # 3 MB, truncated
+        b"[1, 2, 3]",  # JSON, but not objects
+        b'"just a string"',
+        json.dumps({k: v for k, v in GOOD.items() if k != "name"}).encode(),  # no name
+        json.dumps({**GOOD, "id": "XYZ"}).encode(),  # bad id
+        json.dumps({**GOOD, "trace_id": "1-abc"}).encode(),  # bad trace id
+        json.dumps({**GOOD, "start_time": "yesterday"}).encode(),  # wrong type
+        json.dumps({k: v for k, v in GOOD.items() if k != "end_time"}).encode(),  # neither
+        b'{"name": "\xff\xfe", "id": "0000000000000002"}',  # not UTF-8
+        b'{"name": "deep", "id": "0000000000000003", "trace_id": "'
+        + GOOD["trace_id"].encode()
+        + b'", "start_time": 1, "end_time": 2, "subsegments": '
+        + b'[{"name": "n", "id": "x", "start_time": 1, "subsegments": ' * 5000
+        + b"[]"
+        + b"}]" * 5000
+        + b"}",
+    ]
+    good = json.dumps(GOOD).encode()
+    path = tmp_path / "mixed.ndjson"
+    path.write_bytes(b"\n".join([good, *bad_lines, good.replace(b"01", b"02", 1)]) + b"\n")
+    # WHEN it is read
+    documents, reasons = _read(path)
+    # THEN every bad line costs exactly one rejection at its own line, and both good ones are used
+    assert documents == 2
+    assert [line for line, _ in reasons] == list(range(2, 2 + len(bad_lines)))
+    text = " | ".join(reason for _, reason in reasons)
+    for expected in (
+        "truncated",
+        "not an object",
+        "'name'",
+        "'id'",
+        "'trace_id'",
+        "'start_time'",
+        "'end_time'",
+        "UTF-8",
+        "nested too deeply",
+    ):
+        assert expected in text
+
+
+def test_one_bad_document_inside_a_page_costs_one(tmp_path: Path) -> None:
+    page = batch_page(async_request())
+    page["Traces"][0]["Segments"].append({"Id": "x", "Document": '{"name": "half"'})
+    page["Traces"][0]["Segments"].append({"Id": "y", "Document": json.dumps({"name": 5})})
+    page["Traces"][0]["Segments"].append(
+        {"Id": "z", "Document": {**GOOD, "id": "0000000000000009", "error": "yes"}}
+    )
+    path = write_lines(tmp_path / "page.ndjson", [page])
+    documents, reasons = _read(path)
+    # the decoded Document with an odd optional field type is still valid by the contract
+    assert documents == 4
+    assert len(reasons) == 2
+    assert all(line == 1 for line, _ in reasons)
+
+
+def test_empty_file_is_one_rejection_and_alone_is_unusable(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"  \n")
+    with pytest.raises(NoUsableInput, match="empty file"):
+        read_traces([empty])
+    good = write_lines(tmp_path / "good.ndjson", [GOOD])
+    frames = read_traces([empty, good])
+    assert frames.stats.rejected == 1
+    assert frames.stats.documents == 1
+
+
+def test_single_value_file_that_fails_to_parse_counts_once(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "name": "svc",\n  "id": ')
+    with pytest.raises(NoUsableInput):
+        read_traces([path])
+    other = "1-6437350a-000000000000000000000001"
+    page = json.dumps(batch_page(async_request() + async_request(other)), indent=2)
+    cut = tmp_path / "cut.json"
+    cut.write_text(page[: len(page) * 2 // 3])
+    frames = read_traces([cut])
+    assert frames.stats.rejected == 1
+    assert frames.stats.documents >= 1  # what came before the cut is still used
+
+
+def test_missing_paths_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(SourceUnavailable, match="no such file"):
+        read_traces([tmp_path / "nope.json"])
+    with pytest.raises(SourceUnavailable, match="no file matches"):
+        read_traces([str(tmp_path / "*.ndjson")])
+
+
+def test_rejections_list_is_capped_at_100(tmp_path: Path) -> None:
+    path = tmp_path / "many.ndjson"
+    path.write_text("not json\n" * 150 + json.dumps(GOOD) + "\n")
+    frames = read_traces([path])
+    assert frames.stats.rejected == 150
+    assert len(frames.stats.rejections) == 100
+    assert frames.stats.rejections[-1].line == 100
+
+
+def test_localstack_payloads_are_not_traces() -> None:
+    path = Path("/work/shared/real_traces/localstack/test_lambda_destinations.snapshot.json")
+    if not path.exists():
+        path = (
+            Path(__file__).parents[3]
+            / "shared/real_traces/localstack/test_lambda_destinations.snapshot.json"
+        )
+    with pytest.raises(NoUsableInput, match="not an X-Ray segment document"):
+        read_traces([path])
+
+
+def test_valid_document_of_any_size(tmp_path: Path) -> None:
+    subs = [
+        {
+            "id": f"{i:016x}",
+            "name": "DynamoDB",
+            "start_time": 1.0,
+            "end_time": 2.0,
+            "metadata": {"blob": "x" * 200},
+        }
+        for i in range(20_000)
+    ]
+    doc = seg("svc", "0000000000000001", origin="AWS::Lambda::Function", subsegments=subs)
+    path = write_lines(tmp_path / "big.ndjson", [doc])
+    frames = read_traces([path])
+    assert frames.stats.rejected == 0
+    assert frames.entities.filter(frames.entities[col.TOP]).height == 1

@@ -1,0 +1,228 @@
+"""Duplicates, independent subsegments, links and the real traces in ../shared/real_traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from _docs import TRACE, async_request, seg, write_lines
+
+from tracelens.ingest import read_traces
+from tracelens.ingest.files import _read_parallel
+from tracelens.ingest.normalise import finish
+from tracelens.model import schema as col
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "real_traces"
+
+
+def _real(path: str) -> Path:
+    found = REAL / path
+    if not found.exists():
+        pytest.skip(f"real trace data not found at {found}")
+    return found
+
+
+@pytest.mark.parametrize("complete_first", [True, False])
+def test_complete_document_supersedes_in_progress(tmp_path: Path, complete_first: bool) -> None:
+    partial = seg("svc", "0000000000000001", end=None, origin="AWS::Lambda")
+    complete = seg("svc", "0000000000000001", end=1681339659.0, origin="AWS::Lambda", error=True)
+    docs = [complete, partial] if complete_first else [partial, complete]
+    frames = read_traces([write_lines(tmp_path / "d.ndjson", docs)])
+    assert frames.stats.documents == 2
+    assert frames.stats.duplicates == 1
+    row = frames.entities.row(0, named=True)
+    assert frames.entities.height == 1
+    assert row[col.IN_PROGRESS] is False
+    assert row[col.ERROR] is True
+
+
+def test_first_complete_document_wins_across_files(tmp_path: Path) -> None:
+    first = write_lines(tmp_path / "a.ndjson", [seg("svc", "0000000000000001", error=True)])
+    second = write_lines(tmp_path / "b.ndjson", [seg("svc", "0000000000000001")])
+    frames = read_traces([first, second])
+    assert frames.stats.duplicates == 1
+    assert frames.entities.get_column(col.ERROR).to_list() == [True]
+
+
+def test_independent_subsegments_attach_to_their_segment(tmp_path: Path) -> None:
+    # GIVEN a service segment whose second attempt and a function's records arrive separately
+    service, function_one, _ = async_request()
+    service["subsegments"] = service["subsegments"][:2]
+    attempt = {
+        **async_request()[0]["subsegments"][2],
+        "type": "subsegment",
+        "trace_id": TRACE,
+        "parent_id": service["id"],
+    }
+    handler = {
+        "type": "subsegment",
+        "trace_id": TRACE,
+        "parent_id": "b100000000000001",
+        "id": "c000000000000001",
+        "name": "## handler",
+        "start_time": 1.0,
+        "end_time": 2.0,
+        "subsegments": [
+            {
+                "id": "c000000000000002",
+                "name": "record",
+                "start_time": 1.0,
+                "end_time": 2.0,
+                "error": True,
+                "annotations": {"event_source": "aws:sqs", "message_id": "m-1", "receive_count": 3},
+            }
+        ],
+    }
+    frames = read_traces(
+        [write_lines(tmp_path / "d.ndjson", [handler, attempt, service, function_one])]
+    )
+    rows = frames.entities
+    # THEN the attempt belongs to the service segment, the record to the function segment
+    got = rows.filter(pl.col(col.KIND) == col.KIND_ATTEMPT).sort(col.ATTEMPT)
+    assert got.get_column(col.DOC_ID).to_list() == [service["id"], service["id"]]
+    record = rows.filter(pl.col(col.KIND) == col.KIND_RECORD).row(0, named=True)
+    assert record[col.DOC_ID] == function_one["id"]
+    assert (record[col.MESSAGE_ID], record[col.RECEIVE_COUNT], record[col.ERROR]) == (
+        "m-1",
+        3,
+        True,
+    )
+
+
+def test_record_annotation_alias_and_links_on_subsegments(tmp_path: Path) -> None:
+    doc = seg(
+        "consumer",
+        "0000000000000001",
+        origin="AWS::Lambda::Function",
+        subsegments=[
+            {
+                "id": "0000000000000002",
+                "name": "Invocation",
+                "start_time": 1.0,
+                "end_time": 2.0,
+                "links": [
+                    {
+                        "trace_id": "1-654c0558-630340be09e985eb352a72e6",
+                        "id": "2acd99f6ce4d0822",
+                        "attributes": {
+                            "aws.xray.reserved.reference_type": "parent",
+                            "aws.xray.reserved.dwell_end_time": 1699480920.181,
+                        },
+                    }
+                ],
+                "subsegments": [
+                    {
+                        "id": "0000000000000003",
+                        "name": "r",
+                        "start_time": 1.0,
+                        "end_time": 2.0,
+                        "annotations": {"messaging_message_id": "abc", "event_source": "aws:sqs"},
+                    }
+                ],
+            }
+        ],
+    )
+    frames = read_traces([write_lines(tmp_path / "d.ndjson", [doc])])
+    assert frames.entities.filter(pl.col(col.KIND) == col.KIND_RECORD)[
+        col.MESSAGE_ID
+    ].to_list() == ["abc"]
+    link = frames.links.row(0, named=True)
+    assert link[col.REFERENCE_TYPE] == "parent"
+    assert link[col.DOC_ID] == "0000000000000001"
+    assert link[col.DWELL_END].isoformat() == "2023-11-08T22:02:00.181000+00:00"
+
+
+def test_sdk_retries_and_go_attempts_are_not_lambda_attempts(tmp_path: Path) -> None:
+    doc = seg(
+        "fn",
+        "0000000000000001",
+        origin="AWS::Lambda::Function",
+        subsegments=[
+            {
+                "id": "0000000000000002",
+                "name": "Invocation",
+                "start_time": 1.0,
+                "end_time": 2.0,
+                "subsegments": [
+                    {
+                        "id": "0000000000000003",
+                        "name": "DynamoDB",
+                        "start_time": 1.0,
+                        "end_time": 2.0,
+                        "aws": {"retries": 3},
+                        "subsegments": [
+                            {
+                                "id": "0000000000000004",
+                                "name": "attempt",
+                                "start_time": 1.0,
+                                "end_time": 2.0,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    )
+    frames = read_traces([write_lines(tmp_path / "d.ndjson", [doc])])
+    assert frames.entities.get_column(col.KIND).to_list() == ["function", "invocation"]
+
+
+def test_parallel_ranges_equal_sequential_reading(tmp_path: Path) -> None:
+    lines = []
+    for n in range(300):
+        trace = f"1-6437350a-{n:024x}"
+        lines.extend(json.dumps(d) for d in async_request(trace))
+        if n % 50 == 0:
+            lines.append("{broken")
+    path = tmp_path / "big.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    sequential = read_traces([path], workers=1)
+    parallel = finish(_read_parallel(path, 0, 3), files=[str(path)])
+    assert parallel.entities.equals(sequential.entities)
+    assert parallel.stats == sequential.stats
+    assert [r.line for r in parallel.stats.rejections] == [
+        i + 1 for i, line in enumerate(lines) if line == "{broken"
+    ]
+
+
+def test_iatk_step_functions_trace_has_only_inferred_lambda_segments() -> None:
+    frames = read_traces([_real("aws-iatk/trace01.json")])
+    kinds = frames.entities.filter(pl.col(col.ORIGIN) == "AWS::Lambda").get_column(col.KIND)
+    assert kinds.len() > 0
+    assert set(kinds.to_list()) == {col.KIND_INFERRED}
+    assert frames.stats.rejected == 0
+    assert frames.traces == 1
+
+
+def test_iatk_trace_with_links() -> None:
+    frames = read_traces([_real("aws-iatk/traceWithLinks01.json")])
+    kinds = sorted(frames.entities.get_column(col.KIND).to_list())
+    assert kinds == ["function", "initialization", "invocation", "service"]
+    assert frames.links.get_column(col.REFERENCE_TYPE).to_list() == ["child"]
+    # the cold start's Initialization begins before its function segment: not clamped
+    init = frames.entities.filter(pl.col(col.KIND) == col.KIND_INITIALIZATION).row(0, named=True)
+    fn = frames.entities.filter(pl.col(col.KIND) == col.KIND_FUNCTION).row(0, named=True)
+    assert init[col.START] < fn[col.START]
+    assert fn[col.START].microsecond == 909590  # 1699480919.9095895 at microsecond precision
+
+
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("serverSample.txt", lambda r: r[col.HTTP_STATUS] == 200),
+        (
+            "minCauseIsExceptionId.txt",
+            lambda r: r[col.CAUSE] == "abcdefghijklmnop" and r[col.FAULT],
+        ),
+        ("minInProgress.txt", lambda r: r[col.IN_PROGRESS] and r[col.END] is None),
+        ("indepSubsegment.txt", lambda r: r[col.KIND] == col.KIND_SUBSEGMENT),
+        ("awsValidAwsFields.txt", lambda r: r[col.KIND] == col.KIND_SEGMENT),
+    ],
+)
+def test_opentelemetry_documents(name: str, check: object) -> None:
+    frames = read_traces([_real(f"opentelemetry-collector-contrib/{name}")])
+    assert frames.stats.rejected == 0
+    assert callable(check)
+    assert check(frames.entities.row(0, named=True))
