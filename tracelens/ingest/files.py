@@ -14,12 +14,16 @@ import glob
 import gzip
 import itertools
 import os
+import subprocess
+import sys
+import tempfile
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
+
+import msgspec
+import polars as pl
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
@@ -130,7 +134,7 @@ def _open(path: Path) -> tuple[BinaryIO, bool]:
     compressed = handle.read(2) == _GZIP_MAGIC
     handle.seek(0)
     if compressed:
-        return cast(BinaryIO, gzip.GzipFile(fileobj=handle, mode="rb")), True
+        return cast("BinaryIO", gzip.GzipFile(fileobj=handle, mode="rb")), True
     return handle, False
 
 
@@ -207,11 +211,7 @@ def _read_file(path: Path, index: int, workers: int) -> list[Part]:
                 return reader.result()
             form = _detect(stream)
             if form == "ndjson":
-                if (
-                    workers > 1
-                    and not compressed
-                    and path.stat().st_size >= _PARALLEL_MIN_BYTES
-                ):
+                if workers > 1 and not compressed and path.stat().st_size >= _PARALLEL_MIN_BYTES:
                     return _read_parallel(path, index, workers)
                 _read_ndjson(stream, reader)
             elif not _read_single_value(stream, reader) and reader.builder.documents == 0:
@@ -322,29 +322,82 @@ class _LimitedLines:
 
 
 def _read_parallel(path: Path, index: int, workers: int) -> list[Part]:
+    """Read byte ranges of a large NDJSON file in worker processes, in reading order.
+
+    Workers are plain ``python -m tracelens.ingest.worker`` subprocesses writing Arrow IPC
+    files, so nothing depends on how the calling program's main module can be re-imported.
+    """
     ranges = _ranges(path, workers)
-    context = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
-        futures = [pool.submit(_read_range, str(path), index, a, b) for a, b in ranges]
-        results = [future.result() for future in futures]
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryDirectory(prefix="tracelens-") as scratch:
+        processes = []
+        for number, (start, end) in enumerate(ranges):
+            out = Path(scratch) / str(number)
+            command = [
+                sys.executable,
+                "-m",
+                "tracelens.ingest.worker",
+                str(path),
+                str(index),
+                str(start),
+                str(end),
+                str(out),
+            ]
+            processes.append((out, subprocess.Popen(command, env=env, stderr=subprocess.PIPE)))
+        results = []
+        for out, process in processes:
+            _, stderr = process.communicate()
+            if process.returncode != 0:
+                last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise SourceUnavailable(f"{path}: a reader process failed ({last[0]})")
+            results.append(worker_result(out))
     parts: list[Part] = []
     line_offset = 0
-    for range_parts, lines in results:
-        for part in range_parts:
-            shifted = tuple(
-                Rejection(file=r.file, line=(r.line or 0) + line_offset, reason=r.reason)
-                if r.line is not None
-                else r
-                for r in part.rejections
+    for part, lines in results:
+        shifted = tuple(
+            Rejection(file=r.file, line=r.line + line_offset, reason=r.reason)
+            if r.line is not None
+            else r
+            for r in part.rejections
+        )
+        parts.append(
+            Part(
+                rows=part.rows,
+                links=part.links,
+                documents=part.documents,
+                rejected=part.rejected,
+                rejections=shifted,
             )
-            parts.append(
-                Part(
-                    rows=part.rows,
-                    links=part.links,
-                    documents=part.documents,
-                    rejected=part.rejected,
-                    rejections=shifted,
-                )
-            )
+        )
         line_offset += lines
     return parts
+
+
+def run_worker(path: str, index: int, start: int, end: int, out: Path) -> None:
+    """Worker side: read [start, end) of an NDJSON file and write the part to ``out``."""
+    parts, lines = _read_range(path, index, start, end)
+    out.mkdir(parents=True, exist_ok=True)
+    pl.concat([p.rows for p in parts]).write_ipc(out / "rows.arrow")
+    pl.concat([p.links for p in parts]).write_ipc(out / "links.arrow")
+    meta = {
+        "documents": sum(p.documents for p in parts),
+        "rejected": sum(p.rejected for p in parts),
+        "rejections": [[r.file, r.line, r.reason] for p in parts for r in p.rejections],
+        "lines": lines,
+    }
+    (out / "meta.json").write_bytes(msgspec.json.encode(meta))
+
+
+def worker_result(out: Path) -> tuple[Part, int]:
+    """Read what ``run_worker`` wrote."""
+    meta = msgspec.json.decode((out / "meta.json").read_bytes())
+    part = Part(
+        rows=pl.read_ipc(out / "rows.arrow"),
+        links=pl.read_ipc(out / "links.arrow"),
+        documents=meta["documents"],
+        rejected=meta["rejected"],
+        rejections=tuple(Rejection(file=f, line=ln, reason=r) for f, ln, r in meta["rejections"]),
+    )
+    return part, int(meta["lines"])

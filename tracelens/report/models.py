@@ -204,6 +204,8 @@ class FunctionDetail(msgspec.Struct, frozen=True, kw_only=True):
     dwell_histogram_ms: dict[str, int]  # lower bound of a 1-2-5 log bucket in ms -> events
     dwell_over_time: list[TimePoint]  # sorted by start
     attempts: dict[str, int]  # events by attempts observed
+    attempts_by_outcome: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+    # outcome -> attempts observed -> events (for the fate-flow sankey)
     outcomes: AsyncOutcomes
     fates: AsyncFates
     deliveries_histogram: dict[str, int]  # SQS messages by deliveries

@@ -1,0 +1,107 @@
+"""Benchmark `tracelens analyze --format json` end to end on gen_traces.py data.
+
+Reproduces the numbers reported for the analyze issue: segments per second and the peak
+resident memory of the whole process tree (the CLI and its reader processes, summed, sampled
+every 20 ms from /proc).
+
+Usage:
+    python bench/bench_analyze.py --segments 1000000            # NDJSON, one trace per line
+    python bench/bench_analyze.py --segments 1000000 --form json # one {"Traces": [...]} document
+    python bench/bench_analyze.py --file traces.ndjson --segments 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR = ROOT.parent / "shared" / "bench" / "gen_traces.py"
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, in KiB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/statm") as handle:
+                pages = int(handle.read().split()[1])
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
+    return total
+
+
+def _run(command: list[str]) -> tuple[float, int, int]:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if process.returncode not in (0, 1):
+        sys.stderr.write(stderr.decode(errors="replace"))
+    return elapsed, peak, process.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=1_000_000)
+    parser.add_argument("--form", choices=["ndjson", "json"], default="ndjson")
+    parser.add_argument("--file", type=Path, help="use this trace file instead of generating")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    path = args.file
+    if path is None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        path = args.workdir / f"gen_{args.segments}.{args.form}"
+        if not path.exists():
+            flag = "--ndjson" if args.form == "ndjson" else "--json"
+            subprocess.run(
+                [sys.executable, str(GENERATOR), "--segments", str(args.segments), flag, str(path)],
+                check=True,
+            )
+    out = args.workdir / "report.json"
+    command = [sys.executable, "-m", "tracelens", "analyze", str(path), "--format", "json",
+               "-o", str(out)]
+    elapsed, peak_kib, code = _run(command)
+    size_mb = path.stat().st_size / 1e6
+    print(f"file: {path} ({size_mb:.0f} MB, form {args.form})")
+    print(f"command: {' '.join(command)}")
+    print(f"exit code: {code}")
+    print(f"elapsed: {elapsed:.2f} s")
+    print(f"segments/s: {args.segments / elapsed:,.0f}")
+    print(f"MB/s: {size_mb / elapsed:,.1f}")
+    print(f"peak RSS (process tree): {peak_kib / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
