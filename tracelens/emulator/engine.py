@@ -1,0 +1,224 @@
+"""The emulation run: shared state of one scenario run and the spans every path shares."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tracelens.emulator.xray import Span, XRayWriter
+
+if TYPE_CHECKING:
+    from tracelens.emulator.clock import VirtualClock
+    from tracelens.emulator.functions import Execution, FunctionRuntime
+    from tracelens.emulator.ids import IdGenerator
+    from tracelens.emulator.scenario import CallerSpec, Scenario
+
+
+@dataclass
+class FunctionTally:
+    """Per-function counts, as the report contract defines them."""
+
+    requests: int = 0
+    invocations: int = 0
+    cold_starts: int = 0
+    failed_invocations: int = 0
+
+
+@dataclass
+class Run:
+    """Everything one scenario run shares: clock, ids, recorder, runtimes and the truth."""
+
+    scenario: Scenario
+    seed: int
+    clock: VirtualClock
+    ids: IdGenerator
+    writer: XRayWriter
+    runtimes: dict[str, FunctionRuntime]
+    tallies: dict[str, FunctionTally]
+    async_events: list[dict[str, Any]] = field(default_factory=list)
+    sqs_messages: list[dict[str, Any]] = field(default_factory=list)
+    stream_batches: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    dlq_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def rng(self, purpose: str) -> random.Random:
+        """Return a generator seeded by the run seed and a purpose label."""
+        return random.Random(f"{self.seed}:{purpose}")
+
+    def arn(self, service: str, resource: str) -> str:
+        """Return an ARN in the scenario's region and account."""
+        s = self.scenario
+        if service == "lambda":
+            return f"arn:aws:lambda:{s.region}:{s.account}:function:{resource}"
+        if service == "sqs":
+            return f"arn:aws:sqs:{s.region}:{s.account}:{resource}"
+        if service == "sns":
+            return f"arn:aws:sns:{s.region}:{s.account}:{resource}"
+        if service == "kinesis":
+            return f"arn:aws:kinesis:{s.region}:{s.account}:stream/{resource}"
+        if service == "dynamodb":
+            return (
+                f"arn:aws:dynamodb:{s.region}:{s.account}:table/{resource}"
+                "/stream/2026-11-01T00:00:00.000"
+            )
+        return f"arn:aws:{service}:{s.region}:{s.account}:{resource}"
+
+    def queue_url(self, name: str) -> str:
+        """Return the SQS queue URL of a queue name."""
+        s = self.scenario
+        return f"https://sqs.{s.region}.amazonaws.com/{s.account}/{name}"
+
+    def send_to_target(self, target_arn: str, body: str, attributes: dict[str, Any]) -> None:
+        """Put a message into an SQS target (DLQ or destination) as receive-message shows it."""
+        if ":sqs:" not in target_arn:
+            return  # SNS / other targets: nothing we can dump
+        now = self.clock.now
+        millis = str(int(now * 1000))
+        msg: dict[str, Any] = {
+            "MessageId": self.ids.uuid(),
+            "ReceiptHandle": self.ids.hex(64),
+            "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "Body": body,
+            "Attributes": {
+                "SenderId": "AROAEXAMPLELAMBDASERVICE",
+                "ApproximateFirstReceiveTimestamp": millis,
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": millis,
+            },
+        }
+        if attributes:
+            msg["MessageAttributes"] = attributes
+            msg["MD5OfMessageAttributes"] = hashlib.md5(
+                json.dumps(attributes, sort_keys=True).encode()
+            ).hexdigest()
+        self.dlq_messages.setdefault(target_arn, []).append(msg)
+
+
+def arrivals(rng: random.Random, caller: CallerSpec, start: float) -> list[float]:
+    """Arrival times of a caller's events: ``count`` uniform draws over its window, sorted."""
+    begin = start + caller.start_s
+    return sorted(begin + rng.random() * caller.duration_s for _ in range(caller.count))
+
+
+def function_span(
+    run: Run,
+    runtime: FunctionRuntime,
+    ex: Execution,
+    *,
+    trace_id: str,
+    parent_id: str,
+    failed: bool,
+    error: tuple[str, str] | None,
+    records: list[Span] | None = None,
+) -> Span:
+    """Build the ``AWS::Lambda::Function`` segment of one invocation and count it.
+
+    Args:
+        run: the run.
+        runtime: the function.
+        ex: the execution's phase times.
+        trace_id: the trace the invocation belongs to.
+        parent_id: the service segment or Attempt subsegment id.
+        failed: whether the invocation failed (flags on the segment and Invocation).
+        error: (type, message) recorded as the Invocation's cause when failed.
+        records: per-record subsegments to nest under Invocation.
+
+    Returns:
+        The span, ready for :meth:`XRayWriter.record`.
+    """
+    ids = run.ids
+    name = runtime.spec.name
+    arn = runtime.arn
+    subs: list[Span] = []
+    if ex.init_start is not None:
+        subs.append(
+            Span(
+                "Initialization",
+                ids.entity_id(),
+                ex.init_start,
+                ex.start - 0.0001,
+                aws={"function_arn": arn},
+            )
+        )
+    invocation = Span(
+        "Invocation",
+        ids.entity_id(),
+        ex.start,
+        ex.end,
+        aws={"function_arn": arn},
+        subsegments=records or [],
+    )
+    if failed and error is not None:
+        invocation.error = True
+        invocation.exception = (ids.entity_id(), error[0], error[1])
+    subs.append(invocation)
+    subs.append(
+        Span("Overhead", ids.entity_id(), ex.end, ex.overhead_end, aws={"function_arn": arn})
+    )
+    span = Span(
+        name,
+        ids.entity_id(),
+        ex.start,
+        ex.overhead_end,
+        trace_id=trace_id,
+        parent_id=parent_id,
+        origin="AWS::Lambda::Function",
+        error=failed,
+        aws={
+            "account_id": run.scenario.account,
+            "function_arn": arn,
+            "resource_names": [name],
+            "cloudwatch_logs": [{"log_group": f"/aws/lambda/{name}"}],
+        },
+        subsegments=subs,
+    )
+    tally = run.tallies[name]
+    tally.invocations += 1
+    tally.cold_starts += ex.cold
+    tally.failed_invocations += failed
+    return span
+
+
+def service_span(
+    run: Run,
+    runtime: FunctionRuntime,
+    *,
+    trace_id: str,
+    request_id: str,
+    start: float,
+    end: float,
+    status: int,
+    parent_id: str | None = None,
+) -> Span:
+    """Build an ``AWS::Lambda`` service segment (one Lambda request) and count the request."""
+    run.tallies[runtime.spec.name].requests += 1
+    return Span(
+        runtime.spec.name,
+        run.ids.entity_id(),
+        start,
+        end,
+        trace_id=trace_id,
+        parent_id=parent_id,
+        origin="AWS::Lambda",
+        resource_arn=runtime.arn,
+        aws={"request_id": request_id},
+        http_status=status,
+    )
+
+
+def record_span(
+    run: Run,
+    name: str,
+    start: float,
+    end: float,
+    annotations: dict[str, str | int | float | bool],
+    error: tuple[str, str] | None,
+) -> Span:
+    """Build one per-record subsegment with the contract's record annotations."""
+    span = Span(name, run.ids.entity_id(), start, end, annotations=annotations)
+    if error is not None:
+        span.error = True
+        span.exception = (run.ids.entity_id(), error[0], error[1])
+    return span

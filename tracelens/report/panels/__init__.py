@@ -1,0 +1,49 @@
+"""Dashboard panels: one figure builder per panel name, each a pure function of a View."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tracelens.report.panels import chains, dwell, findings, flow, functions, headline, sqs, streams
+from tracelens.report.panels._figure import FigureDict, plot_text
+from tracelens.report.panels._view import ALL_FUNCTIONS, View, build_views
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tracelens.report.dashboard_spec import PanelSpec
+
+    PanelBuilder = Callable[[View, PanelSpec], FigureDict]
+
+#: The figure builder of every panel name (the names of ``dashboard_spec.PANEL_NAMES``).
+BUILDERS: dict[str, PanelBuilder] = {
+    "attempts": flow.build_attempts,
+    "chains": chains.build,
+    "dwell_ecdf": dwell.build_ecdf,
+    "dwell_histogram": dwell.build_histogram,
+    "dwell_over_time": dwell.build_over_time,
+    "fate_flow": flow.build_flow,
+    "findings": findings.build,
+    "functions_table": functions.build,
+    "headline": headline.build,
+    "sqs_deliveries": sqs.build_deliveries,
+    "sqs_poison": sqs.build_poison,
+    "stream_batches": streams.build,
+}
+
+
+def build_panel(view: View, spec: PanelSpec) -> FigureDict:
+    """Build the figure dict of one panel for one view.
+
+    Args:
+        view: What the function filter selects.
+        spec: The panel to build.
+
+    Returns:
+        A plotly figure as plain data (``{"data": [...], "layout": {...}}``).
+    """
+    return BUILDERS[spec.panel](view, spec)
+
+
+__all__ = ["ALL_FUNCTIONS", "BUILDERS", "FigureDict", "View", "build_panel", "build_views",
+           "plot_text"]

@@ -1,0 +1,119 @@
+"""Plain plotly figure dicts: the shared layout, colours, empty states and text escaping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: A plotly figure as plain JSON-able data: ``{"data": [...], "layout": {...}}``.
+FigureDict = dict[str, Any]
+
+#: Colour of each severity, and of good and neutral numbers.
+SEVERITY_COLOURS: dict[str, str] = {
+    "critical": "#c0392b",
+    "warning": "#d68910",
+    "info": "#2e86c1",
+    "ok": "#1e8449",
+    "neutral": "#4d5656",
+}
+
+#: Colours of series that are not severities, in order of use.
+SERIES_COLOURS: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def plot_text(value: str) -> str:
+    """Escape untrusted text for plotly.js, which reads ``<b>``-style tags in every string.
+
+    plotly.js turns a small set of HTML-like tags in titles, ticks, hover labels and table
+    cells into SVG, and decodes ``&lt;``, ``&gt;`` and ``&amp;`` back to characters. Escaping
+    these three makes trace data show literally, as text, and never as markup.
+    """
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def severity_rank(severity: str) -> int:
+    """Sort key of a severity: critical first, unknown severities last."""
+    return _SEVERITY_RANK.get(severity, len(_SEVERITY_RANK))
+
+
+def series_colour(index: int) -> str:
+    """The colour of the index-th series."""
+    return SERIES_COLOURS[index % len(SERIES_COLOURS)]
+
+
+def base_layout(
+    title: str,
+    *,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    height: int = 400,
+) -> dict[str, Any]:
+    """The layout every panel starts from: a left-aligned title and titled axes."""
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0.01, "xanchor": "left"},
+        "height": height,
+        "margin": {"l": 70, "r": 30, "t": 60, "b": 110},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#fbfcfc",
+        "font": {"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
+        "hoverlabel": {"namelength": -1},
+        "legend": {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+    }
+    if x_title is not None:
+        layout["xaxis"] = {"title": {"text": x_title}, "automargin": True}
+    if y_title is not None:
+        layout["yaxis"] = {"title": {"text": y_title}, "automargin": True}
+    return layout
+
+
+def with_empty_note(figure: FigureDict, note: str) -> FigureDict:
+    """Add a centred note to a figure with nothing to plot, so the panel still says why."""
+    layout = figure["layout"]
+    layout["annotations"] = [
+        {
+            "text": note,
+            "showarrow": False,
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.5,
+            "font": {"size": 14, "color": SEVERITY_COLOURS["neutral"]},
+        }
+    ]
+    return figure
+
+
+def format_ms(value: float | None) -> str:
+    """A duration in milliseconds as a short human string (``850 ms``, ``1.5 min``)."""
+    if value is None:
+        return "n/a"
+    if value < 1000:
+        return f"{value:.3g} ms"
+    if value < 60_000:
+        return f"{value / 1000:.3g} s"
+    if value < 3_600_000:
+        return f"{value / 60_000:.3g} min"
+    return f"{value / 3_600_000:.3g} h"
+
+
+def sorted_counts(histogram: dict[str, int]) -> list[tuple[str, int]]:
+    """Histogram entries sorted by their numeric key, then by the key's text."""
+    return sorted(histogram.items(), key=lambda item: (_number(item[0]), item[0]))
+
+
+def _number(text: str) -> float:
+    """A histogram key as a number (unparseable keys sort last)."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("inf")
+
+
+def plot_time(iso: str) -> str:
+    """A contract time (``2026-11-28T01:02:03.456789Z``) in plotly's own date form, UTC."""
+    text = iso[:-1] if iso.endswith(("Z", "z")) else iso
+    return text.replace("T", " ", 1)

@@ -1,0 +1,164 @@
+"""Views: the slice of a Report that one choice of the dashboard's function filter shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracelens.report.models import (
+    AsyncFates,
+    AsyncOutcomes,
+    Chain,
+    Finding,
+    FunctionDetail,
+    FunctionSummary,
+    PoisonMessage,
+    Report,
+)
+
+#: Key of the view over every function in the report.
+ALL_FUNCTIONS = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """The headline numbers of one view."""
+
+    events: int
+    succeeded_after_retry: int
+    sent_to_dlq: int
+    missing_from_dlq: int
+    dropped: int
+    poison_messages: int
+    p99_dwell_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the panels show for one choice of the function filter.
+
+    Attributes:
+        key: The function name, or ``ALL_FUNCTIONS`` for the view over every function.
+        label: Text of the filter option (unescaped).
+        functions: Function summaries, sorted by name.
+        details: Per-function dashboard aggregates, sorted by function.
+        chains: Retry chains, in report order.
+        findings: Findings, in report order.
+        poison: SQS poison messages, in report order.
+        headline: The headline numbers.
+        bucket_seconds: Width of the time buckets in ``details``.
+        data_end: Latest time in the input, if known (ends open intervals).
+    """
+
+    key: str
+    label: str
+    functions: tuple[FunctionSummary, ...]
+    details: tuple[FunctionDetail, ...]
+    chains: tuple[Chain, ...]
+    findings: tuple[Finding, ...]
+    poison: tuple[PoisonMessage, ...]
+    headline: Headline
+    bucket_seconds: int
+    data_end: str | None
+
+    @property
+    def is_all(self) -> bool:
+        """Whether this view covers every function."""
+        return self.key == ALL_FUNCTIONS
+
+
+def function_names(report: Report) -> list[str]:
+    """Every function named by the report's summaries or details, sorted."""
+    return sorted({f.name for f in report.functions} | {d.function for d in report.details})
+
+
+def build_views(report: Report) -> list[View]:
+    """One view over all functions, then one per function, sorted by name.
+
+    Args:
+        report: The report (already filtered by the CLI's ``--function``, if given).
+
+    Returns:
+        The views, the all-functions one first.
+    """
+    views = [_all_view(report)]
+    views.extend(_function_view(report, name) for name in function_names(report))
+    return views
+
+
+def _all_view(report: Report) -> View:
+    """The view over every function, with headline numbers from the report's sections."""
+    section = report.async_
+    headline = Headline(
+        events=section.events,
+        succeeded_after_retry=section.outcomes.succeeded_after_retry,
+        sent_to_dlq=section.fates.sent,
+        missing_from_dlq=section.fates.missing,
+        dropped=section.fates.dropped,
+        poison_messages=len(report.sqs.poison_messages),
+        p99_dwell_ms=section.dwell_ms.p99,
+    )
+    return View(
+        key=ALL_FUNCTIONS,
+        label="All functions",
+        functions=tuple(sorted(report.functions, key=lambda f: f.name)),
+        details=tuple(sorted(report.details, key=lambda d: d.function)),
+        chains=tuple(report.chains),
+        findings=tuple(report.findings),
+        poison=tuple(report.sqs.poison_messages),
+        headline=headline,
+        bucket_seconds=report.bucket_seconds,
+        data_end=report.input.end,
+    )
+
+
+def _function_view(report: Report, name: str) -> View:
+    """The view of one function, with headline numbers from its detail."""
+    details = tuple(d for d in report.details if d.function == name)
+    poison = tuple(p for p in report.sqs.poison_messages if p.function == name)
+    outcomes = sum_outcomes(details)
+    fates = sum_fates(details)
+    quantiles = details[0].dwell_quantiles_ms if len(details) == 1 else []
+    headline = Headline(
+        events=sum(d.events for d in details),
+        succeeded_after_retry=outcomes.succeeded_after_retry,
+        sent_to_dlq=fates.sent,
+        missing_from_dlq=fates.missing,
+        dropped=fates.dropped,
+        poison_messages=max(sum(d.poison_messages for d in details), len(poison)),
+        # p0..p100 by nearest rank: index 99 is the p99 of the contract.
+        p99_dwell_ms=quantiles[99] if len(quantiles) == 101 else None,
+    )
+    return View(
+        key=name,
+        label=name,
+        functions=tuple(f for f in report.functions if f.name == name),
+        details=details,
+        chains=tuple(c for c in report.chains if c.function == name),
+        findings=tuple(f for f in report.findings if f.function == name),
+        poison=poison,
+        headline=headline,
+        bucket_seconds=report.bucket_seconds,
+        data_end=report.input.end,
+    )
+
+
+def sum_outcomes(details: tuple[FunctionDetail, ...]) -> AsyncOutcomes:
+    """Add up the async outcomes of several details."""
+    return AsyncOutcomes(
+        succeeded=sum(d.outcomes.succeeded for d in details),
+        succeeded_after_retry=sum(d.outcomes.succeeded_after_retry for d in details),
+        retries_exhausted=sum(d.outcomes.retries_exhausted for d in details),
+        event_age_exceeded=sum(d.outcomes.event_age_exceeded for d in details),
+        in_progress=sum(d.outcomes.in_progress for d in details),
+    )
+
+
+def sum_fates(details: tuple[FunctionDetail, ...]) -> AsyncFates:
+    """Add up the async fates of several details."""
+    return AsyncFates(
+        sent=sum(d.fates.sent for d in details),
+        missing=sum(d.fates.missing for d in details),
+        dropped=sum(d.fates.dropped for d in details),
+        unknown=sum(d.fates.unknown for d in details),
+    )
+

@@ -1,0 +1,178 @@
+"""The retry-chain panel: the worst chains as a Gantt chart of dwell, attempts and waits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tracelens.report.panels._figure import (
+    SEVERITY_COLOURS,
+    FigureDict,
+    base_layout,
+    format_ms,
+    plot_text,
+    plot_time,
+    with_empty_note,
+)
+
+if TYPE_CHECKING:
+    from tracelens.report.dashboard_spec import PanelSpec
+    from tracelens.report.models import Chain
+    from tracelens.report.panels._view import View
+
+TITLE = "Worst retry chains over time: dwell, attempts and retry waits (hover for errors)"
+DEFAULT_LIMIT = 15
+
+#: Bar series of the chart: (series key, legend name, colour).
+SERIES: tuple[tuple[str, str, str], ...] = (
+    ("dwell", "dwell (queued)", "#aab7b8"),
+    ("wait", "retry wait", "#f5cba7"),
+    ("chain", "whole chain (no timeline)", SEVERITY_COLOURS["info"]),
+)
+
+#: Marker series of the chart: attempts are short next to waits of minutes, so each is a
+#: marker at its start rather than a bar too thin to see. (key, legend name, colour, symbol)
+MARKERS: tuple[tuple[str, str, str, str], ...] = (
+    ("attempt_ok", "attempt succeeded", SEVERITY_COLOURS["ok"], "circle"),
+    ("attempt_failed", "attempt failed", SEVERITY_COLOURS["critical"], "x"),
+)
+
+_BADNESS = {
+    "dropped": 0,
+    "missing": 0,
+    "retries_exhausted": 1,
+    "event_age_exceeded": 1,
+    "poison": 1,
+    "in_progress": 2,
+    "succeeded_after_retry": 3,
+}
+
+
+def _seconds(iso: str) -> float:
+    """Seconds since the epoch of a contract time."""
+    return datetime.fromisoformat(iso.replace("z", "Z")).timestamp()
+
+
+def _span_ms(start: str, end: str | None, fallback_end: str | None) -> float:
+    """Milliseconds from start to end (open intervals end at ``fallback_end``)."""
+    stop = end or fallback_end
+    if stop is None:
+        return 0.0
+    return max(0.0, (_seconds(stop) - _seconds(start)) * 1000.0)
+
+
+def worst_chains(view: View, spec: PanelSpec) -> list[Chain]:
+    """The chains to draw, worst first.
+
+    Worst means: events lost (dropped, missing from the DLQ) first, then ones that gave up,
+    then open ones, then recovered ones; ties by more attempts, longer span, earlier start
+    and key.
+    """
+    chains = [c for c in view.chains if not spec.kinds or c.kind in spec.kinds]
+
+    def rank(chain: Chain) -> tuple[int, int, float, str, str, str]:
+        badness = min(_BADNESS.get(chain.fate or "", 9), _BADNESS.get(chain.outcome, 9))
+        span = _span_ms(chain.first_start, chain.last_end, view.data_end)
+        return (badness, -chain.attempts, -span, chain.first_start, chain.kind, chain.key)
+
+    return sorted(chains, key=rank)[: spec.limit or DEFAULT_LIMIT]
+
+
+def chain_label(chain: Chain) -> str:
+    """The unescaped y-axis label of a chain."""
+    return f"{chain.kind} {chain.key} · {chain.function}"
+
+
+def build(view: View, spec: PanelSpec) -> FigureDict:
+    """A horizontal bar per chain step on a UTC time axis, worst chain on top.
+
+    Args:
+        view: The view to show.
+        spec: The panel's spec (title, ``limit`` on chains, ``kinds`` of chains).
+
+    Returns:
+        The figure dict.
+    """
+    chains = worst_chains(view, spec)
+    rows: dict[str, list[tuple[str, str, float, str]]] = {key: [] for key, _, _ in SERIES}
+    rows.update({key: [] for key, _, _, _ in MARKERS})
+    labels: list[str] = []
+    for chain in chains:
+        label = plot_text(chain_label(chain))
+        while label in labels:  # keep one row per chain even if two render alike
+            label += " ·"
+        labels.append(label)
+        outcome = plot_text(f"{chain.outcome}" + (f", fate {chain.fate}" if chain.fate else ""))
+        if not chain.steps:
+            span = _span_ms(chain.first_start, chain.last_end, view.data_end)
+            errors = "<br>".join(plot_text(error) for error in chain.errors) or "none recorded"
+            hover = f"{label}<br>{chain.attempts} attempts, {outcome}<br>errors:<br>{errors}"
+            rows["chain"].append((label, chain.first_start, span, hover))
+            continue
+        attempt = 0
+        for step in sorted(chain.steps, key=lambda s: (s.start, s.kind)):
+            span = _span_ms(step.start, step.end, view.data_end)
+            if step.kind == "attempt":
+                attempt += 1
+                series = "attempt_failed" if step.error else "attempt_ok"
+                what = f"attempt {attempt}: {format_ms(span)}"
+            else:
+                series = step.kind if step.kind in rows else "wait"
+                what = f"{step.kind}: {format_ms(span)}"
+            error = f"<br>error: {plot_text(step.error)}" if step.error else ""
+            trace = f"<br>trace {plot_text(step.trace_id)}" if step.trace_id else ""
+            hover = f"{label}<br>{what}{error}{trace}<br>outcome: {outcome}"
+            rows[series].append((label, step.start, span, hover))
+    data: list[dict[str, Any]] = []
+    for key, name, colour in SERIES:
+        bars = rows[key]
+        if not bars:
+            continue
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": name,
+                "y": [bar[0] for bar in bars],
+                "base": [plot_time(bar[1]) for bar in bars],
+                "x": [round(bar[2], 3) for bar in bars],
+                "hovertext": [bar[3] for bar in bars],
+                "hovertemplate": "%{hovertext}<extra></extra>",
+                "marker": {"color": colour},
+            }
+        )
+    for key, name, colour, symbol in MARKERS:
+        points = rows[key]
+        if not points:
+            continue
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "y": [point[0] for point in points],
+                "x": [plot_time(point[1]) for point in points],
+                "hovertext": [point[3] for point in points],
+                "hovertemplate": "%{hovertext}<extra></extra>",
+                "marker": {"color": colour, "symbol": symbol, "size": 10,
+                           "line": {"width": 2, "color": colour}},
+            }
+        )
+    layout = base_layout(
+        spec.title or TITLE,
+        x_title="time (UTC)",
+        y_title="chain (kind, key · function)",
+        height=max(260, 130 + 30 * len(labels)),
+    )
+    layout["barmode"] = "overlay"
+    layout["xaxis"]["type"] = "date"
+    layout["yaxis"].update(
+        {
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": labels,
+            "autorange": "reversed",
+        }
+    )
+    figure: FigureDict = {"data": data, "layout": layout}
+    return figure if data else with_empty_note(figure, "No retried or failed chains in this view.")

@@ -1,0 +1,205 @@
+"""Attempts and fate-flow panels: how many tries async events took and what became of them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from tracelens.report.panels._figure import (
+    SEVERITY_COLOURS,
+    FigureDict,
+    base_layout,
+    plot_text,
+    series_colour,
+    sorted_counts,
+    with_empty_note,
+)
+from tracelens.report.panels._view import sum_fates, sum_outcomes
+
+if TYPE_CHECKING:
+    from tracelens.report.dashboard_spec import PanelSpec
+    from tracelens.report.models import AsyncFates
+    from tracelens.report.panels._view import View
+
+ATTEMPTS_TITLE = "Attempts per async event (1 = no retry)"
+FLOW_TITLE = "Fate flow of async events: attempts, outcome, and where failed events went"
+
+_NO_EVENTS = "No async events in this view."
+
+#: Outcome keys in display order, with their node label and severity colour.
+OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("succeeded", "succeeded", "ok"),
+    ("succeeded_after_retry", "succeeded after retry", "info"),
+    ("retries_exhausted", "retries exhausted", "warning"),
+    ("event_age_exceeded", "expired (event age exceeded)", "warning"),
+    ("in_progress", "in progress", "neutral"),
+)
+
+#: Fate keys in display order, with their node label and severity colour.
+FATES: tuple[tuple[str, str, str], ...] = (
+    ("sent", "sent to DLQ / on-failure destination", "warning"),
+    ("missing", "missing from DLQ", "critical"),
+    ("dropped", "dropped (no DLQ)", "critical"),
+    ("unknown", "fate unknown (no config)", "neutral"),
+)
+
+_GAVE_UP = ("retries_exhausted", "event_age_exceeded")
+
+
+def build_attempts(view: View, spec: PanelSpec) -> FigureDict:
+    """Async events by number of attempts observed, stacked by function.
+
+    Args:
+        view: The view to show.
+        spec: The panel's spec (title override).
+
+    Returns:
+        The figure dict.
+    """
+    keys = sorted_counts({k: 0 for d in view.details for k in d.attempts})
+    categories = [key for key, _ in keys]
+    data: list[dict[str, Any]] = []
+    for index, detail in enumerate(d for d in view.details if d.attempts):
+        data.append(
+            {
+                "type": "bar",
+                "name": plot_text(detail.function),
+                "x": categories,
+                "y": [detail.attempts.get(key, 0) for key in categories],
+                "marker": {"color": series_colour(index)},
+                "hovertemplate": "%{x} attempts: %{y} events<extra>%{fullData.name}</extra>",
+            }
+        )
+    layout = base_layout(
+        spec.title or ATTEMPTS_TITLE, x_title="attempts per event", y_title="async events"
+    )
+    layout["barmode"] = "stack"
+    layout["xaxis"].update(
+        {"type": "category", "categoryorder": "array", "categoryarray": categories}
+    )
+    figure: FigureDict = {"data": data, "layout": layout}
+    return figure if data else with_empty_note(figure, _NO_EVENTS)
+
+
+def attempts_by_outcome(view: View) -> dict[tuple[int, str], int] | None:
+    """Events per (attempts, outcome), or None when the report cannot tell exactly.
+
+    The report has the attempts histogram and the outcomes, not their joint counts. The
+    chains list every async event that was retried or ended badly, with both; every other
+    event either succeeded first time (1 attempt, by definition) or is still in progress.
+    So the joint counts are exact when what is left of the histogram after the chains and
+    the first-time successes adds up to the in-progress events left; otherwise None.
+    """
+    outcomes = sum_outcomes(view.details)
+    histogram: Counter[int] = Counter()
+    for detail in view.details:
+        for key, count in detail.attempts.items():
+            if not key.isdigit():
+                return None
+            histogram[int(key)] += count
+    joint: Counter[tuple[int, str]] = Counter(
+        (chain.attempts, chain.outcome) for chain in view.chains if chain.kind == "async"
+    )
+    left_outcomes = {key: getattr(outcomes, key) for key, _, _ in OUTCOMES}
+    for (attempts, outcome), count in joint.items():
+        if outcome not in left_outcomes:
+            return None
+        left_outcomes[outcome] -= count
+        histogram[attempts] -= count
+    histogram[1] -= left_outcomes["succeeded"]
+    joint[(1, "succeeded")] += left_outcomes.pop("succeeded")
+    in_progress = left_outcomes.pop("in_progress")
+    if any(left_outcomes.values()) or any(count < 0 for count in histogram.values()):
+        return None
+    if sum(histogram.values()) != in_progress or in_progress < 0:
+        return None
+    for attempts, count in histogram.items():
+        joint[(attempts, "in_progress")] += count
+    return {key: count for key, count in joint.items() if count > 0}
+
+
+def fates_by_outcome(view: View, fates: AsyncFates) -> dict[tuple[str, str], int] | None:
+    """Events per (outcome, fate) from the chains, or None when they do not add up."""
+    joint: Counter[tuple[str, str]] = Counter(
+        (chain.outcome, chain.fate or "unknown")
+        for chain in view.chains
+        if chain.kind == "async" and chain.outcome in _GAVE_UP
+    )
+    totals: Counter[str] = Counter()
+    for (_, fate), count in joint.items():
+        totals[fate] += count
+    if any(totals[key] != getattr(fates, key) for key, _, _ in FATES):
+        return None
+    return dict(joint)
+
+
+def build_flow(view: View, spec: PanelSpec) -> FigureDict:
+    """A sankey from async events through attempts and outcome to the fate of failed events.
+
+    Args:
+        view: The view to show.
+        spec: The panel's spec (title override).
+
+    Returns:
+        The figure dict.
+    """
+    outcomes = sum_outcomes(view.details)
+    fates = sum_fates(view.details)
+    total = sum(getattr(outcomes, key) for key, _, _ in OUTCOMES)
+    nodes: list[tuple[str, str]] = []  # (label, severity)
+    index: dict[str, int] = {}
+    links: list[tuple[str, str, int]] = []
+
+    def node(key: str, label: str, severity: str) -> None:
+        if key not in index:
+            index[key] = len(nodes)
+            nodes.append((label, severity))
+
+    node("events", f"async events ({total})", "neutral")
+    joint = attempts_by_outcome(view)
+    if joint is not None:
+        for attempts in sorted({a for a, _ in joint}):
+            count = sum(c for (a, _), c in joint.items() if a == attempts)
+            plural = "" if attempts == 1 else "s"
+            node(f"a{attempts}", f"{attempts} attempt{plural} ({count})", "neutral")
+            links.append(("events", f"a{attempts}", count))
+        for (attempts, outcome), count in sorted(joint.items()):
+            links.append((f"a{attempts}", outcome, count))
+    else:
+        links.extend(("events", key, getattr(outcomes, key)) for key, _, _ in OUTCOMES)
+    for key, label, severity in OUTCOMES:
+        node(key, f"{label} ({getattr(outcomes, key)})", severity)
+    by_outcome = fates_by_outcome(view, fates)
+    if by_outcome is not None:
+        links.extend(
+            (outcome, fate, count) for (outcome, fate), count in sorted(by_outcome.items())
+        )
+    else:
+        node("gave_up", "failed for good", "warning")
+        links.extend((key, "gave_up", getattr(outcomes, key)) for key in _GAVE_UP)
+        links.extend(("gave_up", key, getattr(fates, key)) for key, _, _ in FATES)
+    for key, label, severity in FATES:
+        node(key, f"{label} ({getattr(fates, key)})", severity)
+    links = [link for link in links if link[2] > 0]
+    used = sorted({index[s] for s, _, _ in links} | {index[t] for _, t, _ in links})
+    renumber = {old: new for new, old in enumerate(used)}
+    sankey = {
+        "type": "sankey",
+        "arrangement": "snap",
+        "valueformat": ",d",
+        "node": {
+            "label": [nodes[i][0] for i in used],
+            "color": [SEVERITY_COLOURS[nodes[i][1]] for i in used],
+            "pad": 18,
+            "thickness": 16,
+        },
+        "link": {
+            "source": [renumber[index[s]] for s, _, _ in links],
+            "target": [renumber[index[t]] for _, t, _ in links],
+            "value": [count for _, _, count in links],
+            "color": "rgba(120, 130, 140, 0.35)",
+        },
+    }
+    layout = base_layout(spec.title or FLOW_TITLE, height=460)
+    figure: FigureDict = {"data": [sankey] if links else [], "layout": layout}
+    return figure if links else with_empty_note(figure, _NO_EVENTS)
