@@ -179,7 +179,7 @@ def test_parallel_ranges_equal_sequential_reading(tmp_path: Path) -> None:
     path = tmp_path / "big.ndjson"
     path.write_text("\n".join(lines) + "\n")
     sequential = read_traces([path], workers=1)
-    parallel = finish(_read_parallel(path, 0, 3), files=[str(path)])
+    parallel = finish(_read_parallel(path, 0, 3, tmp_path), files=[str(path)])
     assert parallel.entities.equals(sequential.entities)
     assert parallel.stats == sequential.stats
     assert [r.line for r in parallel.stats.rejections] == [

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -62,10 +61,11 @@ def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> T
     files = expand_paths(paths)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
-    parts: list[Part] = []
-    for index, file in enumerate(files):
-        parts.extend(_read_file(file, index, workers))
-    frames = finish(parts, files=[str(f) for f in files])
+    with tempfile.TemporaryDirectory(prefix="tracelens-") as scratch:
+        parts: list[Part] = []
+        for index, file in enumerate(files):
+            parts.extend(_read_file(file, index, workers, Path(scratch)))
+        frames = finish(parts, files=[str(f) for f in files])
     if frames.stats.documents == 0:
         first = frames.stats.rejections[0] if frames.stats.rejections else None
         detail = f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
@@ -138,20 +138,22 @@ def _open(path: Path) -> tuple[BinaryIO, bool]:
     return handle, False
 
 
-@dataclass
 class _Reader:
-    """Turns the values of one file (or one byte range of it) into rows and rejections."""
+    """Turns the values of one file (or one byte range of it) into rows and rejections.
 
-    name: str
-    file_index: int
-    builder: FrameBuilder
-    rejected: int = 0
-    rejections: list[Rejection] | None = None
-    parts: list[Part] | None = None
+    Rows are built in batches; with a ``spill`` directory each batch is written there as Arrow
+    IPC at once, so a reader process holds one batch at a time.
+    """
 
-    def __post_init__(self) -> None:
-        self.rejections = []
-        self.parts = []
+    def __init__(self, name: str, file_index: int, *, spill: Path | None = None) -> None:
+        self.name = name
+        self.file_index = file_index
+        self.builder = FrameBuilder()
+        self.spill = spill
+        self.rejected = 0
+        self.rejections: list[Rejection] = []
+        self.rows: list[pl.LazyFrame] = []
+        self.links: list[pl.LazyFrame] = []
 
     def value(self, raw: bytes, *, line: int | None, pos: int) -> None:
         sub = 0
@@ -173,57 +175,61 @@ class _Reader:
 
     def reject(self, line: int | None, reason: str) -> None:
         self.rejected += 1
-        assert self.rejections is not None
         if len(self.rejections) < _MAX_KEPT_REJECTIONS:
             self.rejections.append(Rejection(file=self.name, line=line, reason=reason))
 
     def flush(self) -> None:
+        if not self.builder.pending and not self.builder.links:
+            return
         rows, links = self.builder.take()
-        assert self.parts is not None
-        self.parts.append(Part(rows=rows, links=links, documents=0, rejected=0, rejections=()))
+        if self.spill is None:
+            self.rows.append(rows.lazy())
+            self.links.append(links.lazy())
+            return
+        number = len(self.rows)
+        rows_path = self.spill / f"rows-{number:05d}.arrow"
+        links_path = self.spill / f"links-{number:05d}.arrow"
+        rows.write_ipc(rows_path)
+        links.write_ipc(links_path)
+        self.rows.append(pl.scan_ipc(rows_path))
+        self.links.append(pl.scan_ipc(links_path))
 
-    def result(self) -> list[Part]:
+    def result(self) -> Part:
         self.flush()
-        assert self.parts is not None
-        assert self.rejections is not None
-        parts = self.parts
-        parts.append(
-            Part(
-                rows=parts[-1].rows.clear(),
-                links=parts[-1].links.clear(),
-                documents=self.builder.documents,
-                rejected=self.rejected,
-                rejections=tuple(self.rejections),
-            )
+        return Part(
+            rows=self.rows,
+            links=self.links,
+            documents=self.builder.documents,
+            rejected=self.rejected,
+            rejections=tuple(self.rejections),
         )
-        return parts
 
 
-def _read_file(path: Path, index: int, workers: int) -> list[Part]:
+def _read_file(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
     name = str(path)
-    reader = _Reader(name=name, file_index=index, builder=FrameBuilder())
+    reader = _Reader(name, index)
     try:
         stream, compressed = _open(path)
         with stream:
             first = _first_bytes(stream)
             if not first.strip():
                 reader.reject(None, "empty file")
-                return reader.result()
+                return [reader.result()]
             form = _detect(stream)
             if form == "ndjson":
                 if workers > 1 and not compressed and path.stat().st_size >= _PARALLEL_MIN_BYTES:
-                    return _read_parallel(path, index, workers)
+                    return _read_parallel(path, index, workers, scratch)
                 _read_ndjson(stream, reader)
             elif not _read_single_value(stream, reader) and reader.builder.documents == 0:
                 # Not one JSON value after all: perhaps NDJSON whose first lines are broken.
                 stream.seek(0)
-                lines = _Reader(name=name, file_index=index, builder=FrameBuilder())
+                lines = _Reader(name, index)
                 _read_ndjson(stream, lines)
                 if lines.builder.documents:
-                    return lines.result()
+                    return [lines.result()]
     except (OSError, EOFError, zlib.error) as exc:
         reader.reject(None, f"cannot read the file to the end ({exc})")
-    return reader.result()
+    return [reader.result()]
 
 
 def _first_bytes(stream: BinaryIO) -> bytes:
@@ -296,9 +302,9 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def _read_range(path: str, index: int, start: int, end: int) -> tuple[list[Part], int]:
+def _read_range(path: str, index: int, start: int, end: int, spill: Path) -> tuple[Part, int]:
     """Worker: read the lines in [start, end) of an NDJSON file; line numbers are local."""
-    reader = _Reader(name=path, file_index=index, builder=FrameBuilder())
+    reader = _Reader(path, index, spill=spill)
     with open(path, "rb") as handle:
         handle.seek(start)
         lines = _read_ndjson(_LimitedLines(handle, end - start), reader, start=start)
@@ -321,38 +327,40 @@ class _LimitedLines:
             yield line
 
 
-def _read_parallel(path: Path, index: int, workers: int) -> list[Part]:
+def _read_parallel(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
     """Read byte ranges of a large NDJSON file in worker processes, in reading order.
 
-    Workers are plain ``python -m tracelens.ingest.worker`` subprocesses writing Arrow IPC
-    files, so nothing depends on how the calling program's main module can be re-imported.
+    Workers are plain ``python -m tracelens.ingest.worker`` subprocesses that write their rows
+    to Arrow IPC files under ``scratch`` batch by batch, so nothing depends on how the calling
+    program's main module can be re-imported, and no process holds more than a batch of rows
+    while reading.
     """
     ranges = _ranges(path, workers)
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    with tempfile.TemporaryDirectory(prefix="tracelens-") as scratch:
-        processes = []
-        for number, (start, end) in enumerate(ranges):
-            out = Path(scratch) / str(number)
-            command = [
-                sys.executable,
-                "-m",
-                "tracelens.ingest.worker",
-                str(path),
-                str(index),
-                str(start),
-                str(end),
-                str(out),
-            ]
-            processes.append((out, subprocess.Popen(command, env=env, stderr=subprocess.PIPE)))
-        results = []
-        for out, process in processes:
-            _, stderr = process.communicate()
-            if process.returncode != 0:
-                last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                raise SourceUnavailable(f"{path}: a reader process failed ({last[0]})")
-            results.append(worker_result(out))
+    processes = []
+    for number, (start, end) in enumerate(ranges):
+        out = scratch / f"{index}-{number}"
+        out.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "tracelens.ingest.worker",
+            str(path),
+            str(index),
+            str(start),
+            str(end),
+            str(out),
+        ]
+        processes.append((out, subprocess.Popen(command, env=env, stderr=subprocess.PIPE)))
+    results = []
+    for out, process in processes:
+        _, stderr = process.communicate()
+        if process.returncode != 0:
+            last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise SourceUnavailable(f"{path}: a reader process failed ({last[0]})")
+        results.append(worker_result(out))
     parts: list[Part] = []
     line_offset = 0
     for part, lines in results:
@@ -376,26 +384,25 @@ def _read_parallel(path: Path, index: int, workers: int) -> list[Part]:
 
 
 def run_worker(path: str, index: int, start: int, end: int, out: Path) -> None:
-    """Worker side: read [start, end) of an NDJSON file and write the part to ``out``."""
-    parts, lines = _read_range(path, index, start, end)
-    out.mkdir(parents=True, exist_ok=True)
-    pl.concat([p.rows for p in parts]).write_ipc(out / "rows.arrow")
-    pl.concat([p.links for p in parts]).write_ipc(out / "links.arrow")
+    """Worker side: read [start, end) of an NDJSON file, spilling rows into ``out``."""
+    part, lines = _read_range(path, index, start, end, out)
     meta = {
-        "documents": sum(p.documents for p in parts),
-        "rejected": sum(p.rejected for p in parts),
-        "rejections": [[r.file, r.line, r.reason] for p in parts for r in p.rejections],
+        "documents": part.documents,
+        "rejected": part.rejected,
+        "rejections": [[r.file, r.line, r.reason] for r in part.rejections],
+        "batches": len(part.rows),
         "lines": lines,
     }
     (out / "meta.json").write_bytes(msgspec.json.encode(meta))
 
 
 def worker_result(out: Path) -> tuple[Part, int]:
-    """Read what ``run_worker`` wrote."""
+    """Read what ``run_worker`` wrote (the row batches stay on disk, scanned lazily)."""
     meta = msgspec.json.decode((out / "meta.json").read_bytes())
+    batches = range(int(meta["batches"]))
     part = Part(
-        rows=pl.read_ipc(out / "rows.arrow"),
-        links=pl.read_ipc(out / "links.arrow"),
+        rows=[pl.scan_ipc(out / f"rows-{n:05d}.arrow") for n in batches],
+        links=[pl.scan_ipc(out / f"links-{n:05d}.arrow") for n in batches],
         documents=meta["documents"],
         rejected=meta["rejected"],
         rejections=tuple(Rejection(file=f, line=ln, reason=r) for f, ln, r in meta["rejections"]),

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 _RECORD_KEYS = ("event_source", "message_id", "messaging_message_id")
 # Byte markers that make undecoded nested subsegments worth decoding.
-_DEEP_MARKERS = (b"event_source", b"message_id", b'"links"')
+_DEEP_MARKERS = re.compile(rb'event_source|message_id|"links"')
 
 # Internal ordering and de-duplication columns; dropped before the frames are returned.
 _FILE = "_file"  # index of the input file
@@ -310,15 +310,13 @@ class FrameBuilder:
             if entity.links:
                 self._links(index, entity)
             raw = entity.subsegments
-            if raw:
-                data = bytes(raw)
-                if any(marker in data for marker in _DEEP_MARKERS):
-                    try:
-                        children = CHILDREN_DECODER.decode(data)
-                    except (msgspec.DecodeError, RecursionError):
-                        continue  # the document is valid; only these deep parts are unusable
-                    entity_id = entity.id
-                    stack.extend((child, entity_id, depth + 1) for child in reversed(children))
+            if raw and _DEEP_MARKERS.search(raw):  # msgspec.Raw is a bytes-like buffer
+                try:
+                    children = CHILDREN_DECODER.decode(raw)
+                except (msgspec.DecodeError, RecursionError):
+                    continue  # the document is valid; only these deep parts are unusable
+                entity_id = entity.id
+                stack.extend((child, entity_id, depth + 1) for child in reversed(children))
 
     def _sub(self, index: int, entity: Entity | Child, parent_id: str | None, kind: str) -> None:
         attempt = None
@@ -412,8 +410,8 @@ def _seconds_to_time(name: str, alias: str) -> pl.Expr:
 class Part:
     """What one reader produced: raw rows, raw links, and its counts."""
 
-    rows: pl.DataFrame
-    links: pl.DataFrame
+    rows: list[pl.LazyFrame]  # raw row batches, in reading order
+    links: list[pl.LazyFrame]
     documents: int
     rejected: int
     rejections: tuple[Rejection, ...]
@@ -427,11 +425,14 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
     ones the first read wins.
     """
     # Parts arrive in a fixed order (file, byte range, batch), so row order is deterministic
-    # without sorting; analyses sort explicitly anyway.
-    rows = pl.concat([part.rows for part in parts]) if parts else _empty(_ROW_SCHEMA)
-    links = pl.concat([part.links for part in parts]) if parts else _empty(_LINK_ROW_SCHEMA)
+    # without sorting; analyses sort explicitly anyway. Batches may live on disk (Arrow IPC
+    # written by reader processes): everything below is lazy and collected once at the end.
+    row_batches = [batch for part in parts for batch in part.rows]
+    link_batches = [batch for part in parts for batch in part.links]
+    rows = pl.concat(row_batches) if row_batches else _empty(_ROW_SCHEMA).lazy()
+    links = pl.concat(link_batches) if link_batches else _empty(_LINK_ROW_SCHEMA).lazy()
     instance = [col.TRACE_ID, _TOP_ID, _FILE, _POS, _SUB]
-    tops = rows.filter(pl.col(col.TOP)).select([*instance, col.ID, _TOP_IN_PROGRESS])
+    tops = rows.filter(pl.col(col.TOP)).select([*instance, col.ID, _TOP_IN_PROGRESS]).collect()
     distinct = tops.select(pl.struct(col.TRACE_ID, col.ID).n_unique()).item()
     duplicates = tops.height - int(distinct)
     if duplicates:
@@ -439,17 +440,16 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
             tops.sort([_TOP_IN_PROGRESS, _FILE, _POS, _SUB])
             .unique(subset=[col.TRACE_ID, col.ID], keep="first", maintain_order=True)
             .select(instance)
+            .lazy()
         )
         rows = rows.join(winners, on=instance, how="semi", maintain_order="left")
         links = links.join(winners, on=instance, how="semi", maintain_order="left")
     del tops
     rows = _attach_independent(rows)
     link_frame = (
-        links.lazy()
-        .with_columns(_seconds_to_time("_dwell_end_s", col.DWELL_END))
+        links.with_columns(_seconds_to_time("_dwell_end_s", col.DWELL_END))
         .join(
-            rows.lazy()
-            .filter(pl.col(col.TOP))
+            rows.filter(pl.col(col.TOP))
             .select(col.TRACE_ID, _TOP_ID, pl.col(col.DOC_ID).alias("_resolved"))
             .unique(subset=[col.TRACE_ID, _TOP_ID], keep="first", maintain_order=True),
             on=[col.TRACE_ID, _TOP_ID],
@@ -461,12 +461,12 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
         .collect()
     )
     entities = (
-        rows.lazy()
-        .with_columns(_seconds_to_time("_start_s", col.START), _seconds_to_time("_end_s", col.END))
+        rows.with_columns(
+            _seconds_to_time("_start_s", col.START), _seconds_to_time("_end_s", col.END)
+        )
         .select(list(col.ENTITIES))
-        .collect()
+        .collect(engine="streaming")
     )
-    del rows
     stats = IngestStats(
         files=tuple(sorted(files)),
         documents=sum(part.documents for part in parts),
@@ -477,22 +477,26 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
     return TraceFrames(entities=entities, links=link_frame, stats=stats)
 
 
-def _attach_independent(rows: pl.DataFrame) -> pl.DataFrame:
+def _attach_independent(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Point rows of independently sent subsegments at the segment that contains their parent.
 
     The parent may itself be an independent subsegment, so the lookup repeats until nothing
     changes (bounded by the number of independent documents).
     """
-    independent = rows.filter(pl.col(_INDEPENDENT) & pl.col(col.TOP))
+    independent = (
+        rows.filter(pl.col(_INDEPENDENT) & pl.col(col.TOP))
+        .select(col.TRACE_ID, pl.col(col.ID).alias("_top"), pl.col(col.PARENT_ID))
+        .collect()
+    )
     if independent.is_empty():
         return rows
     owners = (
         rows.filter(~pl.col(_INDEPENDENT))
         .select(col.TRACE_ID, pl.col(col.ID).alias("_parent"), pl.col(col.DOC_ID).alias("_owner"))
         .unique(subset=[col.TRACE_ID, "_parent"], keep="first", maintain_order=True)
+        .collect()
     )
-    # map: (trace, independent top id) -> owner segment id
-    pending = independent.select(col.TRACE_ID, pl.col(col.ID).alias("_top"), pl.col(col.PARENT_ID))
+    pending = independent
     resolved = pl.DataFrame(
         schema={col.TRACE_ID: pl.String, "_top": pl.String, "_owner": pl.String}
     )
@@ -511,7 +515,7 @@ def _attach_independent(rows: pl.DataFrame) -> pl.DataFrame:
     resolved = resolved.unique(subset=[col.TRACE_ID, "_top"], keep="first", maintain_order=True)
     return (
         rows.join(
-            resolved,
+            resolved.lazy(),
             left_on=[col.TRACE_ID, col.DOC_ID],
             right_on=[col.TRACE_ID, "_top"],
             how="left",
