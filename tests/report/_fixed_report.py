@@ -1,0 +1,192 @@
+"""A small, fixed Report covering every section, for the renderer golden tests.
+
+Hostile strings (rich markup, HTML, Markdown table syntax) sit in every untrusted field, so
+the golden files show them literally.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from tracelens.report.models import (
+    SCHEMA,
+    AsyncFates,
+    AsyncOutcomes,
+    AsyncSection,
+    Chain,
+    ChainStep,
+    Finding,
+    FunctionSummary,
+    InputSection,
+    Modes,
+    PoisonMessage,
+    RejectionOut,
+    Report,
+    SqsSection,
+    Stats,
+    StreamsSection,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+
+MARKUP_FUNCTION = "[bold]x[/]"
+SCRIPT_FUNCTION = "<script>alert(1)</script>"
+TABLE_ERROR = "ValueError: bad | pipe *star* _under_ `tick` [link](http://x)"
+
+EMPTY_STATS = Stats(count=0, min=None, p50=None, p90=None, p99=None, max=None, mean=None)
+
+
+def _stats(count: int, low: float, p50: float, p90: float, p99: float, high: float,
+           mean: float) -> Stats:
+    return Stats(count=count, min=low, p50=p50, p90=p90, p99=p99, max=high, mean=mean)
+
+
+def fixed_report() -> Report:
+    """Every section filled, hostile text included."""
+    return Report(
+        schema=SCHEMA,
+        generated_by="tracelens 0.0.0-test",
+        input=InputSection(
+            files=["bundle/traces.ndjson", "extra/[red]odd[/] name.json"],
+            documents=1234,
+            duplicates=3,
+            rejected=7,
+            rejections=[
+                RejectionOut(file="bundle/traces.ndjson", line=17,
+                             reason="segment document has no 'trace_id'"),
+                RejectionOut(file="extra/[red]odd[/] name.json", line=None,
+                             reason="empty file <b>"),
+                RejectionOut(file="bundle/traces.ndjson", line=40, reason="invalid JSON"),
+                RejectionOut(file="bundle/traces.ndjson", line=41, reason="invalid JSON"),
+                RejectionOut(file="bundle/traces.ndjson", line=42, reason="invalid JSON"),
+                RejectionOut(file="bundle/traces.ndjson", line=43, reason="invalid JSON"),
+                RejectionOut(file="bundle/traces.ndjson", line=44, reason="invalid JSON"),
+            ],
+            traces=210,
+            start="2026-11-28T01:00:00.000000Z",
+            end="2026-11-28T01:30:00.123456Z",
+            config=True,
+            dlq_dumps=1,
+        ),
+        functions=[
+            FunctionSummary(
+                name=SCRIPT_FUNCTION, arn=None, requests=3, invocations=4, cold_starts=1,
+                failed_invocations=2, throttles=0,
+                modes=Modes(sync=3, async_=0, sqs=0, stream=0, unknown=0),
+                duration_ms=_stats(4, 12.5, 20.0, 31.0, 31.0, 31.0, 22.125),
+            ),
+            FunctionSummary(
+                name=MARKUP_FUNCTION,
+                arn="arn:aws:lambda:us-east-1:123456789012:function:x",
+                requests=200, invocations=260, cold_starts=5, failed_invocations=70,
+                throttles=2,
+                modes=Modes(sync=0, async_=180, sqs=20, stream=0, unknown=0),
+                duration_ms=_stats(260, 3.25, 48.0, 910.5, 2999.0, 3000.0, 201.75),
+            ),
+            FunctionSummary(
+                name="stream-processor", arn=None, requests=10, invocations=12,
+                cold_starts=1, failed_invocations=2, throttles=0,
+                modes=Modes(sync=0, async_=0, sqs=0, stream=10, unknown=0),
+                duration_ms=EMPTY_STATS,
+            ),
+        ],
+        async_=AsyncSection(
+            events=180,
+            dwell_ms=_stats(180, 5.0, 40.0, 950.0, 125000.0, 7300000.0, 60123.456),
+            attempts={"1": 150, "2": 18, "3": 12},
+            retry_delay_ms=_stats(42, 58000.0, 61000.0, 119000.0, 121000.0, 122500.0, 80000.0),
+            outcomes=AsyncOutcomes(succeeded=150, succeeded_after_retry=16,
+                                   retries_exhausted=12, event_age_exceeded=1, in_progress=1),
+            fates=AsyncFates(sent=8, missing=2, dropped=3, unknown=0),
+        ),
+        sqs=SqsSection(
+            messages=20, deliveries=27, redelivered_messages=3, max_deliveries=4,
+            max_receive_count=5, deliveries_histogram={"1": 17, "2": 2, "4": 1},
+            poison_messages=[
+                PoisonMessage(message_id="m-<img src=x>", function=MARKUP_FUNCTION,
+                              deliveries=4, first_seen="2026-11-28T01:01:00.000000Z",
+                              last_seen="2026-11-28T01:03:00.500000Z", last_error=TABLE_ERROR),
+            ],
+            evidence="annotations",
+        ),
+        streams=StreamsSection(batches=10, retried_batches=1, max_attempts=3,
+                               evidence="annotations"),
+        chains=[
+            Chain(kind="async", key="req-ok-retry", function=MARKUP_FUNCTION,
+                  trace_ids=["1-6747c1a0-000000000000000000000001"], attempts=2,
+                  outcome="succeeded_after_retry", fate=None, dwell_ms=12.0,
+                  first_start="2026-11-28T01:00:01.000000Z",
+                  last_end="2026-11-28T01:01:02.000000Z", errors=["Timeout: first try"]),
+            Chain(kind="async", key="req-dropped", function=MARKUP_FUNCTION,
+                  trace_ids=["1-6747c1a0-000000000000000000000002"], attempts=3,
+                  outcome="retries_exhausted", fate="dropped", dwell_ms=30.5,
+                  first_start="2026-11-28T01:05:00.000000Z",
+                  last_end="2026-11-28T01:08:00.000000Z",
+                  errors=["KeyError: 'a'", "KeyError: 'a'", TABLE_ERROR],
+                  steps=[ChainStep(kind="dwell", start="2026-11-28T01:05:00.000000Z",
+                                   end="2026-11-28T01:05:00.030500Z", error=None,
+                                   trace_id=None)]),
+            Chain(kind="sqs", key="m-<img src=x>", function=MARKUP_FUNCTION,
+                  trace_ids=[], attempts=4, outcome="poison", fate=None, dwell_ms=None,
+                  first_start="2026-11-28T01:01:00.000000Z", last_end=None, errors=[]),
+            Chain(kind="stream", key="shardId-000000000000/4962", function="stream-processor",
+                  trace_ids=["1-6747c1a0-000000000000000000000003"], attempts=3,
+                  outcome="retried", fate=None, dwell_ms=None,
+                  first_start="2026-11-28T01:10:00.000000Z",
+                  last_end="2026-11-28T01:10:09.000000Z", errors=["PoisonRecord: boom"]),
+        ],
+        findings=[
+            Finding(severity="critical", code="ASYNC_EVENTS_DROPPED", function=MARKUP_FUNCTION,
+                    count=3, message="3 async events were dropped after their retries: "
+                    "configure a DLQ or an on-failure destination.",
+                    examples=["req-dropped", "req-b", "req-c"]),
+            Finding(severity="warning", code="INPUT_REJECTED", function=None, count=7,
+                    message="7 lines could not be read; see the input section.", examples=[]),
+            Finding(severity="info", code="COLD_STARTS", function=SCRIPT_FUNCTION, count=1,
+                    message="1 cold start <b>noted</b>.", examples=["r-1"]),
+        ],
+    )
+
+
+def empty_report() -> Report:
+    """A report of input with nothing in it."""
+    return Report(
+        schema=SCHEMA, generated_by="tracelens 0.0.0-test",
+        input=InputSection(files=["empty.json"], documents=0, duplicates=0, rejected=1,
+                           rejections=[RejectionOut(file="empty.json", line=None,
+                                                    reason="empty file")],
+                           traces=0, start=None, end=None, config=False, dlq_dumps=0),
+        functions=[],
+        async_=AsyncSection(events=0, dwell_ms=EMPTY_STATS, attempts={},
+                            retry_delay_ms=EMPTY_STATS,
+                            outcomes=AsyncOutcomes(succeeded=0, succeeded_after_retry=0,
+                                                   retries_exhausted=0, event_age_exceeded=0,
+                                                   in_progress=0),
+                            fates=AsyncFates(sent=0, missing=0, dropped=0, unknown=0)),
+        sqs=SqsSection(messages=0, deliveries=0, redelivered_messages=0, max_deliveries=0,
+                       max_receive_count=None, deliveries_histogram={}, poison_messages=[],
+                       evidence="none"),
+        streams=StreamsSection(batches=0, retried_batches=0, max_attempts=0, evidence="none"),
+        chains=[],
+        findings=[],
+    )
+
+
+def replace(report: Report, **changes: object) -> Report:
+    """A copy of ``report`` with top-level fields changed."""
+    return msgspec.structs.replace(report, **changes)
+
+
+def check_golden(name: str, actual: str) -> None:
+    """Compare ``actual`` with ``golden/<name>``; rewrite it when TRACELENS_UPDATE_GOLDEN=1."""
+    path = GOLDEN / name
+    if os.environ.get("TRACELENS_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, (
+        f"{name} changed; if intended, rerun with TRACELENS_UPDATE_GOLDEN=1 and review the diff"
+    )

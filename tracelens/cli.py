@@ -1,0 +1,396 @@
+"""The ``tracelens`` command line: parse options, call the library, map errors to exit codes.
+
+Exit codes: 0 success; 1 a ``--fail-on`` threshold was crossed; 2 bad usage or unusable
+input (one ``error: ...`` line on stderr, never a traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+import tracelens
+from tracelens.errors import TracelensError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tracelens.model.side import SideInputs
+    from tracelens.report.models import Report
+
+#: Exit codes (ARCHITECTURE.md "Commands").
+EXIT_THRESHOLD = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
+
+SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
+
+
+class OneLineError(click.ClickException):
+    """A failure shown as one ``error: <message>`` line on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the one line (newlines in the message are folded)."""
+        message = " ".join(self.format_message().split())
+        click.echo(f"error: {message}", file=file or sys.stderr)
+
+
+class TracelensGroup(click.Group):
+    """The command group; the one place where failures become exit codes."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the group's own options; usage errors become one line."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _usage_error(exc) from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run a command, mapping every failure to one line and an exit code."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, OneLineError):
+            raise
+        except click.UsageError as exc:
+            raise _usage_error(exc) from exc
+        except click.ClickException as exc:
+            raise OneLineError(exc.format_message()) from exc
+        except TracelensError as exc:
+            raise OneLineError(str(exc) or type(exc).__name__) from exc
+        except KeyboardInterrupt:
+            click.echo(file=sys.stderr)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+        except Exception as exc:
+            # A bug, not bad input: still one line, with a way to get the details.
+            if os.environ.get("TRACELENS_DEBUG") == "1":
+                raise
+            raise OneLineError(
+                f"internal error ({type(exc).__name__}: {exc}); rerun with TRACELENS_DEBUG=1 "
+                "for a traceback and please report it"
+            ) from exc
+
+
+def _usage_error(exc: click.UsageError) -> OneLineError:
+    command = exc.ctx.command_path if exc.ctx is not None else "tracelens"
+    message = exc.format_message().rstrip(".")
+    return OneLineError(f"{message} (see '{command} --help')")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
+
+
+class Timestamp(click.ParamType[datetime, "str | datetime"]):
+    """An ISO-8601 time (``2026-11-28T01:02:03Z``, with an offset, or naive = UTC)."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: str | datetime, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        """Parse to an aware UTC datetime."""
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 time (e.g. 2026-11-28T01:02:03Z)", param, ctx)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+@click.group(cls=TracelensGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(tracelens.__version__, prog_name="tracelens")
+def main() -> None:
+    """Read AWS X-Ray traces of a Lambda system and report what happened to its events.
+
+    \b
+    Example:
+        tracelens analyze sample_traces/async_retry_storm
+    """
+
+
+_side_options = [
+    click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="config.json with function, queue and event source mapping settings.",
+    ),
+    click.option(
+        "--dlq",
+        "dlq",
+        multiple=True,
+        metavar="[ARN=]FILE",
+        help="DLQ or on-failure destination dump (aws sqs receive-message output). Repeatable.",
+    ),
+]
+
+
+def _with_side_options(command: Any) -> Any:
+    for option in reversed(_side_options):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to FILE instead of stdout.",
+)
+@_with_side_options
+@click.option(
+    "--function",
+    "functions",
+    multiple=True,
+    metavar="NAME",
+    help="Only these functions. Repeatable.",
+)
+@click.option("--since", type=Timestamp(), help="Only requests starting at or after this time.")
+@click.option("--until", type=Timestamp(), help="Only requests starting before this time.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["critical", "warning"]),
+    help="Exit with 1 when a finding of this severity or worse exists.",
+)
+def analyze(
+    paths: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    config: Path | None,
+    dlq: tuple[str, ...],
+    functions: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    fail_on: str | None,
+) -> None:
+    """Report on traces: dwell, retry chains, DLQ fates, redeliveries, findings.
+
+    PATH is a trace file (.json, .ndjson, optionally .gz), a directory, an incident bundle
+    or a glob pattern (quote it: 'traces/*.ndjson.gz').
+
+    \b
+    Example:
+        tracelens analyze sample_traces/async_retry_storm
+        tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
+        tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
+    """
+    frames = tracelens.read_traces(list(paths))
+    side = _side_inputs(paths, config, dlq)
+    results = tracelens.analyse(frames, side, functions=functions, since=since, until=until)
+    report = tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
+    _emit(report, fmt=fmt, output=output)
+    if fail_on is not None and _crosses(report, fail_on):
+        raise click.exceptions.Exit(EXIT_THRESHOLD)
+
+
+@main.command()
+@click.argument("key")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@_with_side_options
+def explain(key: str, paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ...]) -> None:
+    """Tell the story of one request id, SQS message id or trace id, in time order.
+
+    \b
+    Example:
+        tracelens explain a646c328-f624-4497-a576-c8a8075cd22e sample_traces/async_retry_storm
+    """
+    frames = tracelens.read_traces(list(paths))
+    side = _side_inputs(paths, config, dlq)
+    story = tracelens.explain(frames, side, key)
+    if not story.found:
+        raise TracelensError(
+            f"nothing found for {key!r}: it is not a request id, SQS message id or trace id "
+            "in the given traces"
+        )
+    tracelens.render_story(story, console=_console(None))
+
+
+def _side_inputs(paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ...]) -> SideInputs:
+    return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
+
+
+def _crosses(report: Report, fail_on: str) -> bool:
+    """Whether a finding of severity ``fail_on`` or worse exists."""
+    threshold = SEVERITY_RANK[fail_on]
+    return any(SEVERITY_RANK.get(f.severity, -1) >= threshold for f in report.findings)
+
+
+def _console(file: IO[str] | None) -> Console:
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        """Leave a closed stdout to the group's handler (exit 141) instead of exiting 1."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    if file is None:
+        return _PipeConsole(highlight=False)
+    # A file gets plain text at a width that fits the tables.
+    return Console(file=file, width=100, color_system=None, force_terminal=False, highlight=False)
+
+
+def _emit(report: Report, *, fmt: str, output: Path | None) -> None:
+    """Render ``report`` in ``fmt`` to ``output`` (a file) or stdout."""
+    try:
+        if fmt == "json":
+            data = tracelens.render_json(report)
+            if output is None:
+                click.echo(data, nl=False)
+            else:
+                output.write_bytes(data)
+        elif fmt == "markdown":
+            text = tracelens.render_markdown(report)
+            if output is None:
+                click.echo(text, nl=False)
+            else:
+                output.write_text(text, encoding="utf-8")
+        elif output is None:
+            tracelens.render_terminal(report, console=_console(None))
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                tracelens.render_terminal(report, console=_console(handle))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        target = output if output is not None else "stdout"
+        raise TracelensError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write (one self-contained file, no network needed to view it).",
+)
+@click.option(
+    "--dashboard",
+    "dashboard_name",
+    default="incident",
+    show_default=True,
+    metavar="NAME|FILE",
+    help="A built-in dashboard (incident, async, queues, streams) or a TOML spec file.",
+)
+@_with_side_options
+@click.option(
+    "--function",
+    "functions",
+    multiple=True,
+    metavar="NAME",
+    help="Only these functions, in every panel. Repeatable.",
+)
+def dashboard(
+    paths: tuple[str, ...],
+    output: Path,
+    dashboard_name: str,
+    config: Path | None,
+    dlq: tuple[str, ...],
+    functions: tuple[str, ...],
+) -> None:
+    """Write an offline HTML dashboard of the traces: one file to open, attach or keep.
+
+    \b
+    Example:
+        tracelens dashboard sample_traces/async_retry_storm -o incident.html
+        tracelens dashboard traces/ --dashboard queues --function orders-consumer -o q.html
+    """
+    spec = tracelens.load_dashboard_spec(dashboard_name)  # a bad spec fails before any work
+    frames = tracelens.read_traces(list(paths))
+    side = _side_inputs(paths, config, dlq)
+    results = tracelens.analyse(frames, side, functions=functions)
+    report = tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
+    page = tracelens.render_html(report, spec=spec)
+    try:
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise TracelensError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB, {spec.name})", err=True)
+
+
+def _host_port(value: str, option: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint=option)
+    return host.strip("[]"), int(port)
+
+
+@main.command()
+@click.argument("scenario", required=False, metavar="SCENARIO")
+@click.option("--list", "list_only", is_flag=True, help="List the built-in scenarios and exit.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option(
+    "--udp",
+    metavar="HOST:PORT",
+    help="Also send every document as an X-Ray daemon datagram to HOST:PORT.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
+)
+def emulate(
+    scenario: str | None, list_only: bool, seed: int, udp: str | None, output: Path | None
+) -> None:
+    """Emulate Lambda's invoke paths for a scenario and write the traces AWS would.
+
+    SCENARIO is a built-in name (see --list) or a TOML scenario file. The same scenario and
+    seed always give a byte-identical bundle.
+
+    \b
+    Example:
+        tracelens emulate --list
+        tracelens emulate async_retry_storm --seed 7 -o bundle/
+        tracelens analyze bundle/
+    """
+    from tracelens import emulator
+
+    if list_only:
+        for name, description in emulator.list_scenarios():
+            click.echo(f"{name}  {description}")
+        return
+    if scenario is None or output is None:
+        raise click.UsageError("give a SCENARIO and -o DIR (or --list)")
+    target = _host_port(udp, "--udp") if udp else None
+    result = emulator.run_scenario(emulator.load_scenario(scenario), seed=seed, udp=target)
+    emulator.write_bundle(result, output)
+    click.echo(f"wrote {output}", err=True)
