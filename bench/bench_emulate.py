@@ -41,7 +41,7 @@ def main() -> int:
     invocations = sum(f["invocations"] for f in result.truth["totals"]["functions"].values())
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
-        f"invocations={invocations} documents={len(result.documents)} "
+        f"invocations={invocations} documents={len(result.lines)} "
         f"seconds={elapsed:.1f} invocations_per_s={invocations / elapsed:.0f} "
         f"peak_rss_mb={peak_kb / 1024:.0f}"
     )

@@ -24,12 +24,20 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "max_retry_attempts": draw(st.integers(0, 2)),
             "max_event_age_s": draw(st.sampled_from([60, 300, 21600])),
             "reserved_concurrency": draw(st.sampled_from([None, 0, 1, 5])),
+            "duplicate_rate": draw(st.sampled_from([0.0, 0.3])),
+            "service_error_rate": draw(st.sampled_from([0.0, 0.1])),
+            "dlq": draw(
+                st.sampled_from(
+                    [None, "arn:aws:sqs:us-east-1:123456789012:d", "arn:aws:sns:us-east-1:1:t"]
+                )
+            ),
         }
         for name in FUNCTIONS
     }
     for spec in functions.values():
-        if spec["reserved_concurrency"] is None:
-            del spec["reserved_concurrency"]
+        for key in ("reserved_concurrency", "dlq"):
+            if spec[key] is None:
+                del spec[key]
     callers = [
         {
             "kind": draw(st.sampled_from(sorted(SYNC_CALLERS | ASYNC_CALLERS))),
@@ -39,13 +47,19 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         }
         for _ in range(draw(st.integers(1, 3)))
     ]
+    for caller in callers:
+        if caller["kind"] == "sdk":
+            caller["retry_mode"] = draw(st.sampled_from(["none", "legacy", "standard", "adaptive"]))
+            caller["read_timeout_s"] = draw(st.sampled_from([1.0, 60.0]))
     data: dict[str, Any] = {"name": "random", "functions": functions, "callers": callers}
     if draw(st.booleans()):
+        fifo = draw(st.booleans())
         data["queues"] = {
             "q": {
                 "visibility_timeout_s": 30,
                 "retention_s": 300,
                 "max_receive_count": draw(st.sampled_from([2, 4])),
+                "fifo": fifo,
             }
         }
         data["mappings"] = [
@@ -56,9 +70,16 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 "report_batch_item_failures": draw(st.booleans()),
             }
         ]
-        callers.append(
-            {"kind": "sqs", "target": "q", "count": draw(st.integers(1, 15)), "poison": [0]}
-        )
+        producer: dict[str, Any] = {
+            "kind": "sqs",
+            "target": "q",
+            "count": draw(st.integers(1, 15)),
+            "poison": [0],
+            "links": draw(st.booleans()),
+        }
+        if fifo:
+            producer["groups"] = draw(st.integers(1, 3))
+        callers.append(producer)
     if draw(st.booleans()):
         data["streams"] = {
             "s": {"kind": draw(st.sampled_from(["kinesis", "dynamodb"])), "shards": 1}
@@ -98,9 +119,10 @@ def test_random_scenarios_run(data: dict[str, Any], seed: int) -> None:
     for name, tally in totals["functions"].items():
         assert tally["failed_invocations"] <= tally["invocations"]
         assert tally["cold_starts"] <= tally["invocations"]
-        assert name in scenario.functions
+        assert name.removeprefix("us-east-1.") in scenario.functions  # Lambda@Edge replicas
     if "sqs" in totals:
-        limit = scenario.queues["q"].max_receive_count
+        max_receive = scenario.queues["q"].max_receive_count
+        assert max_receive is not None
         assert totals["sqs"]["max_receive_count"] is None or (
-            totals["sqs"]["max_receive_count"] <= limit
+            totals["sqs"]["max_receive_count"] <= max_receive
         )

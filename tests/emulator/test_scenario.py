@@ -22,6 +22,9 @@ EXPECTED = {
     "kinesis_poison_bisect",
     "kinesis_poison_no_bisect",
     "dynamodb_streams",
+    "sqs_fifo_blocked_group",
+    "sync_client_retries",
+    "async_sns_dlq",
 }
 
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 if TYPE_CHECKING:

@@ -6,8 +6,10 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tracelens.emulator.scenario import arn_service
 from tracelens.emulator.xray import Span, XRayWriter
 
 if TYPE_CHECKING:
@@ -42,6 +44,16 @@ class Run:
     sqs_messages: list[dict[str, Any]] = field(default_factory=list)
     stream_batches: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     dlq_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sns_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    target_deliveries: list[dict[str, Any]] = field(default_factory=list)
+    sync_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def tally(self, name: str) -> FunctionTally:
+        """Return the tally of a function name as Lambda records it (created on first use)."""
+        tally = self.tallies.get(name)
+        if tally is None:
+            tally = self.tallies[name] = FunctionTally()
+        return tally
 
     def rng(self, purpose: str) -> random.Random:
         """Return a generator seeded by the run seed and a purpose label."""
@@ -70,14 +82,54 @@ class Run:
         s = self.scenario
         return f"https://sqs.{s.region}.amazonaws.com/{s.account}/{name}"
 
-    def send_to_target(self, target_arn: str, body: str, attributes: dict[str, Any]) -> None:
-        """Put a message into an SQS target (DLQ or destination) as receive-message shows it."""
-        if ":sqs:" not in target_arn:
-            return  # SNS / other targets: nothing we can dump
+    def send_to_target(
+        self,
+        target_arn: str,
+        body: str,
+        attributes: dict[str, Any],
+        *,
+        kind: str,
+        key: str,
+        condition: str,
+        message_id: str | None = None,
+        system_attributes: dict[str, str] | None = None,
+    ) -> None:
+        """Deliver a DLQ message or failure record to its target and note it in the truth.
+
+        SQS targets keep the message as ``receive-message`` shows it, SNS topics as the
+        notification a subscriber receives; EventBridge, Lambda and S3 targets are only
+        recorded in the truth (``target_deliveries``).
+
+        Args:
+            target_arn: the queue, topic, bus, function or bucket ARN.
+            body: the message body (original event or invocation record, as JSON).
+            attributes: SQS-style message attributes (``StringValue``/``DataType``).
+            kind: ``dlq``, ``on_failure`` or ``redrive``.
+            key: the request id, message id or shard/sequence the delivery is about.
+            condition: why it was sent (e.g. ``RetriesExhausted``).
+            message_id: keep this message id (SQS redrive keeps it); new one if None.
+            system_attributes: extra SQS system attributes (e.g. ``DeadLetterQueueSourceArn``).
+        """
         now = self.clock.now
+        service = arn_service(target_arn)
+        self.target_deliveries.append(
+            {
+                "time": round(now, 6),
+                "target": target_arn,
+                "type": {"events": "eventbridge"}.get(service, service),
+                "kind": kind,
+                "key": key,
+                "condition": condition,
+            }
+        )
+        if service == "sns":
+            self._publish(target_arn, body, attributes)
+            return
+        if service != "sqs":
+            return
         millis = str(int(now * 1000))
         msg: dict[str, Any] = {
-            "MessageId": self.ids.uuid(),
+            "MessageId": message_id or self.ids.uuid(),
             "ReceiptHandle": self.ids.hex(64),
             "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
             "Body": body,
@@ -86,6 +138,7 @@ class Run:
                 "ApproximateFirstReceiveTimestamp": millis,
                 "ApproximateReceiveCount": "1",
                 "SentTimestamp": millis,
+                **(system_attributes or {}),
             },
         }
         if attributes:
@@ -94,6 +147,34 @@ class Run:
                 json.dumps(attributes, sort_keys=True).encode()
             ).hexdigest()
         self.dlq_messages.setdefault(target_arn, []).append(msg)
+
+    def _publish(self, topic_arn: str, body: str, attributes: dict[str, Any]) -> None:
+        """Keep an SNS notification as an SQS/HTTP subscriber receives it (not raw delivery)."""
+        region = self.scenario.region
+        self.sns_messages.setdefault(topic_arn, []).append(
+            {
+                "Type": "Notification",
+                "MessageId": self.ids.uuid(),
+                "TopicArn": topic_arn,
+                "Message": body,
+                "Timestamp": iso_time(self.clock.now),
+                "SignatureVersion": "1",
+                "Signature": "EXAMPLE",
+                "SigningCertURL": f"https://sns.{region}.amazonaws.com/"
+                "SimpleNotificationService-example.pem",
+                "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/"
+                f"?Action=Unsubscribe&SubscriptionArn={topic_arn}:example",
+                "MessageAttributes": {
+                    k: {"Type": v["DataType"], "Value": v["StringValue"]}
+                    for k, v in sorted(attributes.items())
+                },
+            }
+        )
+
+
+def iso_time(t: float) -> str:
+    """Return epoch seconds as an ISO-8601 UTC time with milliseconds (AWS record style)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def arrivals(rng: random.Random, caller: CallerSpec, start: float) -> list[float]:
@@ -112,6 +193,8 @@ def function_span(
     failed: bool,
     error: tuple[str, str] | None,
     records: list[Span] | None = None,
+    name: str | None = None,
+    arn: str | None = None,
 ) -> Span:
     """Build the ``AWS::Lambda::Function`` segment of one invocation and count it.
 
@@ -124,13 +207,15 @@ def function_span(
         failed: whether the invocation failed (flags on the segment and Invocation).
         error: (type, message) recorded as the Invocation's cause when failed.
         records: per-record subsegments to nest under Invocation.
+        name: the name Lambda records, if not the function's (Lambda@Edge replicas).
+        arn: the ARN Lambda records, if not the function's.
 
     Returns:
         The span, ready for :meth:`XRayWriter.record`.
     """
     ids = run.ids
-    name = runtime.spec.name
-    arn = runtime.arn
+    name = name or runtime.spec.name
+    arn = arn or runtime.arn
     subs: list[Span] = []
     if ex.init_start is not None:
         subs.append(
@@ -174,7 +259,7 @@ def function_span(
         },
         subsegments=subs,
     )
-    tally = run.tallies[name]
+    tally = run.tally(name)
     tally.invocations += 1
     tally.cold_starts += ex.cold
     tally.failed_invocations += failed
@@ -191,18 +276,21 @@ def service_span(
     end: float,
     status: int,
     parent_id: str | None = None,
+    name: str | None = None,
+    arn: str | None = None,
 ) -> Span:
     """Build an ``AWS::Lambda`` service segment (one Lambda request) and count the request."""
-    run.tallies[runtime.spec.name].requests += 1
+    name = name or runtime.spec.name
+    run.tally(name).requests += 1
     return Span(
-        runtime.spec.name,
+        name,
         run.ids.entity_id(),
         start,
         end,
         trace_id=trace_id,
         parent_id=parent_id,
         origin="AWS::Lambda",
-        resource_arn=runtime.arn,
+        resource_arn=arn or runtime.arn,
         aws={"request_id": request_id},
         http_status=status,
     )

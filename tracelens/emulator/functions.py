@@ -88,6 +88,11 @@ class FunctionRuntime:
         self.envs.append(env)
         return env
 
+    def service_error(self) -> bool:
+        """Draw whether Lambda itself fails this request with a 5xx (service error rate)."""
+        rate = self.spec.service_error_rate
+        return rate > 0 and self.rng.random() < rate
+
     def fails(self) -> bool:
         """Draw whether a handler run fails (by the function's failure rate)."""
         rate = self.spec.failure_rate

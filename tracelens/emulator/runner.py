@@ -10,7 +10,7 @@ from tracelens.emulator.functions import FunctionRuntime
 from tracelens.emulator.ids import IdGenerator
 from tracelens.emulator.paths import asynchronous, poll_sqs, poll_stream, sync
 from tracelens.emulator.result import EmulationResult
-from tracelens.emulator.scenario import ASYNC_CALLERS, SYNC_CALLERS, Scenario
+from tracelens.emulator.scenario import ASYNC_CALLERS, SYNC_CALLERS, Scenario, arn_service
 from tracelens.emulator.truth import build_truth
 from tracelens.emulator.xray import XRayWriter
 
@@ -66,13 +66,12 @@ class LambdaEmulator:
         finally:
             writer.emitter.close()
         poll_sqs.collect(run, queues)
-        docs = writer.emitter.documents
-        docs.sort(key=lambda d: (d["start_time"], d["id"]))
-        data_end = max((d["end_time"] for d in docs), default=s.start_epoch)
+        lines = writer.emitter.sorted_lines()
+        data_end = writer.emitter.max_end or s.start_epoch
         return EmulationResult(
             scenario=s.name,
             seed=self.seed,
-            documents=docs,
+            lines=lines,
             config=_config(run),
             dlq=_dumps(run),
             truth=build_truth(run, data_end),
@@ -107,13 +106,13 @@ def _config(run: Run) -> dict[str, Any]:
         if spec.reserved_concurrency is not None:
             fn["ReservedConcurrentExecutions"] = spec.reserved_concurrency
         functions[name] = fn
-    queues = {run.arn("sqs", q.name): poll_sqs.queue_config(run, q) for q in s.queues.values()}
+    queues = {run.arn("sqs", q.aws_name): poll_sqs.queue_config(run, q) for q in s.queues.values()}
     mappings: list[dict[str, Any]] = []
     for m in s.mappings:
         if m.source in s.queues:
             mappings.append(
                 {
-                    "EventSourceArn": run.arn("sqs", m.source),
+                    "EventSourceArn": run.arn("sqs", s.queues[m.source].aws_name),
                     "FunctionArn": run.runtimes[m.function].arn,
                     "BatchSize": m.batch_size,
                     "MaximumBatchingWindowInSeconds": int(m.batching_window_s),
@@ -143,8 +142,18 @@ def _dumps(run: Run) -> dict[str, dict[str, Any]]:
             targets.add(m.on_failure)
     for q in s.queues.values():
         if q.max_receive_count is not None:
-            targets.add(run.arn("sqs", f"{q.name}-dlq"))
+            targets.add(run.arn("sqs", q.dlq_name))
     out: dict[str, dict[str, Any]] = {}
-    for arn in sorted(t for t in targets if ":sqs:" in t):
-        out[arn.rsplit(":", 1)[1]] = {"QueueArn": arn, "Messages": run.dlq_messages.get(arn, [])}
+    for arn in sorted(targets):
+        service = arn_service(arn)
+        if service == "sqs":
+            out[arn.rsplit(":", 1)[1]] = {
+                "QueueArn": arn,
+                "Messages": run.dlq_messages.get(arn, []),
+            }
+        elif service == "sns":  # an SNS-shaped dump: the notifications a subscriber got
+            out[arn.rsplit(":", 1)[1]] = {
+                "TopicArn": arn,
+                "Notifications": run.sns_messages.get(arn, []),
+            }
     return out

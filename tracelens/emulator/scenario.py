@@ -31,6 +31,12 @@ ASYNC_CALLERS = frozenset(
 )
 POLL_CALLERS = frozenset({"sqs", "kinesis", "dynamodb"})
 FAILURE_KINDS = frozenset({"exception", "timeout"})
+RETRY_MODES = frozenset({"none", "legacy", "standard", "adaptive"})
+# botocore's default total attempts per retry mode (lambda-semantics.md §1.4)
+DEFAULT_TOTAL_ATTEMPTS = {"none": 1, "legacy": 5, "standard": 3, "adaptive": 3}
+DLQ_SERVICES = frozenset({"sqs", "sns"})  # R2.14: standard SQS queue or SNS topic
+DESTINATION_SERVICES = frozenset({"sqs", "sns", "lambda", "events", "s3"})  # R2.15, R3.27
+_ARN = re.compile(r"^arn:aws[a-z-]*:([a-z0-9-]+):[a-z0-9-]*:[0-9]*:.+$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_START = "2026-11-27T09:00:00Z"
 
@@ -55,6 +61,8 @@ class FunctionSpec:
     max_event_age_s: int = 21600
     dlq: str | None = None
     on_failure: str | None = None
+    duplicate_rate: float = 0.0
+    service_error_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,11 @@ class CallerSpec:
     target: str | None = None
     name: str | None = None
     poison: tuple[int, ...] = ()
+    retry_mode: str = "none"
+    total_max_attempts: int = 1
+    read_timeout_s: float = 60.0
+    groups: int = 1
+    links: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,17 @@ class QueueSpec:
     visibility_timeout_s: int = 30
     retention_s: int = 345600
     max_receive_count: int | None = None
+    fifo: bool = False
+
+    @property
+    def aws_name(self) -> str:
+        """The queue name in AWS (FIFO queue names end in ``.fifo``)."""
+        return f"{self.name}.fifo" if self.fifo else self.name
+
+    @property
+    def dlq_name(self) -> str:
+        """The name of the redrive DLQ (a FIFO queue's DLQ must be FIFO too, R3.12)."""
+        return f"{self.name}-dlq.fifo" if self.fifo else f"{self.name}-dlq"
 
 
 @dataclass(frozen=True)
@@ -203,11 +227,26 @@ def _function(where: str, name: str, table: Any) -> FunctionSpec:
         throttle_rate=r.number("throttle_rate", 0.0, 0.0, 1.0),
         max_retry_attempts=r.req_integer("max_retry_attempts", 2, 0, 2),
         max_event_age_s=r.req_integer("max_event_age_s", 21600, 60, 21600),
-        dlq=r.text("dlq", None),
-        on_failure=r.text("on_failure", None),
+        dlq=_arn(r, "dlq", DLQ_SERVICES),
+        on_failure=_arn(r, "on_failure", DESTINATION_SERVICES),
+        duplicate_rate=r.number("duplicate_rate", 0.0, 0.0, 1.0),
+        service_error_rate=r.number("service_error_rate", 0.0, 0.0, 1.0),
     )
     r.finish()
     return spec
+
+
+def arn_service(arn: str) -> str:
+    """Return the service part of an ARN (``sqs``, ``sns``, ``lambda``, ``events``, ...)."""
+    match = _ARN.match(arn)
+    return match.group(1) if match else ""
+
+
+def _arn(r: _Reader, key: str, services: frozenset[str]) -> str | None:
+    value = r.text(key, None)
+    if value is not None and arn_service(value) not in services:
+        raise r.fail(key, f"must be the ARN of one of {sorted(services)}, got {value!r}")
+    return value
 
 
 def _caller(where: str, index: int, table: Any) -> CallerSpec:
@@ -221,6 +260,11 @@ def _caller(where: str, index: int, table: Any) -> CallerSpec:
     poison = r.get("poison", list, [])
     if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in poison):
         raise r.fail("poison", "must be a list of message indices (integers >= 0)")
+    mode = r.text("retry_mode", "none") or "none"
+    if mode not in RETRY_MODES:
+        raise r.fail("retry_mode", f"must be one of {sorted(RETRY_MODES)}, got {mode!r}")
+    if mode != "none" and kind != "sdk":
+        raise r.fail("retry_mode", "client SDK retries apply to synchronous 'sdk' callers only")
     spec = CallerSpec(
         kind=kind,
         count=r.req_integer("count", 1, 0, 1_000_000),
@@ -230,8 +274,19 @@ def _caller(where: str, index: int, table: Any) -> CallerSpec:
         target=r.text("target", None),
         name=r.text("name", None),
         poison=tuple(sorted(set(poison))),
+        retry_mode=mode,
+        total_max_attempts=r.req_integer("total_max_attempts", DEFAULT_TOTAL_ATTEMPTS[mode], 1, 20),
+        read_timeout_s=r.number("read_timeout_s", 60.0, 0.001, 3600.0),
+        groups=r.req_integer("groups", 1, 1, 10_000),
+        links=bool(r.get("links", bool, False)),
     )
     r.finish()
+    if spec.total_max_attempts > 1 and mode == "none":
+        raise r.fail("total_max_attempts", "needs a retry_mode (legacy, standard or adaptive)")
+    if "groups" in table and kind != "sqs":
+        raise r.fail("groups", "message groups apply to SQS producers only")
+    if spec.links and kind != "sqs":
+        raise r.fail("links", "producer-side links apply to SQS producers only")
     if kind in POLL_CALLERS:
         if spec.target is None:
             raise r.fail("target", f"a {kind} producer needs the queue or stream name")
@@ -252,6 +307,7 @@ def _queue(where: str, name: str, table: Any) -> QueueSpec:
         visibility_timeout_s=r.req_integer("visibility_timeout_s", 30, 0, 43_200),
         retention_s=r.req_integer("retention_s", 345_600, 60, 1_209_600),
         max_receive_count=r.integer("max_receive_count", None, 1, 1000),
+        fifo=bool(r.get("fifo", bool, False)),
     )
     r.finish()
     return spec
@@ -355,6 +411,10 @@ def _cross_check(s: Scenario, where: str) -> None:
             raise EmulatorError(f"{where}: key callers[{i}].function: unknown {c.function!r}")
         if c.kind == "sqs" and c.target not in s.queues:
             raise EmulatorError(f"{where}: key callers[{i}].target: unknown queue {c.target!r}")
+        if c.kind == "sqs" and c.groups > 1 and not s.queues[c.target or ""].fifo:
+            raise EmulatorError(
+                f"{where}: key callers[{i}].groups: message groups need a FIFO queue"
+            )
         if c.kind in ("kinesis", "dynamodb"):
             stream = s.streams.get(c.target or "")
             if stream is None or stream.kind != c.kind:
@@ -377,6 +437,11 @@ def _cross_check(s: Scenario, where: str) -> None:
                     "batching_window_s >= 1"
                 )
             q = s.queues[m.source]
+            if q.fifo and (m.batch_size > 10 or m.batching_window_s > 0):
+                raise EmulatorError(
+                    f"{where}: key mappings[{i}].batch_size: a FIFO queue takes batches of at "
+                    "most 10 and no batching window (R3.18)"
+                )
             if s.functions[m.function].timeout_s > q.visibility_timeout_s:
                 raise EmulatorError(
                     f"{where}: key queues.{q.name}.visibility_timeout_s: Lambda rejects a "

@@ -100,6 +100,10 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
         "async_events": events,
         "sqs_messages": messages,
         "stream_batches": batches,
+        "sync_calls": run.sync_calls,
+        "target_deliveries": sorted(
+            run.target_deliveries, key=lambda d: (d["time"], d["target"], d["key"])
+        ),
     }
 
 

@@ -57,7 +57,10 @@ def _clean_nested(doc: dict[str, Any]) -> None:
 
 
 class MemoryEmitter:
-    """An X-Ray emitter that keeps every finished document in memory.
+    """An X-Ray emitter that keeps every finished document in memory as one JSON line.
+
+    Documents are kept serialised (compact JSON, with their sort key) rather than as dicts,
+    which keeps a 100,000-invocation run small.
 
     It implements the SDK emitter interface (``send_entity``, ``set_daemon_address``) and
     optionally forwards each document to an X-Ray daemon address as a UDP datagram.
@@ -69,7 +72,8 @@ class MemoryEmitter:
         Args:
             udp: optional (host, port) of an X-Ray daemon to also send every document to.
         """
-        self.documents: list[dict[str, Any]] = []
+        self.lines: list[tuple[float, str, str]] = []  # (start_time, id, JSON line)
+        self.max_end: float | None = None
         self._udp = udp
         self._socket: socket.socket | None = None
         if udp is not None:
@@ -84,10 +88,18 @@ class MemoryEmitter:
         if doc.get("in_progress") is False:
             del doc["in_progress"]
         _clean_nested(doc)
-        self.documents.append(doc)
+        body = json.dumps(doc, separators=(",", ":"))
+        self.lines.append((doc["start_time"], doc["id"], body))
+        end = doc["end_time"]
+        if self.max_end is None or end > self.max_end:
+            self.max_end = end
         if self._socket is not None and self._udp is not None:
-            body = json.dumps(doc, separators=(",", ":"))
             self._socket.sendto((DAEMON_HEADER + body).encode(), self._udp)
+
+    def sorted_lines(self) -> list[str]:
+        """Return every document line in bundle order (start time, then id)."""
+        self.lines.sort(key=lambda entry: (entry[0], entry[1]))
+        return [line for _, _, line in self.lines]
 
     def close(self) -> None:
         """Close the UDP socket, if any."""

@@ -1,4 +1,12 @@
-"""Asynchronous invokes: 202, Lambda's internal queue, retries, DLQ / destination or drop."""
+"""Asynchronous invokes: 202, Lambda's internal queue, retries, DLQ / destination or drop.
+
+At-least-once duplicates (lambda-semantics.md R2.10-R2.12): with a function's
+``duplicate_rate``, an event whose attempt succeeded is delivered once more with the same
+request id and no error. A duplicate is not a retry, so it is no ``Attempt #N`` (attempts
+stay within ``MaximumRetryAttempts + 1``): it is a second ``AWS::Lambda::Function`` segment
+under the same ``Attempt`` subsegment, i.e. one more invocation of the same request as the
+report contract counts invocations. The truth lists it under the event's ``duplicates``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tracelens.emulator.engine import Run, arrivals, function_span, service_span
+from tracelens.emulator.engine import Run, arrivals, function_span, iso_time, service_span
 from tracelens.emulator.xray import Span
 
 if TYPE_CHECKING:
@@ -33,6 +41,7 @@ class _Event:
     errors: list[tuple[str, str] | None] = field(default_factory=list)
     throttles: int = 0
     first_attempt: float | None = None
+    duplicates: list[tuple[float, float]] = field(default_factory=list)
 
 
 def start(run: Run, caller: CallerSpec, index: int) -> None:
@@ -110,8 +119,8 @@ def _dispatch(run: Run, ev: _Event) -> None:
     if ev.runtime.limit == 0:
         _finish(run, ev, "ZeroReservedConcurrency", now)
         return
-    env = ev.runtime.admit(now)
-    if env is None:
+    env = None if ev.runtime.service_error() else ev.runtime.admit(now)
+    if env is None:  # throttles and Lambda 5xx: backoff from 1 s to 5 min (R2.5, §2.8)
         ev.throttles += 1
         delay = min(THROTTLE_BACKOFF_MAX_S, 2.0 ** (ev.throttles - 1)) * rng.uniform(0.8, 1.2)
         if now + delay >= expiry:
@@ -147,7 +156,11 @@ def _dispatch(run: Run, ev: _Event) -> None:
             error=ex.error,
         )
     )
-    if not failed:
+    rate = spec.duplicate_rate
+    if not failed and rate > 0 and rng.random() < rate:
+        at = now + rng.uniform(0.05, 5.0)
+        run.clock.at(at, lambda: _duplicate(run, ev, attempt))
+    elif not failed:
         run.clock.at(attempt.end, lambda: _finish(run, ev, "Success", attempt.end))
     elif n > spec.max_retry_attempts:
         run.clock.at(attempt.end, lambda: _finish(run, ev, "RetriesExhausted", attempt.end))
@@ -157,6 +170,30 @@ def _dispatch(run: Run, ev: _Event) -> None:
             run.clock.at(expiry, lambda: _finish(run, ev, "EventAgeExceeded", expiry))
         else:
             run.clock.at(attempt.end + wait, lambda: _dispatch(run, ev))
+
+
+def _duplicate(run: Run, ev: _Event, attempt: Span) -> None:
+    """Deliver a successfully processed event once more (same request id, no error)."""
+    now = run.clock.now
+    runtime = ev.runtime
+    env = None if runtime.service_error() else runtime.admit(now)
+    end = attempt.end
+    if env is not None:
+        ex = runtime.run(env, now + runtime.rng.uniform(0.001, 0.01), fail=False)
+        ev.functions.append(
+            function_span(
+                run,
+                runtime,
+                ex,
+                trace_id=ev.trace_id,
+                parent_id=attempt.id,
+                failed=False,
+                error=None,
+            )
+        )
+        ev.duplicates.append((now, ex.overhead_end))
+        end = max(end, ex.overhead_end)
+    run.clock.at(end, lambda: _finish(run, ev, "Success", attempt.end))
 
 
 def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
@@ -187,7 +224,10 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
             run.send_to_target(
                 spec.dlq,
                 body,
-                {
+                kind="dlq",
+                key=ev.request_id,
+                condition=condition,
+                attributes={
                     "RequestID": {"StringValue": ev.request_id, "DataType": "String"},
                     "ErrorCode": {
                         "StringValue": "200" if ev.attempts else "429",
@@ -202,7 +242,7 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
         if spec.on_failure:
             record: dict[str, Any] = {
                 "version": "1.0",
-                "timestamp": _iso(at),
+                "timestamp": iso_time(at),
                 "requestContext": {
                     "requestId": ev.request_id,
                     "functionArn": f"{runtime.arn}:$LATEST",
@@ -222,7 +262,14 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
                         "errorMessage": last_error[1],
                         "errorType": last_error[0],
                     }
-            run.send_to_target(spec.on_failure, json.dumps(record, separators=(",", ":")), {})
+            run.send_to_target(
+                spec.on_failure,
+                json.dumps(record, separators=(",", ":")),
+                {},
+                kind="on_failure",
+                key=ev.request_id,
+                condition=condition,
+            )
     run.async_events.append(
         {
             "request_id": ev.request_id,
@@ -245,11 +292,9 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
             "max_retry_attempts": spec.max_retry_attempts,
             "max_event_age_s": spec.max_event_age_s,
             "target": bool(spec.dlq or spec.on_failure),
+            "sent_to": (
+                [t for t in (spec.dlq, spec.on_failure) if t] if condition != "Success" else []
+            ),
+            "duplicates": [{"start": round(a, 6), "end": round(b, 6)} for a, b in ev.duplicates],
         }
     )
-
-
-def _iso(t: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tracelens.emulator.engine import Run, arrivals, function_span, record_span, service_span
+from tracelens.emulator.engine import (
+    Run,
+    arrivals,
+    function_span,
+    iso_time,
+    record_span,
+    service_span,
+)
 
 if TYPE_CHECKING:
     from tracelens.emulator.scenario import CallerSpec, MappingSpec, StreamSpec
@@ -146,8 +152,8 @@ def _discard(run: Run, shard: _Shard, batch: _Batch, condition: str, now: float)
             "shardId": shard.shard_id,
             "startSequenceNumber": str(first.seq),
             "endSequenceNumber": str(last.seq),
-            "approximateArrivalOfFirstRecord": _iso(first.arrival),
-            "approximateArrivalOfLastRecord": _iso(last.arrival),
+            "approximateArrivalOfFirstRecord": iso_time(first.arrival),
+            "approximateArrivalOfLastRecord": iso_time(last.arrival),
             "batchSize": batch.hi - batch.lo,
             "streamArn": run.arn(shard.stream.kind, shard.stream.name),
         }
@@ -159,7 +165,7 @@ def _discard(run: Run, shard: _Shard, batch: _Batch, condition: str, now: float)
                 "approximateInvokeCount": batch.attempts,
             },
             "version": "1.0",
-            "timestamp": _iso(now),
+            "timestamp": iso_time(now),
         }
         if condition == "RetryAttemptsExhausted":
             record["responseContext"] = {
@@ -169,7 +175,14 @@ def _discard(run: Run, shard: _Shard, batch: _Batch, condition: str, now: float)
             }
         key_name = "KinesisBatchInfo" if shard.stream.kind == "kinesis" else "DDBStreamBatchInfo"
         record[key_name] = info
-        run.send_to_target(target, json.dumps(record, separators=(",", ":")), {})
+        run.send_to_target(
+            target,
+            json.dumps(record, separators=(",", ":")),
+            {},
+            kind="on_failure",
+            key=f"{shard.shard_id}:{first.seq}",
+            condition=condition,
+        )
 
 
 def _key(shard: _Shard, batch: _Batch) -> tuple[str, str, str]:
@@ -308,7 +321,3 @@ def stream_config(run: Run, m: MappingSpec, spec: StreamSpec) -> dict[str, Any]:
         "DestinationConfig": {"OnFailure": {"Destination": m.on_failure} if m.on_failure else {}},
     }
     return out
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
