@@ -16,6 +16,7 @@ import click
 
 import tracelens
 from tracelens.errors import TracelensError
+from tracelens.ingest.xray_api import WITH_CONFIG_HELP, WITH_DLQ_HELP
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -394,3 +395,115 @@ def emulate(
     result = emulator.run_scenario(emulator.load_scenario(scenario), seed=seed, udp=target)
     emulator.write_bundle(result, output)
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.option("--last", metavar="DURATION", help="The window ending now: 30m, 1h, 6h, 2d.")
+@click.option("--since", type=Timestamp(), help="Window start (ISO-8601; naive = UTC).")
+@click.option("--until", type=Timestamp(), help="Window end (default: now).")
+@click.option("--filter", "filter_expression", metavar="EXPR", help="X-Ray filter expression.")
+@click.option(
+    "--function",
+    "functions",
+    multiple=True,
+    metavar="NAME",
+    help="Only traces through this Lambda function. Repeatable.",
+)
+@click.option("--region", help="AWS region (default: boto3's configuration).")
+@click.option("--profile", help="Named AWS profile (default: boto3's credential chain).")
+@click.option("--endpoint-url", metavar="URL", help="Another X-Ray endpoint (e.g. a local mock).")
+@click.option("--with-config", is_flag=True, help=WITH_CONFIG_HELP)
+@click.option("--with-dlq", is_flag=True, help=WITH_DLQ_HELP)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Bundle directory; traces.ndjson is appended to, so running again resumes.",
+)
+def fetch(
+    last: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    filter_expression: str | None,
+    functions: tuple[str, ...],
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    with_config: bool,
+    with_dlq: bool,
+    output: Path,
+) -> None:
+    """Fetch traces from the X-Ray API into an incident bundle, before retention ends.
+
+    Pages through GetTraceSummaries over the window, then BatchGetTraces five ids at a time,
+    retrying throttles with backoff; partial traces are fetched again at the end. Progress
+    goes to stderr. Credentials come from boto3's standard chain; nothing secret is printed.
+
+    \b
+    Example:
+        tracelens fetch --last 1h --function orders-worker --with-config -o incident/
+        tracelens fetch --since 2026-11-28T01:00:00Z --until 2026-11-28T02:00:00Z -o incident/
+        tracelens analyze incident/
+    """
+    if (last is None) == (since is None):
+        raise click.UsageError("give exactly one of --last and --since")
+    from tracelens.ingest.xray_api import run_fetch
+
+    run_fetch(
+        out_dir=output,
+        last=last,
+        since=since,
+        until=until,
+        filter_expression=filter_expression,
+        functions=functions,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        with_config=with_config,
+        with_dlq=with_dlq,
+    )
+
+
+@main.command()
+@click.option(
+    "--bind",
+    default="127.0.0.1:2000",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen; an address beyond loopback must be given explicitly.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="NDJSON file that every valid segment document is appended to.",
+)
+@click.option("--forward", metavar="HOST:PORT", help="Also forward every datagram, unchanged.")
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
+)
+@click.option("--max-segments", type=click.IntRange(min=1), help="Stop after N documents.")
+def listen(
+    bind: str,
+    output: Path,
+    forward: str | None,
+    duration: float | None,
+    max_segments: int | None,
+) -> None:
+    """Act as a local X-Ray daemon: receive segment datagrams over UDP and write them to a file.
+
+    Point an X-Ray SDK at it (AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000). Stops on Ctrl-C or
+    SIGTERM (or --duration / --max-segments), flushes, and prints received / malformed /
+    written / dropped counts on stderr.
+
+    \b
+    Example:
+        tracelens listen -o traces.ndjson --duration 60
+        AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 python my_app.py
+        tracelens analyze traces.ndjson
+    """
+    from tracelens.ingest.udp import run_listen
+
+    run_listen(out=output, bind=bind, forward=forward, duration=duration, max_segments=max_segments)
