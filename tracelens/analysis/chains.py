@@ -1,0 +1,203 @@
+"""Retry chains: every async event, SQS message or stream batch retried or ended badly."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracelens.analysis import _columns as c
+from tracelens.analysis.async_events import BAD_OUTCOMES
+from tracelens.model import schema as col
+
+STEP_KIND = "step_kind"
+ERROR = "error"
+STEPS = "steps"
+ERRORS = "errors"
+
+_HEAD = (
+    c.CHAIN_KIND,
+    c.KEY,
+    c.FUNCTION,
+    c.TRACE_IDS,
+    c.ATTEMPTS,
+    c.OUTCOME,
+    c.FATE,
+    c.DWELL_MS,
+    c.FIRST_START,
+    c.LAST_END,
+)
+_STEP = (c.CHAIN_KIND, c.FUNCTION, c.KEY, STEP_KIND, col.START, col.END, ERROR, col.TRACE_ID)
+_STEP_ORDER = {"dwell": 0, "wait": 1, "attempt": 2}
+
+
+def chains(
+    events: pl.LazyFrame,
+    units: pl.LazyFrame,
+    delays: pl.LazyFrame,
+    messages: pl.LazyFrame,
+    message_deliveries: pl.LazyFrame,
+    batches: pl.LazyFrame,
+    batch_deliveries: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """One row per chain with its errors and timeline steps, sorted by first start then key.
+
+    Columns: chain_kind, key, function, trace_ids, attempts, outcome, fate, dwell_ms,
+    first_start, last_end, errors (text per failed attempt, in order), steps (list of
+    struct step_kind/start/end/error/trace_id).
+    """
+    chained = events.filter((pl.col(c.ATTEMPTS) > 1) | pl.col(c.OUTCOME).is_in(BAD_OUTCOMES))
+    # Trace ids only for the (few) chained events: the event's trace plus its attempts'.
+    async_traces = (
+        pl.concat(
+            [
+                chained.select(c.REQUEST, col.TRACE_ID),
+                units.join(chained.select(c.REQUEST), on=c.REQUEST, how="semi").select(
+                    c.REQUEST, col.TRACE_ID
+                ),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+        .sort(c.REQUEST, col.TRACE_ID)
+        .group_by(c.REQUEST, maintain_order=True)
+        .agg(pl.col(col.TRACE_ID).alias(c.TRACE_IDS))
+    )
+    async_heads = chained.join(async_traces, on=c.REQUEST, how="left").select(
+        pl.lit("async").alias(c.CHAIN_KIND),
+        pl.col(c.REQUEST).alias(c.KEY),
+        c.FUNCTION,
+        c.TRACE_IDS,
+        c.ATTEMPTS,
+        c.OUTCOME,
+        c.FATE,
+        c.DWELL_MS,
+        pl.col(c.ENQUEUED).alias(c.FIRST_START),
+        c.LAST_END,
+    )
+    sqs_heads = messages.filter(
+        (pl.col(c.ATTEMPTS) > 1) | pl.col(c.OUTCOME).is_in(["poison", "failed"])
+    ).select(
+        pl.lit("sqs").alias(c.CHAIN_KIND),
+        pl.col("message_id").alias(c.KEY),
+        *_common_head(),
+    )
+    stream_heads = batches.filter(pl.col("retried") | (pl.col(c.OUTCOME) == "failed")).select(
+        pl.lit("stream").alias(c.CHAIN_KIND),
+        c.KEY,
+        *_common_head(),
+    )
+    heads = pl.concat([async_heads, sqs_heads, stream_heads]).select(_HEAD)
+
+    async_keys = async_heads.select(c.KEY)
+    unit_rows = units.rename({c.REQUEST: c.KEY}).join(async_keys, on=c.KEY, how="semi")
+    event_rows = events.rename({c.REQUEST: c.KEY}).join(async_keys, on=c.KEY, how="semi")
+    async_steps = pl.concat(
+        [
+            event_rows.filter(pl.col(c.DWELL_MS).is_not_null()).select(
+                pl.lit("async").alias(c.CHAIN_KIND),
+                c.FUNCTION,
+                c.KEY,
+                pl.lit("dwell").alias(STEP_KIND),
+                pl.coalesce(c.DWELL_START, c.ENQUEUED).alias(col.START),
+                pl.coalesce(
+                    c.DWELL_END,
+                    pl.col(c.ENQUEUED) + pl.duration(microseconds=pl.col(c.DWELL_MS) * 1000),
+                ).alias(col.END),
+                pl.lit(None, pl.String).alias(ERROR),
+                col.TRACE_ID,
+            ),
+            unit_rows.join(event_rows.select(c.KEY, c.FUNCTION), on=c.KEY).select(
+                pl.lit("async").alias(c.CHAIN_KIND),
+                c.FUNCTION,
+                c.KEY,
+                pl.lit("attempt").alias(STEP_KIND),
+                col.START,
+                col.END,
+                pl.col(ERROR),
+                col.TRACE_ID,
+            ),
+            delays.rename({c.REQUEST: c.KEY})
+            .join(async_keys, on=c.KEY, how="semi")
+            .select(
+                pl.lit("async").alias(c.CHAIN_KIND),
+                c.FUNCTION,
+                c.KEY,
+                pl.lit("wait").alias(STEP_KIND),
+                pl.col("wait_start").alias(col.START),
+                pl.col("wait_end").alias(col.END),
+                pl.lit(None, pl.String).alias(ERROR),
+                col.TRACE_ID,
+            ),
+        ]
+    )
+    sqs_steps = _delivery_steps(
+        "sqs",
+        message_deliveries.rename({"message_id": c.KEY}),
+        sqs_heads.select(c.FUNCTION, c.KEY),
+    )
+    stream_steps = _delivery_steps(
+        "stream",
+        batch_deliveries.rename({"inv_error": ERROR}),
+        stream_heads.select(c.FUNCTION, c.KEY),
+    )
+    steps = (
+        pl.concat([async_steps, sqs_steps, stream_steps])
+        .with_columns(
+            pl.col(STEP_KIND).replace_strict(_STEP_ORDER, return_dtype=pl.Int8).alias("order")
+        )
+        .sort(c.CHAIN_KIND, c.FUNCTION, c.KEY, col.START, "order", nulls_last=True)
+        .group_by(c.CHAIN_KIND, c.FUNCTION, c.KEY, maintain_order=True)
+        .agg(
+            pl.col(ERROR)
+            .filter((pl.col(STEP_KIND) == "attempt") & pl.col(ERROR).is_not_null())
+            .alias(ERRORS),
+            pl.struct(STEP_KIND, col.START, col.END, ERROR, col.TRACE_ID).alias(STEPS),
+        )
+    )
+    return (
+        heads.join(steps, on=[c.CHAIN_KIND, c.FUNCTION, c.KEY], how="left")
+        .with_columns(pl.col(ERRORS).fill_null([]))
+        .sort(c.FIRST_START, c.KEY, c.CHAIN_KIND, c.FUNCTION, nulls_last=True)
+    )
+
+
+def _common_head() -> list[pl.Expr]:
+    return [
+        pl.col(c.FUNCTION),
+        pl.col(c.TRACE_IDS),
+        pl.col(c.ATTEMPTS),
+        pl.col(c.OUTCOME),
+        pl.lit(None, pl.String).alias(c.FATE),
+        pl.lit(None, pl.Float64).alias(c.DWELL_MS),
+        pl.col(c.FIRST_START),
+        pl.col(c.LAST_END),
+    ]
+
+
+def _delivery_steps(kind: str, deliveries: pl.LazyFrame, heads: pl.LazyFrame) -> pl.LazyFrame:
+    """Attempt steps for each delivery and wait steps between consecutive deliveries."""
+    rows = (
+        deliveries.join(heads, on=[c.FUNCTION, c.KEY], how="semi")
+        .sort(c.FUNCTION, c.KEY, col.START, c.INVOCATION, nulls_last=True)
+        .with_columns(pl.col(col.END).shift(1).over(c.FUNCTION, c.KEY).alias("previous_end"))
+    )
+    attempts = rows.select(
+        pl.lit(kind).alias(c.CHAIN_KIND),
+        c.FUNCTION,
+        c.KEY,
+        pl.lit("attempt").alias(STEP_KIND),
+        col.START,
+        col.END,
+        pl.when(pl.col(c.FAILED)).then(pl.col(ERROR)).alias(ERROR),
+        col.TRACE_ID,
+    )
+    waits = rows.filter(pl.col("previous_end").is_not_null()).select(
+        pl.lit(kind).alias(c.CHAIN_KIND),
+        c.FUNCTION,
+        c.KEY,
+        pl.lit("wait").alias(STEP_KIND),
+        pl.col("previous_end").alias(col.START),
+        pl.col(col.START).alias(col.END),
+        pl.lit(None, pl.String).alias(ERROR),
+        col.TRACE_ID,
+    )
+    return pl.concat([attempts, waits]).select(_STEP)

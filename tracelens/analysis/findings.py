@@ -1,0 +1,222 @@
+"""Findings: what a person should act on, one actionable sentence each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from tracelens.analysis import _columns as c
+
+if TYPE_CHECKING:
+    from tracelens.model.frames import IngestStats
+    from tracelens.model.side import SideInputs
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+HIGH_DWELL_MS = 60_000.0  # async p99 dwell above this is a finding
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One finding (the report's ``findings[]`` entry)."""
+
+    severity: str
+    code: str
+    function: str | None
+    count: int
+    message: str
+    examples: tuple[str, ...]
+
+
+def _grouped(frame: pl.LazyFrame, ids: pl.Expr) -> pl.LazyFrame:
+    return frame.group_by(c.FUNCTION).agg(
+        pl.len().cast(pl.Int64).alias("count"),
+        ids.sort().head(MAX_EXAMPLES).alias("examples"),
+    )
+
+
+def findings(
+    *,
+    events: pl.LazyFrame,
+    messages: pl.LazyFrame,
+    batches: pl.LazyFrame,
+    invocations: pl.LazyFrame,
+    side: SideInputs,
+    stats: IngestStats,
+) -> list[FindingRow]:
+    """Every finding, sorted by severity, then code, then function.
+
+    Args:
+        events: Async events.
+        messages: SQS messages.
+        batches: Stream batches.
+        invocations: Invocations (for cold starts).
+        side: Side inputs (queue redrive policies).
+        stats: Ingest counts (rejections).
+
+    Returns:
+        The findings.
+    """
+    request = pl.col(c.REQUEST)
+    plans: list[tuple[str, str, pl.LazyFrame]] = [
+        (
+            "critical",
+            "ASYNC_EVENTS_DROPPED",
+            _grouped(events.filter(pl.col(c.FATE) == "dropped"), request),
+        ),
+        (
+            "critical",
+            "ASYNC_EVENTS_MISSING_FROM_DLQ",
+            _grouped(events.filter(pl.col(c.FATE) == "missing"), request),
+        ),
+        (
+            "warning",
+            "ASYNC_RETRIES_EXHAUSTED",
+            _grouped(events.filter(pl.col(c.OUTCOME) == "retries_exhausted"), request),
+        ),
+        (
+            "warning",
+            "ASYNC_EVENT_AGE_EXCEEDED",
+            _grouped(events.filter(pl.col(c.OUTCOME) == "event_age_exceeded"), request),
+        ),
+        (
+            "poison",
+            "SQS_POISON_MESSAGE",
+            _grouped(messages.filter(pl.col(c.POISON)), pl.col("message_id")),
+        ),
+        (
+            "info",
+            "SQS_REDELIVERY",
+            _grouped(messages.filter(pl.col(c.ATTEMPTS) > 1), pl.col("message_id")),
+        ),
+        (
+            "warning",
+            "STREAM_BATCH_RETRIED",
+            _grouped(batches.filter(pl.col("retried")), pl.col(c.KEY)),
+        ),
+        (
+            "warning",
+            "HIGH_DWELL",
+            events.group_by(c.FUNCTION)
+            .agg(
+                _p99(pl.col(c.DWELL_MS)).alias("p99"),
+                (pl.col(c.DWELL_MS) > HIGH_DWELL_MS).sum().cast(pl.Int64).alias("count"),
+                request.filter(pl.col(c.DWELL_MS) > HIGH_DWELL_MS)
+                .sort()
+                .head(MAX_EXAMPLES)
+                .alias("examples"),
+            )
+            .filter(pl.col("p99") > HIGH_DWELL_MS),
+        ),
+        (
+            "info",
+            "COLD_STARTS",
+            _grouped(invocations.filter(pl.col(c.COLD)), pl.coalesce(c.REQUEST, "trace_id")),
+        ),
+    ]
+    frames = pl.collect_all([plan for _, _, plan in plans])
+    rows: list[FindingRow] = []
+    for (severity, code, _), frame in zip(plans, frames, strict=True):
+        for row in frame.sort(c.FUNCTION).iter_rows(named=True):
+            function = row[c.FUNCTION]
+            count = int(row["count"])
+            if count == 0:
+                continue
+            sev = _poison_severity(side, function) if severity == "poison" else severity
+            rows.append(
+                FindingRow(
+                    severity=sev,
+                    code=code,
+                    function=function,
+                    count=count,
+                    message=_message(code, function, count, row.get("p99"), side),
+                    examples=tuple(row["examples"]),
+                )
+            )
+    if stats.rejected:
+        examples = tuple(
+            f"{r.file}:{r.line}" if r.line is not None else r.file
+            for r in stats.rejections[:MAX_EXAMPLES]
+        )
+        rows.append(
+            FindingRow(
+                severity="warning",
+                code="INPUT_REJECTED",
+                function=None,
+                count=stats.rejected,
+                message=(
+                    f"{stats.rejected} input lines or documents were not valid X-Ray segment "
+                    "documents and were skipped; check the listed rejections and re-export them."
+                ),
+                examples=examples,
+            )
+        )
+    return sorted(rows, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code, f.function or ""))
+
+
+def _p99(values: pl.Expr) -> pl.Expr:
+    from tracelens.analysis.stats import nearest_rank
+
+    return nearest_rank(values, 99)
+
+
+def _poison_severity(side: SideInputs, function: str) -> str:
+    """Critical when the config shows the function's queue has no redrive policy."""
+    queue = side.queue_for(function)
+    if queue is not None and queue.redrive_policy is None:
+        return "critical"
+    return "warning"
+
+
+def _message(code: str, function: str, count: int, p99: float | None, side: SideInputs) -> str:
+    fn = function
+    if code == "ASYNC_EVENTS_DROPPED":
+        return (
+            f"{count} async events of {fn} failed and were lost because it has no DLQ or "
+            "on-failure destination; configure one so failed events are kept."
+        )
+    if code == "ASYNC_EVENTS_MISSING_FROM_DLQ":
+        return (
+            f"{count} failed async events of {fn} are not in the supplied DLQ / destination "
+            "dump; check the target's permissions, encryption and retention."
+        )
+    if code == "ASYNC_RETRIES_EXHAUSTED":
+        return (
+            f"{count} async events of {fn} failed on every retry; fix the errors shown in the "
+            "chains and replay them from the DLQ."
+        )
+    if code == "ASYNC_EVENT_AGE_EXCEEDED":
+        return (
+            f"{count} async events of {fn} expired before they could succeed; raise "
+            "MaximumEventAgeInSeconds or the function's concurrency."
+        )
+    if code == "SQS_POISON_MESSAGE":
+        queue = side.queue_for(fn)
+        advice = (
+            "add a RedrivePolicy to the queue so they stop being retried"
+            if queue is not None and queue.redrive_policy is None
+            else "fix the handler error and check that the queue's DLQ receives them"
+        )
+        return f"{count} SQS messages failed on every delivery to {fn}; {advice}."
+    if code == "SQS_REDELIVERY":
+        return (
+            f"{count} SQS messages were delivered to {fn} more than once; make the handler "
+            "idempotent and check the visibility timeout against the function timeout."
+        )
+    if code == "STREAM_BATCH_RETRIED":
+        return (
+            f"{count} stream batches of {fn} were retried; enable BisectBatchOnFunctionError or "
+            "ReportBatchItemFailures so one bad record does not block its shard."
+        )
+    if code == "HIGH_DWELL":
+        seconds = (p99 or 0.0) / 1000.0
+        return (
+            f"Async events of {fn} waited {seconds:.1f} s at p99 in Lambda's queue before "
+            "running; raise the function's reserved concurrency or reduce the event rate."
+        )
+    return (
+        f"{count} invocations of {fn} were cold starts; consider provisioned concurrency if "
+        "their latency matters."
+    )

@@ -1,0 +1,103 @@
+"""Per-function summary: requests, invocations, cold starts, failures, modes, durations."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracelens.analysis import _columns as c
+from tracelens.analysis.stats import stat_exprs
+from tracelens.model import schema as col
+
+MODES = ("sync", "async", "sqs", "stream", "unknown")
+MODE = "mode"
+
+
+def request_modes(
+    requests: pl.LazyFrame,
+    *,
+    async_requests: pl.LazyFrame,
+    sqs_requests: pl.LazyFrame,
+    stream_requests: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """The invoke path of each request: async, sqs, stream, sync (traced caller) or unknown."""
+    flags = (
+        requests.select(c.REQUEST, c.FUNCTION, c.TRACED_CALLER)
+        .join(async_requests.unique().with_columns(is_async=pl.lit(True)), on=c.REQUEST, how="left")
+        .join(sqs_requests.unique().with_columns(is_sqs=pl.lit(True)), on=c.REQUEST, how="left")
+        .join(
+            stream_requests.unique().with_columns(is_stream=pl.lit(True)), on=c.REQUEST, how="left"
+        )
+    )
+    return flags.select(
+        c.REQUEST,
+        c.FUNCTION,
+        pl.when(pl.col("is_async").fill_null(False))
+        .then(pl.lit("async"))
+        .when(pl.col("is_sqs").fill_null(False))
+        .then(pl.lit("sqs"))
+        .when(pl.col("is_stream").fill_null(False))
+        .then(pl.lit("stream"))
+        .when(pl.col(c.TRACED_CALLER))
+        .then(pl.lit("sync"))
+        .otherwise(pl.lit("unknown"))
+        .alias(MODE),
+    )
+
+
+def function_summary(
+    requests: pl.LazyFrame,
+    invocations: pl.LazyFrame,
+    modes: pl.LazyFrame,
+    lone_throttles: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """One row per function name with a Lambda service or function segment, sorted by name.
+
+    Args:
+        requests: Requests (filtered).
+        invocations: Invocations (filtered).
+        modes: ``request_modes`` output.
+        lone_throttles: Throttled attempts that have no invocation (column ``function``).
+    """
+    names = pl.concat([requests.select(c.FUNCTION), invocations.select(c.FUNCTION)]).unique()
+    arns = (
+        pl.concat(
+            [
+                requests.select(c.FUNCTION, col.ARN, col.START, pl.lit(0).alias("source")),
+                invocations.select(c.FUNCTION, col.ARN, col.START, pl.lit(1).alias("source")),
+            ]
+        )
+        .filter(pl.col(col.ARN).is_not_null())
+        .sort(c.FUNCTION, "source", col.START, col.ARN, nulls_last=True)
+        .group_by(c.FUNCTION)
+        .agg(pl.col(col.ARN).first())
+    )
+    per_request = requests.group_by(c.FUNCTION).agg(pl.len().cast(pl.Int64).alias("requests"))
+    per_invocation = invocations.group_by(c.FUNCTION).agg(
+        pl.len().cast(pl.Int64).alias("invocations"),
+        pl.col(c.COLD).sum().cast(pl.Int64).alias("cold_starts"),
+        pl.col(c.FAILED).sum().cast(pl.Int64).alias("failed_invocations"),
+        pl.col(col.THROTTLE).sum().cast(pl.Int64).alias("invocation_throttles"),
+        *stat_exprs(pl.col(c.DURATION_MS), prefix="duration_"),
+    )
+    lone = lone_throttles.group_by(c.FUNCTION).agg(pl.len().cast(pl.Int64).alias("lone"))
+    mode_counts = modes.group_by(c.FUNCTION).agg(
+        *[(pl.col(MODE) == m).sum().cast(pl.Int64).alias(f"mode_{m}") for m in MODES]
+    )
+    counts = ["requests", "invocations", "cold_starts", "failed_invocations"]
+    return (
+        names.join(arns, on=c.FUNCTION, how="left")
+        .join(per_request, on=c.FUNCTION, how="left")
+        .join(per_invocation, on=c.FUNCTION, how="left")
+        .join(lone, on=c.FUNCTION, how="left")
+        .join(mode_counts, on=c.FUNCTION, how="left")
+        .with_columns(
+            *[pl.col(x).fill_null(0) for x in counts],
+            *[pl.col(f"mode_{m}").fill_null(0) for m in MODES],
+            pl.col("duration_count").fill_null(0),
+            (pl.col("invocation_throttles").fill_null(0) + pl.col("lone").fill_null(0)).alias(
+                "throttles"
+            ),
+        )
+        .drop("invocation_throttles", "lone")
+        .sort(c.FUNCTION)
+    )

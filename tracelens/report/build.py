@@ -1,0 +1,301 @@
+"""AnalysisResults -> Report: fill every key of the tracelens.report/1 contract."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from tracelens.analysis import _columns as c
+from tracelens.analysis.async_events import FATES, OUTCOMES
+from tracelens.analysis.functions import MODES
+from tracelens.analysis.stats import STAT_FIELDS, stat_exprs
+from tracelens.report.models import (
+    SCHEMA,
+    AsyncFates,
+    AsyncOutcomes,
+    AsyncSection,
+    Chain,
+    ChainStep,
+    Finding,
+    FunctionDetail,
+    FunctionSummary,
+    InputSection,
+    Modes,
+    PoisonMessage,
+    RejectionOut,
+    Report,
+    ShardPoint,
+    SqsSection,
+    Stats,
+    StreamsSection,
+    TimePoint,
+)
+
+if TYPE_CHECKING:
+    from tracelens.analysis import AnalysisResults
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 UTC with microseconds and a ``Z`` (``2026-11-28T01:02:03.456789Z``)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _iso(value: datetime) -> str:
+    text = iso(value)
+    assert text is not None
+    return text
+
+
+def compact_number(value: float) -> str:
+    """A histogram key written compactly: ``0.5``, ``1``, ``2000``, ``1000000``."""
+    return format(Decimal(repr(round(value, 6))).normalize(), "f")
+
+
+def _stats(row: dict[str, Any], prefix: str = "") -> Stats:
+    count = int(row.get(f"{prefix}count") or 0)
+    if count == 0:
+        return Stats(count=0, min=None, p50=None, p90=None, p99=None, max=None, mean=None)
+    values = {f: row[f"{prefix}{f}"] for f in STAT_FIELDS[1:]}
+    return Stats(count=count, **{k: (None if v is None else float(v)) for k, v in values.items()})
+
+
+def _stats_of(frame: pl.DataFrame, column: str) -> Stats:
+    return _stats(frame.select(stat_exprs(pl.col(column))).row(0, named=True))
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    if frame.is_empty():
+        return {}
+    grouped = frame.group_by(column).len().sort(column)
+    return {str(k): int(v) for k, v in grouped.iter_rows() if v > 0 and k is not None}
+
+
+def _outcomes(counts: dict[str, int]) -> AsyncOutcomes:
+    return AsyncOutcomes(**{o: counts.get(o, 0) for o in OUTCOMES})
+
+
+def _fates(counts: dict[str, int]) -> AsyncFates:
+    return AsyncFates(**{f: counts.get(f, 0) for f in FATES})
+
+
+def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
+    """Build the report from analysis results.
+
+    Args:
+        results: What ``analyse`` returned.
+        generated_by: ``"tracelens <version>"``.
+
+    Returns:
+        The report; every list is sorted deterministically.
+    """
+    stats = results.stats
+    return Report(
+        schema=SCHEMA,
+        generated_by=generated_by,
+        input=InputSection(
+            files=sorted(stats.files),
+            documents=stats.documents,
+            duplicates=stats.duplicates,
+            rejected=stats.rejected,
+            rejections=[
+                RejectionOut(file=r.file, line=r.line, reason=r.reason)
+                for r in stats.rejections[:100]
+            ],
+            traces=results.traces,
+            start=iso(results.start),
+            end=iso(results.end),
+            config=results.has_config,
+            dlq_dumps=results.dlq_dumps,
+        ),
+        functions=[_function(row) for row in results.functions.iter_rows(named=True)],
+        async_=_async_section(results),
+        sqs=_sqs_section(results),
+        streams=StreamsSection(
+            batches=results.batches.height,
+            retried_batches=int(results.batches.get_column("retried").sum())
+            if results.batches.height
+            else 0,
+            max_attempts=int(results.batches.get_column(c.ATTEMPTS).max() or 0)  # type: ignore[arg-type]
+            if results.batches.height
+            else 0,
+            evidence=results.stream_evidence,
+        ),
+        chains=[_chain(row) for row in results.chains.iter_rows(named=True)],
+        findings=[
+            Finding(
+                severity=f.severity,
+                code=f.code,
+                function=f.function,
+                count=f.count,
+                message=f.message,
+                examples=list(f.examples),
+            )
+            for f in results.findings
+        ],
+        details=_details(results),
+        bucket_seconds=results.details.bucket_seconds,
+    )
+
+
+def _function(row: dict[str, Any]) -> FunctionSummary:
+    modes = {m: int(row[f"mode_{m}"]) for m in MODES}
+    return FunctionSummary(
+        name=row[c.FUNCTION],
+        arn=row["arn"],
+        requests=int(row["requests"]),
+        invocations=int(row["invocations"]),
+        cold_starts=int(row["cold_starts"]),
+        failed_invocations=int(row["failed_invocations"]),
+        throttles=int(row["throttles"]),
+        modes=Modes(
+            sync=modes["sync"],
+            async_=modes["async"],
+            sqs=modes["sqs"],
+            stream=modes["stream"],
+            unknown=modes["unknown"],
+        ),
+        duration_ms=_stats(row, "duration_"),
+    )
+
+
+def _async_section(results: AnalysisResults) -> AsyncSection:
+    events = results.events
+    return AsyncSection(
+        events=events.height,
+        dwell_ms=_stats_of(events, c.DWELL_MS),
+        attempts=_counts(events, c.ATTEMPTS),
+        retry_delay_ms=_stats_of(results.retry_delays, c.DELAY_MS),
+        outcomes=_outcomes(_counts(events, c.OUTCOME)),
+        fates=_fates(_counts(events.filter(pl.col(c.FATE).is_not_null()), c.FATE)),
+    )
+
+
+def _sqs_section(results: AnalysisResults) -> SqsSection:
+    messages = results.messages
+    poison = messages.filter(pl.col(c.POISON)).sort(c.FIRST_START, "message_id", c.FUNCTION)
+    max_receive = messages.get_column(c.RECEIVE_COUNT).max() if messages.height else None
+    return SqsSection(
+        messages=messages.height,
+        deliveries=int(messages.get_column(c.ATTEMPTS).sum()) if messages.height else 0,
+        redelivered_messages=messages.filter(pl.col(c.ATTEMPTS) > 1).height,
+        max_deliveries=int(messages.get_column(c.ATTEMPTS).max() or 0) if messages.height else 0,  # type: ignore[arg-type]
+        max_receive_count=None if max_receive is None else int(max_receive),  # type: ignore[arg-type]
+        deliveries_histogram=_counts(messages, c.ATTEMPTS),
+        poison_messages=[
+            PoisonMessage(
+                message_id=row["message_id"],
+                function=row[c.FUNCTION],
+                deliveries=int(row[c.ATTEMPTS]),
+                first_seen=_iso(row[c.FIRST_START]),
+                last_seen=_iso(row["last_seen"]),
+                last_error=row[c.LAST_ERROR],
+            )
+            for row in poison.iter_rows(named=True)
+        ],
+        evidence=results.sqs_evidence,
+    )
+
+
+def _chain(row: dict[str, Any]) -> Chain:
+    steps = row.get("steps") or []
+    return Chain(
+        kind=row[c.CHAIN_KIND],
+        key=row[c.KEY],
+        function=row[c.FUNCTION],
+        trace_ids=list(row[c.TRACE_IDS] or []),
+        attempts=int(row[c.ATTEMPTS]),
+        outcome=row[c.OUTCOME],
+        fate=row[c.FATE],
+        dwell_ms=row[c.DWELL_MS],
+        first_start=_iso(row[c.FIRST_START]),
+        last_end=iso(row[c.LAST_END]),
+        errors=list(row["errors"] or []),
+        steps=[
+            ChainStep(
+                kind=s["step_kind"],
+                start=_iso(s["start"]),
+                end=iso(s["end"]),
+                error=s["error"],
+                trace_id=s["trace_id"],
+            )
+            for s in steps
+            if s["start"] is not None
+        ],
+    )
+
+
+def _by_function(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in frame.iter_rows(named=True):
+        out[row[c.FUNCTION]].append(row)
+    return out
+
+
+def _details(results: AnalysisResults) -> list[FunctionDetail]:
+    d = results.details
+    quantiles = {r[c.FUNCTION]: r["quantiles"] for r in d.quantiles.iter_rows(named=True)}
+    histogram = _by_function(d.histogram)
+    over_time = _by_function(d.over_time)
+    attempts = _by_function(d.attempts)
+    fates = _by_function(d.fates)
+    deliveries = _by_function(d.deliveries)
+    poison = {r[c.FUNCTION]: int(r["count"]) for r in d.poison.iter_rows(named=True)}
+    points = _by_function(d.stream_points)
+    out = []
+    for name in d.functions:
+        by_attempts: dict[str, int] = defaultdict(int)
+        by_outcome: dict[str, int] = defaultdict(int)
+        joint: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in attempts.get(name, []):
+            by_attempts[str(r[c.ATTEMPTS])] += int(r["count"])
+            by_outcome[r[c.OUTCOME]] += int(r["count"])
+            joint[r[c.OUTCOME]][str(r[c.ATTEMPTS])] = int(r["count"])
+        out.append(
+            FunctionDetail(
+                function=name,
+                events=sum(by_outcome.values()),
+                dwell_quantiles_ms=[float(v) for v in quantiles.get(name) or []],
+                dwell_histogram_ms={
+                    compact_number(r["bucket"]): int(r["count"]) for r in histogram.get(name, [])
+                },
+                dwell_over_time=[
+                    TimePoint(
+                        start=_iso(r["bucket"]),
+                        count=int(r["count"]),
+                        p50=r["p50"],
+                        p90=r["p90"],
+                        p99=r["p99"],
+                    )
+                    for r in over_time.get(name, [])
+                ],
+                attempts=dict(sorted(by_attempts.items(), key=lambda kv: int(kv[0]))),
+                attempts_by_outcome={
+                    k: dict(sorted(v.items(), key=lambda kv: int(kv[0])))
+                    for k, v in sorted(joint.items())
+                },
+                outcomes=_outcomes(by_outcome),
+                fates=_fates({r[c.FATE]: int(r["count"]) for r in fates.get(name, [])}),
+                deliveries_histogram={
+                    str(r[c.ATTEMPTS]): int(r["count"]) for r in deliveries.get(name, [])
+                },
+                poison_messages=poison.get(name, 0),
+                stream_batches=[
+                    ShardPoint(
+                        shard_id=r["shard_id"],
+                        start=_iso(r["bucket"]),
+                        batches=int(r["batches"]),
+                        retried=int(r["retried"]),
+                    )
+                    for r in points.get(name, [])
+                ],
+            )
+        )
+    return out
