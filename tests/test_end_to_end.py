@@ -69,9 +69,10 @@ def test_emulate_over_udp_into_listen_then_analyze_matches_truth(
     # THEN nothing was lost, the listener said so, and analysing what it wrote gives truth
     assert listener.returncode == 0, stderr
     assert _lines(received) == expected
-    assert "received" in stderr and "malformed" in stderr
+    assert "received" in stderr
+    assert "malformed" in stderr
     analysed = _cli("analyze", str(received), "--config", str(bundle / "config.json"),
-                    *sum((["--dlq", str(p)] for p in sorted((bundle / "dlq").glob("*.json"))), []),
+                    *[arg for p in sorted((bundle / "dlq").glob("*.json")) for arg in ("--dlq", str(p))],
                     "--format", "json")
     assert analysed.returncode == 0, analysed.stderr
     report = json.loads(analysed.stdout)

@@ -46,7 +46,7 @@ def test_fetch_an_emulated_incident_then_analyze_it(tmp_path: Path, endpoint: st
     assert again.returncode == 0, again.stderr
     assert (out / "traces.ndjson").stat().st_size == size  # nothing fetched twice
     # THEN analysing the fetched traces with the bundle's side inputs gives the emulator's truth
-    dlq = sum((["--dlq", str(p)] for p in sorted((bundle / "dlq").glob("*.json"))), [])
+    dlq = [arg for p in sorted((bundle / "dlq").glob("*.json")) for arg in ("--dlq", str(p))]
     analysed = subprocess.run(
         [sys.executable, "-m", "tracelens", "analyze", str(out), "--config",
          str(bundle / "config.json"), *dlq, "--format", "json"],
@@ -64,4 +64,5 @@ def test_fetch_an_emulated_incident_then_analyze_it(tmp_path: Path, endpoint: st
 def test_fetch_needs_a_window(tmp_path: Path, endpoint: str) -> None:
     result = _run(["fetch", "-o", str(tmp_path / "x")], endpoint)
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "--last" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "--last" in result.stderr
