@@ -86,3 +86,10 @@ def test_emulate_over_udp_into_listen_then_analyze_matches_truth(
                 got = {k: v for k, v in got.items() if v or k in want}
             assert got == want, f"{section}.{key}"
     assert os.path.getsize(received) > 0
+
+
+@pytest.mark.parametrize("bundle", ["async_dropped", "sqs_redrive_partial_batch"])
+def test_json_report_is_byte_identical_across_runs(bundle: str) -> None:
+    runs = {_cli("analyze", f"sample_traces/{bundle}", "--format", "json").stdout for _ in range(4)}
+    assert len(runs) == 1
+    assert '"schema": "tracelens.report/1"' in runs.pop()
