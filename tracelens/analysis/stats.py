@@ -48,7 +48,8 @@ def stat_exprs(values: pl.Expr, prefix: str = "") -> list[pl.Expr]:
         # Sum whole nanoseconds as integers: exact and independent of the order polars adds
         # chunks in, so the same input always gives the same mean, byte for byte (durations
         # come from microsecond timestamps, so nothing is lost).
-        (
+        pl.when(present.len() > 0)
+        .then(
             (present * 1_000_000).round().cast(pl.Int64).sum()
             / present.len().cast(pl.Float64)
             / 1_000_000
