@@ -93,3 +93,13 @@ def test_json_report_is_byte_identical_across_runs(bundle: str) -> None:
     runs = {_cli("analyze", f"sample_traces/{bundle}", "--format", "json").stdout for _ in range(4)}
     assert len(runs) == 1
     assert '"schema": "tracelens.report/1"' in runs.pop()
+
+
+def test_sample_bundles_analysed_together_add_up() -> None:
+    bundles = sorted(str(p) for p in (ROOT / "sample_traces").iterdir() if p.is_dir())
+    together = json.loads(_cli("analyze", *bundles, "--format", "json").stdout)
+    alone = [json.loads(_cli("analyze", b, "--format", "json").stdout) for b in bundles]
+    assert together["input"]["duplicates"] == 0
+    assert together["input"]["documents"] == sum(r["input"]["documents"] for r in alone)
+    assert together["async"]["events"] == sum(r["async"]["events"] for r in alone)
+    assert together["sqs"]["messages"] == sum(r["sqs"]["messages"] for r in alone)

@@ -8,13 +8,16 @@ import random
 class IdGenerator:
     """Every id the emulator writes, drawn from one seeded random generator."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, namespace: str = "") -> None:
         """Create a generator.
 
         Args:
             seed: the scenario seed; the same seed gives the same ids.
+            namespace: the scenario name, so that bundles of different scenarios made with
+                the same seed do not share trace, segment or request ids when they are
+                analysed together.
         """
-        self._rng = random.Random(f"ids:{seed}")
+        self._rng = random.Random(f"ids:{namespace}:{seed}")
 
     def hex(self, digits: int) -> str:
         """Return ``digits`` random lowercase hex digits."""

@@ -40,7 +40,7 @@ class LambdaEmulator:
             scenario=s,
             seed=self.seed,
             clock=VirtualClock(s.start_epoch),
-            ids=IdGenerator(self.seed),
+            ids=IdGenerator(self.seed, s.name),
             writer=writer,
             runtimes={},
             tallies={},
