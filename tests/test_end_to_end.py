@@ -103,3 +103,16 @@ def test_sample_bundles_analysed_together_add_up() -> None:
     assert together["input"]["documents"] == sum(r["input"]["documents"] for r in alone)
     assert together["async"]["events"] == sum(r["async"]["events"] for r in alone)
     assert together["sqs"]["messages"] == sum(r["sqs"]["messages"] for r in alone)
+
+
+def test_readme_scenario_example_runs(tmp_path: Path) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"```toml\n(.*?)```", text, re.DOTALL)
+    assert match is not None
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(match.group(1))
+    assert _cli("emulate", str(scenario), "-o", str(tmp_path / "out")).returncode == 0
+    report = json.loads(_cli("analyze", str(tmp_path / "out"), "--format", "json").stdout)
+    assert report["async"]["events"] > 0
