@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 _BATCH_ROWS = 100_000
+_DETECT_LIMIT = 16 * 1024 * 1024  # X-Ray documents are at most 64 KB; NDJSON lines stay far below
 _MAX_KEPT_REJECTIONS = 100
 # Files in a directory that are not traces: side inputs of a bundle, and documentation.
 _SIDE_FILES = frozenset({"config.json", "truth.json"})
@@ -239,9 +240,19 @@ def _first_bytes(stream: BinaryIO) -> bytes:
 
 
 def _detect(stream: BinaryIO) -> str:
-    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value."""
+    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value.
+
+    Lines are read at most ``_DETECT_LIMIT`` bytes at a time: a longer first line (a whole
+    BatchGetTraces page written on one line, say) is one large JSON value, read by the
+    streaming splitter rather than decoded here in one piece.
+    """
     checked = 0
-    for line in stream:
+    while True:
+        line = stream.readline(_DETECT_LIMIT)
+        if not line:
+            break
+        if len(line) == _DETECT_LIMIT and not line.endswith(b"\n"):
+            break
         if not line.strip():
             continue
         text = line.strip()
