@@ -16,7 +16,8 @@ from _fixed_report import (
 from rich.console import Console
 
 from tracelens.report.models import Chain, Finding
-from tracelens.report.terminal import duration, render_terminal, worst_chains
+from tracelens.report._format import duration, worst_chains
+from tracelens.report.terminal import WORST_CHAINS, render_terminal
 
 
 def _render(report: object, *, width: int = 100) -> str:
@@ -89,7 +90,7 @@ def test_worst_chains_puts_lost_events_first_and_caps_at_ten() -> None:
                          start="2026-11-28T02:00:00.000000Z"))
     chains.append(_chain("sent", attempts=3, outcome="retries_exhausted", fate="sent",
                          start="2026-11-28T02:00:00.000000Z"))
-    worst = worst_chains(chains)
+    worst = worst_chains(chains, WORST_CHAINS)
     assert len(worst) == 10
     assert [c.key for c in worst[:3]] == ["lost", "sent", "ok-00"]
 

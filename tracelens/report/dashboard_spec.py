@@ -139,7 +139,7 @@ def parse_dashboard_spec(text: str, *, source: str, default_name: str) -> Dashbo
     if "panels" not in data:
         raise DashboardSpecError(
             f"{source}: missing key 'panels' (a list of panel names, e.g. "
-            "panels = [\"headline\", \"findings\"])"
+            'panels = ["headline", "findings"])'
         )
     raw_panels = data["panels"]
     if not isinstance(raw_panels, list) or not raw_panels:
@@ -216,8 +216,14 @@ def _optional_str(
 
 def _type_name(value: object) -> str:
     """The TOML-ish name of a parsed value's type, for error messages."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-             list: "an array", dict: "a table"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)
 
 

@@ -227,8 +227,9 @@ def _section(div_id: str, panel: PanelSpec) -> str:
 def _input_line(report: Report) -> str:
     """One escaped line saying what was read: tool, traces, time range and files."""
     source = report.input
-    files = ", ".join(source.files[:3]) + (f" and {len(source.files) - 3} more"
-                                           if len(source.files) > 3 else "")
+    files = ", ".join(source.files[:3]) + (
+        f" and {len(source.files) - 3} more" if len(source.files) > 3 else ""
+    )
     span = f"{source.start} to {source.end}" if source.start and source.end else "no times"
     text = (
         f"{report.generated_by} · {source.traces:,d} traces, {source.documents:,d} documents "
@@ -237,5 +238,4 @@ def _input_line(report: Report) -> str:
     return html.escape(text)
 
 
-__all__ = ["DATA_ID", "FILTER_ID", "PLOT_CONFIG", "json_for_script", "panel_div_ids",
-           "render_html"]
+__all__ = ["DATA_ID", "FILTER_ID", "PLOT_CONFIG", "json_for_script", "panel_div_ids", "render_html"]

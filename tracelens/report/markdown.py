@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tracelens.report._format import (
+    LOST_FATES,
+    duration,
+    histogram_items,
+    worst_chains,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from tracelens.report.models import Chain, Report, Stats
+    from tracelens.report.models import Report, Stats
+
 
 #: How many chains are listed; the JSON report has them all.
 CHAIN_ROWS = 20
@@ -18,8 +26,6 @@ FILE_ROWS = 20
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_./-]+")
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-_GOOD_OUTCOMES = frozenset({"succeeded", "succeeded_after_retry"})
-_LOST_FATES = frozenset({"dropped", "missing"})
 
 # Characters that Markdown or inline HTML would interpret. ``&`` goes first so the entities
 # written for ``<`` and ``>`` are not escaped again; the rest get a backslash, which every
@@ -84,18 +90,7 @@ def render_markdown(report: Report) -> str:
 
 
 def _duration(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.1f} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{int(minutes)} min {rest:04.1f} s"
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours} h {minutes:02d} min"
+    return duration(ms, minute=" min", second=" s", hour=" h")
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], *, align: str = "") -> list[str]:
@@ -112,10 +107,7 @@ def _identifier(text: str) -> str:
 
 
 def _histogram(counts: Mapping[str, int]) -> str:
-    def order(key: str) -> tuple[int, str]:
-        return (int(key), key) if key.isdigit() else (1 << 62, key)
-
-    return ", ".join(f"{escape(k)}: {counts[k]:,}" for k in sorted(counts, key=order)) or "-"
+    return ", ".join(f"{escape(k)}: {n:,}" for k, n in histogram_items(counts)) or "-"
 
 
 def _summary(report: Report) -> list[str]:
@@ -291,22 +283,8 @@ def _streams(report: Report) -> list[str]:
     ]
 
 
-def _worst(chains: Iterable[Chain]) -> list[Chain]:
-    return sorted(
-        chains,
-        key=lambda c: (
-            c.fate not in _LOST_FATES,
-            c.outcome in _GOOD_OUTCOMES,
-            -c.attempts,
-            c.first_start,
-            c.kind,
-            c.key,
-        ),
-    )[:CHAIN_ROWS]
-
-
 def _chains(report: Report) -> list[str]:
-    worst = _worst(report.chains)
+    worst = worst_chains(report.chains, CHAIN_ROWS)
     lines = ["## Retry chains", ""]
     if not worst:
         return [*lines, "No retried, redelivered or lost events.", ""]
@@ -321,7 +299,7 @@ def _chains(report: Report) -> list[str]:
             escape(c.outcome)
             + (
                 f" / **{escape(c.fate)}**"
-                if c.fate in _LOST_FATES
+                if c.fate in LOST_FATES
                 else f" / {escape(c.fate)}"
                 if c.fate
                 else ""

@@ -8,12 +8,20 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from tracelens.report._format import (
+    LOST_FATES,
+    duration,
+    histogram_items,
+    worst_chains,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from rich.console import Console
 
-    from tracelens.report.models import Chain, Report, Stats
+    from tracelens.report.models import Report, Stats
+
 
 #: How many rows of the long lists are shown; the JSON report has them all.
 WORST_CHAINS = 10
@@ -24,8 +32,6 @@ FILE_ROWS = 5
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-_GOOD_OUTCOMES = frozenset({"succeeded", "succeeded_after_retry"})
-_LOST_FATES = frozenset({"dropped", "missing"})
 
 
 def render_terminal(report: Report, *, console: Console) -> None:
@@ -47,41 +53,6 @@ def render_terminal(report: Report, *, console: Console) -> None:
     _streams(report, console)
     _chains(report, console)
     _input(report, console)
-
-
-def duration(ms: float | None) -> str:
-    """A millisecond duration for people: ``850.0 ms``, ``12.35 s``, ``2m 03.4s``, ``2h 01m``."""
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.1f} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{int(minutes)}m {rest:04.1f}s"
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}h {minutes:02d}m"
-
-
-def worst_chains(chains: Iterable[Chain], limit: int = WORST_CHAINS) -> list[Chain]:
-    """The chains a person should look at first.
-
-    Lost events (fate ``dropped`` or ``missing``) first, then chains that did not end well,
-    then by attempts (most first), then by time and key, so the choice is deterministic.
-    """
-    return sorted(
-        chains,
-        key=lambda c: (
-            c.fate not in _LOST_FATES,
-            c.outcome in _GOOD_OUTCOMES,
-            -c.attempts,
-            c.first_start,
-            c.kind,
-            c.key,
-        ),
-    )[:limit]
 
 
 def _time(value: str) -> str:
@@ -215,10 +186,7 @@ def _stats_table(rows: Iterable[tuple[str, Stats]]) -> Table:
 
 
 def _histogram(counts: Mapping[str, int]) -> str:
-    def order(key: str) -> tuple[int, str]:
-        return (int(key), key) if key.isdigit() else (1 << 62, key)
-
-    return " · ".join(f"{key}: {counts[key]:,}" for key in sorted(counts, key=order)) or "-"
+    return " · ".join(f"{key}: {n:,}" for key, n in histogram_items(counts)) or "-"
 
 
 def _async(report: Report, console: Console) -> None:
@@ -306,7 +274,7 @@ def _streams(report: Report, console: Console) -> None:
 
 def _chains(report: Report, console: Console) -> None:
     total = len(report.chains)
-    worst = worst_chains(report.chains)
+    worst = worst_chains(report.chains, WORST_CHAINS)
     shown = f"worst {len(worst)} of {total:,}" if total > len(worst) else f"{total:,}"
     _section(console, f"Retry chains ({shown})")
     if not worst:
@@ -320,7 +288,7 @@ def _chains(report: Report, console: Console) -> None:
         body.append(f"{chain.attempts:,} attempts · {chain.outcome}")
         if chain.fate:
             body.append(" -> ")
-            body.append(chain.fate, style="bold red" if chain.fate in _LOST_FATES else "")
+            body.append(chain.fate, style="bold red" if chain.fate in LOST_FATES else "")
         if chain.dwell_ms is not None:
             body.append(f" · dwell {duration(chain.dwell_ms)}")
         body.append(f" · from {_time(chain.first_start)}")

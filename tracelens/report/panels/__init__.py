@@ -45,5 +45,12 @@ def build_panel(view: View, spec: PanelSpec) -> FigureDict:
     return BUILDERS[spec.panel](view, spec)
 
 
-__all__ = ["ALL_FUNCTIONS", "BUILDERS", "FigureDict", "View", "build_panel", "build_views",
-           "plot_text"]
+__all__ = [
+    "ALL_FUNCTIONS",
+    "BUILDERS",
+    "FigureDict",
+    "View",
+    "build_panel",
+    "build_views",
+    "plot_text",
+]

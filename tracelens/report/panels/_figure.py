@@ -18,8 +18,16 @@ SEVERITY_COLOURS: dict[str, str] = {
 
 #: Colours of series that are not severities, in order of use.
 SERIES_COLOURS: tuple[str, ...] = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}

@@ -161,4 +161,3 @@ def sum_fates(details: tuple[FunctionDetail, ...]) -> AsyncFates:
         dropped=sum(d.fates.dropped for d in details),
         unknown=sum(d.fates.unknown for d in details),
     )
-

@@ -154,8 +154,12 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
                 "x": [plot_time(point[1]) for point in points],
                 "hovertext": [point[3] for point in points],
                 "hovertemplate": "%{hovertext}<extra></extra>",
-                "marker": {"color": colour, "symbol": symbol, "size": 10,
-                           "line": {"width": 2, "color": colour}},
+                "marker": {
+                    "color": colour,
+                    "symbol": symbol,
+                    "size": 10,
+                    "line": {"width": 2, "color": colour},
+                },
             }
         )
     layout = base_layout(

@@ -56,9 +56,7 @@ def build_histogram(view: View, spec: PanelSpec) -> FigureDict:
     Returns:
         The figure dict.
     """
-    bounds = sorted(
-        {float(key) for detail in view.details for key in detail.dwell_histogram_ms}
-    )
+    bounds = sorted({float(key) for detail in view.details for key in detail.dwell_histogram_ms})
     labels = [format_ms(bound) for bound in bounds]
     ranges = [bucket_label(bound) for bound in bounds]
     data: list[dict[str, Any]] = []

@@ -68,8 +68,12 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             "values": columns,
             "align": "left",
             "fill": {"color": [fills, *(["#ffffff"] * len(fills) for _ in _HEADER[1:])]},
-            "font": {"color": [["#ffffff"] * len(fills), *(["#1c2833"] * len(fills)
-                                                              for _ in _HEADER[1:])]},
+            "font": {
+                "color": [
+                    ["#ffffff"] * len(fills),
+                    *(["#1c2833"] * len(fills) for _ in _HEADER[1:]),
+                ]
+            },
             "height": 26,
         },
     }

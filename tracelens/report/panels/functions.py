@@ -18,8 +18,16 @@ if TYPE_CHECKING:
 
 TITLE = "Per function: requests, invocations, cold starts, failures and duration (ms)"
 
-_HEADER = ["function", "requests", "invocations", "cold starts", "failed invocations",
-           "throttles", "p50 duration", "p99 duration"]
+_HEADER = [
+    "function",
+    "requests",
+    "invocations",
+    "cold starts",
+    "failed invocations",
+    "throttles",
+    "p50 duration",
+    "p99 duration",
+]
 
 
 def build(view: View, spec: PanelSpec) -> FigureDict:
@@ -50,9 +58,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         ]
         for column, value in zip(columns, row, strict=True):
             column.append(value)
-        failed_colours.append(
-            SEVERITY_COLOURS["critical"] if f.failed_invocations else "#1c2833"
-        )
+        failed_colours.append(SEVERITY_COLOURS["critical"] if f.failed_invocations else "#1c2833")
     if not functions:
         columns = [["(no functions)"], *(["-"] for _ in _HEADER[1:])]
         failed_colours = ["#1c2833"]

@@ -23,8 +23,14 @@ DELIVERIES_TITLE = "SQS deliveries per message (more than 1 = redelivered)"
 POISON_TITLE = "SQS poison messages: failed every delivery, never succeeded"
 DEFAULT_POISON_LIMIT = 50
 
-_POISON_HEADER = ["message id", "function", "deliveries", "first seen (UTC)",
-                  "last seen (UTC)", "last error"]
+_POISON_HEADER = [
+    "message id",
+    "function",
+    "deliveries",
+    "first seen (UTC)",
+    "last seen (UTC)",
+    "last error",
+]
 
 
 def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
@@ -37,9 +43,10 @@ def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
     Returns:
         The figure dict.
     """
-    categories = [key for key, _ in sorted_counts(
-        {k: 0 for d in view.details for k in d.deliveries_histogram}
-    )]
+    categories = [
+        key
+        for key, _ in sorted_counts({k: 0 for d in view.details for k in d.deliveries_histogram})
+    ]
     data: list[dict[str, Any]] = []
     for index, detail in enumerate(d for d in view.details if d.deliveries_histogram):
         data.append(
@@ -110,9 +117,11 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
             "values": columns,
             "align": "left",
             "height": 26,
-            "font": {"color": [["#1c2833"] * len(columns[0])] * 2
-                     + [[SEVERITY_COLOURS["critical"]] * len(columns[0])]
-                     + [["#1c2833"] * len(columns[0])] * 3},
+            "font": {
+                "color": [["#1c2833"] * len(columns[0])] * 2
+                + [[SEVERITY_COLOURS["critical"]] * len(columns[0])]
+                + [["#1c2833"] * len(columns[0])] * 3
+            },
         },
     }
     layout = base_layout(title, height=min(130 + 30 * max(len(shown), 1), 800))
