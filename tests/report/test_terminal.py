@@ -15,8 +15,8 @@ from _fixed_report import (
 )
 from rich.console import Console
 
-from tracelens.report.models import Chain, Finding
 from tracelens.report._format import duration, worst_chains
+from tracelens.report.models import Chain, Finding
 from tracelens.report.terminal import WORST_CHAINS, render_terminal
 
 
