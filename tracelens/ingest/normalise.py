@@ -153,50 +153,22 @@ def _number(value: object) -> float | None:
     return None
 
 
-_DOC_COLUMNS: dict[str, pl.DataType] = {
-    "_doc": pl.Int64(),
-    col.TRACE_ID: pl.String(),
-    col.ID: pl.String(),
-    col.PARENT_ID: pl.String(),
-    col.KIND: pl.String(),
-    col.NAME: pl.String(),
-    col.ORIGIN: pl.String(),
-    "_start_s": pl.Float64(),
-    "_end_s": pl.Float64(),
-    col.IN_PROGRESS: pl.Boolean(),
-    col.ERROR: pl.Boolean(),
-    col.FAULT: pl.Boolean(),
-    col.THROTTLE: pl.Boolean(),
-    col.HTTP_STATUS: pl.Int64(),
-    col.REQUEST_ID: pl.String(),
-    col.ARN: pl.String(),
-    col.CAUSE: pl.String(),
-    _FILE: pl.Int32(),
-    _POS: pl.Int64(),
-    _SUB: pl.Int32(),
-    _TOP_IN_PROGRESS: pl.Boolean(),
-    _INDEPENDENT: pl.Boolean(),
-}
-_SUB_COLUMNS: dict[str, pl.DataType] = {
-    "_doc": pl.Int64(),
-    col.ID: pl.String(),
-    col.PARENT_ID: pl.String(),
-    col.KIND: pl.String(),
-    col.NAME: pl.String(),
-    "_start_s": pl.Float64(),
-    "_end_s": pl.Float64(),
-    col.IN_PROGRESS: pl.Boolean(),
-    col.ERROR: pl.Boolean(),
-    col.FAULT: pl.Boolean(),
-    col.THROTTLE: pl.Boolean(),
-    col.ATTEMPT: pl.Int64(),
-    col.CAUSE: pl.String(),
-    col.EVENT_SOURCE: pl.String(),
-    col.MESSAGE_ID: pl.String(),
-    col.RECEIVE_COUNT: pl.Int64(),
-    col.SHARD_ID: pl.String(),
-    col.SEQUENCE_NUMBER: pl.String(),
-}
+def _columns(*names: str) -> dict[str, pl.DataType]:
+    """A batch layout: the per-builder document index, then the named row columns."""
+    return {"_doc": pl.Int64(), **{name: _ROW_SCHEMA[name] for name in names}}
+
+
+# Tuple layouts of FrameBuilder's lists (the order of the values in each tuple).
+_DOC_COLUMNS = _columns(
+    col.TRACE_ID, col.ID, col.PARENT_ID, col.KIND, col.NAME, col.ORIGIN, "_start_s", "_end_s",
+    col.IN_PROGRESS, col.ERROR, col.FAULT, col.THROTTLE, col.HTTP_STATUS, col.REQUEST_ID,
+    col.ARN, col.CAUSE, _FILE, _POS, _SUB, _TOP_IN_PROGRESS, _INDEPENDENT,
+)  # fmt: skip
+_SUB_COLUMNS = _columns(
+    col.ID, col.PARENT_ID, col.KIND, col.NAME, "_start_s", "_end_s", col.IN_PROGRESS,
+    col.ERROR, col.FAULT, col.THROTTLE, col.ATTEMPT, col.CAUSE, col.EVENT_SOURCE,
+    col.MESSAGE_ID, col.RECEIVE_COUNT, col.SHARD_ID, col.SEQUENCE_NUMBER,
+)  # fmt: skip
 _LINK_COLUMNS: dict[str, pl.DataType] = {
     "_doc": pl.Int64(),
     col.ID: pl.String(),
