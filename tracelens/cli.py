@@ -210,10 +210,7 @@ def analyze(
         tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
     """
-    frames = tracelens.read_traces(list(paths))
-    side = _side_inputs(paths, config, dlq)
-    results = tracelens.analyse(frames, side, functions=functions, since=since, until=until)
-    report = tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
+    report = _report(paths, config, dlq, functions=functions, since=since, until=until)
     _emit(report, fmt=fmt, output=output)
     if fail_on is not None and _crosses(report, fail_on):
         raise click.exceptions.Exit(EXIT_THRESHOLD)
@@ -239,6 +236,22 @@ def explain(key: str, paths: tuple[str, ...], config: Path | None, dlq: tuple[st
             "in the given traces"
         )
     tracelens.render_story(story, console=_console(None))
+
+
+def _report(
+    paths: tuple[str, ...],
+    config: Path | None,
+    dlq: tuple[str, ...],
+    *,
+    functions: tuple[str, ...],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Report:
+    """Read the traces and side inputs, analyse them and build the Report."""
+    frames = tracelens.read_traces(list(paths))
+    side = _side_inputs(paths, config, dlq)
+    results = tracelens.analyse(frames, side, functions=functions, since=since, until=until)
+    return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
 
 
 def _side_inputs(paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ...]) -> SideInputs:
@@ -335,10 +348,7 @@ def dashboard(
         tracelens dashboard traces/ --dashboard queues --function orders-consumer -o q.html
     """
     spec = tracelens.load_dashboard_spec(dashboard_name)  # a bad spec fails before any work
-    frames = tracelens.read_traces(list(paths))
-    side = _side_inputs(paths, config, dlq)
-    results = tracelens.analyse(frames, side, functions=functions)
-    report = tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
+    report = _report(paths, config, dlq, functions=functions)
     page = tracelens.render_html(report, spec=spec)
     try:
         output.write_text(page, encoding="utf-8")
