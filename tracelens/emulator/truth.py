@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from tracelens.emulator.scenario import ASYNC_CALLERS
+
 if TYPE_CHECKING:
     from tracelens.emulator.engine import Run
 
@@ -47,7 +49,7 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
         e["outcome"] = observed_outcome(e, data_end)
         bad = e["outcome"] in ("retries_exhausted", "event_age_exceeded")
         e["fate"] = ("sent" if e["target"] else "dropped") if bad else None
-    has_async = any(c.kind in _ASYNC for c in s.callers)
+    has_async = any(c.kind in ASYNC_CALLERS for c in s.callers)
     if has_async:
         outcomes = Counter(e["outcome"] for e in events)
         fates = Counter(e["fate"] for e in events if e["fate"])
@@ -107,19 +109,6 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
     }
 
 
-_ASYNC = frozenset(
-    {
-        "sns",
-        "s3",
-        "ses",
-        "cloudformation",
-        "cloudwatch_logs",
-        "eventbridge",
-        "codecommit",
-        "config",
-        "sdk_event",
-    }
-)
 _OUTCOMES = (
     "succeeded",
     "succeeded_after_retry",
