@@ -125,3 +125,31 @@ def plot_time(iso: str) -> str:
     """A contract time (``2026-11-28T01:02:03.456789Z``) in plotly's own date form, UTC."""
     text = iso[:-1] if iso.endswith(("Z", "z")) else iso
     return text.replace("T", " ", 1)
+
+
+def histogram_bars(
+    histograms: list[tuple[str, dict[str, int]]], *, x_noun: str, y_noun: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One bar trace per function over the union of their histogram buckets, in bucket order.
+
+    Returns the bucket keys in order (for the axis) and the traces.
+
+    Args:
+        histograms: ``(function, histogram)`` pairs; empty histograms get no trace, and the
+            colours follow the position among the non-empty ones.
+        x_noun: What a bucket counts (``attempts``), for the hover text.
+        y_noun: What the bars count (``events``), for the hover text.
+    """
+    keys = sorted_counts({key: 0 for _, histogram in histograms for key in histogram})
+    categories = [key for key, _ in keys]
+    return categories, [
+        {
+            "type": "bar",
+            "name": plot_text(function),
+            "x": categories,
+            "y": [histogram.get(key, 0) for key in categories],
+            "marker": {"color": series_colour(index)},
+            "hovertemplate": f"%{{x}} {x_noun}: %{{y}} {y_noun}<extra>%{{fullData.name}}</extra>",
+        }
+        for index, (function, histogram) in enumerate((f, h) for f, h in histograms if h)
+    ]

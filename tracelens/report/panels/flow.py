@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     FigureDict,
     base_layout,
-    plot_text,
-    series_colour,
-    sorted_counts,
+    histogram_bars,
     with_empty_note,
 )
 from tracelens.report.panels._view import sum_fates, sum_outcomes
@@ -56,20 +54,9 @@ def build_attempts(view: View, spec: PanelSpec) -> FigureDict:
     Returns:
         The figure dict.
     """
-    keys = sorted_counts({k: 0 for d in view.details for k in d.attempts})
-    categories = [key for key, _ in keys]
-    data: list[dict[str, Any]] = []
-    for index, detail in enumerate(d for d in view.details if d.attempts):
-        data.append(
-            {
-                "type": "bar",
-                "name": plot_text(detail.function),
-                "x": categories,
-                "y": [detail.attempts.get(key, 0) for key in categories],
-                "marker": {"color": series_colour(index)},
-                "hovertemplate": "%{x} attempts: %{y} events<extra>%{fullData.name}</extra>",
-            }
-        )
+    categories, data = histogram_bars(
+        [(d.function, d.attempts) for d in view.details], x_noun="attempts", y_noun="events"
+    )
     layout = base_layout(
         spec.title or ATTEMPTS_TITLE, x_title="attempts per event", y_title="async events"
     )

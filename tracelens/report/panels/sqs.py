@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     FigureDict,
     base_layout,
+    histogram_bars,
     plot_text,
-    series_colour,
-    sorted_counts,
     with_empty_note,
 )
 
@@ -43,22 +42,11 @@ def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
     Returns:
         The figure dict.
     """
-    categories = [
-        key
-        for key, _ in sorted_counts({k: 0 for d in view.details for k in d.deliveries_histogram})
-    ]
-    data: list[dict[str, Any]] = []
-    for index, detail in enumerate(d for d in view.details if d.deliveries_histogram):
-        data.append(
-            {
-                "type": "bar",
-                "name": plot_text(detail.function),
-                "x": categories,
-                "y": [detail.deliveries_histogram.get(key, 0) for key in categories],
-                "marker": {"color": series_colour(index)},
-                "hovertemplate": "%{x} deliveries: %{y} messages<extra>%{fullData.name}</extra>",
-            }
-        )
+    categories, data = histogram_bars(
+        [(d.function, d.deliveries_histogram) for d in view.details],
+        x_noun="deliveries",
+        y_noun="messages",
+    )
     layout = base_layout(
         spec.title or DELIVERIES_TITLE,
         x_title="deliveries per message",
