@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
-_RECORD_KEYS = ("event_source", "message_id", "messaging_message_id")
-# Byte markers that make undecoded nested subsegments worth decoding.
-_DEEP_MARKERS = re.compile(rb'event_source|message_id|"links"')
 
 # Internal ordering and de-duplication columns; dropped before the frames are returned.
 _FILE = "_file"  # index of the input file
@@ -109,9 +106,17 @@ def _top_kind(doc: Entity) -> str:
     return col.KIND_SEGMENT
 
 
+def _has_record_key(annotations: dict[str, object]) -> bool:
+    return (
+        "event_source" in annotations
+        or "message_id" in annotations
+        or "messaging_message_id" in annotations
+    )
+
+
 def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bool) -> str | None:
     annotations = entity.annotations
-    if annotations and any(key in annotations for key in _RECORD_KEYS):
+    if annotations and _has_record_key(annotations):
         return col.KIND_RECORD
     name = entity.name
     if allow_service:
@@ -125,6 +130,14 @@ def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bo
         if name == "Initialization":
             return col.KIND_INITIALIZATION
     return None
+
+
+def _worth_decoding(raw: bytes) -> bool:
+    """Whether undecoded nested subsegments hold record annotations or links.
+
+    A plain substring test is an order of magnitude faster than a regex alternation.
+    """
+    return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw
 
 
 def _text(value: object) -> str | None:
@@ -263,32 +276,47 @@ class FrameBuilder:
             return
         allow_service = independent or kind == col.KIND_SERVICE
         allow_function = independent or kind == col.KIND_FUNCTION
-        # (entity, parent id, depth); depth 1 = a direct child of the top-level document.
-        stack: list[tuple[Child, str | None, int]] = [
-            (child, doc.id, 1) for child in reversed(doc.subsegments)
-        ]
-        pop = stack.pop
-        while stack:
-            entity, parent_id, depth = pop()
-            annotations = entity.annotations
-            if annotations and any(key in annotations for key in _RECORD_KEYS):
-                self._sub(index, entity, parent_id, col.KIND_RECORD)
-            elif depth == 1 and (allow_service or allow_function):
+        typed = allow_service or allow_function
+        parent_id = doc.id
+        # Direct children first-hand (the common case needs no stack), each followed by its
+        # own descendants, so rows come in the same depth-first order at any depth.
+        for child in doc.subsegments:
+            annotations = child.annotations
+            if annotations and _has_record_key(annotations):
+                self._sub(index, child, parent_id, col.KIND_RECORD)
+            elif typed:
                 sub_kind = _sub_kind(
-                    entity, allow_service=allow_service, allow_function=allow_function
+                    child, allow_service=allow_service, allow_function=allow_function
                 )
                 if sub_kind is not None:
-                    self._sub(index, entity, parent_id, sub_kind)
-            if entity.links:
-                self._links(index, entity)
-            raw = entity.subsegments
-            if raw and _DEEP_MARKERS.search(raw):  # msgspec.Raw is a bytes-like buffer
-                try:
-                    children = CHILDREN_DECODER.decode(raw)
-                except (msgspec.DecodeError, RecursionError):
-                    continue  # the document is valid; only these deep parts are unusable
-                entity_id = entity.id
-                stack.extend((child, entity_id, depth + 1) for child in reversed(children))
+                    self._sub(index, child, parent_id, sub_kind)
+            if child.links:
+                self._links(index, child)
+            if child.subsegments:
+                self._descend(index, child)
+
+    def _descend(self, index: int, entity: Entity | Child) -> None:
+        """Rows for record subsegments and links below ``entity`` (depth 2 and deeper)."""
+        # (entity, parent id); walking is iterative so no depth overflows the stack.
+        stack: list[tuple[Entity | Child, str | None]] = [(entity, None)]
+        pop = stack.pop
+        while stack:
+            current, parent_id = pop()
+            if current is not entity:
+                annotations = current.annotations
+                if annotations and _has_record_key(annotations):
+                    self._sub(index, current, parent_id, col.KIND_RECORD)
+                if current.links:
+                    self._links(index, current)
+            raw = current.subsegments
+            if not isinstance(raw, msgspec.Raw) or not raw or not _worth_decoding(bytes(raw)):
+                continue
+            try:
+                children = CHILDREN_DECODER.decode(raw)
+            except (msgspec.DecodeError, RecursionError):
+                continue  # the document is valid; only these deep parts are unusable
+            current_id = current.id
+            stack.extend((child, current_id) for child in reversed(children))
 
     def _sub(self, index: int, entity: Entity | Child, parent_id: str | None, kind: str) -> None:
         attempt = None
