@@ -29,11 +29,18 @@ _ATTEMPT = re.compile(r"Attempt #(\d+)")
 _FILE = "_file"  # index of the input file
 _POS = "_pos"  # byte offset (or element index) of the value the document came from
 _SUB = "_sub"  # index of the document inside that value
-_TOP_ID = "_top_id"  # id of the top-level document instance the row came from
 _TOP_IN_PROGRESS = "_top_in_progress"  # that document was in progress
 _INDEPENDENT = "_independent"  # the top-level document is an independently sent subsegment
 
-_FLOAT_COLUMNS = ("_start_s", "_end_s")
+# Times as X-Ray's float epoch seconds, as the builder collects them; converted in ``take``.
+_START_S = "_start_s"
+_END_S = "_end_s"
+_DWELL_END_S = "_dwell_end_s"
+_SECONDS: dict[str, pl.DataType] = {_START_S: pl.Float64(), _END_S: pl.Float64()}
+
+# Rows as reader batches hold them: the entity columns plus the internal ones. DOC_ID is the
+# id of the top-level document the row was read from until ``finish`` attaches independent
+# subsegments to their owners.
 _ROW_SCHEMA: dict[str, pl.DataType] = {
     col.TRACE_ID: pl.String(),
     col.ID: pl.String(),
@@ -43,8 +50,8 @@ _ROW_SCHEMA: dict[str, pl.DataType] = {
     col.TOP: pl.Boolean(),
     col.NAME: pl.String(),
     col.ORIGIN: pl.String(),
-    "_start_s": pl.Float64(),
-    "_end_s": pl.Float64(),
+    col.START: col.TIME,
+    col.END: col.TIME,
     col.IN_PROGRESS: pl.Boolean(),
     col.ERROR: pl.Boolean(),
     col.FAULT: pl.Boolean(),
@@ -62,7 +69,6 @@ _ROW_SCHEMA: dict[str, pl.DataType] = {
     _FILE: pl.Int32(),
     _POS: pl.Int64(),
     _SUB: pl.Int32(),
-    _TOP_ID: pl.String(),
     _TOP_IN_PROGRESS: pl.Boolean(),
     _INDEPENDENT: pl.Boolean(),
 }
@@ -74,11 +80,10 @@ _LINK_ROW_SCHEMA: dict[str, pl.DataType] = {
     col.LINKED_ID: pl.String(),
     col.REFERENCE_TYPE: pl.String(),
     col.LINK_TYPE: pl.String(),
-    "_dwell_end_s": pl.Float64(),
+    col.DWELL_END: col.TIME,
     _FILE: pl.Int32(),
     _POS: pl.Int64(),
     _SUB: pl.Int32(),
-    _TOP_ID: pl.String(),
 }
 
 
@@ -168,17 +173,18 @@ def _number(value: object) -> float | None:
 
 def _columns(*names: str) -> dict[str, pl.DataType]:
     """A batch layout: the per-builder document index, then the named row columns."""
-    return {"_doc": pl.Int64(), **{name: _ROW_SCHEMA[name] for name in names}}
+    known = {**_ROW_SCHEMA, **_SECONDS}
+    return {"_doc": pl.Int64(), **{name: known[name] for name in names}}
 
 
 # Tuple layouts of FrameBuilder's lists (the order of the values in each tuple).
 _DOC_COLUMNS = _columns(
-    col.TRACE_ID, col.ID, col.PARENT_ID, col.KIND, col.NAME, col.ORIGIN, "_start_s", "_end_s",
+    col.TRACE_ID, col.ID, col.PARENT_ID, col.KIND, col.NAME, col.ORIGIN, _START_S, _END_S,
     col.IN_PROGRESS, col.ERROR, col.FAULT, col.THROTTLE, col.HTTP_STATUS, col.REQUEST_ID,
     col.ARN, col.CAUSE, _FILE, _POS, _SUB, _TOP_IN_PROGRESS, _INDEPENDENT,
 )  # fmt: skip
 _SUB_COLUMNS = _columns(
-    col.ID, col.PARENT_ID, col.KIND, col.NAME, "_start_s", "_end_s", col.IN_PROGRESS,
+    col.ID, col.PARENT_ID, col.KIND, col.NAME, _START_S, _END_S, col.IN_PROGRESS,
     col.ERROR, col.FAULT, col.THROTTLE, col.ATTEMPT, col.CAUSE, col.EVENT_SOURCE,
     col.MESSAGE_ID, col.RECEIVE_COUNT, col.SHARD_ID, col.SEQUENCE_NUMBER,
 )  # fmt: skip
@@ -189,7 +195,7 @@ _LINK_COLUMNS: dict[str, pl.DataType] = {
     col.LINKED_ID: pl.String(),
     col.REFERENCE_TYPE: pl.String(),
     col.LINK_TYPE: pl.String(),
-    "_dwell_end_s": pl.Float64(),
+    _DWELL_END_S: pl.Float64(),
 }
 
 
@@ -373,7 +379,6 @@ class FrameBuilder:
         owner = docs.select(
             "_doc",
             col.TRACE_ID,
-            pl.col(col.ID).alias(_TOP_ID),
             pl.col(col.ID).alias(col.DOC_ID),
             _FILE,
             _POS,
@@ -381,11 +386,7 @@ class FrameBuilder:
             _TOP_IN_PROGRESS,
             _INDEPENDENT,
         )
-        tops = docs.with_columns(
-            pl.col(col.ID).alias(_TOP_ID),
-            pl.col(col.ID).alias(col.DOC_ID),
-            pl.lit(True).alias(col.TOP),
-        )
+        tops = docs.with_columns(pl.col(col.ID).alias(col.DOC_ID), pl.lit(True).alias(col.TOP))
         nested = subs.join(owner, on="_doc", how="left", maintain_order="left").with_columns(
             pl.lit(False).alias(col.TOP)
         )
@@ -394,10 +395,13 @@ class FrameBuilder:
         rows = (
             pl.concat([tops, nested], how="diagonal_relaxed")
             .sort([_POS, _SUB, col.TOP], descending=[False, False, True], maintain_order=True)
+            .with_columns(_seconds_to_time(_START_S, col.START), _seconds_to_time(_END_S, col.END))
             .select([pl.col(name).cast(dtype) for name, dtype in _ROW_SCHEMA.items()])
         )
-        link_rows = links.join(owner, on="_doc", how="left", maintain_order="left").select(
-            [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
+        link_rows = (
+            links.join(owner, on="_doc", how="left", maintain_order="left")
+            .with_columns(_seconds_to_time(_DWELL_END_S, col.DWELL_END))
+            .select([pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()])
         )
         return rows, link_rows
 
@@ -431,42 +435,38 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
     link_batches = [batch for part in parts for batch in part.links]
     rows = pl.concat(row_batches) if row_batches else _empty(_ROW_SCHEMA).lazy()
     links = pl.concat(link_batches) if link_batches else _empty(_LINK_ROW_SCHEMA).lazy()
-    instance = [col.TRACE_ID, _TOP_ID, _FILE, _POS, _SUB]
-    tops = rows.filter(pl.col(col.TOP)).select([*instance, col.ID, _TOP_IN_PROGRESS]).collect()
-    distinct = tops.select(pl.struct(col.TRACE_ID, col.ID).n_unique()).item()
-    duplicates = tops.height - int(distinct)
+    # DOC_ID is still the id of the document each row was read from (see _ROW_SCHEMA).
+    instance = [col.TRACE_ID, col.DOC_ID, _FILE, _POS, _SUB]
+    duplicates = _duplicates(rows)
     if duplicates:
         winners = (
-            tops.sort([_TOP_IN_PROGRESS, _FILE, _POS, _SUB])
-            .unique(subset=[col.TRACE_ID, col.ID], keep="first", maintain_order=True)
+            rows.filter(pl.col(col.TOP))
+            .select([*instance, _TOP_IN_PROGRESS])
+            .sort([_TOP_IN_PROGRESS, _FILE, _POS, _SUB])
+            .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
             .select(instance)
+            .collect()
             .lazy()
         )
         rows = rows.join(winners, on=instance, how="semi", maintain_order="left")
         links = links.join(winners, on=instance, how="semi", maintain_order="left")
-    del tops
     rows = _attach_independent(rows)
     link_frame = (
-        links.with_columns(_seconds_to_time("_dwell_end_s", col.DWELL_END))
-        .join(
+        links.join(
             rows.filter(pl.col(col.TOP))
-            .select(col.TRACE_ID, _TOP_ID, pl.col(col.DOC_ID).alias("_resolved"))
-            .unique(subset=[col.TRACE_ID, _TOP_ID], keep="first", maintain_order=True),
-            on=[col.TRACE_ID, _TOP_ID],
+            .select(col.TRACE_ID, pl.col(col.ID).alias("_read_from"), col.DOC_ID)
+            .unique(subset=[col.TRACE_ID, "_read_from"], keep="first", maintain_order=True),
+            left_on=[col.TRACE_ID, col.DOC_ID],
+            right_on=[col.TRACE_ID, "_read_from"],
             how="left",
             maintain_order="left",
+            suffix="_resolved",
         )
-        .with_columns(pl.coalesce("_resolved", col.DOC_ID).alias(col.DOC_ID))
+        .with_columns(pl.coalesce(f"{col.DOC_ID}_resolved", col.DOC_ID).alias(col.DOC_ID))
         .select(list(col.LINKS))
         .collect()
     )
-    entities = (
-        rows.with_columns(
-            _seconds_to_time("_start_s", col.START), _seconds_to_time("_end_s", col.END)
-        )
-        .select(list(col.ENTITIES))
-        .collect(engine="streaming")
-    )
+    entities = rows.select(list(col.ENTITIES)).collect(engine="streaming")
     stats = IngestStats(
         files=tuple(sorted(files)),
         documents=sum(part.documents for part in parts),
@@ -475,6 +475,20 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
         rejections=tuple(r for part in parts for r in part.rejections)[:100],
     )
     return TraceFrames(entities=entities, links=link_frame, stats=stats)
+
+
+def _duplicates(rows: pl.LazyFrame) -> int:
+    """How many top-level documents repeat the (trace_id, id) of one read before.
+
+    Distinct hashes prove distinct keys, so the exact count (which holds every key in memory)
+    runs only when some hashes collide.
+    """
+    keys = rows.filter(pl.col(col.TOP)).select(pl.struct(col.TRACE_ID, col.ID).alias("_key"))
+    total, hashes = keys.select(pl.len(), pl.col("_key").hash(seed=0).n_unique()).collect().row(0)
+    if hashes == total:
+        return 0
+    distinct = keys.select(pl.col("_key").n_unique()).collect().item()
+    return int(total) - int(distinct)
 
 
 def _attach_independent(rows: pl.LazyFrame) -> pl.LazyFrame:
