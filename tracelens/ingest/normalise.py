@@ -430,14 +430,16 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
     """
     # Parts arrive in a fixed order (file, byte range, batch), so row order is deterministic
     # without sorting; analyses sort explicitly anyway. Batches may live on disk (Arrow IPC
-    # written by reader processes): everything below is lazy and collected once at the end.
+    # written by reader processes). Whole-data questions (duplicates, owners of independent
+    # subsegments) are answered first on a few columns; then each batch is settled and
+    # collected on its own, so memory holds the result plus one batch.
     row_batches = [batch for part in parts for batch in part.rows]
     link_batches = [batch for part in parts for batch in part.links]
     rows = pl.concat(row_batches) if row_batches else _empty(_ROW_SCHEMA).lazy()
-    links = pl.concat(link_batches) if link_batches else _empty(_LINK_ROW_SCHEMA).lazy()
     # DOC_ID is still the id of the document each row was read from (see _ROW_SCHEMA).
     instance = [col.TRACE_ID, col.DOC_ID, _FILE, _POS, _SUB]
     duplicates = _duplicates(rows)
+    winners = None
     if duplicates:
         winners = (
             rows.filter(pl.col(col.TOP))
@@ -446,27 +448,28 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
             .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
             .select(instance)
             .collect()
-            .lazy()
         )
-        rows = rows.join(winners, on=instance, how="semi", maintain_order="left")
-        links = links.join(winners, on=instance, how="semi", maintain_order="left")
-    rows = _attach_independent(rows)
-    link_frame = (
-        links.join(
-            rows.filter(pl.col(col.TOP))
-            .select(col.TRACE_ID, pl.col(col.ID).alias("_read_from"), col.DOC_ID)
-            .unique(subset=[col.TRACE_ID, "_read_from"], keep="first", maintain_order=True),
-            left_on=[col.TRACE_ID, col.DOC_ID],
-            right_on=[col.TRACE_ID, "_read_from"],
-            how="left",
-            maintain_order="left",
-            suffix="_resolved",
-        )
-        .with_columns(pl.coalesce(f"{col.DOC_ID}_resolved", col.DOC_ID).alias(col.DOC_ID))
-        .select(list(col.LINKS))
-        .collect()
-    )
-    entities = rows.select(list(col.ENTITIES)).collect(engine="streaming")
+    owners = _independent_owners(rows if winners is None else _keep(rows, winners, instance))
+
+    def settle(batch: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+        if winners is not None:
+            batch = _keep(batch, winners, instance)
+        if owners is not None:
+            batch = (
+                batch.join(
+                    owners.lazy(),
+                    left_on=[col.TRACE_ID, col.DOC_ID],
+                    right_on=[col.TRACE_ID, "_top"],
+                    how="left",
+                    maintain_order="left",
+                )
+                .with_columns(pl.coalesce("_owner", col.DOC_ID).alias(col.DOC_ID))
+                .drop("_owner")
+            )
+        return batch.select(columns).collect()
+
+    entities = _stack([settle(b, list(col.ENTITIES)) for b in row_batches], col.ENTITIES)
+    link_frame = _stack([settle(b, list(col.LINKS)) for b in link_batches], col.LINKS)
     stats = IngestStats(
         files=tuple(sorted(files)),
         documents=sum(part.documents for part in parts),
@@ -491,11 +494,23 @@ def _duplicates(rows: pl.LazyFrame) -> int:
     return int(total) - int(distinct)
 
 
-def _attach_independent(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Point rows of independently sent subsegments at the segment that contains their parent.
+def _keep(rows: pl.LazyFrame, winners: pl.DataFrame, instance: list[str]) -> pl.LazyFrame:
+    return rows.join(winners.lazy(), on=instance, how="semi", maintain_order="left")
 
-    The parent may itself be an independent subsegment, so the lookup repeats until nothing
-    changes (bounded by the number of independent documents).
+
+def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """Concatenate collected batches without copying them into one chunk."""
+    if not frames:
+        return _empty(dict(schema))
+    return pl.concat(frames, rechunk=False)
+
+
+def _independent_owners(rows: pl.LazyFrame) -> pl.DataFrame | None:
+    """Map each independently sent subsegment to the segment that contains its parent.
+
+    Returns (trace_id, ``_top``: the independent document's id, ``_owner``), or None when no
+    document was sent independently. The parent may itself be an independent subsegment, so
+    the lookup repeats until nothing changes (bounded by the number of independent documents).
     """
     independent = (
         rows.filter(pl.col(_INDEPENDENT) & pl.col(col.TOP))
@@ -503,7 +518,7 @@ def _attach_independent(rows: pl.LazyFrame) -> pl.LazyFrame:
         .collect()
     )
     if independent.is_empty():
-        return rows
+        return None
     owners = (
         rows.filter(~pl.col(_INDEPENDENT))
         .select(col.TRACE_ID, pl.col(col.ID).alias("_parent"), pl.col(col.DOC_ID).alias("_owner"))
@@ -526,18 +541,7 @@ def _attach_independent(rows: pl.LazyFrame) -> pl.LazyFrame:
         owners = pl.concat(
             [owners, found.rename({"_top": "_parent"}).select(col.TRACE_ID, "_parent", "_owner")]
         )
-    resolved = resolved.unique(subset=[col.TRACE_ID, "_top"], keep="first", maintain_order=True)
-    return (
-        rows.join(
-            resolved.lazy(),
-            left_on=[col.TRACE_ID, col.DOC_ID],
-            right_on=[col.TRACE_ID, "_top"],
-            how="left",
-            maintain_order="left",
-        )
-        .with_columns(pl.coalesce("_owner", col.DOC_ID).alias(col.DOC_ID))
-        .drop("_owner")
-    )
+    return resolved.unique(subset=[col.TRACE_ID, "_top"], keep="first", maintain_order=True)
 
 
 def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
