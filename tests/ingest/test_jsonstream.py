@@ -73,3 +73,11 @@ def test_structural_errors_name_a_line(text: str, reason: str) -> None:
         list(iter_elements(io.BytesIO(("\n" + text).encode())))
     assert info.value.line is not None
     assert info.value.line >= 2
+
+
+@pytest.mark.parametrize("step", [1, 7, 1 << 20])
+def test_elements_that_are_not_valid_json_inside_are_still_split(step: int) -> None:
+    # msgspec finds element ends only in well-formed JSON; the byte scanner takes over here.
+    text = b'{"Traces": [{"a": tru}, {"b": [1, 2,]}, {"c": "}"}, 17]}'
+    got = list(iter_elements(Trickle(text, step)))  # type: ignore[arg-type]
+    assert got == [b'{"a": tru}', b'{"b": [1, 2,]}', b'{"c": "}"}', b"17"]

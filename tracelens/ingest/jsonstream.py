@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, BinaryIO
 
+import msgspec
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -19,6 +21,9 @@ _STRUCTURE = re.compile(rb'[\[\]{}"]')
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _SCALAR = re.compile(rb"[^,\]}\s]*")
 _SPACE = frozenset(b" \t\r\n")
+# msgspec reports where a value ends when more data follows it: "trailing characters (byte N)",
+# N counted from 1 at the first byte after the value and its whitespace.
+_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
 _OPENERS = {ord("["): ord("]"), ord("{"): ord("}")}
 _QUOTE = ord('"')
 _COMMA = ord(",")
@@ -124,10 +129,37 @@ class _Scanner:
             elif not stack:
                 return
 
+    def skip_fast(self) -> bool:
+        """Move past the array or object at the cursor with msgspec's parser.
+
+        Returns False, leaving the cursor where it was, when msgspec cannot tell where the
+        value ends (it is not well-formed, or runs to the end of the file); the byte-by-byte
+        scanner then finds the end or the structural error.
+        """
+        while True:
+            index = self.pos - self.base
+            try:
+                msgspec.json.decode(memoryview(self.buf)[index:], type=msgspec.Raw)
+            except msgspec.DecodeError as exc:
+                text = str(exc)
+                found = _TRAILING.search(text)
+                if found is not None:
+                    end = index + int(found.group(1)) - 1
+                    while self.buf[end - 1] in _SPACE:
+                        end -= 1
+                    self.pos = self.base + end
+                    return True
+                if "truncated" in text and self.fill():
+                    continue  # the value goes on in the next chunk
+                return False
+            return False  # the value ends the buffered data: let the scanner check the rest
+
     def skip_value(self) -> None:
         char = self.peek()
         if char is None:
             raise self.error("truncated JSON: a value is missing")
+        if char in _OPENERS and self.skip_fast():
+            return
         if char == _QUOTE:
             self.skip_string()
         elif char in _OPENERS:
