@@ -130,10 +130,12 @@ def async_units(
             c.INVOCATION,
         )
     )
-    with_attempts = from_attempts.select(c.REQUEST).unique()
+    # An event has attempt rows in ``from_attempts`` exactly when ``attempts`` has a row for
+    # it (both are restricted to ``keys``), so the anti join reads ``attempts`` directly and
+    # does not evaluate ``from_attempts`` a second time.
     from_invocations = (
         invocations.join(keys, on=c.REQUEST, how="semi")
-        .join(with_attempts, on=c.REQUEST, how="anti")
+        .join(attempts.select(c.REQUEST), on=c.REQUEST, how="anti")
         .sort(c.REQUEST, col.START, c.INVOCATION, nulls_last=True)
         .select(
             c.REQUEST,
@@ -313,9 +315,12 @@ def _expired(data_end: datetime | None) -> pl.Expr:
 def retry_delays(units: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
     """Retry delays: start of attempt N+1 minus end of attempt N, one row per retry."""
     ordered = units.sort(c.REQUEST, c.N)
+    # After the sort, the previous attempt of the same event is the previous row: a plain
+    # shift compared on the key is much cheaper than a window over a string key.
+    same_event = pl.col(c.REQUEST) == pl.col(c.REQUEST).shift(1)
     return (
         ordered.with_columns(
-            pl.col(col.END).shift(1).over(c.REQUEST).alias("previous_end"),
+            pl.when(same_event).then(pl.col(col.END).shift(1)).alias("previous_end"),
         )
         .filter(pl.col("previous_end").is_not_null())
         .join(events.select(c.REQUEST, c.FUNCTION), on=c.REQUEST, how="inner")

@@ -55,10 +55,13 @@ def function_summary(
     Args:
         requests: Requests (filtered).
         invocations: Invocations (filtered).
-        modes: ``request_modes`` output.
+        modes: ``request_modes`` output (one row per request of ``requests``).
         lone_throttles: Throttled attempts that have no invocation (column ``function``).
     """
     names = pl.concat([requests.select(c.FUNCTION), invocations.select(c.FUNCTION)]).unique()
+    # The ARN of the earliest request (else invocation) that has one, ties to the smallest
+    # ARN: narrowed by window minima instead of sorting a million rows on strings.
+    source, start = pl.col("source"), pl.col(col.START)
     arns = (
         pl.concat(
             [
@@ -67,11 +70,11 @@ def function_summary(
             ]
         )
         .filter(pl.col(col.ARN).is_not_null())
-        .sort(c.FUNCTION, "source", col.START, col.ARN, nulls_last=True)
+        .filter(source == source.min().over(c.FUNCTION))
+        .filter(start.eq_missing(start.min().over(c.FUNCTION)))
         .group_by(c.FUNCTION)
-        .agg(pl.col(col.ARN).first())
+        .agg(pl.col(col.ARN).min())
     )
-    per_request = requests.group_by(c.FUNCTION).agg(pl.len().cast(pl.Int64).alias("requests"))
     per_invocation = invocations.group_by(c.FUNCTION).agg(
         pl.len().cast(pl.Int64).alias("invocations"),
         pl.col(c.COLD).sum().cast(pl.Int64).alias("cold_starts"),
@@ -80,13 +83,14 @@ def function_summary(
         *stat_exprs(pl.col(c.DURATION_MS), prefix="duration_"),
     )
     lone = lone_throttles.group_by(c.FUNCTION).agg(pl.len().cast(pl.Int64).alias("lone"))
+    # ``modes`` has exactly one row per request, so it also gives the request counts.
     mode_counts = modes.group_by(c.FUNCTION).agg(
-        *[(pl.col(MODE) == m).sum().cast(pl.Int64).alias(f"mode_{m}") for m in MODES]
+        pl.len().cast(pl.Int64).alias("requests"),
+        *[(pl.col(MODE) == m).sum().cast(pl.Int64).alias(f"mode_{m}") for m in MODES],
     )
     counts = ["requests", "invocations", "cold_starts", "failed_invocations"]
     return (
         names.join(arns, on=c.FUNCTION, how="left")
-        .join(per_request, on=c.FUNCTION, how="left")
         .join(per_invocation, on=c.FUNCTION, how="left")
         .join(lone, on=c.FUNCTION, how="left")
         .join(mode_counts, on=c.FUNCTION, how="left")

@@ -8,12 +8,29 @@ from tracelens.analysis import _columns as c
 from tracelens.analysis._expr import flagged, millis
 from tracelens.model import schema as col
 
+#: The ``Attempt #N`` columns later analyses read (the rest is never materialised).
+ATTEMPT_COLUMNS = (
+    col.ID,
+    col.TRACE_ID,
+    col.ATTEMPT,
+    col.START,
+    col.END,
+    col.IN_PROGRESS,
+    col.ERROR,
+    col.FAULT,
+    col.THROTTLE,
+    col.CAUSE,
+)
+
 
 def attempt_rows(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFrame:
-    """Every ``Attempt #N`` row with the request of the service segment it belongs to."""
+    """Every ``Attempt #N`` row (``ATTEMPT_COLUMNS``) with the request of its service segment."""
     owner = services.select(pl.col(col.ID).alias(col.DOC_ID), c.REQUEST)
-    return entities.filter(pl.col(col.KIND) == col.KIND_ATTEMPT).join(
-        owner, on=col.DOC_ID, how="inner"
+    return (
+        entities.filter(pl.col(col.KIND) == col.KIND_ATTEMPT)
+        .select(col.DOC_ID, *ATTEMPT_COLUMNS)
+        .join(owner, on=col.DOC_ID, how="inner")
+        .drop(col.DOC_ID)
     )
 
 

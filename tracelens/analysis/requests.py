@@ -7,11 +7,27 @@ import polars as pl
 from tracelens.analysis import _columns as c
 from tracelens.model import schema as col
 
+#: The service segment columns later analyses read (the rest is never materialised).
+SERVICE_COLUMNS = (
+    col.ID,
+    col.TRACE_ID,
+    col.PARENT_ID,
+    col.NAME,
+    col.ARN,
+    col.START,
+    col.END,
+    col.IN_PROGRESS,
+    col.HTTP_STATUS,
+)
+
 
 def service_segments(entities: pl.LazyFrame) -> pl.LazyFrame:
-    """Service segment rows with their request key (``aws.request_id``, else the segment id)."""
-    return entities.filter(pl.col(col.KIND) == col.KIND_SERVICE).with_columns(
-        pl.coalesce(col.REQUEST_ID, col.ID).alias(c.REQUEST)
+    """Service segment rows with their request key (``aws.request_id``, else the segment id).
+
+    Only ``SERVICE_COLUMNS`` and ``request`` are kept.
+    """
+    return entities.filter(pl.col(col.KIND) == col.KIND_SERVICE).select(
+        *SERVICE_COLUMNS, pl.coalesce(col.REQUEST_ID, col.ID).alias(c.REQUEST)
     )
 
 
