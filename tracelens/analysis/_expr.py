@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import polars as pl
+import polars.selectors as cs
 
 from tracelens.model import schema as col
+
+
+def as_text(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The frame with its categorical columns (see ``model.schema``) as plain strings.
+
+    Normalised frames keep repeated text categorical to stay small; analyses join and
+    concatenate it with text from other sources, so they read it as strings (lazily: only the
+    columns a plan uses are converted).
+    """
+    return frame.with_columns((cs.categorical() | cs.enum()).cast(pl.String))
 
 
 def flagged(prefix: str = "") -> pl.Expr:

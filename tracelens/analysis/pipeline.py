@@ -11,6 +11,7 @@ from tracelens.analysis import _columns as c
 from tracelens.analysis import async_events as async_mod
 from tracelens.analysis import sqs as sqs_mod
 from tracelens.analysis import streams as streams_mod
+from tracelens.analysis._expr import as_text
 from tracelens.analysis.chains import chains as build_chains
 from tracelens.analysis.details import DetailFrames, bucket_seconds, details
 from tracelens.analysis.findings import FindingRow, findings
@@ -100,7 +101,8 @@ def analyse_with_end(
     data_end: datetime | None,
 ) -> AnalysisResults:
     """``analyse`` with an explicit "when the data ends" (for analysing a subset of frames)."""
-    entities = frames.entities.lazy()
+    entities = as_text(frames.entities.lazy())
+    links = as_text(frames.links.lazy())
     window = _window(functions, since, until)
     # Materialise the small building blocks once: every later plan reuses them.
     services_df, attempts_df = pl.collect_all(
@@ -135,7 +137,7 @@ def analyse_with_end(
     sqs_deliveries = sqs_mod.annotated_deliveries(entities, invs_l).collect()
     sqs_evidence = "annotations"
     if sqs_deliveries.is_empty():
-        sqs_deliveries = sqs_mod.linked_deliveries(frames.links.lazy(), services, invs_l).collect()
+        sqs_deliveries = sqs_mod.linked_deliveries(links, services, invs_l).collect()
         sqs_evidence = "links" if sqs_deliveries.height else "none"
     messages = sqs_mod.messages(sqs_deliveries.lazy()).collect()
 

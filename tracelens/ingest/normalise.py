@@ -42,30 +42,8 @@ _SECONDS: dict[str, pl.DataType] = {_START_S: pl.Float64(), _END_S: pl.Float64()
 # id of the top-level document the row was read from until ``finish`` attaches independent
 # subsegments to their owners.
 _ROW_SCHEMA: dict[str, pl.DataType] = {
-    col.TRACE_ID: pl.String(),
-    col.ID: pl.String(),
-    col.PARENT_ID: pl.String(),
-    col.DOC_ID: pl.String(),
-    col.KIND: pl.String(),
+    **{name: dtype for name, dtype in col.ENTITIES.items() if name != col.TOP},
     col.TOP: pl.Boolean(),
-    col.NAME: pl.String(),
-    col.ORIGIN: pl.String(),
-    col.START: col.TIME,
-    col.END: col.TIME,
-    col.IN_PROGRESS: pl.Boolean(),
-    col.ERROR: pl.Boolean(),
-    col.FAULT: pl.Boolean(),
-    col.THROTTLE: pl.Boolean(),
-    col.HTTP_STATUS: pl.Int64(),
-    col.REQUEST_ID: pl.String(),
-    col.ARN: pl.String(),
-    col.ATTEMPT: pl.Int64(),
-    col.CAUSE: pl.String(),
-    col.EVENT_SOURCE: pl.String(),
-    col.MESSAGE_ID: pl.String(),
-    col.RECEIVE_COUNT: pl.Int64(),
-    col.SHARD_ID: pl.String(),
-    col.SEQUENCE_NUMBER: pl.String(),
     _FILE: pl.Int32(),
     _POS: pl.Int64(),
     _SUB: pl.Int32(),
@@ -73,14 +51,7 @@ _ROW_SCHEMA: dict[str, pl.DataType] = {
     _INDEPENDENT: pl.Boolean(),
 }
 _LINK_ROW_SCHEMA: dict[str, pl.DataType] = {
-    col.TRACE_ID: pl.String(),
-    col.ID: pl.String(),
-    col.DOC_ID: pl.String(),
-    col.LINKED_TRACE_ID: pl.String(),
-    col.LINKED_ID: pl.String(),
-    col.REFERENCE_TYPE: pl.String(),
-    col.LINK_TYPE: pl.String(),
-    col.DWELL_END: col.TIME,
+    **col.LINKS,
     _FILE: pl.Int32(),
     _POS: pl.Int64(),
     _SUB: pl.Int32(),
@@ -174,7 +145,12 @@ def _number(value: object) -> float | None:
 def _columns(*names: str) -> dict[str, pl.DataType]:
     """A batch layout: the per-builder document index, then the named row columns."""
     known = {**_ROW_SCHEMA, **_SECONDS}
-    return {"_doc": pl.Int64(), **{name: known[name] for name in names}}
+    # The builder collects plain text; categorical columns are cast when a batch is taken.
+    return {"_doc": pl.Int64(), **{name: _collected(known[name]) for name in names}}
+
+
+def _collected(dtype: pl.DataType) -> pl.DataType:
+    return pl.String() if isinstance(dtype, pl.Categorical | pl.Enum) else dtype
 
 
 # Tuple layouts of FrameBuilder's lists (the order of the values in each tuple).
@@ -527,7 +503,7 @@ def _independent_owners(rows: pl.LazyFrame) -> pl.DataFrame | None:
     )
     pending = independent
     resolved = pl.DataFrame(
-        schema={col.TRACE_ID: pl.String, "_top": pl.String, "_owner": pl.String}
+        schema={col.TRACE_ID: _ROW_SCHEMA[col.TRACE_ID], "_top": pl.String, "_owner": pl.String}
     )
     for _ in range(independent.height + 1):
         found = pending.join(
