@@ -8,14 +8,19 @@ import polars.selectors as cs
 from tracelens.model import schema as col
 
 
-def as_text(frame: pl.LazyFrame) -> pl.LazyFrame:
+def as_text(frame: pl.LazyFrame, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
     """The frame with its categorical columns (see ``model.schema``) as plain strings.
 
     Normalised frames keep repeated text categorical to stay small; analyses join and
     concatenate it with text from other sources, so they read it as strings (lazily: only the
-    columns a plan uses are converted).
+    columns a plan uses are converted). Columns named in ``keep`` stay categorical: polars
+    categories are global, so two categorical columns join and group as text would, at a
+    fraction of the memory (the pipeline keeps trace ids, names and ARNs that way).
     """
-    return frame.with_columns((cs.categorical() | cs.enum()).cast(pl.String))
+    text = cs.categorical() | cs.enum()
+    if keep:
+        text = text - cs.by_name(*keep)
+    return frame.with_columns(text.cast(pl.String))
 
 
 def flagged(prefix: str = "") -> pl.Expr:

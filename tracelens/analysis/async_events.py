@@ -57,7 +57,7 @@ def config_frame(side: SideInputs) -> pl.DataFrame:
     return pl.DataFrame(
         rows,
         schema={
-            c.FUNCTION: pl.String,
+            c.FUNCTION: col.ENTITIES[col.NAME],  # joined with names read from the traces
             _CONFIGURED: pl.Boolean,
             _MAX_RETRY: pl.Int64,
             _MAX_AGE: pl.Int64,

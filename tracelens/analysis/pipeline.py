@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from tracelens.model.frames import IngestStats, TraceFrames
     from tracelens.model.side import SideInputs
 
+# Entity columns the analyses join and group on as they are: categorical (see ``as_text``).
+_CATEGORICAL = (col.TRACE_ID, col.NAME, col.ARN)
+
 
 @dataclass(frozen=True, slots=True)
 class AnalysisResults:
@@ -101,7 +104,7 @@ def analyse_with_end(
     data_end: datetime | None,
 ) -> AnalysisResults:
     """``analyse`` with an explicit "when the data ends" (for analysing a subset of frames)."""
-    entities = as_text(frames.entities.lazy())
+    entities = as_text(frames.entities.lazy(), keep=_CATEGORICAL)
     links = as_text(frames.links.lazy())
     window = _window(functions, since, until)
     # Materialise the small building blocks once: every later plan reuses them.

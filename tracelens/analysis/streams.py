@@ -82,7 +82,7 @@ def traced_deliveries(
         .filter((pl.col("roots") > 1) | pl.col(c.FUNCTION).is_in(sorted(stream_functions)))
     )
     return (
-        roots.select(c.REQUEST, pl.col(col.TRACE_ID).alias(c.KEY))
+        roots.select(c.REQUEST, pl.col(col.TRACE_ID).cast(pl.String).alias(c.KEY))
         .join(_carried(invocations), on=c.REQUEST, how="inner")
         .with_columns(
             pl.lit(None, pl.String).alias(col.SHARD_ID), pl.lit(None, pl.String).alias(SEQ)
