@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tracelens.model.side import SideInputs
 
 # Entity columns the analyses join and group on as they are: categorical (see ``as_text``).
-_CATEGORICAL = (col.TRACE_ID, col.NAME, col.ARN)
+_CATEGORICAL = (col.TRACE_ID, col.KIND, col.NAME, col.ARN)
 
 
 @dataclass(frozen=True, slots=True)
