@@ -7,6 +7,7 @@ every 20 ms from /proc).
 Usage:
     python bench/bench_analyze.py --segments 1000000            # NDJSON, one trace per line
     python bench/bench_analyze.py --segments 1000000 --form json # one {"Traces": [...]} document
+    python bench/bench_analyze.py --segments 1000000 --form pages # a directory of pages of 100
     python bench/bench_analyze.py --file traces.ndjson --segments 1000000
 """
 
@@ -71,28 +72,64 @@ def _run(command: list[str]) -> tuple[float, int, int]:
     return elapsed, peak, process.returncode
 
 
+def _generated(workdir: Path, segments: int, form: str) -> Path:
+    """gen_traces.py output in ``form`` (ndjson or json), generated when missing."""
+    path = workdir / f"gen_{segments}.{form}"
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, str(GENERATOR), "--segments", str(segments), f"--{form}", str(path)],
+            check=True,
+        )
+    return path
+
+
+def _pages(ndjson: Path, folder: Path, per_page: int) -> None:
+    """Split one-trace-per-line NDJSON into BatchGetTraces-shaped page files."""
+    scratch = folder.with_name(folder.name + ".partial")
+    scratch.mkdir(parents=True, exist_ok=True)
+    page: list[bytes] = []
+    number = 0
+
+    def write() -> None:
+        nonlocal number
+        body = b'{"Traces": [' + b",".join(page) + b'], "UnprocessedTraceIds": []}\n'
+        (scratch / f"page-{number:06d}.json").write_bytes(body)
+        number += 1
+        page.clear()
+
+    with ndjson.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                page.append(line.rstrip(b"\n"))
+            if len(page) == per_page:
+                write()
+    if page:
+        write()
+    scratch.rename(folder)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=1_000_000)
-    parser.add_argument("--form", choices=["ndjson", "json"], default="ndjson")
+    parser.add_argument("--form", choices=["ndjson", "json", "pages"], default="ndjson")
+    parser.add_argument("--page-traces", type=int, default=100, help="traces per page (pages)")
     parser.add_argument("--file", type=Path, help="use this trace file instead of generating")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     path = args.file
     if path is None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        path = args.workdir / f"gen_{args.segments}.{args.form}"
-        if not path.exists():
-            flag = "--ndjson" if args.form == "ndjson" else "--json"
-            subprocess.run(
-                [sys.executable, str(GENERATOR), "--segments", str(args.segments), flag, str(path)],
-                check=True,
-            )
+        if args.form == "pages":
+            path = args.workdir / f"gen_{args.segments}_pages_{args.page_traces}"
+            if not path.exists():
+                _pages(_generated(args.workdir, args.segments, "ndjson"), path, args.page_traces)
+        else:
+            path = _generated(args.workdir, args.segments, args.form)
     out = args.workdir / "report.json"
     command = [sys.executable, "-m", "tracelens", "analyze", str(path), "--format", "json",
                "-o", str(out)]
     elapsed, peak_kib, code = _run(command)
-    size_mb = path.stat().st_size / 1e6
+    size_mb = sum(p.stat().st_size for p in ([path] if path.is_file() else path.iterdir())) / 1e6
     print(f"file: {path} ({size_mb:.0f} MB, form {args.form})")
     print(f"command: {' '.join(command)}")
     print(f"exit code: {code}")

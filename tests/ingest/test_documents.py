@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from _docs import TRACE, async_request, seg, write_lines
+from _docs import TRACE, async_request, batch_page, seg, write_gzip, write_lines
 
-from tracelens.ingest import read_traces
-from tracelens.ingest.files import _read_parallel
+from tracelens.errors import SourceUnavailable
+from tracelens.ingest import files, read_traces
+from tracelens.ingest.files import _plan, _read_in_processes
 from tracelens.ingest.normalise import finish
 from tracelens.model import schema as col
 
@@ -169,7 +170,10 @@ def test_sdk_retries_and_go_attempts_are_not_lambda_attempts(tmp_path: Path) -> 
     assert frames.entities.get_column(col.KIND).to_list() == ["function", "invocation"]
 
 
-def test_parallel_ranges_equal_sequential_reading(tmp_path: Path) -> None:
+def test_parallel_ranges_equal_sequential_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", 0)
     lines = []
     for n in range(300):
         trace = f"1-6437350a-{n:024x}"
@@ -179,12 +183,61 @@ def test_parallel_ranges_equal_sequential_reading(tmp_path: Path) -> None:
     path = tmp_path / "big.ndjson"
     path.write_text("\n".join(lines) + "\n")
     sequential = read_traces([path], workers=1)
-    parallel = finish(_read_parallel(path, 0, 3, tmp_path), files=[str(path)])
+    tasks = _plan([path], 3)
+    assert len(tasks) == 3
+    parallel = finish(_read_in_processes(tasks, 3, tmp_path), files=[str(path)])
     assert parallel.entities.equals(sequential.entities)
     assert parallel.stats == sequential.stats
     assert [r.line for r in parallel.stats.rejections] == [
         i + 1 for i, line in enumerate(lines) if line == "{broken"
     ]
+
+
+def test_many_files_of_every_form_read_in_processes_as_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a directory of pages, gzip, NDJSON split into ranges, broken and empty files,
+    # with documents repeated across files (the first file read wins)
+    def request(n: int) -> list[dict[str, object]]:
+        return async_request(f"1-6437350a-{n:024x}")
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_page.json").write_text(json.dumps(batch_page(request(1) + request(2)), indent=2))
+    write_gzip(folder / "b_lines.ndjson.gz", "".join(json.dumps(d) + "\n" for d in request(3)))
+    big = [json.dumps(d) for n in range(4, 60) for d in request(n)]
+    big.insert(7, "{broken")
+    (folder / "c_big.ndjson").write_text("\n".join(big) + "\n")
+    (folder / "d_empty.json").write_text("")
+    (folder / "e_repeat.ndjson").write_text("".join(json.dumps(d) + "\n" for d in request(1)))
+    (folder / "f_bad.json").write_text('{"Traces": [{"Id": 1, ')
+    sequential = read_traces([folder], workers=1)
+    # WHEN the same directory is read by reader processes
+    monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", 0)
+    # (the plain NDJSON files in two ranges each)
+    assert len(_plan(files.expand_paths([folder]), 2)) == 8
+    parallel = read_traces([folder], workers=2)
+    # THEN the frames and the counts are the same, rejections with file and line
+    assert parallel.entities.equals(sequential.entities)
+    assert parallel.links.equals(sequential.links)
+    assert parallel.stats == sequential.stats
+    assert parallel.stats.duplicates > 0
+    assert {(Path(r.file).name, r.line) for r in parallel.stats.rejections} >= {
+        ("c_big.ndjson", 8),
+        ("d_empty.json", None),
+    }
+
+
+def test_a_file_a_reader_process_cannot_open_is_one_clear_error(tmp_path: Path) -> None:
+    # GIVEN reading planned for three files, one of which is gone when its reader runs
+    paths = [write_lines(tmp_path / f"{n}.ndjson", async_request()) for n in "abc"]
+    tasks = _plan(paths, 2)
+    paths[1].unlink()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    # WHEN the reader processes run, THEN the reader's own message is raised
+    with pytest.raises(SourceUnavailable, match=r"b\.ndjson: cannot read"):
+        _read_in_processes(tasks, 2, scratch)
 
 
 def test_iatk_step_functions_trace_has_only_inferred_lambda_segments() -> None:

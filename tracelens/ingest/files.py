@@ -10,6 +10,7 @@ byte ranges aligned to line ends.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import gzip
 import itertools
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -63,9 +65,11 @@ def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> T
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
     with tempfile.TemporaryDirectory(prefix="tracelens-") as scratch:
-        parts: list[Part] = []
-        for index, file in enumerate(files):
-            parts.extend(_read_file(file, index, workers, Path(scratch)))
+        tasks = _plan(files, workers)
+        if workers > 1 and len(tasks) > 1 and sum(t.size for t in tasks) >= _PARALLEL_MIN_BYTES:
+            parts = _read_in_processes(tasks, workers, Path(scratch))
+        else:
+            parts = _read_files(files)
         frames = finish(parts, files=[str(f) for f in files])
     if frames.stats.documents == 0:
         first = frames.stats.rejections[0] if frames.stats.rejections else None
@@ -139,22 +143,38 @@ def _open(path: Path) -> tuple[BinaryIO, bool]:
     return handle, False
 
 
-class _Reader:
-    """Turns the values of one file (or one byte range of it) into rows and rejections.
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """A reader's counts at one moment (see ``_Reader.mark``)."""
 
-    Rows are built in batches; with a ``spill`` directory each batch is written there as Arrow
-    IPC at once, so a reader process holds one batch at a time.
+    documents: int
+    rejected: int
+    kept: int
+
+
+class _Reader:
+    """Turns values into rows and rejections, file after file (or range after range).
+
+    The rows of every file go into the same batches, so many small files cost one conversion
+    to polars per ``_BATCH_ROWS`` rows, not one per file. With a ``spill`` directory each batch
+    is written there as Arrow IPC at once, so a reader process holds one batch at a time.
+    Counts are read per piece of work with ``mark`` and ``since``.
     """
 
-    def __init__(self, name: str, file_index: int, *, spill: Path | None = None) -> None:
-        self.name = name
-        self.file_index = file_index
+    def __init__(self, *, spill: Path | None = None) -> None:
+        self.name = ""
+        self.file_index = 0
         self.builder = FrameBuilder()
         self.spill = spill
         self.rejected = 0
-        self.rejections: list[Rejection] = []
+        self.rejections: list[Rejection] = []  # the first _MAX_KEPT_REJECTIONS of all files
         self.rows: list[pl.LazyFrame] = []
         self.links: list[pl.LazyFrame] = []
+
+    def start(self, name: str, file_index: int) -> None:
+        """Values from now on come from this file."""
+        self.name = name
+        self.file_index = file_index
 
     def value(self, raw: bytes, *, line: int | None, pos: int) -> None:
         sub = 0
@@ -179,6 +199,30 @@ class _Reader:
         if len(self.rejections) < _MAX_KEPT_REJECTIONS:
             self.rejections.append(Rejection(file=self.name, line=line, reason=reason))
 
+    def mark(self) -> _Mark:
+        return _Mark(self.builder.documents, self.rejected, len(self.rejections))
+
+    def since(self, mark: _Mark) -> Part:
+        """Documents and rejections since ``mark``, as a part without rows."""
+        return Part(
+            rows=[],
+            links=[],
+            documents=self.builder.documents - mark.documents,
+            rejected=self.rejected - mark.rejected,
+            rejections=tuple(self.rejections[mark.kept :]),
+        )
+
+    def take_back(self, mark: _Mark) -> tuple[int, list[Rejection]]:
+        """Remove the rejections made since ``mark`` (no document may have been added)."""
+        taken = self.rejected - mark.rejected, self.rejections[mark.kept :]
+        self.rejected = mark.rejected
+        del self.rejections[mark.kept :]
+        return taken
+
+    def put_back(self, taken: tuple[int, list[Rejection]]) -> None:
+        self.rejected += taken[0]
+        self.rejections.extend(taken[1])
+
     def flush(self) -> None:
         if not self.builder.pending and not self.builder.links:
             return
@@ -188,49 +232,51 @@ class _Reader:
             self.links.append(links.lazy())
             return
         number = len(self.rows)
-        rows_path = self.spill / f"rows-{number:05d}.arrow"
-        links_path = self.spill / f"links-{number:05d}.arrow"
-        rows.write_ipc(rows_path)
-        links.write_ipc(links_path)
-        self.rows.append(pl.scan_ipc(rows_path))
-        self.links.append(pl.scan_ipc(links_path))
+        rows.write_ipc(self.spill / f"rows-{number:06d}.arrow")
+        links.write_ipc(self.spill / f"links-{number:06d}.arrow")
+        self.rows.append(pl.scan_ipc(self.spill / f"rows-{number:06d}.arrow"))
+        self.links.append(pl.scan_ipc(self.spill / f"links-{number:06d}.arrow"))
 
-    def result(self) -> Part:
+    def batches(self) -> Part:
+        """Every row batch (the last one flushed now), as a part without counts."""
         self.flush()
-        return Part(
-            rows=self.rows,
-            links=self.links,
-            documents=self.builder.documents,
-            rejected=self.rejected,
-            rejections=tuple(self.rejections),
-        )
+        return Part(rows=self.rows, links=self.links, documents=0, rejected=0, rejections=())
 
 
-def _read_file(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
-    name = str(path)
-    reader = _Reader(name, index)
+def _read_files(files: Sequence[Path]) -> list[Part]:
+    """Read every file in this process, in order."""
+    reader = _Reader()
+    begin = reader.mark()
+    for index, path in enumerate(files):
+        _read_file(reader, path, index)
+    return [reader.batches(), reader.since(begin)]
+
+
+def _read_file(reader: _Reader, path: Path, index: int) -> None:
+    """Read one whole file of any form."""
+    reader.start(str(path), index)
     try:
-        stream, compressed = _open(path)
+        stream, _ = _open(path)
         with stream:
-            first = _first_bytes(stream)
-            if not first.strip():
+            if not _first_bytes(stream).strip():
                 reader.reject(None, "empty file")
-                return [reader.result()]
-            form = _detect(stream)
-            if form == "ndjson":
-                if workers > 1 and not compressed and path.stat().st_size >= _PARALLEL_MIN_BYTES:
-                    return _read_parallel(path, index, workers, scratch)
+                return
+            if _detect(stream) == "ndjson":
                 _read_ndjson(stream, reader)
-            elif not _read_single_value(stream, reader) and reader.builder.documents == 0:
-                # Not one JSON value after all: perhaps NDJSON whose first lines are broken.
-                stream.seek(0)
-                lines = _Reader(name, index)
-                _read_ndjson(stream, lines)
-                if lines.builder.documents:
-                    return [lines.result()]
+                return
+            mark = reader.mark()
+            if _read_single_value(stream, reader) or reader.builder.documents > mark.documents:
+                return
+            # Not one JSON value after all: perhaps NDJSON whose first lines are broken. If
+            # that finds no document either, the file's rejections are those of the value.
+            as_value = reader.take_back(mark)
+            stream.seek(0)
+            _read_ndjson(stream, reader)
+            if reader.builder.documents == mark.documents:
+                reader.take_back(mark)
+                reader.put_back(as_value)
     except (OSError, EOFError, zlib.error) as exc:
         reader.reject(None, f"cannot read the file to the end ({exc})")
-    return [reader.result()]
 
 
 def _first_bytes(stream: BinaryIO) -> bytes:
@@ -298,7 +344,45 @@ def _read_single_value(stream: BinaryIO, reader: _Reader) -> bool:
     return True
 
 
-# --- parallel NDJSON ---------------------------------------------------------------------------
+# --- reading in processes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """One piece of reading: a whole file of any form, or a line-aligned range of plain NDJSON."""
+
+    path: Path
+    index: int  # the file's position among all input files
+    size: int  # bytes, to balance the processes
+    start: int = 0
+    end: int | None = None  # None: the whole file
+
+
+def _plan(files: Sequence[Path], workers: int) -> list[_Task]:
+    """Tasks in reading order: large plain NDJSON files split into ``workers`` ranges."""
+    tasks: list[_Task] = []
+    for index, path in enumerate(files):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0  # reading it reports the problem
+        if workers > 1 and size >= _PARALLEL_MIN_BYTES and _is_plain_ndjson(path):
+            tasks.extend(
+                _Task(path, index, end - start, start, end)
+                for start, end in _ranges(path, workers)
+            )
+        else:
+            tasks.append(_Task(path, index, size))
+    return tasks
+
+
+def _is_plain_ndjson(path: Path) -> bool:
+    try:
+        stream, compressed = _open(path)
+    except SourceUnavailable:
+        return False  # reading it as a whole file reports the problem
+    with stream:
+        return not compressed and _detect(stream) == "ndjson"
 
 
 def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
@@ -313,13 +397,12 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def _read_range(path: str, index: int, start: int, end: int, spill: Path) -> tuple[Part, int]:
-    """Worker: read the lines in [start, end) of an NDJSON file; line numbers are local."""
-    reader = _Reader(path, index, spill=spill)
-    with open(path, "rb") as handle:
+def _read_range(reader: _Reader, path: Path, index: int, start: int, end: int) -> int:
+    """Read the lines in [start, end) of an NDJSON file, numbered from 1; returns how many."""
+    reader.start(str(path), index)
+    with path.open("rb") as handle:
         handle.seek(start)
-        lines = _read_ndjson(_LimitedLines(handle, end - start), reader, start=start)
-    return reader.result(), lines
+        return _read_ndjson(_LimitedLines(handle, end - start), reader, start=start)
 
 
 class _LimitedLines:
@@ -358,84 +441,134 @@ class _LimitedLines:
             yield rest + self._handle.readline()
 
 
-def _read_parallel(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
-    """Read byte ranges of a large NDJSON file in worker processes, in reading order.
+def _read_in_processes(tasks: Sequence[_Task], workers: int, scratch: Path) -> list[Part]:
+    """Run the tasks in up to ``workers`` reader processes; the parts come back in order.
 
-    Workers are plain ``python -m tracelens.ingest.worker`` subprocesses that write their rows
-    to Arrow IPC files under ``scratch`` batch by batch, so nothing depends on how the calling
-    program's main module can be re-imported, and no process holds more than a batch of rows
-    while reading.
+    Each process reads a contiguous run of tasks (balanced by size), so its row batches follow
+    the previous process's in reading order, and the result is the same however many ran.
+    Workers are plain ``python -m tracelens.ingest.worker JOBS`` subprocesses that write their
+    rows to Arrow IPC files under ``scratch`` batch by batch, so nothing depends on how the
+    calling program's main module can be re-imported, and no process holds more than a batch
+    of rows while reading.
     """
-    ranges = _ranges(path, workers)
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     processes = []
-    for number, (start, end) in enumerate(ranges):
-        out = scratch / f"{index}-{number}"
-        out.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "tracelens.ingest.worker",
-            str(path),
-            str(index),
-            str(start),
-            str(end),
-            str(out),
-        ]
+    for number, group in enumerate(_contiguous_groups(tasks, workers)):
+        out = scratch / f"reader-{number}"
+        out.mkdir()
+        jobs = [{**dataclasses.asdict(tasks[n]), "path": str(tasks[n].path)} for n in group]
+        (out / "jobs.json").write_bytes(msgspec.json.encode(jobs))
+        command = [sys.executable, "-m", "tracelens.ingest.worker", str(out)]
         processes.append((out, subprocess.Popen(command, env=env, stderr=subprocess.PIPE)))
-    results = []
+    rows: list[Part] = []
+    counts: list[tuple[Part, int]] = []
     for out, process in processes:
         _, stderr = process.communicate()
         if process.returncode != 0:
             last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise SourceUnavailable(f"{path}: a reader process failed ({last[0]})")
-        results.append(worker_result(out))
-    parts: list[Part] = []
+            raise SourceUnavailable(f"a reader process failed ({last[0]})")
+        batches, task_counts = worker_result(out)
+        rows.append(batches)
+        counts.extend(task_counts)
+    # Line numbers of an NDJSON range count from its start: add the lines of earlier ranges.
+    shifted: list[Part] = []
     line_offset = 0
-    for part, lines in results:
-        shifted = tuple(
-            Rejection(file=r.file, line=r.line + line_offset, reason=r.reason)
-            if r.line is not None
-            else r
-            for r in part.rejections
-        )
-        parts.append(
-            Part(
-                rows=part.rows,
-                links=part.links,
-                documents=part.documents,
-                rejected=part.rejected,
-                rejections=shifted,
-            )
-        )
+    for task, (part, lines) in zip(tasks, counts, strict=True):
+        if task.start == 0:
+            line_offset = 0
+        shifted.append(_shift_lines(part, line_offset))
         line_offset += lines
-    return parts
+    return [*rows, *shifted]
 
 
-def run_worker(path: str, index: int, start: int, end: int, out: Path) -> None:
-    """Worker side: read [start, end) of an NDJSON file, spilling rows into ``out``."""
-    part, lines = _read_range(path, index, start, end, out)
-    meta = {
-        "documents": part.documents,
-        "rejected": part.rejected,
-        "rejections": [[r.file, r.line, r.reason] for r in part.rejections],
-        "batches": len(part.rows),
-        "lines": lines,
-    }
+def _contiguous_groups(tasks: Sequence[_Task], workers: int) -> list[list[int]]:
+    """Split task numbers into at most ``workers`` runs of consecutive tasks of similar size."""
+    total = sum(task.size for task in tasks) or 1
+    groups: list[list[int]] = [[] for _ in range(workers)]
+    done = 0
+    for number, task in enumerate(tasks):
+        # The group whose share of the bytes holds this task's middle byte.
+        groups[min(workers - 1, (done + task.size // 2) * workers // total)].append(number)
+        done += task.size
+    return [group for group in groups if group]
+
+
+def _shift_lines(part: Part, offset: int) -> Part:
+    """The part with the line numbers of its rejections moved down by ``offset``."""
+    if not offset:
+        return part
+    shifted = tuple(
+        Rejection(file=r.file, line=r.line + offset, reason=r.reason) if r.line is not None else r
+        for r in part.rejections
+    )
+    return Part(
+        rows=part.rows,
+        links=part.links,
+        documents=part.documents,
+        rejected=part.rejected,
+        rejections=shifted,
+    )
+
+
+def run_worker(out: Path) -> None:
+    """Worker side: run the tasks in ``out/jobs.json``, spilling row batches into ``out``.
+
+    Writes ``out/meta.json``: the number of batches and, per task, its counts, rejections and
+    lines read (or the error that stopped it: later tasks are not run).
+    """
+    reader = _Reader(spill=out)
+    tasks: list[dict[str, object]] = []
+    for job in msgspec.json.decode((out / "jobs.json").read_bytes()):
+        mark = reader.mark()
+        lines = 0
+        path = Path(job["path"])
+        try:
+            if job["end"] is None:
+                _read_file(reader, path, job["index"])
+            else:
+                lines = _read_range(reader, path, job["index"], job["start"], job["end"])
+        except SourceUnavailable as exc:
+            tasks.append({"error": str(exc)})
+            break
+        part = reader.since(mark)
+        tasks.append(
+            {
+                "documents": part.documents,
+                "rejected": part.rejected,
+                "rejections": [[r.file, r.line, r.reason] for r in part.rejections],
+                "lines": lines,
+            }
+        )
+    reader.flush()
+    meta = {"batches": len(reader.rows), "tasks": tasks}
     (out / "meta.json").write_bytes(msgspec.json.encode(meta))
 
 
-def worker_result(out: Path) -> tuple[Part, int]:
-    """Read what ``run_worker`` wrote (the row batches stay on disk, scanned lazily)."""
+def worker_result(out: Path) -> tuple[Part, list[tuple[Part, int]]]:
+    """What ``run_worker`` wrote: its row batches (left on disk, scanned lazily) as one part,
+    and each task's counts with the number of lines it read."""
     meta = msgspec.json.decode((out / "meta.json").read_bytes())
+    counts: list[tuple[Part, int]] = []
+    for task in meta["tasks"]:
+        if "error" in task:
+            raise SourceUnavailable(task["error"])
+        rejections = tuple(Rejection(file=f, line=ln, reason=r) for f, ln, r in task["rejections"])
+        part = Part(
+            rows=[],
+            links=[],
+            documents=task["documents"],
+            rejected=task["rejected"],
+            rejections=rejections,
+        )
+        counts.append((part, int(task["lines"])))
     batches = range(int(meta["batches"]))
-    part = Part(
-        rows=[pl.scan_ipc(out / f"rows-{n:05d}.arrow") for n in batches],
-        links=[pl.scan_ipc(out / f"links-{n:05d}.arrow") for n in batches],
-        documents=meta["documents"],
-        rejected=meta["rejected"],
-        rejections=tuple(Rejection(file=f, line=ln, reason=r) for f, ln, r in meta["rejections"]),
+    rows = Part(
+        rows=[pl.scan_ipc(out / f"rows-{n:06d}.arrow") for n in batches],
+        links=[pl.scan_ipc(out / f"links-{n:06d}.arrow") for n in batches],
+        documents=0,
+        rejected=0,
+        rejections=(),
     )
-    return part, int(meta["lines"])
+    return rows, counts

@@ -366,11 +366,16 @@ class FrameBuilder:
         nested = subs.join(owner, on="_doc", how="left", maintain_order="left").with_columns(
             pl.lit(False).alias(col.TOP)
         )
-        # Each document's rows together, in reading order: batches cover contiguous parts of a
-        # file, so the concatenated frame has the same row order however many readers ran.
+        # Each document's rows together, in reading order: batches cover contiguous parts of
+        # the input (files, then byte ranges), so the concatenated frame has the same row order
+        # however many readers ran.
         rows = (
             pl.concat([tops, nested], how="diagonal_relaxed")
-            .sort([_POS, _SUB, col.TOP], descending=[False, False, True], maintain_order=True)
+            .sort(
+                [_FILE, _POS, _SUB, col.TOP],
+                descending=[False, False, False, True],
+                maintain_order=True,
+            )
             .with_columns(_seconds_to_time(_START_S, col.START), _seconds_to_time(_END_S, col.END))
             .select([pl.col(name).cast(dtype) for name, dtype in _ROW_SCHEMA.items()])
         )

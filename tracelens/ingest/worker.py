@@ -1,4 +1,4 @@
-"""Reader process for one byte range of a large NDJSON file (see ``files._read_parallel``)."""
+"""Reader process: reads whole files and NDJSON byte ranges (see ``files._read_in_processes``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from tracelens.ingest.files import run_worker
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tracelens.ingest.worker PATH INDEX START END OUT``."""
-    path, index, start, end, out = argv
-    run_worker(path, int(index), int(start), int(end), Path(out))
+    """``python -m tracelens.ingest.worker DIR``: run DIR/jobs.json (see ``run_worker``)."""
+    (out,) = argv
+    run_worker(Path(out))
     return 0
 
 
