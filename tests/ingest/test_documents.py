@@ -10,9 +10,10 @@ import pytest
 from _docs import TRACE, async_request, batch_page, seg, write_gzip, write_lines
 
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest import files, read_traces
-from tracelens.ingest.files import _plan, _read_in_processes
+from tracelens.ingest import processes, read_traces
+from tracelens.ingest.files import expand_paths
 from tracelens.ingest.normalise import finish
+from tracelens.ingest.processes import plan, read_in_processes
 from tracelens.model import schema as col
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "real_traces"
@@ -173,7 +174,7 @@ def test_sdk_retries_and_go_attempts_are_not_lambda_attempts(tmp_path: Path) -> 
 def test_parallel_ranges_equal_sequential_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
     lines = []
     for n in range(300):
         trace = f"1-6437350a-{n:024x}"
@@ -183,9 +184,9 @@ def test_parallel_ranges_equal_sequential_reading(
     path = tmp_path / "big.ndjson"
     path.write_text("\n".join(lines) + "\n")
     sequential = read_traces([path], workers=1)
-    tasks = _plan([path], 3)
+    tasks = plan([path], 3)
     assert len(tasks) == 3
-    parallel = finish(_read_in_processes(tasks, 3, tmp_path), files=[str(path)])
+    parallel = finish(read_in_processes(tasks, 3, tmp_path), files=[str(path)])
     assert parallel.entities.equals(sequential.entities)
     assert parallel.stats == sequential.stats
     assert [r.line for r in parallel.stats.rejections] == [
@@ -213,9 +214,9 @@ def test_many_files_of_every_form_read_in_processes_as_in_one(
     (folder / "f_bad.json").write_text('{"Traces": [{"Id": 1, ')
     sequential = read_traces([folder], workers=1)
     # WHEN the same directory is read by reader processes
-    monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
     # (the plain NDJSON files in two ranges each)
-    assert len(_plan(files.expand_paths([folder]), 2)) == 8
+    assert len(plan(expand_paths([folder]), 2)) == 8
     parallel = read_traces([folder], workers=2)
     # THEN the frames and the counts are the same, rejections with file and line
     assert parallel.entities.equals(sequential.entities)
@@ -231,13 +232,13 @@ def test_many_files_of_every_form_read_in_processes_as_in_one(
 def test_a_file_a_reader_process_cannot_open_is_one_clear_error(tmp_path: Path) -> None:
     # GIVEN reading planned for three files, one of which is gone when its reader runs
     paths = [write_lines(tmp_path / f"{n}.ndjson", async_request()) for n in "abc"]
-    tasks = _plan(paths, 2)
+    tasks = plan(paths, 2)
     paths[1].unlink()
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     # WHEN the reader processes run, THEN the reader's own message is raised
     with pytest.raises(SourceUnavailable, match=r"b\.ndjson: cannot read"):
-        _read_in_processes(tasks, 2, scratch)
+        read_in_processes(tasks, 2, scratch)
 
 
 def test_iatk_step_functions_trace_has_only_inferred_lambda_segments() -> None:

@@ -1,11 +1,11 @@
-"""Reader process: reads whole files and NDJSON byte ranges (see ``files._read_in_processes``)."""
+"""Reader process for ``processes.read_in_processes``: whole files and NDJSON byte ranges."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from tracelens.ingest.files import run_worker
+from tracelens.ingest.processes import run_worker
 
 
 def main(argv: list[str]) -> int:

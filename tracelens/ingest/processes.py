@@ -1,0 +1,229 @@
+"""Reading in reader processes: large NDJSON files in byte ranges, many files in runs.
+
+Workers are plain ``python -m tracelens.ingest.worker DIR`` subprocesses that write their rows
+to Arrow IPC files under DIR batch by batch, so nothing depends on how the calling program's
+main module can be re-imported, and no process holds more than a batch of rows while reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+import polars as pl
+
+from tracelens.errors import SourceUnavailable
+from tracelens.ingest.normalise import Part
+from tracelens.ingest.reading import (
+    Reader,
+    detect,
+    open_input,
+    read_file,
+    read_files,
+    read_range,
+)
+from tracelens.model.frames import Rejection
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# Below this many bytes of input, starting processes costs more than it saves.
+PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One piece of reading: a whole file of any form, or a line-aligned range of plain NDJSON."""
+
+    path: Path
+    index: int  # the file's position among all input files
+    size: int  # bytes, to balance the processes
+    start: int = 0
+    end: int | None = None  # None: the whole file
+
+
+def read_parts(files: Sequence[Path], workers: int, scratch: Path) -> list[Part]:
+    """Read the files, in reader processes when there are several and enough bytes."""
+    tasks = plan(files, workers)
+    if workers > 1 and len(tasks) > 1 and sum(t.size for t in tasks) >= PARALLEL_MIN_BYTES:
+        return read_in_processes(tasks, workers, scratch)
+    return read_files(files)
+
+
+def plan(files: Sequence[Path], workers: int) -> list[Task]:
+    """Tasks in reading order: large plain NDJSON files split into ``workers`` ranges."""
+    tasks: list[Task] = []
+    for index, path in enumerate(files):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0  # reading it reports the problem
+        if workers > 1 and size >= PARALLEL_MIN_BYTES and _is_plain_ndjson(path):
+            tasks.extend(
+                Task(path, index, end - start, start, end)
+                for start, end in _ranges(path, workers)
+            )
+        else:
+            tasks.append(Task(path, index, size))
+    return tasks
+
+
+def _is_plain_ndjson(path: Path) -> bool:
+    try:
+        stream, compressed = open_input(path)
+    except SourceUnavailable:
+        return False  # reading it as a whole file reports the problem
+    with stream:
+        return not compressed and detect(stream) == "ndjson"
+
+
+def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as handle:
+        for k in range(1, pieces):
+            handle.seek(max(size * k // pieces, bounds[-1]))
+            handle.readline()
+            bounds.append(min(handle.tell(), size))
+    bounds.append(size)
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def read_in_processes(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
+    """Run the tasks in up to ``workers`` reader processes; the parts come back in order.
+
+    Each process reads a contiguous run of tasks (balanced by size), so its row batches follow
+    the previous process's in reading order, and the result is the same however many ran.
+    Workers are plain ``python -m tracelens.ingest.worker JOBS`` subprocesses that write their
+    rows to Arrow IPC files under ``scratch`` batch by batch, so nothing depends on how the
+    calling program's main module can be re-imported, and no process holds more than a batch
+    of rows while reading.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    processes = []
+    for number, group in enumerate(_contiguous_groups(tasks, workers)):
+        out = scratch / f"reader-{number}"
+        out.mkdir()
+        jobs = [{**dataclasses.asdict(tasks[n]), "path": str(tasks[n].path)} for n in group]
+        (out / "jobs.json").write_bytes(msgspec.json.encode(jobs))
+        command = [sys.executable, "-m", "tracelens.ingest.worker", str(out)]
+        processes.append((out, subprocess.Popen(command, env=env, stderr=subprocess.PIPE)))
+    rows: list[Part] = []
+    counts: list[tuple[Part, int]] = []
+    for out, process in processes:
+        _, stderr = process.communicate()
+        if process.returncode != 0:
+            last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise SourceUnavailable(f"a reader process failed ({last[0]})")
+        batches, task_counts = worker_result(out)
+        rows.append(batches)
+        counts.extend(task_counts)
+    # Line numbers of an NDJSON range count from its start: add the lines of earlier ranges.
+    shifted: list[Part] = []
+    line_offset = 0
+    for task, (part, lines) in zip(tasks, counts, strict=True):
+        if task.start == 0:
+            line_offset = 0
+        shifted.append(_shift_lines(part, line_offset))
+        line_offset += lines
+    return [*rows, *shifted]
+
+
+def _contiguous_groups(tasks: Sequence[Task], workers: int) -> list[list[int]]:
+    """Split task numbers into at most ``workers`` runs of consecutive tasks of similar size."""
+    total = sum(task.size for task in tasks) or 1
+    groups: list[list[int]] = [[] for _ in range(workers)]
+    done = 0
+    for number, task in enumerate(tasks):
+        # The group whose share of the bytes holds this task's middle byte.
+        groups[min(workers - 1, (done + task.size // 2) * workers // total)].append(number)
+        done += task.size
+    return [group for group in groups if group]
+
+
+def _shift_lines(part: Part, offset: int) -> Part:
+    """The part with the line numbers of its rejections moved down by ``offset``."""
+    if not offset:
+        return part
+    shifted = tuple(
+        Rejection(file=r.file, line=r.line + offset, reason=r.reason) if r.line is not None else r
+        for r in part.rejections
+    )
+    return Part(
+        rows=part.rows,
+        links=part.links,
+        documents=part.documents,
+        rejected=part.rejected,
+        rejections=shifted,
+    )
+
+
+def run_worker(out: Path) -> None:
+    """Worker side: run the tasks in ``out/jobs.json``, spilling row batches into ``out``.
+
+    Writes ``out/meta.json``: the number of batches and, per task, its counts, rejections and
+    lines read (or the error that stopped it: later tasks are not run).
+    """
+    reader = Reader(spill=out)
+    tasks: list[dict[str, object]] = []
+    for job in msgspec.json.decode((out / "jobs.json").read_bytes()):
+        mark = reader.mark()
+        lines = 0
+        path = Path(job["path"])
+        try:
+            if job["end"] is None:
+                read_file(reader, path, job["index"])
+            else:
+                lines = read_range(reader, path, job["index"], job["start"], job["end"])
+        except SourceUnavailable as exc:
+            tasks.append({"error": str(exc)})
+            break
+        part = reader.since(mark)
+        tasks.append(
+            {
+                "documents": part.documents,
+                "rejected": part.rejected,
+                "rejections": [[r.file, r.line, r.reason] for r in part.rejections],
+                "lines": lines,
+            }
+        )
+    reader.flush()
+    meta = {"batches": len(reader.rows), "tasks": tasks}
+    (out / "meta.json").write_bytes(msgspec.json.encode(meta))
+
+
+def worker_result(out: Path) -> tuple[Part, list[tuple[Part, int]]]:
+    """What ``run_worker`` wrote: its row batches (left on disk, scanned lazily) as one part,
+    and each task's counts with the number of lines it read."""
+    meta = msgspec.json.decode((out / "meta.json").read_bytes())
+    counts: list[tuple[Part, int]] = []
+    for task in meta["tasks"]:
+        if "error" in task:
+            raise SourceUnavailable(task["error"])
+        rejections = tuple(Rejection(file=f, line=ln, reason=r) for f, ln, r in task["rejections"])
+        part = Part(
+            rows=[],
+            links=[],
+            documents=task["documents"],
+            rejected=task["rejected"],
+            rejections=rejections,
+        )
+        counts.append((part, int(task["lines"])))
+    batches = range(int(meta["batches"]))
+    rows = Part(
+        rows=[pl.scan_ipc(out / f"rows-{n:06d}.arrow") for n in batches],
+        links=[pl.scan_ipc(out / f"links-{n:06d}.arrow") for n in batches],
+        documents=0,
+        rejected=0,
+        rejections=(),
+    )
+    return rows, counts

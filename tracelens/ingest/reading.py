@@ -1,0 +1,293 @@
+"""Reading trace files in this process: form detection, values, lines and byte ranges.
+
+The form of a file is detected by content, never by name: gzip by its magic bytes; NDJSON
+when one of its first lines is a complete JSON value on its own; otherwise one JSON value
+filling the file (a pretty-printed document, a list, or a ``{"Traces": [...]}`` page), whose
+top-level array elements are split out and decoded one at a time so that a large file is never
+held in memory as parsed documents.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+import polars as pl
+
+from tracelens.errors import SourceUnavailable
+from tracelens.ingest.decode import BadValue, decode_value
+from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
+from tracelens.ingest.normalise import FrameBuilder, Part
+from tracelens.model.frames import Rejection
+from tracelens.model.segment import Entity
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from pathlib import Path
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BATCH_ROWS = 100_000
+_DETECT_LIMIT = 16 * 1024 * 1024  # X-Ray documents are at most 64 KB; NDJSON lines stay far below
+_MAX_KEPT_REJECTIONS = 100
+
+
+def open_input(path: Path) -> tuple[BinaryIO, bool]:
+    """Open a file for reading, through gzip when it starts with gzip's magic bytes."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise SourceUnavailable(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    compressed = handle.read(2) == _GZIP_MAGIC
+    handle.seek(0)
+    if compressed:
+        return cast("BinaryIO", gzip.GzipFile(fileobj=handle, mode="rb")), True
+    return handle, False
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A reader's counts at one moment (see ``Reader.mark``)."""
+
+    documents: int
+    rejected: int
+    kept: int
+
+
+class Reader:
+    """Turns values into rows and rejections, file after file (or range after range).
+
+    The rows of every file go into the same batches, so many small files cost one conversion
+    to polars per ``_BATCH_ROWS`` rows, not one per file. With a ``spill`` directory each batch
+    is written there as Arrow IPC at once, so a reader process holds one batch at a time.
+    Counts are read per piece of work with ``mark`` and ``since``.
+    """
+
+    def __init__(self, *, spill: Path | None = None) -> None:
+        self.name = ""
+        self.file_index = 0
+        self.builder = FrameBuilder()
+        self.spill = spill
+        self.rejected = 0
+        self.rejections: list[Rejection] = []  # the first _MAX_KEPT_REJECTIONS of all files
+        self.rows: list[pl.LazyFrame] = []
+        self.links: list[pl.LazyFrame] = []
+
+    def start(self, name: str, file_index: int) -> None:
+        """Values from now on come from this file."""
+        self.name = name
+        self.file_index = file_index
+
+    def value(self, raw: bytes, *, line: int | None, pos: int) -> None:
+        sub = 0
+        bad_value = False
+        for result in decode_value(raw):
+            if isinstance(result, Entity):
+                self.builder.add(result, file=self.file_index, pos=pos, sub=sub)
+                sub += 1
+            elif isinstance(result, BadValue):
+                # A value that is not JSON or holds no objects costs one rejection, however
+                # many non-object elements it has.
+                if not bad_value:
+                    self.reject(line, result.reason)
+                bad_value = True
+            else:
+                self.reject(line, result)
+        if self.builder.pending >= _BATCH_ROWS:
+            self.flush()
+
+    def reject(self, line: int | None, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < _MAX_KEPT_REJECTIONS:
+            self.rejections.append(Rejection(file=self.name, line=line, reason=reason))
+
+    def mark(self) -> Mark:
+        return Mark(self.builder.documents, self.rejected, len(self.rejections))
+
+    def since(self, mark: Mark) -> Part:
+        """Documents and rejections since ``mark``, as a part without rows."""
+        return Part(
+            rows=[],
+            links=[],
+            documents=self.builder.documents - mark.documents,
+            rejected=self.rejected - mark.rejected,
+            rejections=tuple(self.rejections[mark.kept :]),
+        )
+
+    def take_back(self, mark: Mark) -> tuple[int, list[Rejection]]:
+        """Remove the rejections made since ``mark`` (no document may have been added)."""
+        taken = self.rejected - mark.rejected, self.rejections[mark.kept :]
+        self.rejected = mark.rejected
+        del self.rejections[mark.kept :]
+        return taken
+
+    def put_back(self, taken: tuple[int, list[Rejection]]) -> None:
+        self.rejected += taken[0]
+        self.rejections.extend(taken[1])
+
+    def flush(self) -> None:
+        if not self.builder.pending and not self.builder.links:
+            return
+        rows, links = self.builder.take()
+        if self.spill is None:
+            self.rows.append(rows.lazy())
+            self.links.append(links.lazy())
+            return
+        number = len(self.rows)
+        rows.write_ipc(self.spill / f"rows-{number:06d}.arrow")
+        links.write_ipc(self.spill / f"links-{number:06d}.arrow")
+        self.rows.append(pl.scan_ipc(self.spill / f"rows-{number:06d}.arrow"))
+        self.links.append(pl.scan_ipc(self.spill / f"links-{number:06d}.arrow"))
+
+    def batches(self) -> Part:
+        """Every row batch (the last one flushed now), as a part without counts."""
+        self.flush()
+        return Part(rows=self.rows, links=self.links, documents=0, rejected=0, rejections=())
+
+
+def read_files(files: Sequence[Path]) -> list[Part]:
+    """Read every file in this process, in order."""
+    reader = Reader()
+    begin = reader.mark()
+    for index, path in enumerate(files):
+        read_file(reader, path, index)
+    return [reader.batches(), reader.since(begin)]
+
+
+def read_file(reader: Reader, path: Path, index: int) -> None:
+    """Read one whole file of any form."""
+    reader.start(str(path), index)
+    try:
+        stream, _ = open_input(path)
+        with stream:
+            if not _first_bytes(stream).strip():
+                reader.reject(None, "empty file")
+                return
+            if detect(stream) == "ndjson":
+                _read_ndjson(stream, reader)
+                return
+            mark = reader.mark()
+            if _read_single_value(stream, reader) or reader.builder.documents > mark.documents:
+                return
+            # Not one JSON value after all: perhaps NDJSON whose first lines are broken. If
+            # that finds no document either, the file's rejections are those of the value.
+            as_value = reader.take_back(mark)
+            stream.seek(0)
+            _read_ndjson(stream, reader)
+            if reader.builder.documents == mark.documents:
+                reader.take_back(mark)
+                reader.put_back(as_value)
+    except (OSError, EOFError, zlib.error) as exc:
+        reader.reject(None, f"cannot read the file to the end ({exc})")
+
+
+def _first_bytes(stream: BinaryIO) -> bytes:
+    data = stream.read(64 * 1024)
+    stream.seek(0)
+    return data
+
+
+def detect(stream: BinaryIO) -> str:
+    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value.
+
+    Lines are read at most ``_DETECT_LIMIT`` bytes at a time: a longer first line (a whole
+    BatchGetTraces page written on one line, say) is one large JSON value, read by the
+    streaming splitter rather than decoded here in one piece.
+    """
+    checked = 0
+    while True:
+        line = stream.readline(_DETECT_LIMIT)
+        if not line:
+            break
+        if len(line) == _DETECT_LIMIT and not line.endswith(b"\n"):
+            break
+        if not line.strip():
+            continue
+        text = line.strip()
+        if text[:1] in (b"{", b"[") and _is_whole_value(text):
+            stream.seek(0)
+            return "ndjson"
+        checked += 1
+        if checked >= 3:
+            break
+    stream.seek(0)
+    return "single"
+
+
+def _is_whole_value(text: bytes) -> bool:
+    first = next(iter(decode_value(text)), None)
+    if isinstance(first, BadValue):
+        return "not an object" in first.reason
+    return True
+
+
+def _read_ndjson(
+    stream: Iterable[bytes], reader: Reader, *, first_line: int = 1, start: int = 0
+) -> int:
+    """Read lines until the stream ends; returns the number of lines read."""
+    number = first_line - 1
+    pos = start
+    for line in stream:
+        number += 1
+        if line.strip():
+            reader.value(line, line=number, pos=pos)
+        pos += len(line)
+    return number - first_line + 1
+
+
+def _read_single_value(stream: BinaryIO, reader: Reader) -> bool:
+    """Read a file holding one JSON value; False when its structure is broken."""
+    try:
+        for index, element in enumerate(iter_elements(stream)):
+            reader.value(element, line=None, pos=index)
+    except JsonStreamError as exc:
+        reader.reject(exc.line, f"not valid JSON ({exc.reason})")
+        return False
+    return True
+
+
+def read_range(reader: Reader, path: Path, index: int, start: int, end: int) -> int:
+    """Read the lines in [start, end) of an NDJSON file, numbered from 1; returns how many."""
+    reader.start(str(path), index)
+    with path.open("rb") as handle:
+        handle.seek(start)
+        return _read_ndjson(_LimitedLines(handle, end - start), reader, start=start)
+
+
+class _LimitedLines:
+    """Iterate the lines of a file handle within a byte budget, reading large blocks.
+
+    Lines keep their ``\n``; the last one may lack it. Reading blocks instead of calling
+    ``readline`` per line saves a system call every couple of lines on long NDJSON lines.
+    """
+
+    _BLOCK = 4 * 1024 * 1024
+
+    def __init__(self, handle: BinaryIO, budget: int) -> None:
+        self._handle = handle
+        self._budget = budget
+
+    def __iter__(self) -> Iterator[bytes]:
+        rest = b""
+        while self._budget > 0:
+            block = self._handle.read(min(self._BLOCK, self._budget))
+            if not block:
+                break
+            self._budget -= len(block)
+            start = 0
+            end = block.find(b"\n")
+            if rest and end >= 0:
+                yield rest + block[: end + 1]
+                rest, start = b"", end + 1
+                end = block.find(b"\n", start)
+            while end >= 0:
+                yield block[start : end + 1]
+                start = end + 1
+                end = block.find(b"\n", start)
+            rest += block[start:]
+        if rest:
+            # A range ends on a line boundary, but a line that crosses it is read whole.
+            yield rest + self._handle.readline()
+
+
