@@ -10,7 +10,7 @@ import pytest
 from _docs import TRACE, async_request, batch_page, seg, write_gzip, write_lines
 
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest import processes, read_traces
+from tracelens.ingest import feed, processes, read_traces
 from tracelens.ingest.files import expand_paths
 from tracelens.ingest.normalise import finish
 from tracelens.ingest.processes import plan, read_in_processes
@@ -227,6 +227,38 @@ def test_many_files_of_every_form_read_in_processes_as_in_one(
         ("c_big.ndjson", 8),
         ("d_empty.json", None),
     }
+
+
+@pytest.mark.parametrize("form", ["page", "gzip_lines", "gzip_truncated", "broken_value"])
+def test_large_files_fed_to_reader_processes_read_as_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    # GIVEN one file that cannot be split in byte ranges: one JSON value, or gzip
+    docs = [d for n in range(40) for d in async_request(f"1-6437350a-{n:024x}")]
+    docs[5] = {"id": "not-hex", "name": "bad id", "trace_id": docs[4]["trace_id"]}
+    lines = [json.dumps(d) for d in docs]
+    path = tmp_path / "big"
+    if form == "page":
+        path.write_text(json.dumps(batch_page(docs), indent=1))
+    elif form == "broken_value":
+        # Not one JSON value: NDJSON whose first lines are cut, read as lines after all
+        path.write_text('{"Traces": [\n{"cut\n{"cut\n' + "\n".join(lines) + "\n")
+    else:
+        write_gzip(path, "\n".join(lines) + "\n")
+        if form == "gzip_truncated":
+            path.write_bytes(path.read_bytes()[:-400])
+    sequential = read_traces([path], workers=1)
+    # WHEN it is split here and fed in many small chunks to two reader processes
+    monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "_CHUNK_BYTES", 2000)
+    assert [task.fed for task in plan([path], 2)] == [True]
+    parallel = read_traces([path], workers=2)
+    # THEN rows, counts and rejections (with their lines) are those of one process
+    assert parallel.entities.equals(sequential.entities)
+    assert parallel.links.equals(sequential.links)
+    assert parallel.stats == sequential.stats
+    assert parallel.stats.documents > 30
+    assert parallel.stats.rejected >= 1
 
 
 def test_a_file_a_reader_process_cannot_open_is_one_clear_error(tmp_path: Path) -> None:

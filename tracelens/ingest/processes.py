@@ -1,25 +1,29 @@
-"""Reading in reader processes: large NDJSON files in byte ranges, many files in runs.
+"""Reading in reader processes: large NDJSON files in byte ranges, many files in runs, and
+gzip or one large JSON value fed through pipes (``feed``).
 
-Workers are plain ``python -m tracelens.ingest.worker DIR`` subprocesses that write their rows
-to Arrow IPC files under DIR batch by batch, so nothing depends on how the calling program's
-main module can be re-imported, and no process holds more than a batch of rows while reading.
+Workers are plain ``python -m tracelens.ingest.worker`` subprocesses that write their rows to
+Arrow IPC files batch by batch, so nothing depends on how the calling program's main module
+can be re-imported, and no process holds more than a batch of rows while reading.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
-import polars as pl
 
 from tracelens.errors import SourceUnavailable
+from tracelens.ingest.feed import (
+    check_reader,
+    decode_rejections,
+    encode_rejections,
+    read_fed,
+    spawn_reader,
+)
 from tracelens.ingest.normalise import Part
 from tracelens.ingest.reading import (
     Reader,
@@ -28,6 +32,7 @@ from tracelens.ingest.reading import (
     read_file,
     read_files,
     read_range,
+    spilled_batches,
 )
 from tracelens.model.frames import Rejection
 
@@ -40,48 +45,54 @@ PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One piece of reading: a whole file of any form, or a line-aligned range of plain NDJSON."""
+    """One piece of reading: a whole file of any form, a line-aligned range of plain NDJSON,
+    or a large file this process splits and feeds to the reader processes (``feed``)."""
 
     path: Path
     index: int  # the file's position among all input files
     size: int  # bytes, to balance the processes
     start: int = 0
     end: int | None = None  # None: the whole file
+    fed: bool = False
 
 
 def read_parts(files: Sequence[Path], workers: int, scratch: Path) -> list[Part]:
     """Read the files, in reader processes when there are several and enough bytes."""
     tasks = plan(files, workers)
-    if workers > 1 and len(tasks) > 1 and sum(t.size for t in tasks) >= PARALLEL_MIN_BYTES:
+    fed = any(task.fed for task in tasks)
+    if fed or (len(tasks) > 1 and sum(t.size for t in tasks) >= PARALLEL_MIN_BYTES):
         return read_in_processes(tasks, workers, scratch)
     return read_files(files)
 
 
 def plan(files: Sequence[Path], workers: int) -> list[Task]:
-    """Tasks in reading order: large plain NDJSON files split into ``workers`` ranges."""
+    """Tasks in reading order: large plain NDJSON files split into ``workers`` ranges, other
+    large files (gzip, one large JSON value) fed to the reader processes."""
     tasks: list[Task] = []
     for index, path in enumerate(files):
         try:
             size = path.stat().st_size
         except OSError:
             size = 0  # reading it reports the problem
-        if workers > 1 and size >= PARALLEL_MIN_BYTES and _is_plain_ndjson(path):
+        form = _large_form(path) if workers > 1 and size >= PARALLEL_MIN_BYTES else None
+        if form == "ranges":
             tasks.extend(
                 Task(path, index, end - start, start, end)
                 for start, end in _ranges(path, workers)
             )
         else:
-            tasks.append(Task(path, index, size))
+            tasks.append(Task(path, index, size, fed=form == "fed"))
     return tasks
 
 
-def _is_plain_ndjson(path: Path) -> bool:
+def _large_form(path: Path) -> str | None:
+    """"ranges" for plain NDJSON, "fed" for gzip or one JSON value, None if unreadable."""
     try:
         stream, compressed = open_input(path)
     except SourceUnavailable:
-        return False  # reading it as a whole file reports the problem
+        return None  # reading it as a whole file reports the problem
     with stream:
-        return not compressed and detect(stream) == "ndjson"
+        return "ranges" if not compressed and detect(stream) == "ndjson" else "fed"
 
 
 def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
@@ -97,33 +108,35 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
 
 
 def read_in_processes(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
-    """Run the tasks in up to ``workers`` reader processes; the parts come back in order.
+    """Run the tasks in up to ``workers`` reader processes; the parts come back in order."""
+    parts: list[Part] = []
+    for number, (fed, run) in enumerate(itertools.groupby(tasks, key=lambda task: task.fed)):
+        place = scratch / f"run-{number}"
+        place.mkdir()
+        if fed:
+            for count, task in enumerate(run):
+                (place / str(count)).mkdir()
+                parts.extend(read_fed(task.path, task.index, workers, place / str(count)))
+        else:
+            parts.extend(_read_run(list(run), workers, place))
+    return parts
 
-    Each process reads a contiguous run of tasks (balanced by size), so its row batches follow
-    the previous process's in reading order, and the result is the same however many ran.
-    Workers are plain ``python -m tracelens.ingest.worker JOBS`` subprocesses that write their
-    rows to Arrow IPC files under ``scratch`` batch by batch, so nothing depends on how the
-    calling program's main module can be re-imported, and no process holds more than a batch
-    of rows while reading.
-    """
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+
+def _read_run(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
+    """Whole files and ranges: each process reads a contiguous run of tasks (balanced by size),
+    so its row batches follow the previous process's in reading order, and the result is the
+    same however many ran."""
     processes = []
     for number, group in enumerate(_contiguous_groups(tasks, workers)):
         out = scratch / f"reader-{number}"
         out.mkdir()
         jobs = [{**dataclasses.asdict(tasks[n]), "path": str(tasks[n].path)} for n in group]
         (out / "jobs.json").write_bytes(msgspec.json.encode(jobs))
-        command = [sys.executable, "-m", "tracelens.ingest.worker", str(out)]
-        processes.append((out, subprocess.Popen(command, env=env, stderr=subprocess.PIPE)))
+        processes.append((out, spawn_reader(out, [str(out)])))
     rows: list[Part] = []
     counts: list[tuple[Part, int]] = []
     for out, process in processes:
-        _, stderr = process.communicate()
-        if process.returncode != 0:
-            last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise SourceUnavailable(f"a reader process failed ({last[0]})")
+        check_reader(process, out)
         batches, task_counts = worker_result(out)
         rows.append(batches)
         counts.extend(task_counts)
@@ -192,7 +205,7 @@ def run_worker(out: Path) -> None:
             {
                 "documents": part.documents,
                 "rejected": part.rejected,
-                "rejections": [[r.file, r.line, r.reason] for r in part.rejections],
+                "rejections": encode_rejections(part.rejections),
                 "lines": lines,
             }
         )
@@ -209,21 +222,12 @@ def worker_result(out: Path) -> tuple[Part, list[tuple[Part, int]]]:
     for task in meta["tasks"]:
         if "error" in task:
             raise SourceUnavailable(task["error"])
-        rejections = tuple(Rejection(file=f, line=ln, reason=r) for f, ln, r in task["rejections"])
-        part = Part(
-            rows=[],
-            links=[],
+        part = spilled_batches(
+            out,
+            range(0),
             documents=task["documents"],
             rejected=task["rejected"],
-            rejections=rejections,
+            rejections=decode_rejections(task["rejections"]),
         )
         counts.append((part, int(task["lines"])))
-    batches = range(int(meta["batches"]))
-    rows = Part(
-        rows=[pl.scan_ipc(out / f"rows-{n:06d}.arrow") for n in batches],
-        links=[pl.scan_ipc(out / f"links-{n:06d}.arrow") for n in batches],
-        documents=0,
-        rejected=0,
-        rejections=(),
-    )
-    return rows, counts
+    return spilled_batches(out, range(int(meta["batches"]))), counts

@@ -137,13 +137,32 @@ class Reader:
         number = len(self.rows)
         rows.write_ipc(self.spill / f"rows-{number:06d}.arrow")
         links.write_ipc(self.spill / f"links-{number:06d}.arrow")
-        self.rows.append(pl.scan_ipc(self.spill / f"rows-{number:06d}.arrow"))
-        self.links.append(pl.scan_ipc(self.spill / f"links-{number:06d}.arrow"))
+        spilled = spilled_batches(self.spill, range(number, number + 1))
+        self.rows.extend(spilled.rows)
+        self.links.extend(spilled.links)
 
     def batches(self) -> Part:
         """Every row batch (the last one flushed now), as a part without counts."""
         self.flush()
         return Part(rows=self.rows, links=self.links, documents=0, rejected=0, rejections=())
+
+
+def spilled_batches(
+    spill: Path,
+    numbers: range,
+    *,
+    documents: int = 0,
+    rejected: int = 0,
+    rejections: tuple[Rejection, ...] = (),
+) -> Part:
+    """The batches ``numbers`` a reader spilled into ``spill``, scanned lazily, as a part."""
+    return Part(
+        rows=[pl.scan_ipc(spill / f"rows-{n:06d}.arrow") for n in numbers],
+        links=[pl.scan_ipc(spill / f"links-{n:06d}.arrow") for n in numbers],
+        documents=documents,
+        rejected=rejected,
+        rejections=rejections,
+    )
 
 
 def read_files(files: Sequence[Path]) -> list[Part]:
@@ -161,7 +180,7 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
     try:
         stream, _ = open_input(path)
         with stream:
-            if not _first_bytes(stream).strip():
+            if not first_bytes(stream).strip():
                 reader.reject(None, "empty file")
                 return
             if detect(stream) == "ndjson":
@@ -182,8 +201,22 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
         reader.reject(None, f"cannot read the file to the end ({exc})")
 
 
-def _first_bytes(stream: BinaryIO) -> bytes:
-    data = stream.read(64 * 1024)
+def first_bytes(stream: BinaryIO) -> bytes:
+    """The file's first bytes, up to the first that are not blank (and the stream rewound).
+
+    Read in small pieces: a gzip file cut short raises EOFError on the read that reaches the
+    cut, and a small one would otherwise lose everything before it.
+    """
+    data = b""
+    try:
+        while len(data) < 64 * 1024 and not data.strip():
+            piece = stream.read(4096)
+            if not piece:
+                break
+            data += piece
+    except EOFError:
+        if not data.strip():
+            raise
     stream.seek(0)
     return data
 

@@ -1,0 +1,219 @@
+"""Large files that cannot be read in byte ranges, split here and fed to reader processes.
+
+A gzipped file, or one large JSON value (a ``{"Traces": [...]}`` document), can only be read
+from its start. This process does that part, which is cheap: it decompresses and splits the
+file into values (NDJSON lines, or the elements of the top-level array) and sends them in
+chunks, round robin, through pipes to reader processes, which decode them and write their rows
+as Arrow IPC batches, one set per chunk. Putting the chunks back in order gives exactly the
+rows, counts and rejections of reading the file in one process.
+
+The pipe carries, per chunk, a header ``<QI`` (chunk number, values) and per value ``<qqI``
+(line number or -1, position, length) followed by the value's bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+import msgspec
+
+from tracelens.errors import SourceUnavailable
+from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
+from tracelens.ingest.normalise import Part
+from tracelens.ingest.reading import (
+    Reader,
+    detect,
+    first_bytes,
+    open_input,
+    read_file,
+    spilled_batches,
+)
+from tracelens.model.frames import Rejection
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+_CHUNK_BYTES = 8 * 1024 * 1024
+_CHUNK = struct.Struct("<QI")
+_VALUE = struct.Struct("<qqI")
+
+
+def spawn_reader(
+    out: Path, args: list[str], *, stdin: int | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m tracelens.ingest.worker ARGS`` with this package importable.
+
+    Its stderr goes to a file in its output directory ``out``, so a reader that writes a lot
+    there can never block on a pipe nobody reads.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, "-m", "tracelens.ingest.worker", *args]
+    with (out / "stderr.txt").open("wb") as errors:
+        return subprocess.Popen(command, env=env, stdin=stdin, stderr=errors)
+
+
+def check_reader(process: subprocess.Popen[bytes], out: Path) -> None:
+    """Raise SourceUnavailable when a reader process failed, with its last line of stderr."""
+    if process.wait() != 0:
+        text = (out / "stderr.txt").read_bytes().decode(errors="replace").strip()
+        last = text.splitlines()[-1:] or ["no output"]
+        raise SourceUnavailable(f"a reader process failed ({last[0]})")
+
+
+def encode_rejections(rejections: Iterable[Rejection]) -> list[list[object]]:
+    """Rejections as JSON-ready rows, for a reader process's meta.json."""
+    return [[r.file, r.line, r.reason] for r in rejections]
+
+
+def decode_rejections(rows: Iterable[list[Any]]) -> tuple[Rejection, ...]:
+    """The inverse of ``encode_rejections``."""
+    return tuple(Rejection(file=file, line=line, reason=reason) for file, line, reason in rows)
+
+
+def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
+    """Read one file by feeding its values to ``workers`` reader processes."""
+    name = str(path)
+    outs = [scratch / f"fed-{number}" for number in range(workers)]
+    processes = []
+    for out in outs:
+        out.mkdir()
+        command = ["--fed", name, str(index), str(out)]
+        processes.append(spawn_reader(out, command, stdin=subprocess.PIPE))
+    pipes = [p.stdin for p in processes if p.stdin is not None]
+    problem: Rejection | None = None
+    not_a_value = broken = False
+    try:
+        problem, not_a_value = _feed(path, pipes)
+    except BrokenPipeError:
+        broken = True  # a reader died; its exit status says why
+    finally:
+        for pipe in pipes:
+            try:
+                pipe.close()
+            except BrokenPipeError:
+                broken = True
+    for process, out in zip(processes, outs, strict=True):
+        check_reader(process, out)
+    if broken:
+        raise SourceUnavailable(f"{name}: a reader process stopped reading")
+    chunks = sorted(
+        (chunk for out in outs for chunk in _fed_result(out)), key=lambda pair: pair[0]
+    )
+    parts = [part for _, part in chunks]
+    if problem is not None:
+        if not_a_value and not any(part.documents for part in parts):
+            # Not one JSON value after all: read it the way a small file is read.
+            reader = Reader()
+            begin = reader.mark()
+            read_file(reader, path, index)
+            return [reader.batches(), reader.since(begin)]
+        parts.append(Part(rows=[], links=[], documents=0, rejected=1, rejections=(problem,)))
+    return parts
+
+
+def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
+    """Send the file's values to the pipes in chunks.
+
+    Returns why reading stopped early, if it did, and whether that is because the file is not
+    well-formed JSON.
+    """
+    name = str(path)
+    number = 0
+    chunk: list[bytes] = []
+    size = 0
+
+    def send() -> None:
+        nonlocal number, size
+        pipe = pipes[number % len(pipes)]
+        pipe.write(_CHUNK.pack(number, len(chunk) // 2))
+        pipe.write(b"".join(chunk))
+        number += 1
+        chunk.clear()
+        size = 0
+
+    problem: Rejection | None = None
+    not_a_value = False
+    try:
+        stream, _ = open_input(path)
+        with stream:
+            if not first_bytes(stream).strip():
+                return Rejection(file=name, line=None, reason="empty file"), False
+            for line, pos, raw in _values(stream):
+                chunk.append(_VALUE.pack(-1 if line is None else line, pos, len(raw)))
+                chunk.append(raw)
+                size += len(raw)
+                if size >= _CHUNK_BYTES:
+                    send()
+    except JsonStreamError as exc:
+        problem = Rejection(file=name, line=exc.line, reason=f"not valid JSON ({exc.reason})")
+        not_a_value = True
+    except BrokenPipeError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = f"cannot read the file to the end ({exc})"
+        problem = Rejection(file=name, line=None, reason=reason)
+    if chunk:
+        send()
+    return problem, not_a_value
+
+
+def _values(stream: BinaryIO) -> Iterator[tuple[int | None, int, bytes]]:
+    """(line number, position, bytes) of each value, as ``reading`` numbers them."""
+    if detect(stream) == "ndjson":
+        pos = 0
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield number, pos, line
+            pos += len(line)
+    else:
+        for index, element in enumerate(iter_elements(stream)):
+            yield None, index, element
+
+
+def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
+    """Reader side: decode the chunks arriving on ``source``; write batches and meta.json."""
+    reader = Reader(spill=out)
+    reader.start(name, index)
+    chunks = []
+    while header := source.read(_CHUNK.size):
+        number, values = _CHUNK.unpack(header)
+        mark = reader.mark()
+        first = len(reader.rows)
+        for _ in range(values):
+            line, pos, length = _VALUE.unpack(source.read(_VALUE.size))
+            reader.value(source.read(length), line=None if line < 0 else line, pos=pos)
+        reader.flush()
+        part = reader.since(mark)
+        chunks.append(
+            {
+                "chunk": number,
+                "batches": [first, len(reader.rows)],
+                "documents": part.documents,
+                "rejected": part.rejected,
+                "rejections": encode_rejections(part.rejections),
+            }
+        )
+    (out / "meta.json").write_bytes(msgspec.json.encode(chunks))
+
+
+def _fed_result(out: Path) -> list[tuple[int, Part]]:
+    chunks = msgspec.json.decode((out / "meta.json").read_bytes())
+    result = []
+    for chunk in chunks:
+        part = spilled_batches(
+            out,
+            range(*chunk["batches"]),
+            documents=chunk["documents"],
+            rejected=chunk["rejected"],
+            rejections=decode_rejections(chunk["rejections"]),
+        )
+        result.append((int(chunk["chunk"]), part))
+    return result
