@@ -7,8 +7,10 @@ chunks, round robin, through pipes to reader processes, which decode them and wr
 as Arrow IPC batches, one set per chunk. Putting the chunks back in order gives exactly the
 rows, counts and rejections of reading the file in one process.
 
-The pipe carries, per chunk, a header ``<QI`` (chunk number, values) and per value ``<qqI``
-(line number or -1, position, length) followed by the value's bytes.
+The pipe carries, per chunk, a header ``<QIQ`` (chunk number, values, bytes that follow) and
+per value ``<qqI`` (line number or -1, position, length) followed by the value's bytes. A
+reader takes a whole chunk off the pipe before decoding it, so this process can split the next
+chunk meanwhile.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 _CHUNK_BYTES = 8 * 1024 * 1024
-_CHUNK = struct.Struct("<QI")
+_CHUNK = struct.Struct("<QIQ")
 _VALUE = struct.Struct("<qqI")
 
 
@@ -133,8 +135,9 @@ def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
     def send() -> None:
         nonlocal number, size
         pipe = pipes[number % len(pipes)]
-        pipe.write(_CHUNK.pack(number, len(chunk) // 2))
-        pipe.write(b"".join(chunk))
+        body = b"".join(chunk)
+        pipe.write(_CHUNK.pack(number, len(chunk) // 2, len(body)))
+        pipe.write(body)
         number += 1
         chunk.clear()
         size = 0
@@ -184,12 +187,17 @@ def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
     reader.start(name, index)
     chunks = []
     while header := source.read(_CHUNK.size):
-        number, values = _CHUNK.unpack(header)
+        number, values, size = _CHUNK.unpack(header)
+        body = memoryview(source.read(size))
         mark = reader.mark()
         first = len(reader.rows)
+        at = 0
         for _ in range(values):
-            line, pos, length = _VALUE.unpack(source.read(_VALUE.size))
-            reader.value(source.read(length), line=None if line < 0 else line, pos=pos)
+            line, pos, length = _VALUE.unpack_from(body, at)
+            at += _VALUE.size
+            value = bytes(body[at : at + length])
+            at += length
+            reader.value(value, line=None if line < 0 else line, pos=pos)
         reader.flush()
         part = reader.since(mark)
         chunks.append(
