@@ -9,6 +9,8 @@ Usage:
     python bench/bench_analyze.py --segments 1000000 --form json # one {"Traces": [...]} document
     python bench/bench_analyze.py --segments 1000000 --form pages # a directory of pages of 100
     python bench/bench_analyze.py --file traces.ndjson --segments 1000000
+    python bench/bench_analyze.py --file bench/out/gen_1000000.ndjson.gz --segments 1000000
+        (after gzip -1 -k bench/out/gen_1000000.ndjson)
 """
 
 from __future__ import annotations
