@@ -8,11 +8,8 @@ from tracelens.analysis import _columns as c
 from tracelens.analysis._expr import flagged, millis
 from tracelens.model import schema as col
 
-#: The ``Attempt #N`` columns later analyses read (the rest is never materialised).
-ATTEMPT_COLUMNS = (
-    col.ID,
-    col.TRACE_ID,
-    col.ATTEMPT,
+#: When an attempt or invocation ran and how it ended.
+_OUTCOME = (
     col.START,
     col.END,
     col.IN_PROGRESS,
@@ -21,6 +18,9 @@ ATTEMPT_COLUMNS = (
     col.THROTTLE,
     col.CAUSE,
 )
+
+#: The ``Attempt #N`` columns later analyses read (the rest is never materialised).
+ATTEMPT_COLUMNS = (col.ID, col.TRACE_ID, col.ATTEMPT, *_OUTCOME)
 
 
 def attempt_rows(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFrame:
@@ -86,13 +86,7 @@ def invocations(
         col.PARENT_ID,
         pl.col(col.NAME).alias(c.FUNCTION),
         col.ARN,
-        col.START,
-        col.END,
-        col.IN_PROGRESS,
-        col.ERROR,
-        col.FAULT,
-        col.THROTTLE,
-        col.CAUSE,
+        *_OUTCOME,
     )
     joined = functions.join(parents, on=col.PARENT_ID, how="left").join(
         subs, left_on=c.INVOCATION, right_on=col.DOC_ID, how="left"
