@@ -39,7 +39,7 @@ from tracelens.ingest.reading import (
 from tracelens.model.frames import Rejection
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
 _CHUNK_BYTES = 8 * 1024 * 1024
 _CHUNK = struct.Struct("<QIQ")
@@ -62,12 +62,16 @@ def spawn_reader(
         return subprocess.Popen(command, env=env, stdin=stdin, stderr=errors)
 
 
-def check_reader(process: subprocess.Popen[bytes], out: Path) -> None:
-    """Raise SourceUnavailable when a reader process failed, with its last line of stderr."""
-    if process.wait() != 0:
-        text = (out / "stderr.txt").read_bytes().decode(errors="replace").strip()
-        last = text.splitlines()[-1:] or ["no output"]
-        raise SourceUnavailable(f"a reader process failed ({last[0]})")
+def check_readers(readers: Sequence[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    """Wait for every reader process; raise SourceUnavailable, with the last line of its
+    stderr, for the first that failed."""
+    for process, _ in readers:
+        process.wait()
+    for process, out in readers:
+        if process.returncode != 0:
+            text = (out / "stderr.txt").read_bytes().decode(errors="replace").strip()
+            last = text.splitlines()[-1:] or ["no output"]
+            raise SourceUnavailable(f"a reader process failed ({last[0]})")
 
 
 def encode_rejections(rejections: Iterable[Rejection]) -> list[list[object]]:
@@ -102,8 +106,7 @@ def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
                 pipe.close()
             except BrokenPipeError:
                 broken = True
-    for process, out in zip(processes, outs, strict=True):
-        check_reader(process, out)
+    check_readers(list(zip(processes, outs, strict=True)))
     if broken:
         raise SourceUnavailable(f"{name}: a reader process stopped reading")
     chunks = sorted(

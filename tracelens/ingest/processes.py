@@ -18,7 +18,7 @@ import msgspec
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.feed import (
-    check_reader,
+    check_readers,
     decode_rejections,
     encode_rejections,
     read_fed,
@@ -132,11 +132,11 @@ def _read_run(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
         out.mkdir()
         jobs = [{**dataclasses.asdict(tasks[n]), "path": str(tasks[n].path)} for n in group]
         (out / "jobs.json").write_bytes(msgspec.json.encode(jobs))
-        processes.append((out, spawn_reader(out, [str(out)])))
+        processes.append((spawn_reader(out, [str(out)]), out))
+    check_readers(processes)
     rows: list[Part] = []
     counts: list[tuple[Part, int]] = []
-    for out, process in processes:
-        check_reader(process, out)
+    for _, out in processes:
         batches, task_counts = worker_result(out)
         rows.append(batches)
         counts.extend(task_counts)
