@@ -32,8 +32,9 @@ from tracelens.ingest.reading import (
     Reader,
     detect,
     first_bytes,
+    ndjson_lines,
     open_input,
-    read_file,
+    read_files,
     spilled_batches,
 )
 from tracelens.model.frames import Rejection
@@ -116,10 +117,7 @@ def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
     if problem is not None:
         if not_a_value and not any(part.documents for part in parts):
             # Not one JSON value after all: read it the way a small file is read.
-            reader = Reader()
-            begin = reader.mark()
-            read_file(reader, path, index)
-            return [reader.batches(), reader.since(begin)]
+            return read_files([path], first_index=index)
         parts.append(Part(rows=[], links=[], documents=0, rejected=1, rejections=(problem,)))
     return parts
 
@@ -174,11 +172,9 @@ def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
 def _values(stream: BinaryIO) -> Iterator[tuple[int | None, int, bytes]]:
     """(line number, position, bytes) of each value, as ``reading`` numbers them."""
     if detect(stream) == "ndjson":
-        pos = 0
-        for number, line in enumerate(stream, start=1):
+        for number, pos, line in ndjson_lines(stream):
             if line.strip():
                 yield number, pos, line
-            pos += len(line)
     else:
         for index, element in enumerate(iter_elements(stream)):
             yield None, index, element

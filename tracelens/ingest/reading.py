@@ -103,6 +103,7 @@ class Reader:
             self.rejections.append(Rejection(file=self.name, line=line, reason=reason))
 
     def mark(self) -> Mark:
+        """The counts now, to compare with later (``since``) or return to (``take_back``)."""
         return Mark(self.builder.documents, self.rejected, len(self.rejections))
 
     def since(self, mark: Mark) -> Part:
@@ -165,11 +166,11 @@ def spilled_batches(
     )
 
 
-def read_files(files: Sequence[Path]) -> list[Part]:
-    """Read every file in this process, in order."""
+def read_files(files: Sequence[Path], *, first_index: int = 0) -> list[Part]:
+    """Read every file in this process, in order (numbered from ``first_index``)."""
     reader = Reader()
     begin = reader.mark()
-    for index, path in enumerate(files):
+    for index, path in enumerate(files, start=first_index):
         read_file(reader, path, index)
     return [reader.batches(), reader.since(begin)]
 
@@ -255,18 +256,21 @@ def _is_whole_value(text: bytes) -> bool:
     return True
 
 
-def _read_ndjson(
-    stream: Iterable[bytes], reader: Reader, *, first_line: int = 1, start: int = 0
-) -> int:
-    """Read lines until the stream ends; returns the number of lines read."""
-    number = first_line - 1
+def ndjson_lines(stream: Iterable[bytes], *, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
+    """(line number from 1, byte position, line) of every line, blank ones included."""
     pos = start
-    for line in stream:
-        number += 1
+    for number, line in enumerate(stream, start=1):
+        yield number, pos, line
+        pos += len(line)
+
+
+def _read_ndjson(stream: Iterable[bytes], reader: Reader, *, start: int = 0) -> int:
+    """Read lines until the stream ends; returns the number of lines read."""
+    number = 0
+    for number, pos, line in ndjson_lines(stream, start=start):
         if line.strip():
             reader.value(line, line=number, pos=pos)
-        pos += len(line)
-    return number - first_line + 1
+    return number
 
 
 def _read_single_value(stream: BinaryIO, reader: Reader) -> bool:
