@@ -95,6 +95,15 @@ class SideDump:
     queue_arn: str | None
     dlq_messages: tuple[DlqMessage, ...] = ()
     destination_records: tuple[DestinationRecord, ...] = ()
+    #: Messages (or records) the file holds, comparable or not.
+    messages: int = 0
+    #: Request ids can be checked against it: false for a dump of messages without
+    #: ``RequestID`` message attributes (``receive-message`` without
+    #: ``--message-attribute-names All``), whose events get ``fate_evidence: none``.
+    comparable: bool = True
+    #: ``ApproximateNumberOfMessages`` of the queue when it was dumped, if recorded
+    #: (``fetch --with-dlq`` records it); a larger number than ``messages`` makes it partial.
+    expected_messages: int | None = None
 
     @property
     def request_ids(self) -> frozenset[str]:
@@ -113,6 +122,9 @@ class SideInputs:
     mappings: tuple[EventSourceMapping, ...] = ()
     dumps: tuple[SideDump, ...] = ()
     config_files: tuple[str, ...] = ()
+    #: How side inputs were interpreted, one sentence each, shown in every report format
+    #: (e.g. which configured DLQ a dump without ``QueueArn`` was taken to be).
+    notes: tuple[str, ...] = ()
 
     @property
     def has_config(self) -> bool:
