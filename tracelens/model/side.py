@@ -46,6 +46,7 @@ class QueueConfig:
     url: str | None = None
     redrive_policy: RedrivePolicy | None = None
     visibility_timeout_seconds: int | None = None
+    message_retention_seconds: int | None = None  # MessageRetentionPeriod
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class EventSourceMapping:
     bisect_batch_on_function_error: bool = False
     maximum_retry_attempts: int | None = None
     maximum_record_age_seconds: int | None = None
+    on_failure_arn: str | None = None  # DestinationConfig.OnFailure.Destination
 
     @property
     def function_name(self) -> str | None:
