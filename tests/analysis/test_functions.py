@@ -21,6 +21,7 @@ def _summary(
     requests: list[tuple[str, str | None, float]],
     invocations: list[tuple[str, str | None, float]],
     modes: list[tuple[str, str]],
+    outcomes: list[tuple[str, bool, bool]] | None = None,
 ) -> dict[str, dict[str, object]]:
     reqs = pl.LazyFrame(
         {
@@ -54,8 +55,16 @@ def _summary(
         {c.FUNCTION: [m[0] for m in modes], MODE: [m[1] for m in modes]},
         schema={c.FUNCTION: pl.String, MODE: pl.String},
     )
-    lone = pl.LazyFrame(schema={c.FUNCTION: pl.String})
-    frame = function_summary(reqs, invs, mode_frame, lone).collect()
+    flags = outcomes or []
+    outcome_frame = pl.LazyFrame(
+        {
+            c.FUNCTION: [o[0] for o in flags],
+            c.THROTTLED: [o[1] for o in flags],
+            c.FAILED: [o[2] for o in flags],
+        },
+        schema={c.FUNCTION: pl.String, c.THROTTLED: pl.Boolean, c.FAILED: pl.Boolean},
+    )
+    frame = function_summary(reqs, invs, mode_frame, outcome_frame).collect()
     return {row[c.FUNCTION]: row for row in frame.iter_rows(named=True)}
 
 
@@ -91,3 +100,15 @@ def test_request_and_mode_counts_come_from_modes() -> None:
     assert (rows["a"]["mode_async"], rows["a"]["mode_sync"]) == (2, 1)
     assert (rows["b"]["requests"], rows["b"]["mode_stream"]) == (1, 1)
     assert (rows["c"]["requests"], rows["c"]["invocations"]) == (0, 1)
+
+
+def test_throttles_and_failed_requests_count_requests() -> None:
+    # throttled invocations no longer count: only the request outcomes (D1, D2) do
+    rows = _summary(
+        requests=[("a", None, 0.0), ("a", None, 1.0), ("a", None, 2.0), ("b", None, 0.0)],
+        invocations=[("a", None, 0.0)],
+        modes=[("a", "sync"), ("a", "sync"), ("a", "sync"), ("b", "async")],
+        outcomes=[("a", True, True), ("a", False, True), ("a", False, False), ("b", False, False)],
+    )
+    assert (rows["a"]["throttles"], rows["a"]["failed_requests"]) == (1, 2)
+    assert (rows["b"]["throttles"], rows["b"]["failed_requests"]) == (0, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +219,7 @@ def test_throttled_and_failed_requests_per_function(builder: TraceBuilder) -> No
 def test_sync_section_counts_calls_retries_and_duplicates(builder: TraceBuilder) -> None:
     _sync_frames(builder)
     results = analyse(builder.frames(), SideInputs())
-    assert results.sync == {
+    assert asdict(results.sync) == {
         "requests": 8,
         "succeeded": 4,
         "failed": 4,
@@ -295,9 +296,30 @@ def test_nested_caller_is_the_innermost(builder: TraceBuilder) -> None:
 def test_no_sync_requests_gives_zeros(builder: TraceBuilder) -> None:
     builder.async_event("fn", trace_id(40), "ra", 0.0, [(0.1, 0.2, False)])
     results = analyse(builder.frames(), SideInputs())
-    assert results.sync == dict.fromkeys(
+    assert asdict(results.sync) == dict.fromkeys(
         ("requests", "succeeded", "failed", "throttled", "client_retries", "duplicate_executions"),
         0,
     )
     assert not [f for f in results.findings if f.code.startswith("SYNC_")]
     assert results.requests.filter(pl.col("failed")).is_empty()
+
+
+def test_failed_requests_of_async_events_follow_their_outcome(builder: TraceBuilder) -> None:
+    failing = [(1.0, 1.5, True), (61.0, 61.5, True), (181.0, 181.5, True)]
+    builder.async_event("fn", trace_id(50), "exhausted", 0.0, failing)
+    builder.async_event("fn", trace_id(51), "recovered", 0.0, [(1.0, 1.5, True), (61.0, 61.5, False)])
+    builder.async_event("fn", trace_id(52), "open", 0.0, [(1.0, None, False)], in_progress=True)
+    results = analyse(builder.frames(), SideInputs())
+    flags = {
+        r["request"]: (r["throttled"], r["failed"])
+        for r in results.requests.select("request", "throttled", "failed").to_dicts()
+    }
+    # the last attempt of "recovered" failed first, but the event succeeded: not failed
+    assert flags == {
+        "exhausted": (False, True),
+        "recovered": (False, False),
+        "open": (False, False),
+    }
+    fn = results.functions.row(0, named=True)
+    assert (fn["failed_requests"], fn["throttles"]) == (1, 0)
+    assert results.sync.requests == 0

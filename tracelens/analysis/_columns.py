@@ -6,7 +6,8 @@ REQUEST = "request"  # request key: aws.request_id of the service segment (else 
 FUNCTION = "function"  # function name
 INVOCATION = "invocation"  # id of the AWS::Lambda::Function segment
 N = "n"  # attempt number (Attempt #N, or invocation order when there are no attempts)
-FAILED = "failed"  # error, fault or throttle on the attempt / invocation / record
+FAILED = "failed"  # error, fault or throttle on the attempt / invocation / record;
+# on a request: failed as definition D2 says (see requests.request_outcomes)
 COLD = "cold"  # invocation has an Initialization subsegment
 DURATION_MS = "duration_ms"  # end - start in milliseconds
 TRACE_IDS = "trace_ids"  # sorted list of trace ids involved
@@ -28,3 +29,5 @@ SUCCESSES = "successes"
 POISON = "poison"
 LAST_ERROR = "last_error"
 RECEIVE_COUNT = "receive_count"
+THROTTLED = "throttled"  # request: throttled (service segment, attempt or invocation)
+CALLER = "caller"  # name of the document that made a call (LAMBDA_NOT_REACHED)

@@ -10,12 +10,17 @@ import polars as pl
 from tracelens.analysis import _columns as c
 
 if TYPE_CHECKING:
+    from tracelens.analysis.sync import SyncFrames
     from tracelens.model.frames import IngestStats
     from tracelens.model.side import SideInputs
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 HIGH_DWELL_MS = 60_000.0  # async p99 dwell above this is a finding
 MAX_EXAMPLES = 5
+SYNC_THROTTLED_CRITICAL = 0.10  # share of a function's sync requests throttled: critical
+SYNC_CODES = frozenset(
+    {"SYNC_THROTTLED", "SYNC_FAILURES", "SYNC_DUPLICATE_EXECUTIONS", "LAMBDA_NOT_REACHED"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ def findings(
     invocations: pl.LazyFrame,
     side: SideInputs,
     stats: IngestStats,
+    sync: SyncFrames | None = None,
 ) -> list[FindingRow]:
     """Every finding, sorted by severity, then code, then function.
 
@@ -55,6 +61,7 @@ def findings(
         invocations: Invocations (for cold starts).
         side: Side inputs (queue redrive policies).
         stats: Ingest counts (rejections).
+        sync: Sync requests, logical calls and unreached Lambda calls (``analysis.sync``).
 
     Returns:
         The findings.
@@ -116,22 +123,30 @@ def findings(
             _grouped(invocations.filter(pl.col(c.COLD)), pl.coalesce(c.REQUEST, "trace_id")),
         ),
     ]
+    if sync is not None:
+        plans += _sync_plans(sync)
     frames = pl.collect_all([plan for _, _, plan in plans])
     rows: list[FindingRow] = []
     for (severity, code, _), frame in zip(plans, frames, strict=True):
-        for row in frame.sort(c.FUNCTION).iter_rows(named=True):
+        order = [k for k in (c.FUNCTION, c.CALLER) if k in frame.columns]
+        for row in frame.sort(order, nulls_last=True).iter_rows(named=True):
             function = row[c.FUNCTION]
             count = int(row["count"])
             if count == 0:
                 continue
             sev = _poison_severity(side, function) if severity == "poison" else severity
+            if code in SYNC_CODES:
+                sev = row.get("severity") or sev
+                message = _sync_message(code, row)
+            else:
+                message = _message(code, function, count, row.get("p99"), side)
             rows.append(
                 FindingRow(
                     severity=sev,
                     code=code,
                     function=function,
                     count=count,
-                    message=_message(code, function, count, row.get("p99"), side),
+                    message=message,
                     examples=tuple(row["examples"]),
                 )
             )
@@ -154,6 +169,84 @@ def findings(
             )
         )
     return sorted(rows, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code, f.function or ""))
+
+
+def _sync_plans(sync: SyncFrames) -> list[tuple[str, str, pl.LazyFrame]]:
+    """SYNC_THROTTLED, SYNC_FAILURES, SYNC_DUPLICATE_EXECUTIONS and LAMBDA_NOT_REACHED."""
+    from tracelens.analysis.sync import EXECUTIONS, REQUESTS
+
+    requests = sync.requests.lazy()
+    request, throttled = pl.col(c.REQUEST), pl.col(c.THROTTLED)
+    share = pl.col("count") / pl.col("total")
+    throttles = (
+        requests.group_by(c.FUNCTION)
+        .agg(
+            throttled.sum().cast(pl.Int64).alias("count"),
+            pl.len().cast(pl.Int64).alias("total"),
+            request.filter(throttled).sort().head(MAX_EXAMPLES).alias("examples"),
+        )
+        .with_columns(
+            pl.when(share >= SYNC_THROTTLED_CRITICAL)
+            .then(pl.lit("critical"))
+            .otherwise(pl.lit("warning"))
+            .alias("severity")
+        )
+    )
+    duplicates = (
+        sync.calls.lazy()
+        .filter(pl.col(EXECUTIONS) > 1)
+        .group_by(c.FUNCTION)
+        .agg(
+            pl.len().cast(pl.Int64).alias("count"),
+            pl.col(REQUESTS).list.explode(keep_nulls=False, empty_as_null=False).sort().head(MAX_EXAMPLES).alias("examples"),
+        )
+    )
+    not_reached = (
+        sync.not_reached.lazy()
+        .group_by(c.FUNCTION, c.CALLER)
+        .agg(
+            pl.len().cast(pl.Int64).alias("count"),
+            pl.col("trace_id").cast(pl.String).unique().sort().head(MAX_EXAMPLES).alias("examples"),
+        )
+    )
+    return [
+        ("warning", "SYNC_THROTTLED", throttles),
+        (
+            "warning",
+            "SYNC_FAILURES",
+            _grouped(requests.filter(pl.col(c.FAILED) & ~throttled), request),
+        ),
+        ("warning", "SYNC_DUPLICATE_EXECUTIONS", duplicates),
+        ("critical", "LAMBDA_NOT_REACHED", not_reached),
+    ]
+
+
+def _sync_message(code: str, row: dict[str, object]) -> str:
+    fn, count = row[c.FUNCTION], row["count"]
+    if code == "SYNC_THROTTLED":
+        return (
+            f"{count} of {row['total']} synchronous requests to {fn} were throttled (429) and "
+            "failed for their callers; raise the function's reserved concurrency or the "
+            "account's concurrency quota, or slow the callers down."
+        )
+    if code == "SYNC_FAILURES":
+        return (
+            f"{count} synchronous requests to {fn} failed with a Lambda service error or a "
+            "function error; fix the errors that `tracelens explain` shows for the examples."
+        )
+    if code == "SYNC_DUPLICATE_EXECUTIONS":
+        return (
+            f"{count} synchronous calls ran {fn} more than once because the client re-sent a "
+            "request the function had already run (e.g. after a read timeout); make the "
+            "handler idempotent or raise the client's read timeout above the function's duration."
+        )
+    caller = row.get(c.CALLER) or "an unidentified caller"
+    target = f" to {fn}" if fn else ""
+    return (
+        f"{count} Lambda calls from {caller}{target} failed and Lambda recorded no request for "
+        "them; check the caller's invoke permission, the function name or alias it calls and "
+        "the Lambda service health."
+    )
 
 
 def _p99(values: pl.Expr) -> pl.Expr:

@@ -48,7 +48,7 @@ def function_summary(
     requests: pl.LazyFrame,
     invocations: pl.LazyFrame,
     modes: pl.LazyFrame,
-    lone_throttles: pl.LazyFrame,
+    outcomes: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """One row per function name with a Lambda service or function segment, sorted by name.
 
@@ -56,7 +56,9 @@ def function_summary(
         requests: Requests (filtered).
         invocations: Invocations (filtered).
         modes: ``request_modes`` output (one row per request of ``requests``).
-        lone_throttles: Throttled attempts that have no invocation (column ``function``).
+        outcomes: ``requests.request_outcomes`` (one row per request: ``throttled``,
+            ``failed``): ``throttles`` counts throttled requests, ``failed_requests`` failed
+            ones.
     """
     names = pl.concat([requests.select(c.FUNCTION), invocations.select(c.FUNCTION)]).unique()
     # The ARN of the earliest request (else invocation) that has one, ties to the smallest
@@ -79,29 +81,34 @@ def function_summary(
         pl.len().cast(pl.Int64).alias("invocations"),
         pl.col(c.COLD).sum().cast(pl.Int64).alias("cold_starts"),
         pl.col(c.FAILED).sum().cast(pl.Int64).alias("failed_invocations"),
-        pl.col(col.THROTTLE).sum().cast(pl.Int64).alias("invocation_throttles"),
         *stat_exprs(pl.col(c.DURATION_MS), prefix="duration_"),
     )
-    lone = lone_throttles.group_by(c.FUNCTION).agg(pl.len().cast(pl.Int64).alias("lone"))
+    per_request = outcomes.group_by(c.FUNCTION).agg(
+        pl.col(c.THROTTLED).sum().cast(pl.Int64).alias("throttles"),
+        pl.col(c.FAILED).sum().cast(pl.Int64).alias("failed_requests"),
+    )
     # ``modes`` has exactly one row per request, so it also gives the request counts.
     mode_counts = modes.group_by(c.FUNCTION).agg(
         pl.len().cast(pl.Int64).alias("requests"),
         *[(pl.col(MODE) == m).sum().cast(pl.Int64).alias(f"mode_{m}") for m in MODES],
     )
-    counts = ["requests", "invocations", "cold_starts", "failed_invocations"]
+    counts = [
+        "requests",
+        "invocations",
+        "cold_starts",
+        "failed_invocations",
+        "failed_requests",
+        "throttles",
+    ]
     return (
         names.join(arns, on=c.FUNCTION, how="left")
         .join(per_invocation, on=c.FUNCTION, how="left")
-        .join(lone, on=c.FUNCTION, how="left")
+        .join(per_request, on=c.FUNCTION, how="left")
         .join(mode_counts, on=c.FUNCTION, how="left")
         .with_columns(
             *[pl.col(x).fill_null(0) for x in counts],
             *[pl.col(f"mode_{m}").fill_null(0) for m in MODES],
             pl.col("duration_count").fill_null(0),
-            (pl.col("invocation_throttles").fill_null(0) + pl.col("lone").fill_null(0)).alias(
-                "throttles"
-            ),
         )
-        .drop("invocation_throttles", "lone")
         .sort(c.FUNCTION)
     )

@@ -11,13 +11,14 @@ from tracelens.analysis import _columns as c
 from tracelens.analysis import async_events as async_mod
 from tracelens.analysis import sqs as sqs_mod
 from tracelens.analysis import streams as streams_mod
+from tracelens.analysis import sync as sync_mod
 from tracelens.analysis._expr import as_text
 from tracelens.analysis.chains import chains as build_chains
 from tracelens.analysis.details import DetailFrames, bucket_seconds, details
 from tracelens.analysis.findings import FindingRow, findings
 from tracelens.analysis.functions import function_summary, request_modes
 from tracelens.analysis.invocations import attempt_rows, invocations
-from tracelens.analysis.requests import requests, service_segments
+from tracelens.analysis.requests import request_outcomes, requests, service_segments
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class AnalysisResults:
     chains: pl.DataFrame
     findings: list[FindingRow]
     details: DetailFrames
+    sync: sync_mod.SyncTotals  # the report's sync section (D3, D4)
+    sync_requests: pl.DataFrame  # one row per sync request (analysis.sync.sync_requests)
+    sync_calls: pl.DataFrame  # one row per logical sync call (analysis.sync.logical_calls)
 
 
 def analyse(
@@ -162,19 +166,20 @@ def analyse_with_end(
         sqs_requests=sqs_deliveries.lazy().select(c.REQUEST).drop_nulls(),
         stream_requests=stream_deliveries.lazy().select(c.REQUEST).drop_nulls(),
     )
-    lone_throttles = (
-        attempts.join(reqs_l.select(c.REQUEST, c.FUNCTION), on=c.REQUEST, how="inner")
-        .filter(pl.col(col.THROTTLE))
-        .join(
-            entities.filter(pl.col(col.KIND) == col.KIND_FUNCTION).select(
-                pl.col(col.PARENT_ID).alias(col.ID)
-            ),
-            on=col.ID,
-            how="anti",
-        )
-        .select(c.FUNCTION)
+    # Throttled / failed per request (D1, D2) and the sync requests (D3): computed once,
+    # read by the summary, the sync section and the findings.
+    modes_df, outcomes_df = pl.collect_all(
+        [modes, request_outcomes(reqs_l, attempts, invs_l, events.lazy())]
     )
-    summary = function_summary(reqs_l, invs_l, modes, lone_throttles)
+    modes, outcomes = modes_df.lazy(), outcomes_df.lazy()
+    sync_reqs, not_reached = pl.collect_all(
+        [
+            sync_mod.sync_requests(reqs_l, modes, outcomes, invs_l),
+            sync_mod.lambda_not_reached(entities, services).filter(window),
+        ]
+    )
+    sync_calls = sync_mod.logical_calls(sync_reqs.lazy()).collect()
+    summary = function_summary(reqs_l, invs_l, modes, outcomes)
     chain_plan = build_chains(
         events.lazy(),
         units.lazy(),
@@ -205,7 +210,7 @@ def analyse_with_end(
         has_config=side.has_config,
         dlq_dumps=len(side.dumps),
         functions=summary_df,
-        requests=reqs,
+        requests=reqs.join(outcomes_df.drop(c.FUNCTION), on=c.REQUEST, how="left"),
         invocations=invs,
         events=events,
         units=units,
@@ -224,6 +229,10 @@ def analyse_with_end(
             invocations=invs_l,
             side=side,
             stats=frames.stats,
+            sync=sync_mod.SyncFrames(requests=sync_reqs, calls=sync_calls, not_reached=not_reached),
         ),
         details=details(events.lazy(), messages.lazy(), batches.lazy(), width=width),
+        sync=sync_mod.totals(sync_reqs, sync_calls),
+        sync_requests=sync_reqs,
+        sync_calls=sync_calls,
     )

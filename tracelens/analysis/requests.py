@@ -5,7 +5,10 @@ from __future__ import annotations
 import polars as pl
 
 from tracelens.analysis import _columns as c
+from tracelens.analysis.async_events import BAD_OUTCOMES
 from tracelens.model import schema as col
+
+_FLAGS = (col.ERROR, col.FAULT, col.THROTTLE)
 
 #: The service segment columns later analyses read (the rest is never materialised).
 SERVICE_COLUMNS = (
@@ -18,6 +21,9 @@ SERVICE_COLUMNS = (
     col.END,
     col.IN_PROGRESS,
     col.HTTP_STATUS,
+    col.ERROR,
+    col.FAULT,
+    col.THROTTLE,
 )
 
 
@@ -36,7 +42,9 @@ def requests(services: pl.LazyFrame) -> pl.LazyFrame:
 
     Several documents with the same request id (revisions, split files) are one request
     (report-contract "Lambda request"). Columns: request, function, arn, trace_id (of the
-    earliest segment), start, end, in_progress, http_status, traced_caller.
+    earliest segment), start, end, in_progress, http_status, traced_caller, parent_id (the
+    caller's subsegment, of the earliest segment that has one), and error / fault / throttle
+    (set on any of its service segments).
     """
     # Almost every request has one service segment: those skip the (high-cardinality,
     # costly) group_by and only the repeated ones are aggregated.
@@ -51,6 +59,8 @@ def requests(services: pl.LazyFrame) -> pl.LazyFrame:
         col.IN_PROGRESS,
         col.HTTP_STATUS,
         pl.col(col.PARENT_ID).is_not_null().alias(c.TRACED_CALLER),
+        col.PARENT_ID,
+        *[pl.col(f).fill_null(False) for f in _FLAGS],
     )
     multi = (
         services.filter(repeated)
@@ -65,6 +75,74 @@ def requests(services: pl.LazyFrame) -> pl.LazyFrame:
             pl.col(col.IN_PROGRESS).any().alias(col.IN_PROGRESS),
             pl.col(col.HTTP_STATUS).max().alias(col.HTTP_STATUS),
             pl.col(col.PARENT_ID).is_not_null().any().alias(c.TRACED_CALLER),
+            pl.col(col.PARENT_ID).drop_nulls().first().alias(col.PARENT_ID),
+            *[pl.col(f).fill_null(False).any().alias(f) for f in _FLAGS],
         )
     )
     return pl.concat([single, multi])
+
+
+def request_outcomes(
+    requests: pl.LazyFrame,
+    attempts: pl.LazyFrame,
+    invocations: pl.LazyFrame,
+    events: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Whether each request was throttled and whether it failed (one row per request).
+
+    Throttled (definition D1): the service segment has ``throttle`` or status 429, or an
+    ``Attempt #N``, a function segment or its ``Invocation`` subsegment has ``throttle``.
+    Failed (D2): throttled; or the service segment has fault / error or a status of 400 or
+    more; or, for an async event, its outcome is ``retries_exhausted`` or
+    ``event_age_exceeded``; or, for any other request with invocations, its last invocation
+    (latest start) failed.
+
+    Args:
+        requests: ``requests`` output (with the service segment flags).
+        attempts: ``Attempt #N`` rows with their request.
+        invocations: Invocations with their request (``failed``, ``throttle``).
+        events: Async events (``request``, ``outcome``).
+
+    Returns:
+        Columns request, function, throttled, failed.
+    """
+    throttled_attempts = (
+        attempts.filter(pl.col(col.THROTTLE).fill_null(False))
+        .select(c.REQUEST)
+        .unique()
+        .with_columns(attempt_throttled=pl.lit(True))
+    )
+    keyed = invocations.filter(pl.col(c.REQUEST).is_not_null())
+    per_request = keyed.group_by(c.REQUEST).agg(
+        pl.col(col.THROTTLE).fill_null(False).any().alias("invocation_throttled"),
+        pl.col(c.FAILED)
+        .sort_by([col.START, c.INVOCATION], nulls_last=[False, False])
+        .last()
+        .alias("last_failed"),
+    )
+    outcomes = events.select(
+        c.REQUEST,
+        pl.col(c.OUTCOME).is_in(BAD_OUTCOMES).alias("event_failed"),
+    )
+    throttled = (
+        pl.col(col.THROTTLE)
+        | (pl.col(col.HTTP_STATUS) == 429).fill_null(False)
+        | pl.col("attempt_throttled").fill_null(False)
+        | pl.col("invocation_throttled").fill_null(False)
+    )
+    service_failed = (
+        pl.col(col.ERROR) | pl.col(col.FAULT) | (pl.col(col.HTTP_STATUS) >= 400).fill_null(False)
+    )
+    failed = (
+        pl.col(c.THROTTLED)
+        | service_failed
+        | pl.coalesce("event_failed", pl.col("last_failed").fill_null(False))
+    )
+    return (
+        requests.select(c.REQUEST, c.FUNCTION, col.HTTP_STATUS, *_FLAGS)
+        .join(throttled_attempts, on=c.REQUEST, how="left")
+        .join(per_request, on=c.REQUEST, how="left")
+        .join(outcomes, on=c.REQUEST, how="left")
+        .with_columns(throttled.alias(c.THROTTLED))
+        .select(c.REQUEST, c.FUNCTION, c.THROTTLED, failed.alias(c.FAILED))
+    )

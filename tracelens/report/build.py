@@ -32,6 +32,7 @@ from tracelens.report.models import (
     SqsSection,
     Stats,
     StreamsSection,
+    SyncSection,
     TimePoint,
 )
 
@@ -116,6 +117,7 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             dlq_dumps=results.dlq_dumps,
         ),
         functions=[_function(row) for row in results.functions.iter_rows(named=True)],
+        sync=_sync_section(results),
         async_=_async_section(results),
         sqs=_sqs_section(results),
         streams=StreamsSection(
@@ -154,6 +156,7 @@ def _function(row: dict[str, Any]) -> FunctionSummary:
         invocations=int(row["invocations"]),
         cold_starts=int(row["cold_starts"]),
         failed_invocations=int(row["failed_invocations"]),
+        failed_requests=int(row["failed_requests"]),
         throttles=int(row["throttles"]),
         modes=Modes(
             sync=modes["sync"],
@@ -163,6 +166,18 @@ def _function(row: dict[str, Any]) -> FunctionSummary:
             unknown=modes["unknown"],
         ),
         duration_ms=_stats(row, "duration_"),
+    )
+
+
+def _sync_section(results: AnalysisResults) -> SyncSection:
+    s = results.sync
+    return SyncSection(
+        requests=s.requests,
+        succeeded=s.succeeded,
+        failed=s.failed,
+        throttled=s.throttled,
+        client_retries=s.client_retries,
+        duplicate_executions=s.duplicate_executions,
     )
 
 

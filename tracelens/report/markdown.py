@@ -129,6 +129,10 @@ def _summary(report: Report) -> list[str]:
         f"{sum(f.invocations for f in fns):,} invocations, "
         f"{sum(f.cold_starts for f in fns):,} cold starts, "
         f"{sum(f.failed_invocations for f in fns):,} failed invocations",
+        f"- **Sync requests:** {report.sync.requests:,}; {report.sync.succeeded:,} succeeded, "
+        f"{report.sync.failed:,} failed ({report.sync.throttled:,} throttled); "
+        f"{report.sync.client_retries:,} client retries, "
+        f"{report.sync.duplicate_executions:,} duplicate executions",
         f"- **Async events:** {asy.events:,}; dwell p99 {_duration(asy.dwell_ms.p99)}; "
         f"{asy.outcomes.retries_exhausted:,} retries exhausted, "
         f"{asy.outcomes.event_age_exceeded:,} too old; {asy.fates.dropped:,} dropped, "
@@ -182,6 +186,7 @@ def _functions(report: Report) -> list[str]:
                 f"{fn.invocations:,}",
                 f"{fn.cold_starts:,}",
                 f"{fn.failed_invocations:,}",
+                f"{fn.failed_requests:,}",
                 f"{fn.throttles:,}",
                 paths,
                 _duration(fn.duration_ms.p50),
@@ -194,12 +199,13 @@ def _functions(report: Report) -> list[str]:
         "Invocations",
         "Cold starts",
         "Failed",
+        "Failed requests",
         "Throttled",
         "Invoke paths",
         "p50",
         "p99",
     ]
-    return lines + _table(header, rows, align="lrrrrrlrr")
+    return lines + _table(header, rows, align="lrrrrrrlrr")
 
 
 def _stats_rows(rows: Iterable[tuple[str, Stats]]) -> list[str]:

@@ -67,9 +67,28 @@ class FunctionSummary(msgspec.Struct, frozen=True, kw_only=True):
     invocations: int
     cold_starts: int
     failed_invocations: int
-    throttles: int
+    # requests that failed: throttled, refused by Lambda (4xx/5xx), an async event that
+    # ended badly, or a last invocation that failed (definition D2)
+    failed_requests: int = 0
+    throttles: int  # throttled requests (D1)
     modes: Modes
     duration_ms: Stats
+
+
+class SyncSection(msgspec.Struct, frozen=True, kw_only=True):
+    """Synchronous requests (invoke path ``sync``): failures, throttles and client retries.
+
+    ``succeeded + failed == requests`` and ``throttled <= failed``. ``client_retries`` counts
+    the extra Lambda requests a caller made for one logical call (same trace and caller
+    subsegment); ``duplicate_executions`` the calls in which the function ran more than once.
+    """
+
+    requests: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    throttled: int = 0
+    client_retries: int = 0
+    duplicate_executions: int = 0
 
 
 class AsyncOutcomes(msgspec.Struct, frozen=True, kw_only=True):
@@ -220,6 +239,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     generated_by: str
     input: InputSection
     functions: list[FunctionSummary]
+    sync: SyncSection = msgspec.field(default_factory=SyncSection)
     async_: AsyncSection = msgspec.field(name="async")
     sqs: SqsSection
     streams: StreamsSection

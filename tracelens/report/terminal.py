@@ -88,6 +88,7 @@ def _headline(report: Report, console: Console) -> None:
             )
         )
     )
+    console.print(_sync_line(report))
     asy = report.async_
     fates = asy.fates
     console.print(
@@ -112,6 +113,19 @@ def _headline(report: Report, console: Console) -> None:
             f"{_n(inp.traces)} traces · {_n(inp.rejected)} rejected"
         )
     )
+
+
+def _sync_line(report: Report) -> Text:
+    """``sync: N requests · N failed (N throttled) · N client retries · N duplicate ...``."""
+    sync = report.sync
+    line = Text(f"sync: {_n(sync.requests)} requests · ")
+    line.append(f"{_n(sync.failed)} failed", style="bold red" if sync.failed else "")
+    line.append(f" ({_n(sync.throttled)} throttled)", style="yellow" if sync.throttled else "")
+    line.append(
+        f" · {_n(sync.client_retries)} client retries · "
+        f"{_n(sync.duplicate_executions)} duplicate executions"
+    )
+    return line
 
 
 def _findings(report: Report, console: Console) -> None:
@@ -147,9 +161,9 @@ def _functions(report: Report, console: Console) -> None:
     if not report.functions:
         console.print("No Lambda functions in the traces.")
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
     table.add_column("Function", overflow="fold")
-    for name in ("Req", "Inv", "Cold", "Fail", "Thr", "p50", "p99"):
+    for name in ("Req", "Inv", "Cold", "Fail", "FailReq", "Thr", "p50", "p99"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("Invoke paths", overflow="fold")
     for fn in report.functions:
@@ -166,6 +180,7 @@ def _functions(report: Report, console: Console) -> None:
             _n(fn.invocations),
             _n(fn.cold_starts),
             _n(fn.failed_invocations),
+            _n(fn.failed_requests),
             _n(fn.throttles),
             duration(fn.duration_ms.p50),
             duration(fn.duration_ms.p99),
