@@ -167,7 +167,9 @@ def _sync_frames(builder: TraceBuilder) -> None:
     # A: an SDK call throttled once (429 service segment, no function segment), then served
     a = trace_id(1)
     _caller(builder, a, "pricing-service", 0.0, 2.0)
-    _service(builder, a, "r1", 0.1, parent="c0000000000000a1", status=429, throttle=True, error=True)
+    _service(
+        builder, a, "r1", 0.1, parent="c0000000000000a1", status=429, throttle=True, error=True
+    )
     svc = _service(builder, a, "r2", 0.5, parent="c0000000000000a1")
     builder.function("fn", a, svc, 0.51, 0.6)
     # B: a 5xx from Lambda (fault, no function segment), then served
@@ -254,7 +256,8 @@ def test_sync_findings(builder: TraceBuilder) -> None:
     assert "orders-api/prod" in not_reached.message
     assert not_reached.examples == (trace_id(5),)
     for finding in (throttled, failures, duplicate, not_reached):
-        assert finding.message.count(";") <= 1 and finding.message.endswith(".")
+        assert finding.message.count(";") <= 1
+        assert finding.message.endswith(".")
 
 
 def test_throttles_below_ten_percent_are_a_warning(builder: TraceBuilder) -> None:
@@ -307,7 +310,9 @@ def test_no_sync_requests_gives_zeros(builder: TraceBuilder) -> None:
 def test_failed_requests_of_async_events_follow_their_outcome(builder: TraceBuilder) -> None:
     failing = [(1.0, 1.5, True), (61.0, 61.5, True), (181.0, 181.5, True)]
     builder.async_event("fn", trace_id(50), "exhausted", 0.0, failing)
-    builder.async_event("fn", trace_id(51), "recovered", 0.0, [(1.0, 1.5, True), (61.0, 61.5, False)])
+    builder.async_event(
+        "fn", trace_id(51), "recovered", 0.0, [(1.0, 1.5, True), (61.0, 61.5, False)]
+    )
     builder.async_event("fn", trace_id(52), "open", 0.0, [(1.0, None, False)], in_progress=True)
     results = analyse(builder.frames(), SideInputs())
     flags = {

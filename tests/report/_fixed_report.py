@@ -28,6 +28,7 @@ from tracelens.report.models import (
     SqsSection,
     Stats,
     StreamsSection,
+    SyncSection,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -74,7 +75,7 @@ def fixed_report() -> Report:
         functions=[
             FunctionSummary(
                 name=SCRIPT_FUNCTION, arn=None, requests=3, invocations=4, cold_starts=1,
-                failed_invocations=2, throttles=0,
+                failed_invocations=2, failed_requests=2, throttles=1,
                 modes=Modes(sync=3, async_=0, sqs=0, stream=0, unknown=0),
                 duration_ms=_stats(4, 12.5, 20.0, 31.0, 31.0, 31.0, 22.125),
             ),
@@ -82,17 +83,19 @@ def fixed_report() -> Report:
                 name=MARKUP_FUNCTION,
                 arn="arn:aws:lambda:us-east-1:123456789012:function:x",
                 requests=200, invocations=260, cold_starts=5, failed_invocations=70,
-                throttles=2,
+                failed_requests=15, throttles=2,
                 modes=Modes(sync=0, async_=180, sqs=20, stream=0, unknown=0),
                 duration_ms=_stats(260, 3.25, 48.0, 910.5, 2999.0, 3000.0, 201.75),
             ),
             FunctionSummary(
                 name="stream-processor", arn=None, requests=10, invocations=12,
-                cold_starts=1, failed_invocations=2, throttles=0,
+                cold_starts=1, failed_invocations=2, failed_requests=1, throttles=0,
                 modes=Modes(sync=0, async_=0, sqs=0, stream=10, unknown=0),
                 duration_ms=EMPTY_STATS,
             ),
         ],
+        sync=SyncSection(requests=3, succeeded=1, failed=2, throttled=1, client_retries=1,
+                         duplicate_executions=1),
         async_=AsyncSection(
             events=180,
             dwell_ms=_stats(180, 5.0, 40.0, 950.0, 125000.0, 7300000.0, 60123.456),
@@ -143,6 +146,9 @@ def fixed_report() -> Report:
                     count=3, message="3 async events were dropped after their retries: "
                     "configure a DLQ or an on-failure destination.",
                     examples=["req-dropped", "req-b", "req-c"]),
+            Finding(severity="warning", code="SYNC_THROTTLED", function=SCRIPT_FUNCTION,
+                    count=1, message="1 of 3 synchronous requests were throttled (429); raise "
+                    "the reserved concurrency.", examples=["r-3"]),
             Finding(severity="warning", code="INPUT_REJECTED", function=None, count=7,
                     message="7 lines could not be read; see the input section.", examples=[]),
             Finding(severity="info", code="COLD_STARTS", function=SCRIPT_FUNCTION, count=1,

@@ -161,3 +161,31 @@ def test_empty_view_still_draws_a_titled_figure(views: list[View]) -> None:
     figure = build_panel(sqs, PanelSpec(panel="dwell_ecdf"))
     assert figure["data"] == []
     assert "No async events" in figure["layout"]["annotations"][0]["text"]
+
+
+def test_failed_and_throttled_requests_are_not_green() -> None:
+    # a sync-only incident: no async events, but throttled and failed requests
+    from _fixed_report import SCRIPT_FUNCTION, fixed_report
+
+    from tracelens.report.panels._figure import SEVERITY_COLOURS
+
+    report = fixed_report()
+    views = build_views(report)
+    numbers = {label: (value, severity) for label, value, _, severity in
+               headline_numbers(views[0])}
+    assert numbers["failed requests"] == (18, "critical")
+    assert numbers["throttled requests"] == (3, "warning")
+    script = next(v for v in views if v.key == SCRIPT_FUNCTION)
+    numbers = {label: (value, severity) for label, value, _, severity in
+               headline_numbers(script)}
+    assert numbers["failed requests"] == (2, "critical")
+    assert numbers["throttled requests"] == (1, "warning")
+    table = build_panel(script, PanelSpec(panel="functions_table"))["data"][0]
+    header = [h.removeprefix("<b>").removesuffix("</b>") for h in table["header"]["values"]]
+    failed = header.index("failed requests")
+    throttles = header.index("throttles")
+    assert table["cells"]["values"][failed] == ["2"]
+    assert table["cells"]["values"][throttles] == ["1"]
+    colours = table["cells"]["font"]["color"]
+    assert colours[failed] == [SEVERITY_COLOURS["critical"]]
+    assert colours[throttles] == [SEVERITY_COLOURS["warning"]]

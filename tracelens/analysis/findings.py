@@ -198,7 +198,11 @@ def _sync_plans(sync: SyncFrames) -> list[tuple[str, str, pl.LazyFrame]]:
         .group_by(c.FUNCTION)
         .agg(
             pl.len().cast(pl.Int64).alias("count"),
-            pl.col(REQUESTS).list.explode(keep_nulls=False, empty_as_null=False).sort().head(MAX_EXAMPLES).alias("examples"),
+            pl.col(REQUESTS)
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .sort()
+            .head(MAX_EXAMPLES)
+            .alias("examples"),
         )
     )
     not_reached = (

@@ -198,7 +198,7 @@ def _functions(report: Report) -> list[str]:
         "Requests",
         "Invocations",
         "Cold starts",
-        "Failed",
+        "Failed invocations",
         "Failed requests",
         "Throttled",
         "Invoke paths",

@@ -30,6 +30,8 @@ class Headline:
     dropped: int
     poison_messages: int
     p99_dwell_ms: float | None
+    failed_requests: int = 0  # of the view's functions, every invoke path (D2)
+    throttled_requests: int = 0  # of the view's functions, every invoke path (D1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def _all_view(report: Report) -> View:
         dropped=section.fates.dropped,
         poison_messages=len(report.sqs.poison_messages),
         p99_dwell_ms=section.dwell_ms.p99,
+        failed_requests=sum(f.failed_requests for f in report.functions),
+        throttled_requests=sum(f.throttles for f in report.functions),
     )
     return View(
         key=ALL_FUNCTIONS,
@@ -118,6 +122,7 @@ def _function_view(report: Report, name: str) -> View:
     outcomes = sum_outcomes(details)
     fates = sum_fates(details)
     quantiles = details[0].dwell_quantiles_ms if len(details) == 1 else []
+    summaries = tuple(f for f in report.functions if f.name == name)
     headline = Headline(
         events=sum(d.events for d in details),
         succeeded_after_retry=outcomes.succeeded_after_retry,
@@ -127,11 +132,13 @@ def _function_view(report: Report, name: str) -> View:
         poison_messages=max(sum(d.poison_messages for d in details), len(poison)),
         # p0..p100 by nearest rank: index 99 is the p99 of the contract.
         p99_dwell_ms=quantiles[99] if len(quantiles) == 101 else None,
+        failed_requests=sum(f.failed_requests for f in summaries),
+        throttled_requests=sum(f.throttles for f in summaries),
     )
     return View(
         key=name,
         label=name,
-        functions=tuple(f for f in report.functions if f.name == name),
+        functions=summaries,
         details=details,
         chains=tuple(c for c in report.chains if c.function == name),
         findings=tuple(f for f in report.findings if f.function == name),

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.panels._view import View
 
-TITLE = "Per function: requests, invocations, cold starts, failures and duration (ms)"
+TITLE = "Per function: requests, invocations, cold starts, failures, throttles and duration (ms)"
+
+_PLAIN = "#1c2833"
 
 _HEADER = [
     "function",
@@ -24,6 +26,7 @@ _HEADER = [
     "invocations",
     "cold starts",
     "failed invocations",
+    "failed requests",
     "throttles",
     "p50 duration",
     "p99 duration",
@@ -45,6 +48,8 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         functions = functions[: spec.limit]
     columns: list[list[str]] = [[] for _ in _HEADER]
     failed_colours: list[str] = []
+    request_colours: list[str] = []
+    throttle_colours: list[str] = []
     for f in functions:
         row = [
             plot_text(f.name),
@@ -52,20 +57,23 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             f"{f.invocations:,d}",
             f"{f.cold_starts:,d}",
             f"{f.failed_invocations:,d}",
+            f"{f.failed_requests:,d}",
             f"{f.throttles:,d}",
             format_ms(f.duration_ms.p50),
             format_ms(f.duration_ms.p99),
         ]
         for column, value in zip(columns, row, strict=True):
             column.append(value)
-        failed_colours.append(SEVERITY_COLOURS["critical"] if f.failed_invocations else "#1c2833")
+        failed_colours.append(SEVERITY_COLOURS["critical"] if f.failed_invocations else _PLAIN)
+        request_colours.append(SEVERITY_COLOURS["critical"] if f.failed_requests else _PLAIN)
+        throttle_colours.append(SEVERITY_COLOURS["warning"] if f.throttles else _PLAIN)
     if not functions:
         columns = [["(no functions)"], *(["-"] for _ in _HEADER[1:])]
-        failed_colours = ["#1c2833"]
-    plain = ["#1c2833"] * len(failed_colours)
+        failed_colours = request_colours = throttle_colours = [_PLAIN]
+    plain = [_PLAIN] * len(failed_colours)
     table = {
         "type": "table",
-        "columnwidth": [220, 90, 100, 90, 130, 90, 110, 110],
+        "columnwidth": [220, 90, 100, 90, 130, 120, 90, 110, 110],
         "header": {
             "values": [f"<b>{name}</b>" for name in _HEADER],
             "fill": {"color": "#eaecee"},
@@ -75,7 +83,19 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             "values": columns,
             "align": ["left", *(["right"] * (len(_HEADER) - 1))],
             "height": 26,
-            "font": {"color": [plain, plain, plain, plain, failed_colours, plain, plain, plain]},
+            "font": {
+                "color": [
+                    plain,
+                    plain,
+                    plain,
+                    plain,
+                    failed_colours,
+                    request_colours,
+                    throttle_colours,
+                    plain,
+                    plain,
+                ]
+            },
         },
     }
     layout = base_layout(spec.title or TITLE, height=min(130 + 28 * max(len(functions), 1), 900))

@@ -10,7 +10,10 @@ if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.panels._view import View
 
-TITLE = "Headline: async events, retries, DLQ, drops, poison messages and p99 dwell"
+TITLE = (
+    "Headline: async events, retries, DLQ, drops, poison messages, p99 dwell, "
+    "failed and throttled requests"
+)
 
 #: Async p99 dwell above this is a warning (the contract's HIGH_DWELL default, 60 s).
 HIGH_DWELL_MS = 60_000.0
@@ -47,6 +50,12 @@ def headline_numbers(view: View) -> list[tuple[str, float, str, str]]:
     else:
         severity = "warning" if h.p99_dwell_ms > HIGH_DWELL_MS else "ok"
         numbers.append(("p99 dwell", h.p99_dwell_ms / 1000.0, " s", severity))
+    # Requests of every invoke path that failed or were throttled (shown only when some
+    # were, as "missing from DLQ" is): a sync incident must not look green.
+    if h.failed_requests:
+        numbers.append(("failed requests", float(h.failed_requests), "", "critical"))
+    if h.throttled_requests:
+        numbers.append(("throttled requests", float(h.throttled_requests), "", "warning"))
     return numbers
 
 
