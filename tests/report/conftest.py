@@ -224,7 +224,7 @@ def _summary(name: str, requests: int, invocations: int, failed: int,
     return FunctionSummary(
         name=name, arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{name}",
         requests=requests, invocations=invocations, cold_starts=max(1, invocations // 40),
-        failed_invocations=failed, throttles=failed // 10,
+        failed_invocations=failed, failed_requests=failed, throttles=failed // 10,
         modes=Modes(sync=modes.get("sync", 0), async_=modes.get("async", 0),
                     sqs=modes.get("sqs", 0), stream=modes.get("stream", 0), unknown=0),
         duration_ms=stats(durations),

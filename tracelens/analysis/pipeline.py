@@ -210,7 +210,9 @@ def analyse_with_end(
         has_config=side.has_config,
         dlq_dumps=len(side.dumps),
         functions=summary_df,
-        requests=reqs.join(outcomes_df.drop(c.FUNCTION), on=c.REQUEST, how="left"),
+        requests=reqs.join(
+            outcomes_df.drop(c.FUNCTION), on=c.REQUEST, how="left", maintain_order="left"
+        ),
         invocations=invs,
         events=events,
         units=units,
