@@ -741,7 +741,7 @@ def run_fetch(
     endpoint_url: str | None = None,
     with_config: bool = False,
     with_dlq: bool = False,
-    dlq_polls: int = 10,
+    dlq_polls: int | None = None,
     concurrency: int = 4,
     show_progress: bool = True,
 ) -> FetchSummary:
@@ -765,7 +765,8 @@ def run_fetch(
         endpoint_url: ``--endpoint-url`` (e.g. a local emulator).
         with_config: Also write ``config.json``.
         with_dlq: Also write ``dlq/<queue>.json`` (non-destructive read, see above).
-        dlq_polls: ReceiveMessage calls per DLQ at most.
+        dlq_polls: ReceiveMessage calls per DLQ at most (default
+            ``aws_side.DLQ_MAX_RECEIVES``).
         concurrency: BatchGetTraces calls in flight.
         show_progress: Draw a progress bar and summary on stderr.
 
@@ -799,7 +800,7 @@ def run_fetch(
             bar.progress.stop()
     console = Console(file=sys.stderr)
     if with_config or with_dlq:
-        from tracelens.ingest.aws_side import fetch_config, fetch_dlq
+        from tracelens.ingest.aws_side import DLQ_MAX_RECEIVES, fetch_config, fetch_dlq
 
         names = sorted(set(summary.functions) | set(functions))
         config = fetch_config(
@@ -815,10 +816,13 @@ def run_fetch(
             )
         if with_dlq:
             dumps = fetch_dlq(sqs_client=clients["sqs"], config=config, out_dir=out_dir,
-                              polls=dlq_polls)
+                              polls=DLQ_MAX_RECEIVES if dlq_polls is None else dlq_polls)
             if show_progress:
-                for name, count in dumps:
-                    console.print(f"dlq/{name}.json: {count} messages", markup=False)
+                for name, count, expected in dumps:
+                    partial = (
+                        f" of about {expected} in the queue (partial)" if expected > count else ""
+                    )
+                    console.print(f"dlq/{name}.json: {count} messages{partial}", markup=False)
     if show_progress:
         console.print(format_fetch_summary(summary), markup=False)
     return summary
