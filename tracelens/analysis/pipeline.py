@@ -56,6 +56,7 @@ class AnalysisResults:
     chains: pl.DataFrame
     findings: list[FindingRow]
     details: DetailFrames
+    side_notes: tuple[str, ...] = ()  # SideInputs.notes: how side inputs were read
 
 
 def analyse(
@@ -226,4 +227,5 @@ def analyse_with_end(
             stats=frames.stats,
         ),
         details=details(events.lazy(), messages.lazy(), batches.lazy(), width=width),
+        side_notes=side.notes,
     )

@@ -114,6 +114,7 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             end=iso(results.end),
             config=results.has_config,
             dlq_dumps=results.dlq_dumps,
+            notes=list(results.side_notes),
         ),
         functions=[_function(row) for row in results.functions.iter_rows(named=True)],
         async_=_async_section(results),
