@@ -48,7 +48,9 @@ _THROTTLE_CODES = frozenset(
 #: ``--help`` text for ``tracelens fetch --with-dlq`` (the CLI should use it verbatim).
 WITH_DLQ_HELP = (
     "Also read the messages of every DLQ and on-failure SQS destination found in the "
-    "config into DIR/dlq/ (implies --with-config). Messages are not deleted, but reading "
+    "config into DIR/dlq/ (implies --with-config): receives until the queue is empty (at "
+    "most 10,000 messages) and records the queue's depth, so a dump cut short is reported "
+    "as partial. Messages are not deleted, but reading "
     "them makes them invisible to other consumers for the queue's visibility timeout and "
     "raises their receive count, which can move them to the queue's own redrive DLQ."
 )
