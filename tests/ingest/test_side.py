@@ -391,3 +391,37 @@ def test_dlq_file_whose_name_has_equals_still_works(tmp_path: Path) -> None:
     path = _write(tmp_path / "a=b.json", {"QueueArn": DLQ, "Messages": [_lambda_message("r")]})
     (d,) = read_side_inputs([], config=None, dlq=[str(path)]).dumps
     assert (d.queue_arn, d.request_ids) == (DLQ, frozenset({"r"}))
+
+
+def test_sns_notifications_received_through_an_sqs_subscriber(tmp_path: Path) -> None:
+    # An SNS DLQ (or on-failure topic) read through an SQS queue subscribed to it without raw
+    # delivery: each SQS message's Body is SNS's envelope, with Lambda's attributes inside.
+    def envelope(message: str, attributes: dict[str, object]) -> str:
+        return json.dumps(
+            {
+                "Type": "Notification",
+                "TopicArn": "arn:aws:sns:us-east-1:1:t",
+                "Message": message,
+                "MessageAttributes": attributes,
+            }
+        )
+
+    record = {"requestContext": {"requestId": "b", "condition": "RetriesExhausted"}}
+    messages = [
+        {
+            "MessageId": "1",
+            "Body": envelope(
+                "{}",
+                {
+                    "RequestID": {"Type": "String", "Value": "a"},
+                    "ErrorCode": {"Type": "Number", "Value": "200"},
+                },
+            ),
+        },
+        {"MessageId": "2", "Body": envelope(json.dumps(record), {})},
+    ]
+    dump = _write(tmp_path / "d.json", {"QueueArn": DLQ, "Messages": messages})
+    side = read_side_inputs([], config=None, dlq=[str(dump)])
+    (d,) = side.dumps
+    assert (d.messages, d.comparable, d.request_ids) == (2, True, frozenset({"a", "b"}))
+    assert [m.error_code for m in d.dlq_messages] == ["200"]

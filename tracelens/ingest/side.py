@@ -424,6 +424,14 @@ def _from_messages(
         attributes = message.get("MessageAttributes")
         if not isinstance(attributes, dict):
             attributes = {}
+        body = _json_body(message.get("Body", message.get("Message")))
+        if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
+            # An SNS notification read through an SQS subscriber (no raw delivery): SNS's
+            # envelope holds Lambda's attributes and, as "Message", the record.
+            inner = body.get("MessageAttributes")
+            if isinstance(inner, dict):
+                attributes = {**inner, **attributes}
+            body = _json_body(body.get("Message"))
         request_id = _attribute(attributes, "RequestID")
         if request_id is not None:
             dlq_messages.append(
@@ -434,12 +442,6 @@ def _from_messages(
                 )
             )
             continue
-        body = message.get("Body", message.get("Message"))
-        if isinstance(body, str):
-            try:
-                body = msgspec.json.decode(body)
-            except msgspec.DecodeError:
-                body = None
         record = _destination(body, queue_arn)
         if record is not None:
             records.append(record)
@@ -465,6 +467,16 @@ def _from_messages(
         expected_messages=expected,
     )
     return dump, notes
+
+
+def _json_body(body: Any) -> Any:
+    """A message body decoded from JSON when it is a JSON string, else None (or as given)."""
+    if not isinstance(body, str):
+        return body
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
 
 
 def _may_hide_a_request_id(message: dict[str, Any], attributes: dict[str, Any]) -> bool:
