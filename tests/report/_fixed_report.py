@@ -71,6 +71,10 @@ def fixed_report() -> Report:
             end="2026-11-28T01:30:00.123456Z",
             config=True,
             dlq_dumps=1,
+            notes=[
+                "dlq/[red]x[/] <b>.json has no QueueArn; taken as the only configured DLQ "
+                "arn:aws:sqs:us-east-1:123456789012:orders-dlq",
+            ],
         ),
         functions=[
             FunctionSummary(

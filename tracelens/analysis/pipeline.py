@@ -60,6 +60,7 @@ class AnalysisResults:
     sync: sync_mod.SyncTotals  # the report's sync section (D3, D4)
     sync_requests: pl.DataFrame  # one row per sync request (analysis.sync.sync_requests)
     sync_calls: pl.DataFrame  # one row per logical sync call (analysis.sync.logical_calls)
+    side_notes: tuple[str, ...] = ()  # SideInputs.notes: how side inputs were read
 
 
 def analyse(
@@ -237,4 +238,5 @@ def analyse_with_end(
         sync=sync_mod.totals(sync_reqs, sync_calls),
         sync_requests=sync_reqs,
         sync_calls=sync_calls,
+        side_notes=side.notes,
     )

@@ -264,17 +264,35 @@ def dlq_targets(config: dict[str, Any]) -> list[str]:
     return sorted(targets)
 
 
+#: ReceiveMessage calls per queue at most (10 messages each): 10,000 messages.
+DLQ_MAX_RECEIVES = 1000
+#: Receives in a row that bring no message not seen before, after which a queue whose
+#: messages come back at once (a visibility timeout shorter than the loop) is left.
+_STALE_RECEIVES = 3
+#: The queue depth ``fetch_dlq`` records in each dump, as get-queue-attributes names it.
+DEPTH_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
 def fetch_dlq(
-    *, sqs_client: Any, config: dict[str, Any], out_dir: Path, polls: int = 10,
+    *, sqs_client: Any, config: dict[str, Any], out_dir: Path, polls: int = DLQ_MAX_RECEIVES,
     wait_seconds: int = 1,
-) -> list[tuple[str, int]]:
+) -> list[tuple[str, int, int]]:
     """Read (without deleting) the messages of every DLQ / on-failure queue in ``config``.
 
-    Uses ``receive_message`` with ``MessageAttributeNames=["All"]`` and
-    ``AttributeNames=["All"]``, leaving ``VisibilityTimeout`` at the queue's default, and
-    never deletes. Each receive hides the messages from other consumers for the queue's
-    visibility timeout and raises their ``ApproximateReceiveCount``, which can move them to
-    a redrive DLQ if the queue has one.
+    First records the queue's depth (``get_queue_attributes``: ApproximateNumberOfMessages,
+    ...NotVisible, ...Delayed), then calls ``receive_message`` (10 messages,
+    ``MessageAttributeNames=["All"]``, ``AttributeNames=["All"]``) until a receive returns
+    nothing, ``polls`` receives were made, or receives only repeat messages already seen
+    (a visibility timeout shorter than the loop). It never deletes and leaves
+    ``VisibilityTimeout`` at the queue's default: each receive hides the messages from
+    other consumers for that time and raises their ``ApproximateReceiveCount``, which can
+    move them to a redrive DLQ if the queue has one. The depth is written into the dump
+    as top-level keys, so ``analyze`` knows when the dump holds fewer messages than the
+    queue did (a partial dump).
 
     Args:
         sqs_client: A boto3 SQS client.
@@ -284,12 +302,13 @@ def fetch_dlq(
         wait_seconds: Long-poll wait per call.
 
     Returns:
-        (queue name, messages written) per queue, sorted by name.
+        (queue name, messages written, messages the queue held when the dump began) per
+        queue, sorted by name.
 
     Raises:
         SourceUnavailable: AWS refused a call, or a file cannot be written.
     """
-    results: list[tuple[str, int]] = []
+    results: list[tuple[str, int, int]] = []
     queues = config.get("queues") or {}
     for arn in dlq_targets(config):
         parts = sqs_queue_parts(arn)
@@ -299,19 +318,11 @@ def fetch_dlq(
         url = (queues.get(arn) or {}).get("QueueUrl") or _queue_url(sqs_client, arn)
         if not url:
             continue
-        messages: dict[str, dict[str, Any]] = {}
-        for _ in range(max(0, polls)):
-            response = _aws_call(
-                f"SQS ReceiveMessage({name})", sqs_client.receive_message,
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
-                MessageAttributeNames=["All"], AttributeNames=["All"],
-            )
-            batch = response.get("Messages") or []
-            if not batch:
-                break
-            for message in batch:
-                messages.setdefault(str(message.get("MessageId")), _jsonable(message))
-        dump = {"Messages": [messages[k] for k in sorted(messages)], "QueueArn": arn}
+        depth = _queue_depth(sqs_client, name, url)
+        expected = sum(depth.values())
+        messages = _receive_all(sqs_client, name, url, polls=polls, wait_seconds=wait_seconds,
+                                expected=expected)
+        dump = {"Messages": [messages[k] for k in sorted(messages)], "QueueArn": arn, **depth}
         path = out_dir / DLQ_DIR / f"{_SAFE_NAME.sub('_', name)}.json"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,9 +330,47 @@ def fetch_dlq(
                                                  indent=2) + b"\n")
         except OSError as exc:
             raise SourceUnavailable(f"{path}: cannot write: {exc.strerror}") from exc
-        results.append((name, len(messages)))
+        results.append((name, len(messages), expected))
     return sorted(results)
 
 
-__all__ = ["CONFIG_FILE", "DLQ_DIR", "dlq_targets", "fetch_config", "fetch_dlq",
-           "sqs_queue_parts"]
+def _queue_depth(sqs_client: Any, name: str, url: str) -> dict[str, int]:
+    """The queue's message counts by state, as integers (AWS returns strings)."""
+    attributes = _aws_call(
+        f"SQS GetQueueAttributes({name})", sqs_client.get_queue_attributes,
+        QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES),
+    ).get("Attributes") or {}
+    depth: dict[str, int] = {}
+    for key in DEPTH_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, int | str) and str(value).isdigit():
+            depth[key] = int(value)
+    return depth
+
+
+def _receive_all(
+    sqs_client: Any, name: str, url: str, *, polls: int, wait_seconds: int, expected: int
+) -> dict[str, dict[str, Any]]:
+    """Every message a loop of receives returns, by message id (not deleted)."""
+    messages: dict[str, dict[str, Any]] = {}
+    stale = 0
+    for _ in range(max(0, polls)):
+        response = _aws_call(
+            f"SQS ReceiveMessage({name})", sqs_client.receive_message,
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+            MessageAttributeNames=["All"], AttributeNames=["All"],
+        )
+        batch = response.get("Messages") or []
+        if not batch:
+            break
+        before = len(messages)
+        for message in batch:
+            messages.setdefault(str(message.get("MessageId")), _jsonable(message))
+        stale = 0 if len(messages) > before else stale + 1
+        if stale >= _STALE_RECEIVES or (stale and len(messages) >= expected):
+            break
+    return messages
+
+
+__all__ = ["CONFIG_FILE", "DEPTH_ATTRIBUTES", "DLQ_DIR", "DLQ_MAX_RECEIVES", "dlq_targets",
+           "fetch_config", "fetch_dlq", "sqs_queue_parts"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,19 @@ from tracelens.model.side import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-_ARN_SPEC = re.compile(r"^(arn:[^=]+)=(.+)$")
+#: arn:partition:service:region:account:resource (region and account may be empty).
+_ARN = re.compile(r"^arn:[^:=\s]+:[^:=\s]+:[^:=\s]*:[^:=\s]*:[^=\s]+$")
+#: Top-level keys a dump may carry besides its messages: the queue and its recorded depth.
+_DEPTH_KEYS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+_DUMP_KEYS = frozenset({"QueueArn", "TopicArn", *_DEPTH_KEYS})
+#: Message attributes only Lambda writes on a DLQ message (besides RequestID).
+_LAMBDA_ATTRIBUTES = ("ErrorCode", "ErrorMessage")
 
 
 def read_side_inputs(
@@ -57,12 +68,7 @@ def read_side_inputs(
             dump_specs.extend((None, p) for p in sorted(dlq_dir.glob("*.json")) if p.is_file())
     if config is not None:
         config_files.append(config)
-    for spec in dlq:
-        match = _ARN_SPEC.match(spec)
-        if match:
-            dump_specs.append((match.group(1), Path(match.group(2))))
-        else:
-            dump_specs.append((None, Path(spec)))
+    dump_specs.extend(_dump_spec(spec) for spec in dlq)
 
     functions: dict[str, FunctionConfig] = {}
     queues: dict[str, QueueConfig] = {}
@@ -72,13 +78,18 @@ def read_side_inputs(
         functions.update(f)
         queues.update(q)
         mappings.extend(m)
-    dumps = tuple(_read_dump(file, arn) for arn, file in dump_specs)
+    dumps, notes = _read_dumps(
+        dump_specs,
+        targets=_failure_targets(functions, queues, mappings),
+        has_config=bool(config_files),
+    )
     return SideInputs(
         functions=dict(sorted(functions.items())),
         queues=dict(sorted(queues.items())),
         mappings=tuple(mappings),
         dumps=dumps,
         config_files=tuple(str(f) for f in config_files),
+        notes=notes,
     )
 
 
@@ -224,19 +235,102 @@ def _mapping(body: dict[str, Any], file: Path, index: int) -> EventSourceMapping
 # --- DLQ and destination dumps ----------------------------------------------------------
 
 
-def _read_dump(file: Path, arn: str | None) -> SideDump:
+def _dump_spec(spec: str) -> tuple[str | None, Path]:
+    """``--dlq FILE`` or ``--dlq ARN=FILE``; an existing file wins, whatever its name."""
+    path = Path(spec)
+    if "=" not in spec or path.is_file():
+        return None, path
+    arn, _, file = spec.partition("=")
+    if not _ARN.match(arn):
+        raise SideInputError(
+            f"--dlq {spec}: {arn!r} is not an ARN (give ARN=FILE, e.g. "
+            "arn:aws:sqs:us-east-1:123456789012:my-dlq=dlq.json)"
+        )
+    if not file:
+        raise SideInputError(f"--dlq {spec}: no file after '=' (give ARN=FILE)")
+    return arn, Path(file)
+
+
+def _failure_targets(
+    functions: Mapping[str, FunctionConfig],
+    queues: Mapping[str, QueueConfig],
+    mappings: Sequence[EventSourceMapping],
+) -> dict[str, str]:
+    """Every configured DLQ or on-failure destination ARN, with what it is."""
+    targets: dict[str, str] = {}
+    for fn in functions.values():
+        if fn.dlq_arn:
+            targets.setdefault(fn.dlq_arn, "DLQ")
+        if fn.on_failure_arn:
+            targets.setdefault(fn.on_failure_arn, "on-failure destination")
+    for mapping in mappings:
+        if mapping.on_failure_arn:
+            targets.setdefault(mapping.on_failure_arn, "on-failure destination")
+    for queue in queues.values():
+        if queue.redrive_policy and queue.redrive_policy.dead_letter_target_arn:
+            targets.setdefault(queue.redrive_policy.dead_letter_target_arn, "DLQ")
+    return targets
+
+
+def _read_dumps(
+    specs: Sequence[tuple[str | None, Path]], *, targets: Mapping[str, str], has_config: bool
+) -> tuple[tuple[SideDump, ...], tuple[str, ...]]:
+    """Read every dump; give a dump without ``QueueArn`` the only configured target.
+
+    A dump that names no queue (no ``QueueArn`` / ``TopicArn`` in it, not given as
+    ``ARN=FILE``) is taken as the only DLQ / on-failure destination the config names, and a
+    note says so. With several (or no) configured targets it is ambiguous: an error. With no
+    config at all it is kept: its request ids still show events that were sent.
+    """
+    dumps: list[SideDump] = []
+    notes: list[str] = []
+    for arn, file in specs:
+        dump, dump_notes = _read_dump(file, arn)
+        if dump.queue_arn is None:
+            if not has_config:
+                notes.append(
+                    f"{dump.source} has no QueueArn and no config was given: its request ids "
+                    "show events that were sent, but no event can be found missing from it"
+                )
+            elif len(targets) == 1:
+                ((target, kind),) = targets.items()
+                dump = _with_queue_arn(dump, target)
+                notes.append(
+                    f"{dump.source} has no QueueArn; taken as the only configured {kind} {target}"
+                )
+            else:
+                raise SideInputError(f"{dump.source} has no QueueArn; give it as --dlq ARN=FILE")
+        dumps.append(dump)
+        notes.extend(dump_notes)
+    return tuple(dumps), tuple(notes)
+
+
+def _with_queue_arn(dump: SideDump, arn: str) -> SideDump:
+    return dataclasses.replace(
+        dump,
+        queue_arn=arn,
+        destination_records=tuple(
+            dataclasses.replace(r, destination_arn=arn) for r in dump.destination_records
+        ),
+    )
+
+
+def _read_dump(file: Path, arn: str | None) -> tuple[SideDump, list[str]]:
+    """One dump file -> the dump and the notes on how it was read."""
     data = _load(file, "DLQ dump")
     if not data.strip():
         # `aws sqs receive-message` prints nothing at all when the queue is empty.
-        return SideDump(source=str(file), queue_arn=arn)
+        return SideDump(source=str(file), queue_arn=arn), []
     try:
         raw: Any = msgspec.json.decode(data)
     except msgspec.DecodeError:
         raw = _ndjson(data, file)
     queue_arn = arn
+    expected: int | None = None
     if isinstance(raw, dict):
         if arn is None:
             queue_arn = _str(raw.get("QueueArn")) or _str(raw.get("TopicArn"))
+        expected = _expected_messages(raw, file)
         # SQS receive-message output, or SNS notifications (an SNS topic as DLQ / destination).
         for key in ("Messages", "Notifications"):
             if key in raw:
@@ -252,11 +346,11 @@ def _read_dump(file: Path, arn: str | None) -> SideDump:
                         ),
                         None,
                     )
-                return _from_messages(messages, file, queue_arn)
+                return _from_messages(messages, file, queue_arn, expected, key)
         if "requestContext" in raw:
             raw = [raw]
-        elif not raw or set(raw) == {"QueueArn"}:
-            return SideDump(source=str(file), queue_arn=queue_arn)
+        elif set(raw) <= _DUMP_KEYS:
+            return SideDump(source=str(file), queue_arn=queue_arn, expected_messages=expected), []
         else:
             raise SideInputError(
                 f"{file}: not a DLQ dump (expected `aws sqs receive-message` output with "
@@ -265,7 +359,7 @@ def _read_dump(file: Path, arn: str | None) -> SideDump:
     if not isinstance(raw, list):
         raise SideInputError(f"{file}: a DLQ dump must be a JSON object or a list of records")
     if raw and all(isinstance(r, dict) and ("Body" in r or "MessageAttributes" in r) for r in raw):
-        return _from_messages(raw, file, queue_arn)
+        return _from_messages(raw, file, queue_arn, expected, "Messages")
     records = []
     for i, item in enumerate(raw):
         record = _destination(item, queue_arn)
@@ -275,7 +369,27 @@ def _read_dump(file: Path, arn: str | None) -> SideDump:
                 "(expected an on-failure destination record)"
             )
         records.append(record)
-    return SideDump(source=str(file), queue_arn=queue_arn, destination_records=tuple(records))
+    dump = SideDump(
+        source=str(file),
+        queue_arn=queue_arn,
+        destination_records=tuple(records),
+        messages=len(records),
+        expected_messages=expected,
+    )
+    return dump, []
+
+
+def _expected_messages(raw: dict[str, Any], file: Path) -> int | None:
+    """The queue depth recorded in a dump (``fetch --with-dlq`` writes it), if any.
+
+    Messages in flight (``NotVisible``) or delayed were in the queue too, but a receive
+    could not return them, so they count in what the dump should hold.
+    """
+    counts = [_int(raw.get(key), file, key) for key in _DEPTH_KEYS]
+    known = [n for n in counts if n is not None]
+    if any(n < 0 for n in known):
+        raise SideInputError(f"{file}: a recorded ApproximateNumberOfMessages is negative")
+    return sum(known) if known else None
 
 
 def _ndjson(data: bytes, file: Path) -> list[Any]:
@@ -298,15 +412,28 @@ def _attribute(attributes: dict[str, Any], name: str) -> str | None:
     return _str(value)
 
 
-def _from_messages(messages: list[Any], file: Path, queue_arn: str | None) -> SideDump:
+def _from_messages(
+    messages: list[Any], file: Path, queue_arn: str | None, expected: int | None, key: str
+) -> tuple[SideDump, list[str]]:
     dlq_messages: list[DlqMessage] = []
     records: list[DestinationRecord] = []
+    unchecked = 0
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise SideInputError(f"{file}: Messages[{i}] must be a JSON object")
+            raise SideInputError(f"{file}: {key}[{i}] must be a JSON object")
         attributes = message.get("MessageAttributes")
-        request_id = _attribute(attributes, "RequestID") if isinstance(attributes, dict) else None
-        if request_id is not None and isinstance(attributes, dict):
+        if not isinstance(attributes, dict):
+            attributes = {}
+        body = _json_body(message.get("Body", message.get("Message")))
+        if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
+            # An SNS notification read through an SQS subscriber (no raw delivery): SNS's
+            # envelope holds Lambda's attributes and, as "Message", the record.
+            inner = body.get("MessageAttributes")
+            if isinstance(inner, dict):
+                attributes = {**inner, **attributes}
+            body = _json_body(body.get("Message"))
+        request_id = _attribute(attributes, "RequestID")
+        if request_id is not None:
             dlq_messages.append(
                 DlqMessage(
                     request_id=request_id,
@@ -315,22 +442,57 @@ def _from_messages(messages: list[Any], file: Path, queue_arn: str | None) -> Si
                 )
             )
             continue
-        body = message.get("Body", message.get("Message"))
-        if isinstance(body, str):
-            try:
-                body = msgspec.json.decode(body)
-            except msgspec.DecodeError:
-                body = None
         record = _destination(body, queue_arn)
         if record is not None:
             records.append(record)
-        # Anything else (e.g. a message an SQS redrive moved here) says nothing about Lambda.
-    return SideDump(
+        elif _may_hide_a_request_id(message, attributes):
+            unchecked += 1
+        # Anything else (a message an SQS redrive moved here, or one with other attributes
+        # than Lambda's) says nothing about Lambda.
+    notes = []
+    if unchecked:
+        verb = "has" if unchecked == 1 else "have"
+        notes.append(
+            f"{file}: {unchecked} of {len(messages)} messages {verb} no RequestID message "
+            "attribute (dumped without --message-attribute-names All?), so no event can be "
+            "checked against it"
+        )
+    dump = SideDump(
         source=str(file),
         queue_arn=queue_arn,
         dlq_messages=tuple(dlq_messages),
         destination_records=tuple(records),
+        messages=len(messages),
+        comparable=not unchecked,
+        expected_messages=expected,
     )
+    return dump, notes
+
+
+def _json_body(body: Any) -> Any:
+    """A message body decoded from JSON when it is a JSON string, else None (or as given)."""
+    if not isinstance(body, str):
+        return body
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+
+
+def _may_hide_a_request_id(message: dict[str, Any], attributes: dict[str, Any]) -> bool:
+    """Whether a message without ``RequestID`` may be Lambda's with its attributes left out.
+
+    True when it carries Lambda's other attributes (``ErrorCode`` / ``ErrorMessage``), or
+    no message attributes at all, unless SQS marks it as moved by a queue's redrive policy
+    (``DeadLetterQueueSourceArn``): ``receive-message`` returns message attributes only
+    when ``--message-attribute-names`` asks for them.
+    """
+    if any(name in attributes for name in _LAMBDA_ATTRIBUTES):
+        return True
+    if attributes:
+        return False
+    system = message.get("Attributes")
+    return not (isinstance(system, dict) and "DeadLetterQueueSourceArn" in system)
 
 
 def _destination(body: Any, queue_arn: str | None) -> DestinationRecord | None:

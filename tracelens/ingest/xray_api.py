@@ -48,7 +48,9 @@ _THROTTLE_CODES = frozenset(
 #: ``--help`` text for ``tracelens fetch --with-dlq`` (the CLI should use it verbatim).
 WITH_DLQ_HELP = (
     "Also read the messages of every DLQ and on-failure SQS destination found in the "
-    "config into DIR/dlq/ (implies --with-config). Messages are not deleted, but reading "
+    "config into DIR/dlq/ (implies --with-config): receives until the queue is empty (at "
+    "most 10,000 messages) and records the queue's depth, so a dump cut short is reported "
+    "as partial. Messages are not deleted, but reading "
     "them makes them invisible to other consumers for the queue's visibility timeout and "
     "raises their receive count, which can move them to the queue's own redrive DLQ."
 )
@@ -741,7 +743,7 @@ def run_fetch(
     endpoint_url: str | None = None,
     with_config: bool = False,
     with_dlq: bool = False,
-    dlq_polls: int = 10,
+    dlq_polls: int | None = None,
     concurrency: int = 4,
     show_progress: bool = True,
 ) -> FetchSummary:
@@ -765,7 +767,8 @@ def run_fetch(
         endpoint_url: ``--endpoint-url`` (e.g. a local emulator).
         with_config: Also write ``config.json``.
         with_dlq: Also write ``dlq/<queue>.json`` (non-destructive read, see above).
-        dlq_polls: ReceiveMessage calls per DLQ at most.
+        dlq_polls: ReceiveMessage calls per DLQ at most (default
+            ``aws_side.DLQ_MAX_RECEIVES``).
         concurrency: BatchGetTraces calls in flight.
         show_progress: Draw a progress bar and summary on stderr.
 
@@ -799,7 +802,7 @@ def run_fetch(
             bar.progress.stop()
     console = Console(file=sys.stderr)
     if with_config or with_dlq:
-        from tracelens.ingest.aws_side import fetch_config, fetch_dlq
+        from tracelens.ingest.aws_side import DLQ_MAX_RECEIVES, fetch_config, fetch_dlq
 
         names = sorted(set(summary.functions) | set(functions))
         config = fetch_config(
@@ -815,10 +818,13 @@ def run_fetch(
             )
         if with_dlq:
             dumps = fetch_dlq(sqs_client=clients["sqs"], config=config, out_dir=out_dir,
-                              polls=dlq_polls)
+                              polls=DLQ_MAX_RECEIVES if dlq_polls is None else dlq_polls)
             if show_progress:
-                for name, count in dumps:
-                    console.print(f"dlq/{name}.json: {count} messages", markup=False)
+                for name, count, expected in dumps:
+                    partial = (
+                        f" of about {expected} in the queue (partial)" if expected > count else ""
+                    )
+                    console.print(f"dlq/{name}.json: {count} messages{partial}", markup=False)
     if show_progress:
         console.print(format_fetch_summary(summary), markup=False)
     return summary

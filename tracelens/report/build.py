@@ -115,6 +115,7 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             end=iso(results.end),
             config=results.has_config,
             dlq_dumps=results.dlq_dumps,
+            notes=list(results.side_notes),
         ),
         functions=[_function(row) for row in results.functions.iter_rows(named=True)],
         sync=_sync_section(results),

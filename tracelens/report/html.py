@@ -62,6 +62,7 @@ body { margin: 0; background: #f4f6f6; color: #1c2833;
 header { background: #1c2833; color: #fdfefe; padding: 14px 24px; }
 header h1 { margin: 0 0 4px 0; font-size: 22px; }
 header p { margin: 2px 0; font-size: 13px; color: #d5d8dc; }
+header p.note { color: #f9e79f; }
 .filter { margin-top: 8px; font-size: 14px; }
 .filter select { font-size: 14px; margin-left: 6px; max-width: 480px; }
 main { display: grid; grid-template-columns: 1fr; gap: 14px; padding: 14px 24px; }
@@ -199,7 +200,7 @@ def render_html(report: Report, *, spec: DashboardSpec) -> str:
 <h1>{html.escape(spec.title)}</h1>
 <p>{html.escape(spec.description)}</p>
 <p>{_input_line(report)}</p>
-<div class="filter"><label for="{FILTER_ID}">Function</label>
+{_notes(report)}<div class="filter"><label for="{FILTER_ID}">Function</label>
 <select id="{FILTER_ID}">
 {options}
 </select> <span class="status" id="tracelens-status"></span></div>
@@ -236,6 +237,13 @@ def _input_line(report: Report) -> str:
         f"({source.rejected:,d} rejected) · {span} (UTC) · {files or 'no files'}"
     )
     return html.escape(text)
+
+
+def _notes(report: Report) -> str:
+    """One escaped paragraph per note on how side inputs were read (none: nothing)."""
+    return "".join(
+        f'<p class="note">Note: {html.escape(note)}</p>\n' for note in report.input.notes
+    )
 
 
 __all__ = ["DATA_ID", "FILTER_ID", "PLOT_CONFIG", "json_for_script", "panel_div_ids", "render_html"]

@@ -337,6 +337,7 @@ def _input(report: Report) -> list[str]:
         f"- {inp.documents:,} documents in {inp.traces:,} traces, {inp.duplicates:,} "
         f"duplicates, {inp.rejected:,} rejected",
         f"- Config: {'yes' if inp.config else 'no'}; DLQ or destination dumps: {inp.dlq_dumps:,}",
+        *(f"- Note: {escape(note)}" for note in inp.notes),
         "- Files: "
         + (", ".join(escape(name) for name in inp.files[:FILE_ROWS]) or "-")
         + (f" and {len(inp.files) - FILE_ROWS:,} more" if len(inp.files) > FILE_ROWS else ""),

@@ -45,6 +45,10 @@ class InputSection(msgspec.Struct, frozen=True, kw_only=True):
     end: str | None
     config: bool
     dlq_dumps: int
+    #: How side inputs were read, one sentence each, in the order they were read (e.g. a
+    #: dump without ``QueueArn`` taken as the only configured DLQ, a dump that cannot be
+    #: compared).
+    notes: list[str] = msgspec.field(default_factory=list)
 
 
 class Modes(msgspec.Struct, frozen=True, kw_only=True):

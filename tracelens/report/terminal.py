@@ -332,6 +332,8 @@ def _input(report: Report, console: Console) -> None:
     console.print(
         Text(f"config: {'yes' if inp.config else 'no'} · DLQ/destination dumps: {inp.dlq_dumps:,}")
     )
+    for note in inp.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
     for name in inp.files[:FILE_ROWS]:
         console.print(Text(f"  {name}"))
     if len(inp.files) > FILE_ROWS:
