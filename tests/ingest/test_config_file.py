@@ -217,18 +217,20 @@ def test_range_edges_are_accepted(tmp_path: Path) -> None:
         },
         "EventSourceMappings": [
             {
+                "UUID": "1",
                 "EventSourceArn": STREAM,
                 "BatchSize": 1,
                 "MaximumRecordAgeInSeconds": -1,
                 "MaximumRetryAttempts": -1,
             },
             {
+                "UUID": "2",
                 "EventSourceArn": STREAM,
                 "BatchSize": 10000,
                 "MaximumRecordAgeInSeconds": 60,
                 "MaximumRetryAttempts": 10000,
             },
-            {"EventSourceArn": STREAM, "MaximumRecordAgeInSeconds": 604800},
+            {"UUID": "3", "EventSourceArn": STREAM, "MaximumRecordAgeInSeconds": 604800},
         ],
     }
     read = _read(tmp_path, config)
@@ -482,6 +484,18 @@ def test_an_empty_directory_is_an_error(tmp_path: Path) -> None:
         read_side_inputs([], config=[tmp_path / "empty"], dlq=())
 
 
+def test_bundle_config_also_named_by_config_dir_is_read_once(tmp_path: Path) -> None:
+    _write(tmp_path / "config.json", {**_mapping(), **_function()})
+    side = read_side_inputs([tmp_path], config=[tmp_path], dlq=())
+    assert side.config_files == (str(tmp_path / "config.json"),)
+    assert len(side.mappings) == 1
+
+
+def test_same_mapping_without_uuid_is_keyed_by_source_and_function(tmp_path: Path) -> None:
+    read = _read(tmp_path, _mapping(BatchSize=5), _mapping(BatchSize=7))
+    assert [m.batch_size for m in read.mappings] == [7]
+
+
 def test_later_files_win(tmp_path: Path) -> None:
     read = _read(tmp_path, _invoke(MaximumRetryAttempts=2), _invoke(MaximumRetryAttempts=0))
     assert read.functions["orders-worker"].maximum_retry_attempts == 0
@@ -559,3 +573,15 @@ def test_cli_config_is_repeatable_and_takes_a_directory(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["input"]["config"] is True
+
+
+def test_readme_config_example_validates(tmp_path: Path) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### config.json") :]
+    match = re.search(r"```json\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    read = _read(tmp_path, json.loads(match.group(1)))
+    assert read.functions["invoice-renderer"].on_failure_arn == FAILED
+    assert read.mappings[0].function_name == "order-worker"

@@ -84,7 +84,15 @@ def config_files(paths: Sequence[Path]) -> list[Path]:
             files.extend(found)
         else:
             files.append(path)
-    return files
+    # A bundle's config.json also named by --config DIR is read once.
+    seen: set[Path] = set()
+    unique = []
+    for file in files:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(file)
+    return unique
 
 
 def read_config_files(paths: Sequence[Path]) -> ConfigContents:
@@ -117,7 +125,8 @@ class _Merged:
     invoke: dict[str, dict[str, aws.FunctionEventInvokeConfig]] = field(default_factory=dict)
     queues: dict[str, QueueConfig] = field(default_factory=dict)
     mappings: list[EventSourceMapping] = field(default_factory=list)
-    mapping_ids: dict[str, int] = field(default_factory=dict)  # UUID -> index in mappings
+    #: UUID (else event source and function ARN) -> index in ``mappings``
+    mapping_ids: dict[object, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add_invoke(self, name: str, config: aws.FunctionEventInvokeConfig) -> None:
@@ -126,11 +135,11 @@ class _Merged:
         self.invoke.setdefault(name, {})[qualifier] = config
 
     def add_mapping(self, mapping: EventSourceMapping, uuid: str | None) -> None:
-        if uuid is not None and uuid in self.mapping_ids:
-            self.mappings[self.mapping_ids[uuid]] = mapping
+        key = uuid or (mapping.event_source_arn, mapping.function_arn)
+        if key in self.mapping_ids:
+            self.mappings[self.mapping_ids[key]] = mapping
             return
-        if uuid is not None:
-            self.mapping_ids[uuid] = len(self.mappings)
+        self.mapping_ids[key] = len(self.mappings)
         self.mappings.append(mapping)
 
     def contents(self, files: tuple[str, ...]) -> ConfigContents:

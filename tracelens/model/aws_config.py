@@ -40,7 +40,7 @@ MaximumRetryAttemptsEventSourceMapping = Annotated[int, msgspec.Meta(ge=-1, le=1
 MINIMUM_RECORD_AGE_SECONDS = 60
 
 
-class _Aws(msgspec.Struct, rename="pascal", forbid_unknown_fields=False, frozen=True):
+class _Aws(msgspec.Struct, rename="pascal", forbid_unknown_fields=False):
     """AWS output: PascalCase names, unknown fields ignored."""
 
 
@@ -115,7 +115,7 @@ MessageRetentionPeriod = Annotated[int, msgspec.Meta(ge=60, le=1209600)]
 MaxReceiveCount = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 
 
-class RedrivePolicy(msgspec.Struct, rename="camel", frozen=True):
+class RedrivePolicy(msgspec.Struct, rename="camel"):
     """An SQS queue's ``RedrivePolicy`` attribute (AWS gives it as a JSON string)."""
 
     dead_letter_target_arn: str | None = None
@@ -142,7 +142,7 @@ class Queue(_Aws):
 # --- whole files ----------------------------------------------------------------------------
 
 
-class TracelensConfig(msgspec.Struct, frozen=True):
+class TracelensConfig(msgspec.Struct):
     """tracelens' own config.json (what ``fetch --with-config`` and the emulator write).
 
     ``functions`` values are ``FunctionConfiguration`` and ``queues`` values ``Queue``; they
