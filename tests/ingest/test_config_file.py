@@ -585,3 +585,58 @@ def test_readme_config_example_validates(tmp_path: Path) -> None:
     read = _read(tmp_path, json.loads(match.group(1)))
     assert read.functions["invoice-renderer"].on_failure_arn == FAILED
     assert read.mappings[0].function_name == "order-worker"
+
+
+def _real_outputs() -> list[tuple[str, dict[str, Any]]]:
+    """Every recorded AWS response in LocalStack's snapshots that is a config shape."""
+    real = ROOT.parent / "shared" / "real_traces" / "localstack"
+    if not real.is_dir():
+        import os
+
+        if os.environ.get("CI"):
+            pytest.fail(f"{real} is missing")
+        pytest.skip(f"{real} is missing")
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            keys = set(value)
+            attributes = value.get("Attributes")
+            if {"FunctionName", "Timeout"} <= keys:
+                found.append(("get-function-configuration", value))
+            elif {"UUID", "EventSourceArn"} <= keys:
+                found.append(("get-event-source-mapping", value))
+            elif "EventSourceMappings" in keys:
+                found.append(("list-event-source-mappings", value))
+            elif isinstance(attributes, dict) and "QueueArn" in attributes:
+                found.append(("get-queue-attributes", value))
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    for snapshot in sorted(real.glob("*.snapshot.json")):
+        walk(json.loads(snapshot.read_text()))
+    return found
+
+
+def test_real_aws_outputs_validate(tmp_path: Path) -> None:
+    # GIVEN the AWS responses LocalStack's test suite recorded (and checks against AWS)
+    outputs = _real_outputs()
+    kinds = {kind for kind, _ in outputs}
+    assert kinds == {
+        "get-function-configuration",
+        "get-event-source-mapping",
+        "list-event-source-mappings",
+        "get-queue-attributes",
+    }
+    # WHEN each is given as a config file THEN each is accepted and yields its object
+    for i, (kind, output) in enumerate(outputs):
+        read = read_config_files([_write(tmp_path / f"{i}.json", output)])
+        if kind == "get-function-configuration":
+            assert len(read.functions) == 1, output
+        elif kind == "get-queue-attributes":
+            assert len(read.queues) == 1, output
+        elif kind == "get-event-source-mapping":
+            assert len(read.mappings) == 1, output
