@@ -167,6 +167,7 @@ def test_bad_value_is_one_line_with_file_and_path(
         [{"FunctionName": "x"}],
         "functions",
         {"Attributes": {"VisibilityTimeout": "30"}},  # get-queue-attributes without QueueArn
+        {"FunctionArn": WORKER},  # neither a function configuration nor an event invoke config
     ],
 )
 def test_unknown_shape_names_the_accepted_ones(
@@ -447,6 +448,14 @@ def test_get_queue_attributes(tmp_path: Path) -> None:
         5,
     )
     assert queue.url is None
+
+
+def test_get_queue_attributes_bad_policy_has_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = {"Attributes": {"QueueArn": QUEUE, "RedrivePolicy": _policy(0)}}
+    message = _error(tmp_path, output, monkeypatch)
+    assert message == "config.json: Attributes.RedrivePolicy.maxReceiveCount: 0 is outside 1-1000"
 
 
 def test_tracelens_config_queue_retention_and_mapping_destination(tmp_path: Path) -> None:

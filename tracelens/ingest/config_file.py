@@ -47,6 +47,8 @@ ACCEPTED_SHAPES = (
 
 #: The event invoke config of an unqualified function ARN is the one of ``$LATEST``.
 LATEST = "$LATEST"
+#: The fields that make an object with ``FunctionArn`` an event invoke config.
+_INVOKE_KEYS = frozenset({"MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"})
 #: Longest value shown in an error message.
 _SHOWN_CHARS = 60
 
@@ -233,14 +235,14 @@ def _read_file(file: Path, merged: _Merged) -> None:
     elif "EventSourceArn" in raw or "UUID" in raw:
         mapping = _convert(raw, aws.EventSourceMappingConfiguration, file)
         _add_mapping(mapping, file, "", merged)
-    elif "FunctionArn" in raw:
+    elif "FunctionArn" in raw and raw.keys() & _INVOKE_KEYS:
         _add_invoke(_convert(raw, aws.FunctionEventInvokeConfig, file), file, "", merged)
     elif isinstance(raw.get("Attributes"), dict):
         queue = _convert(raw, aws.Queue, file)
         arn = queue.attributes.queue_arn if queue.attributes is not None else None
         if not arn:
             raise _shape_error(file, "get-queue-attributes output without QueueArn")
-        merged.queues[arn] = _queue(arn, queue, file, "Attributes")
+        merged.queues[arn] = _queue(arn, queue, file, "")
     else:
         keys = ", ".join(sorted(raw)[:5])
         raise _shape_error(file, f"an object with {keys}" if raw else "an empty object")
