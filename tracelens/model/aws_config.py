@@ -8,7 +8,8 @@ Ranges, from botocore's service models (checked against botocore 1.44.8):
 
 * ``botocore/data/lambda/2015-03-31/service-2.json``, shapes ``MaximumRetryAttempts``
   (integer, min 0, max 2), ``MaximumEventAgeInSeconds`` (60..21600), ``Timeout`` (1..5400:
-  the model allows 5,400 s for Lambda Managed Instances, older models said 900),
+  900 for most functions, but the Lambda guide's "Configure Lambda function timeout" allows
+  5,400 s for Lambda Managed Instances, so a real 900+ value is not rejected),
   ``BatchSize`` (1..10000), ``MaximumRecordAgeInSeconds`` (-1..604800; the API reference
   adds that 0..59 are invalid: -1 means infinite, else at least 60) and
   ``MaximumRetryAttemptsEventSourceMapping`` (-1..10000).
