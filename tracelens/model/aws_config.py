@@ -10,8 +10,8 @@ Ranges, from botocore's service models (checked against botocore 1.44.8):
   (integer, min 0, max 2), ``MaximumEventAgeInSeconds`` (60..21600), ``Timeout`` (1..5400:
   900 for most functions, but the Lambda guide's "Configure Lambda function timeout" allows
   5,400 s for Lambda Managed Instances, so a real 900+ value is not rejected),
-  ``BatchSize`` (1..10000), ``MaximumRecordAgeInSeconds`` (-1..604800; the API reference
-  adds that 0..59 are invalid: -1 means infinite, else at least 60) and
+  ``BatchSize`` (1..10000), ``MaximumRecordAgeInSeconds`` (-1..604800; the member's documentation
+  in the same model adds that values from 0 to 59 are not allowed: -1 means infinite) and
   ``MaximumRetryAttemptsEventSourceMapping`` (-1..10000).
 * ``botocore/data/sqs/2012-11-05/service-2.json``: ``QueueAttributeMap`` values are strings
   (converted here); the ranges are in the ``SetQueueAttributes`` documentation:
