@@ -138,8 +138,13 @@ _side_options = [
     click.option(
         "--config",
         "config",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="config.json with function, queue and event source mapping settings.",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="FILE|DIR",
+        help="Function, queue and event source mapping settings: tracelens' config.json or "
+        "raw AWS CLI output (list-functions, get-function-event-invoke-config, "
+        "list-event-source-mappings, sqs get-queue-attributes, ...); a directory means every "
+        "*.json in it. Repeatable.",
     ),
     click.option(
         "--dlq",
@@ -192,7 +197,7 @@ def analyze(
     paths: tuple[str, ...],
     fmt: str,
     output: Path | None,
-    config: Path | None,
+    config: tuple[Path, ...],
     dlq: tuple[str, ...],
     functions: tuple[str, ...],
     since: datetime | None,
@@ -220,7 +225,9 @@ def analyze(
 @click.argument("key")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @_with_side_options
-def explain(key: str, paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ...]) -> None:
+def explain(
+    key: str, paths: tuple[str, ...], config: tuple[Path, ...], dlq: tuple[str, ...]
+) -> None:
     """Tell the story of one request id, SQS message id or trace id, in time order.
 
     \b
@@ -240,7 +247,7 @@ def explain(key: str, paths: tuple[str, ...], config: Path | None, dlq: tuple[st
 
 def _report(
     paths: tuple[str, ...],
-    config: Path | None,
+    config: tuple[Path, ...],
     dlq: tuple[str, ...],
     *,
     functions: tuple[str, ...],
@@ -254,7 +261,9 @@ def _report(
     return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
 
 
-def _side_inputs(paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ...]) -> SideInputs:
+def _side_inputs(
+    paths: tuple[str, ...], config: tuple[Path, ...], dlq: tuple[str, ...]
+) -> SideInputs:
     return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
 
 
@@ -336,7 +345,7 @@ def dashboard(
     paths: tuple[str, ...],
     output: Path,
     dashboard_name: str,
-    config: Path | None,
+    config: tuple[Path, ...],
     dlq: tuple[str, ...],
     functions: tuple[str, ...],
 ) -> None:

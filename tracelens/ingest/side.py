@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tracelens.errors import SideInputError
+from tracelens.ingest.config_file import read_config_files
 from tracelens.model.side import (
-    DEFAULT_MAXIMUM_EVENT_AGE_SECONDS,
-    DEFAULT_MAXIMUM_RETRY_ATTEMPTS,
     DestinationRecord,
     DlqMessage,
     EventSourceMapping,
     FunctionConfig,
     QueueConfig,
-    RedrivePolicy,
     SideDump,
     SideInputs,
 )
@@ -40,14 +38,15 @@ _LAMBDA_ATTRIBUTES = ("ErrorCode", "ErrorMessage")
 
 
 def read_side_inputs(
-    paths: Sequence[Path], *, config: Path | None, dlq: Sequence[str]
+    paths: Sequence[Path], *, config: Path | Sequence[Path] | None, dlq: Sequence[str]
 ) -> SideInputs:
-    """Read config.json files and DLQ / destination dumps.
+    """Read config files and DLQ / destination dumps.
 
     Args:
         paths: The PATH arguments of ``analyze``; a directory among them holding
             ``config.json`` and/or ``dlq/*.json`` is an incident bundle and those are read.
-        config: An explicit ``--config FILE``; it is merged last, so it wins.
+        config: ``--config`` files or directories (tracelens' config.json or raw AWS CLI
+            output, see ``tracelens.ingest.config_file``); merged last, in order, so they win.
         dlq: ``--dlq FILE`` or ``--dlq ARN=FILE`` values.
 
     Returns:
@@ -66,34 +65,29 @@ def read_side_inputs(
         dlq_dir = path / "dlq"
         if dlq_dir.is_dir():
             dump_specs.extend((None, p) for p in sorted(dlq_dir.glob("*.json")) if p.is_file())
-    if config is not None:
+    if isinstance(config, Path):
         config_files.append(config)
+    elif config is not None:
+        config_files.extend(config)
     dump_specs.extend(_dump_spec(spec) for spec in dlq)
 
-    functions: dict[str, FunctionConfig] = {}
-    queues: dict[str, QueueConfig] = {}
-    mappings: list[EventSourceMapping] = []
-    for file in config_files:
-        f, q, m = _read_config(file)
-        functions.update(f)
-        queues.update(q)
-        mappings.extend(m)
-    dumps, notes = _read_dumps(
+    settings = read_config_files(config_files)
+    dumps, dump_notes = _read_dumps(
         dump_specs,
-        targets=_failure_targets(functions, queues, mappings),
+        targets=_failure_targets(settings.functions, settings.queues, settings.mappings),
         has_config=bool(config_files),
     )
     return SideInputs(
-        functions=dict(sorted(functions.items())),
-        queues=dict(sorted(queues.items())),
-        mappings=tuple(mappings),
+        functions=settings.functions,
+        queues=settings.queues,
+        mappings=settings.mappings,
         dumps=dumps,
-        config_files=tuple(str(f) for f in config_files),
-        notes=notes,
+        config_files=settings.files,
+        notes=settings.notes + dump_notes,
     )
 
 
-# --- config.json ------------------------------------------------------------------------
+# --- reading ----------------------------------------------------------------------------
 
 
 def _load(file: Path, what: str) -> bytes:
@@ -103,21 +97,6 @@ def _load(file: Path, what: str) -> bytes:
         raise SideInputError(f"{file}: {what} file not found") from None
     except OSError as exc:
         raise SideInputError(f"{file}: cannot read {what} file: {exc.strerror}") from exc
-
-
-def _decode(data: bytes, file: Path, what: str) -> Any:
-    try:
-        return msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise SideInputError(f"{file}: {what} is not valid JSON ({exc})") from exc
-
-
-def _obj(value: Any, file: Path, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise SideInputError(f"{file}: {where} must be a JSON object")
-    return value
 
 
 def _int(value: Any, file: Path, where: str) -> int | None:
@@ -134,102 +113,6 @@ def _int(value: Any, file: Path, where: str) -> int | None:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _read_config(
-    file: Path,
-) -> tuple[dict[str, FunctionConfig], dict[str, QueueConfig], list[EventSourceMapping]]:
-    raw = _obj(_decode(_load(file, "config"), file, "config"), file, "the config")
-    functions = {
-        str(name): _function(str(name), _obj(body, file, f"functions.{name}"), file)
-        for name, body in _obj(raw.get("functions"), file, "'functions'").items()
-    }
-    queues = {
-        str(arn): _queue(str(arn), _obj(body, file, f"queues.{arn}"), file)
-        for arn, body in _obj(raw.get("queues"), file, "'queues'").items()
-    }
-    raw_mappings = raw.get("EventSourceMappings") or []
-    if not isinstance(raw_mappings, list):
-        raise SideInputError(f"{file}: 'EventSourceMappings' must be a list")
-    mappings = [
-        _mapping(_obj(m, file, f"EventSourceMappings[{i}]"), file, i)
-        for i, m in enumerate(raw_mappings)
-    ]
-    return functions, queues, mappings
-
-
-def _function(name: str, body: dict[str, Any], file: Path) -> FunctionConfig:
-    where = f"functions.{name}"
-    invoke = _obj(body.get("EventInvokeConfig"), file, f"{where}.EventInvokeConfig")
-    destinations = _obj(
-        invoke.get("DestinationConfig"), file, f"{where}.EventInvokeConfig.DestinationConfig"
-    )
-    # ``OnFailure: {}`` (no Destination) is how AWS reports "no destination"; OnSuccess is
-    # never a failure target.
-    on_failure = _obj(destinations.get("OnFailure"), file, f"{where}...OnFailure")
-    retries = _int(invoke.get("MaximumRetryAttempts"), file, f"{where}...MaximumRetryAttempts")
-    age = _int(invoke.get("MaximumEventAgeInSeconds"), file, f"{where}...MaximumEventAgeInSeconds")
-    return FunctionConfig(
-        name=name,
-        arn=_str(body.get("FunctionArn")),
-        maximum_retry_attempts=DEFAULT_MAXIMUM_RETRY_ATTEMPTS if retries is None else retries,
-        maximum_event_age_seconds=DEFAULT_MAXIMUM_EVENT_AGE_SECONDS if age is None else age,
-        dlq_arn=_str(_obj(body.get("DeadLetterConfig"), file, where).get("TargetArn")),
-        on_failure_arn=_str(on_failure.get("Destination")),
-    )
-
-
-def _queue(arn: str, body: dict[str, Any], file: Path) -> QueueConfig:
-    where = f"queues.{arn}"
-    attributes = _obj(body.get("Attributes"), file, f"{where}.Attributes")
-    raw_policy = attributes.get("RedrivePolicy")
-    policy: RedrivePolicy | None = None
-    if isinstance(raw_policy, str) and raw_policy.strip():
-        # AWS returns the policy as a JSON string inside the attribute map.
-        parsed = _obj(
-            _decode(raw_policy.encode(), file, f"{where}.Attributes.RedrivePolicy"),
-            file,
-            f"{where}.Attributes.RedrivePolicy",
-        )
-        raw_policy = parsed
-    if isinstance(raw_policy, dict):
-        policy = RedrivePolicy(
-            dead_letter_target_arn=_str(raw_policy.get("deadLetterTargetArn")),
-            max_receive_count=_int(
-                raw_policy.get("maxReceiveCount"), file, f"{where} maxReceiveCount"
-            ),
-        )
-    elif raw_policy not in (None, ""):
-        raise SideInputError(f"{file}: {where}.Attributes.RedrivePolicy must be a JSON string")
-    return QueueConfig(
-        arn=arn,
-        url=_str(body.get("QueueUrl")),
-        redrive_policy=policy,
-        visibility_timeout_seconds=_int(
-            attributes.get("VisibilityTimeout"), file, f"{where}.Attributes.VisibilityTimeout"
-        ),
-    )
-
-
-def _mapping(body: dict[str, Any], file: Path, index: int) -> EventSourceMapping:
-    where = f"EventSourceMappings[{index}]"
-    source = _str(body.get("EventSourceArn"))
-    if source is None:
-        raise SideInputError(f"{file}: {where} has no EventSourceArn")
-    types = body.get("FunctionResponseTypes") or []
-    return EventSourceMapping(
-        event_source_arn=source,
-        function_arn=_str(body.get("FunctionArn")),
-        batch_size=_int(body.get("BatchSize"), file, f"{where}.BatchSize"),
-        function_response_types=tuple(str(t) for t in types) if isinstance(types, list) else (),
-        bisect_batch_on_function_error=bool(body.get("BisectBatchOnFunctionError")),
-        maximum_retry_attempts=_int(
-            body.get("MaximumRetryAttempts"), file, f"{where}.MaximumRetryAttempts"
-        ),
-        maximum_record_age_seconds=_int(
-            body.get("MaximumRecordAgeInSeconds"), file, f"{where}.MaximumRecordAgeInSeconds"
-        ),
-    )
 
 
 # --- DLQ and destination dumps ----------------------------------------------------------
