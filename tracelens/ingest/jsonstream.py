@@ -45,7 +45,7 @@ class _Scanner:
     """A cursor over a byte stream; positions are absolute offsets in the stream."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
+        self.stream = stream
         self.buf = b""
         self.base = 0  # absolute offset of buf[0]
         self.pos = 0  # absolute cursor
@@ -57,7 +57,7 @@ class _Scanner:
         """Read another chunk, dropping what is no longer needed; False at end of stream."""
         if self._eof:
             return False
-        chunk = self._stream.read(_CHUNK)
+        chunk = self.stream.read(_CHUNK)
         if not chunk:
             self._eof = True
             return False
@@ -189,22 +189,86 @@ def iter_elements(stream: BinaryIO) -> Iterator[bytes]:
     """Yield the elements of a top-level array or of a page's ``Traces``; else the whole value.
 
     Raises:
-        JsonStreamError: the value is structurally broken (elements before the break have
-            already been yielded).
+        JsonStreamError: the value is structurally broken, or more data follows it (elements
+            before that have already been yielded).
     """
-    scanner = _Scanner(stream)
-    first = scanner.peek()
-    if first is None:
-        return
-    if first == ord("["):
-        scanner.pos += 1
-        yield from _array_elements(scanner)
-    elif first == ord("{"):
-        yield from _object(scanner)
-    else:
-        yield scanner.take_value()
-    if scanner.peek() is not None:
+    values = Values(stream)
+    yield from values.elements()
+    if values.lines_follow:
+        raise JsonStreamError("extra data after the JSON value", values.first_line)
+
+
+class Values:
+    """The elements of a stream's first JSON value, and the lines after it when it is one line.
+
+    ``elements`` yields what ``iter_elements`` yields. When the value fills one line and more
+    lines follow, the stream is NDJSON whose first line was too long to check on its own:
+    ``lines_follow`` is then True and ``rest`` gives the lines after the value's line, read on
+    from where the value ended (the stream is not read twice).
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._scanner = _Scanner(stream)
+        self.first_line = 1  # the line the value starts on
+        self.lines_follow = False
+        self._end = 0  # where the value ends, when lines follow
+
+    def elements(self) -> Iterator[bytes]:
+        """Yield the value's elements (see ``iter_elements``).
+
+        Raises:
+            JsonStreamError: the value is structurally broken, or data other than further
+                lines follows it.
+        """
+        scanner = self._scanner
+        first = scanner.peek()
+        if first is None:
+            return
+        self.first_line = scanner.line()
+        if first == ord("["):
+            scanner.pos += 1
+            yield from _array_elements(scanner)
+        elif first == ord("{"):
+            yield from _object(scanner)
+        else:
+            yield scanner.take_value()
+        end = scanner.pos
+        end_line = scanner.line()
+        scanner.mark = end  # keep what follows the value, for ``rest``
+        if scanner.peek() is None:
+            return
+        if end_line == self.first_line and scanner.line() > end_line:
+            self.lines_follow = True
+            self._end = end
+            return
         raise scanner.error("extra data after the JSON value")
+
+    def rest(self) -> Iterator[tuple[int, int, bytes]]:
+        """(line number, byte position, line) of every line after the value's line."""
+        scanner = self._scanner
+        number, pos = self.first_line, self._end
+        tail = scanner.buf[self._end - scanner.base :]
+        scanner.buf = b""
+        lines = _lines(tail, scanner.stream)
+        # What is left of the value's own line: blanks up to its newline.
+        pos += len(next(lines, b""))
+        for line in lines:
+            number += 1
+            yield number, pos, line
+            pos += len(line)
+
+
+def _lines(buffered: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``buffered`` followed by the rest of ``stream`` (each with its newline)."""
+    start = 0
+    end = buffered.find(b"\n")
+    while end >= 0:
+        yield buffered[start : end + 1]
+        start = end + 1
+        end = buffered.find(b"\n", start)
+    if start < len(buffered):
+        yield buffered[start:] + stream.readline()
+    yield from stream
 
 
 def _array_elements(scanner: _Scanner) -> Iterator[bytes]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 import polars as pl
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
-from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
+from tracelens.ingest.jsonstream import JsonStreamError, Values
 from tracelens.ingest.normalise import FrameBuilder, Part
 from tracelens.model.frames import Rejection
 from tracelens.model.segment import Entity
@@ -123,6 +123,10 @@ class Reader:
         del self.rejections[mark.kept :]
         return taken
 
+    def number_lines(self, mark: Mark, line: int) -> None:
+        """Give the rejections made since ``mark`` without a line number the number ``line``."""
+        self.rejections[mark.kept :] = number_lines(self.rejections[mark.kept :], line)
+
     def put_back(self, taken: tuple[int, list[Rejection]]) -> None:
         self.rejected += taken[0]
         self.rejections.extend(taken[1])
@@ -188,14 +192,18 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
                 _read_ndjson(stream, reader)
                 return
             mark = reader.mark()
-            if _read_single_value(stream, reader) or reader.builder.documents > mark.documents:
+            values = Values(stream)
+            problem = _read_values(values, reader)
+            if problem is None or reader.builder.documents > mark.documents:
                 return
-            # Not one JSON value after all: perhaps NDJSON whose first lines are broken. If
-            # that finds no document either, the file's rejections are those of the value.
+            # Not one JSON value after all: perhaps NDJSON whose first lines are broken, or
+            # not JSON at all. If reading lines finds no document either, the file's
+            # rejections are those of the value, unless it broke on its first line (a text
+            # file, a CSV): then each line is one rejection.
             as_value = reader.take_back(mark)
             stream.seek(0)
             _read_ndjson(stream, reader)
-            if reader.builder.documents == mark.documents:
+            if reader.builder.documents == mark.documents and problem.line != values.first_line:
                 reader.take_back(mark)
                 reader.put_back(as_value)
     except (OSError, EOFError, zlib.error) as exc:
@@ -273,15 +281,44 @@ def _read_ndjson(stream: Iterable[bytes], reader: Reader, *, start: int = 0) -> 
     return number
 
 
-def _read_single_value(stream: BinaryIO, reader: Reader) -> bool:
-    """Read a file holding one JSON value; False when its structure is broken."""
+def file_values(values: Values) -> Iterator[tuple[int | None, int, bytes]]:
+    """(line number or None, position, bytes) of each value of a file not detected as NDJSON.
+
+    The elements of its first JSON value come with no line number and their index as
+    position; when that value fills the first line and more lines follow (a first NDJSON line
+    too long for ``detect``), the later lines follow with their numbers and byte positions,
+    which are larger than any element index.
+    """
+    for index, element in enumerate(values.elements()):
+        yield None, index, element
+    if values.lines_follow:
+        for number, pos, line in values.rest():
+            if line.strip():
+                yield number, pos, line
+
+
+def _read_values(values: Values, reader: Reader) -> JsonStreamError | None:
+    """Read a file's values (``file_values``); returns the structural error that stopped it.
+
+    The error is also a rejection. When lines followed the first value, its rejections are
+    numbered with its line.
+    """
+    mark = reader.mark()
+    problem = None
     try:
-        for index, element in enumerate(iter_elements(stream)):
-            reader.value(element, line=None, pos=index)
+        for line, pos, raw in file_values(values):
+            reader.value(raw, line=line, pos=pos)
     except JsonStreamError as exc:
         reader.reject(exc.line, f"not valid JSON ({exc.reason})")
-        return False
-    return True
+        problem = exc
+    if values.lines_follow:
+        reader.number_lines(mark, values.first_line)
+    return problem
+
+
+def number_lines(rejections: Iterable[Rejection], line: int) -> tuple[Rejection, ...]:
+    """The rejections, those without a line number given ``line``."""
+    return tuple(r if r.line is not None else replace(r, line=line) for r in rejections)
 
 
 def read_range(reader: Reader, path: Path, index: int, start: int, end: int) -> int:
