@@ -363,5 +363,3 @@ class _LimitedLines:
         if rest:
             # A range ends on a line boundary, but a line that crosses it is read whole.
             yield rest + self._handle.readline()
-
-
