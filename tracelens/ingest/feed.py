@@ -43,7 +43,7 @@ from tracelens.ingest.reading import (
 from tracelens.model.frames import Rejection
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 _CHUNK_BYTES = 8 * 1024 * 1024
 _CHUNK = struct.Struct("<QIQ")
@@ -172,6 +172,7 @@ def _feed(path: Path, pipes: list[IO[bytes]], fed: _Fed) -> None:
             if not first_bytes(stream).strip():
                 fed.problem = Rejection(file=name, line=None, reason="empty file")
                 return
+            lines: Iterator[tuple[int | None, int, bytes]]
             if detect(stream) == "ndjson":
                 lines = ((n, pos, line) for n, pos, line in ndjson_lines(stream) if line.strip())
             else:
