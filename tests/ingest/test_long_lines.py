@@ -148,3 +148,51 @@ def test_pretty_value_followed_by_more_is_still_one_broken_value(
     assert frames.stats.documents == 3
     assert frames.stats.rejected == 1
     assert "extra data" in frames.stats.rejections[0].reason
+
+
+def _page_line(count: int) -> tuple[str, int]:
+    """A compact BatchGetTraces page of ``count`` requests, and its number of documents."""
+    docs = [d for n in range(count) for d in async_request(f"1-6437350a-{n:024x}")]
+    return json.dumps(batch_page(docs)), len(docs)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_long_first_line_cut_short_then_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, gzipped: bool
+) -> None:
+    # GIVEN a first line too long to check, a page cut in its 11th trace (a writer that
+    # stopped), then NDJSON lines
+    page, _ = _page_line(20)
+    cut = page.index('{"Id": "1-6437350a-00000000000000000000000a"') + 200
+    rest = [json.dumps(d) for d in async_request("1-6437350a-00000000000000000000ffff")]
+    text = "\n" + page[:cut] + "\n" + "\n".join(rest) + "\n"
+    path = tmp_path / "cut.ndjson"
+    if gzipped:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    monkeypatch.setattr(reading, "_DETECT_LIMIT", 1000)
+    if workers > 1:
+        monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(feed, "_CHUNK_BYTES", 2000)
+    frames = read_traces([path], workers=workers)
+    # THEN the ten whole traces of the cut line are used, the cut is one rejection at its
+    # line, and every later line is read
+    assert frames.stats.documents == 30 + 3
+    assert [r.line for r in frames.stats.rejections] == [2]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_long_single_line_page_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    page, count = _page_line(20)
+    path = tmp_path / "page.json"
+    path.write_text(page)
+    monkeypatch.setattr(reading, "_DETECT_LIMIT", 1000)
+    if workers > 1:
+        monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(feed, "_CHUNK_BYTES", 2000)
+    frames = read_traces([path], workers=workers)
+    assert (frames.stats.documents, frames.stats.rejected) == (count, 0)

@@ -20,25 +20,24 @@ import struct
 import subprocess
 import sys
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest.jsonstream import JsonStreamError, Values
+from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
 from tracelens.ingest.normalise import Part
 from tracelens.ingest.reading import (
     Reader,
     detect,
-    file_values,
     first_bytes,
+    long_line_values,
     ndjson_lines,
-    number_lines,
     open_input,
     read_files,
     spilled_batches,
+    take,
 )
 from tracelens.model.frames import Rejection
 
@@ -98,10 +97,10 @@ def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
         command = ["--fed", name, str(index), str(out)]
         processes.append(spawn_reader(out, command, stdin=subprocess.PIPE))
     pipes = [p.stdin for p in processes if p.stdin is not None]
-    fed = _Fed()
-    broken = False
+    problem: Rejection | None = None
+    not_a_value = broken = False
     try:
-        _feed(path, pipes, fed)
+        problem, not_a_value = _feed(path, pipes)
     except BrokenPipeError:
         broken = True  # a reader died; its exit status says why
     finally:
@@ -117,39 +116,20 @@ def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
         (chunk for out in outs for chunk in _fed_result(out)), key=lambda pair: pair[0]
     )
     parts = [part for _, part in chunks]
-    if fed.first_line is not None:
-        # The first value was a line of NDJSON: its rejections get that line's number.
-        parts = [_number_lines(part, fed.first_line) for part in parts]
-    if fed.problem is not None:
-        if fed.not_a_value and not any(part.documents for part in parts):
+    if problem is not None:
+        if not_a_value and not any(part.documents for part in parts):
             # Not one JSON value after all: read it the way a small file is read.
             return read_files([path], first_index=index)
-        parts.append(Part(rows=[], links=[], documents=0, rejected=1, rejections=(fed.problem,)))
+        parts.append(Part(rows=[], links=[], documents=0, rejected=1, rejections=(problem,)))
     return parts
 
 
-def _number_lines(part: Part, line: int) -> Part:
-    return Part(
-        rows=part.rows,
-        links=part.links,
-        documents=part.documents,
-        rejected=part.rejected,
-        rejections=number_lines(part.rejections, line),
-    )
+def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
+    """Send the file's values to the pipes in chunks.
 
-
-@dataclass(slots=True)
-class _Fed:
-    """How feeding a file went: why it stopped early, if it did (``not_a_value``: because the
-    file is not well-formed JSON), and the line of a first value that NDJSON lines followed."""
-
-    problem: Rejection | None = None
-    not_a_value: bool = False
-    first_line: int | None = None
-
-
-def _feed(path: Path, pipes: list[IO[bytes]], fed: _Fed) -> None:
-    """Send the file's values to the pipes in chunks; say in ``fed`` how it went."""
+    Returns why reading stopped early, if it did, and whether that is because the file is not
+    well-formed JSON.
+    """
     name = str(path)
     number = 0
     chunk: list[bytes] = []
@@ -165,38 +145,44 @@ def _feed(path: Path, pipes: list[IO[bytes]], fed: _Fed) -> None:
         chunk.clear()
         size = 0
 
-    values: Values | None = None
+    problem: Rejection | None = None
+    not_a_value = False
     try:
         stream, _ = open_input(path)
         with stream:
             if not first_bytes(stream).strip():
-                fed.problem = Rejection(file=name, line=None, reason="empty file")
-                return
-            lines: Iterator[tuple[int | None, int, bytes]]
-            if detect(stream) == "ndjson":
-                lines = ((n, pos, line) for n, pos, line in ndjson_lines(stream) if line.strip())
-            else:
-                values = Values(stream)
-                lines = file_values(values)
-            for line, pos, raw in lines:
+                return Rejection(file=name, line=None, reason="empty file"), False
+            for line, pos, raw in _values(stream):
                 chunk.append(_VALUE.pack(-1 if line is None else line, pos, len(raw)))
                 chunk.append(raw)
                 size += len(raw)
                 if size >= _CHUNK_BYTES:
                     send()
     except JsonStreamError as exc:
-        reason = f"not valid JSON ({exc.reason})"
-        fed.problem = Rejection(file=name, line=exc.line, reason=reason)
-        fed.not_a_value = True
+        problem = Rejection(file=name, line=exc.line, reason=f"not valid JSON ({exc.reason})")
+        not_a_value = True
     except BrokenPipeError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
         reason = f"cannot read the file to the end ({exc})"
-        fed.problem = Rejection(file=name, line=None, reason=reason)
-    if values is not None and values.lines_follow:
-        fed.first_line = values.first_line
+        problem = Rejection(file=name, line=None, reason=reason)
     if chunk:
         send()
+    return problem, not_a_value
+
+
+def _values(stream: BinaryIO) -> Iterator[tuple[int | None, int, bytes]]:
+    """(line number, position, bytes) of each value, as ``reading`` numbers them."""
+    form = detect(stream)
+    if form == "ndjson":
+        for number, pos, line in ndjson_lines(stream):
+            if line.strip():
+                yield number, pos, line
+    elif form == "long":
+        yield from long_line_values(stream)
+    else:
+        for index, element in enumerate(iter_elements(stream)):
+            yield None, index, element
 
 
 def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
@@ -215,7 +201,7 @@ def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
             at += _VALUE.size
             value = bytes(body[at : at + length])
             at += length
-            reader.value(value, line=None if line < 0 else line, pos=pos)
+            take(reader, None if line < 0 else line, pos, value)
         reader.flush()
         part = reader.since(mark)
         chunks.append(

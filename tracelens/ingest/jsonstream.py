@@ -3,13 +3,14 @@
 Handles a top-level array (``[doc, doc, ...]``) and a BatchGetTraces page
 (``{"Traces": [trace, trace, ...], ...}``): each element is yielded as raw bytes for the
 decoder, so memory holds a window of the file and one element at a time. Any other value is
-yielded whole.
+yielded whole. ``FirstLine`` confines the splitter to a file's first line, for an NDJSON line
+too long to decode in one piece.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -32,6 +33,12 @@ _ARRAY_END = ord("]")
 _OBJECT_END = ord("}")
 
 
+class Readable(Protocol):
+    """What the splitter reads from: a binary stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class JsonStreamError(Exception):
     """The value is not well-formed JSON at the structural level."""
 
@@ -44,8 +51,8 @@ class JsonStreamError(Exception):
 class _Scanner:
     """A cursor over a byte stream; positions are absolute offsets in the stream."""
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
         self.buf = b""
         self.base = 0  # absolute offset of buf[0]
         self.pos = 0  # absolute cursor
@@ -57,7 +64,7 @@ class _Scanner:
         """Read another chunk, dropping what is no longer needed; False at end of stream."""
         if self._eof:
             return False
-        chunk = self.stream.read(_CHUNK)
+        chunk = self._stream.read(_CHUNK)
         if not chunk:
             self._eof = True
             return False
@@ -185,90 +192,26 @@ class _Scanner:
         return value
 
 
-def iter_elements(stream: BinaryIO) -> Iterator[bytes]:
+def iter_elements(stream: Readable) -> Iterator[bytes]:
     """Yield the elements of a top-level array or of a page's ``Traces``; else the whole value.
 
     Raises:
-        JsonStreamError: the value is structurally broken, or more data follows it (elements
-            before that have already been yielded).
+        JsonStreamError: the value is structurally broken (elements before the break have
+            already been yielded).
     """
-    values = Values(stream)
-    yield from values.elements()
-    if values.lines_follow:
-        raise JsonStreamError("extra data after the JSON value", values.first_line)
-
-
-class Values:
-    """The elements of a stream's first JSON value, and the lines after it when it is one line.
-
-    ``elements`` yields what ``iter_elements`` yields. When the value fills one line and more
-    lines follow, the stream is NDJSON whose first line was too long to check on its own:
-    ``lines_follow`` is then True and ``rest`` gives the lines after the value's line, read on
-    from where the value ended (the stream is not read twice).
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._scanner = _Scanner(stream)
-        self.first_line = 1  # the line the value starts on
-        self.lines_follow = False
-        self._end = 0  # where the value ends, when lines follow
-
-    def elements(self) -> Iterator[bytes]:
-        """Yield the value's elements (see ``iter_elements``).
-
-        Raises:
-            JsonStreamError: the value is structurally broken, or data other than further
-                lines follows it.
-        """
-        scanner = self._scanner
-        first = scanner.peek()
-        if first is None:
-            return
-        self.first_line = scanner.line()
-        if first == ord("["):
-            scanner.pos += 1
-            yield from _array_elements(scanner)
-        elif first == ord("{"):
-            yield from _object(scanner)
-        else:
-            yield scanner.take_value()
-        end = scanner.pos
-        end_line = scanner.line()
-        scanner.mark = end  # keep what follows the value, for ``rest``
-        if scanner.peek() is None:
-            return
-        if end_line == self.first_line and scanner.line() > end_line:
-            self.lines_follow = True
-            self._end = end
-            return
+    scanner = _Scanner(stream)
+    first = scanner.peek()
+    if first is None:
+        return
+    if first == ord("["):
+        scanner.pos += 1
+        yield from _array_elements(scanner)
+    elif first == ord("{"):
+        yield from _object(scanner)
+    else:
+        yield scanner.take_value()
+    if scanner.peek() is not None:
         raise scanner.error("extra data after the JSON value")
-
-    def rest(self) -> Iterator[tuple[int, int, bytes]]:
-        """(line number, byte position, line) of every line after the value's line."""
-        scanner = self._scanner
-        number, pos = self.first_line, self._end
-        tail = scanner.buf[self._end - scanner.base :]
-        scanner.buf = b""
-        lines = _lines(tail, scanner.stream)
-        # What is left of the value's own line: blanks up to its newline.
-        pos += len(next(lines, b""))
-        for line in lines:
-            number += 1
-            yield number, pos, line
-            pos += len(line)
-
-
-def _lines(buffered: bytes, stream: BinaryIO) -> Iterator[bytes]:
-    """The lines of ``buffered`` followed by the rest of ``stream`` (each with its newline)."""
-    start = 0
-    end = buffered.find(b"\n")
-    while end >= 0:
-        yield buffered[start : end + 1]
-        start = end + 1
-        end = buffered.find(b"\n", start)
-    if start < len(buffered):
-        yield buffered[start:] + stream.readline()
-    yield from stream
 
 
 def _array_elements(scanner: _Scanner) -> Iterator[bytes]:
@@ -323,3 +266,78 @@ def _object(scanner: _Scanner) -> Iterator[bytes]:
         whole = scanner.buf[start - scanner.base : scanner.pos - scanner.base]
         scanner.mark = None
         yield whole
+
+
+class FirstLine:
+    """The first non-blank line of a stream, as a stream that ends with it; ``rest`` gives the
+    lines after it, so that the file is read once.
+
+    ``iter_elements(FirstLine(stream))`` splits a first line too long to decode at once; a
+    value that does not end on that line is cut short there.
+    """
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self._left = b""  # read past the line's end, for ``rest``
+        self._content = False
+        self._done = False
+        self.line = 1  # the line's number (blank lines before it count)
+        self.size = 0  # bytes up to the end of the line, blank lines before it included
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._done:
+            return b""
+        chunk = self._stream.read(size if size > 0 else _CHUNK)
+        if not chunk:
+            self._done = True
+            return b""
+        start = 0
+        if not self._content:
+            start = len(chunk) - len(chunk.lstrip(b" \t\r\n"))
+            self.line += chunk.count(b"\n", 0, start)
+            self._content = start < len(chunk)
+        end = chunk.find(b"\n", start) if self._content else -1
+        if end >= 0:
+            self._done = True
+            self._left = chunk[end + 1 :]
+            chunk = chunk[: end + 1]
+        self.size += len(chunk)
+        return chunk
+
+    def rest(self) -> Iterator[tuple[int, int, bytes]]:
+        """(line number, byte position, line) of every line after the first, read on from where
+        the first line ended. Read the first line to its end before."""
+        number, pos = self.line, self.size
+        for line in _lines(self._left, self._stream):
+            number += 1
+            yield number, pos, line
+            pos += len(line)
+
+
+def _lines(buffered: bytes, stream: Readable) -> Iterator[bytes]:
+    """The lines of ``buffered`` and then of ``stream`` (each with its newline, if it has one)."""
+    start = 0
+    end = buffered.find(b"\n")
+    while end >= 0:
+        yield buffered[start : end + 1]
+        start = end + 1
+        end = buffered.find(b"\n", start)
+    rest = buffered[start:]
+    while True:
+        block = stream.read(_CHUNK)
+        if not block:
+            break
+        end = block.find(b"\n")
+        if end < 0:
+            rest += block
+            continue
+        yield rest + block[: end + 1]
+        start = end + 1
+        end = block.find(b"\n", start)
+        while end >= 0:
+            yield block[start : end + 1]
+            start = end + 1
+            end = block.find(b"\n", start)
+        rest = block[start:]
+    if rest:
+        yield rest

@@ -4,21 +4,22 @@ The form of a file is detected by content, never by name: gzip by its magic byte
 when one of its first lines is a complete JSON value on its own; otherwise one JSON value
 filling the file (a pretty-printed document, a list, or a ``{"Traces": [...]}`` page), whose
 top-level array elements are split out and decoded one at a time so that a large file is never
-held in memory as parsed documents.
+held in memory as parsed documents. A first line too long to check (``_DETECT_LIMIT``) is split
+the same way, confined to that line, and the lines after it are NDJSON (``long_line_values``).
 """
 
 from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 import polars as pl
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
-from tracelens.ingest.jsonstream import JsonStreamError, Values
+from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
 from tracelens.ingest.normalise import FrameBuilder, Part
 from tracelens.model.frames import Rejection
 from tracelens.model.segment import Entity
@@ -123,10 +124,6 @@ class Reader:
         del self.rejections[mark.kept :]
         return taken
 
-    def number_lines(self, mark: Mark, line: int) -> None:
-        """Give the rejections made since ``mark`` without a line number the number ``line``."""
-        self.rejections[mark.kept :] = number_lines(self.rejections[mark.kept :], line)
-
     def put_back(self, taken: tuple[int, list[Rejection]]) -> None:
         self.rejected += taken[0]
         self.rejections.extend(taken[1])
@@ -185,15 +182,20 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
     try:
         stream, _ = open_input(path)
         with stream:
-            if not first_bytes(stream).strip():
+            head = first_bytes(stream)
+            if not head.strip():
                 reader.reject(None, "empty file")
                 return
-            if detect(stream) == "ndjson":
+            form = detect(stream)
+            if form == "ndjson":
                 _read_ndjson(stream, reader)
                 return
+            if form == "long":
+                for line, pos, raw in long_line_values(stream):
+                    take(reader, line, pos, raw)
+                return
             mark = reader.mark()
-            values = Values(stream)
-            problem = _read_values(values, reader)
+            problem = _read_single_value(stream, reader)
             if problem is None or reader.builder.documents > mark.documents:
                 return
             # Not one JSON value after all: perhaps NDJSON whose first lines are broken, or
@@ -203,7 +205,7 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
             as_value = reader.take_back(mark)
             stream.seek(0)
             _read_ndjson(stream, reader)
-            if reader.builder.documents == mark.documents and problem.line != values.first_line:
+            if reader.builder.documents == mark.documents and problem.line != _line_of(head):
                 reader.take_back(mark)
                 reader.put_back(as_value)
     except (OSError, EOFError, zlib.error) as exc:
@@ -231,11 +233,12 @@ def first_bytes(stream: BinaryIO) -> bytes:
 
 
 def detect(stream: BinaryIO) -> str:
-    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value.
+    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value,
+    "long" when the first is too long to tell, else "single" (one JSON value in the file).
 
     Lines are read at most ``_DETECT_LIMIT`` bytes at a time: a longer first line (a whole
-    BatchGetTraces page written on one line, say) is one large JSON value, read by the
-    streaming splitter rather than decoded here in one piece.
+    BatchGetTraces page written on one line, or one very large document) is read by the
+    streaming splitter rather than decoded here in one piece (``long_line_values``).
     """
     checked = 0
     while True:
@@ -243,6 +246,9 @@ def detect(stream: BinaryIO) -> str:
         if not line:
             break
         if len(line) == _DETECT_LIMIT and not line.endswith(b"\n"):
+            if checked == 0 and line.strip():
+                stream.seek(0)
+                return "long"
             break
         if not line.strip():
             continue
@@ -281,44 +287,52 @@ def _read_ndjson(stream: Iterable[bytes], reader: Reader, *, start: int = 0) -> 
     return number
 
 
-def file_values(values: Values) -> Iterator[tuple[int | None, int, bytes]]:
-    """(line number or None, position, bytes) of each value of a file not detected as NDJSON.
-
-    The elements of its first JSON value come with no line number and their index as
-    position; when that value fills the first line and more lines follow (a first NDJSON line
-    too long for ``detect``), the later lines follow with their numbers and byte positions,
-    which are larger than any element index.
-    """
-    for index, element in enumerate(values.elements()):
-        yield None, index, element
-    if values.lines_follow:
-        for number, pos, line in values.rest():
-            if line.strip():
-                yield number, pos, line
-
-
-def _read_values(values: Values, reader: Reader) -> JsonStreamError | None:
-    """Read a file's values (``file_values``); returns the structural error that stopped it.
-
-    The error is also a rejection. When lines followed the first value, its rejections are
-    numbered with its line.
-    """
-    mark = reader.mark()
-    problem = None
+def _read_single_value(stream: BinaryIO, reader: Reader) -> JsonStreamError | None:
+    """Read a file holding one JSON value; returns the error when its structure is broken."""
     try:
-        for line, pos, raw in file_values(values):
-            reader.value(raw, line=line, pos=pos)
+        for index, element in enumerate(iter_elements(stream)):
+            reader.value(element, line=None, pos=index)
     except JsonStreamError as exc:
         reader.reject(exc.line, f"not valid JSON ({exc.reason})")
-        problem = exc
-    if values.lines_follow:
-        reader.number_lines(mark, values.first_line)
-    return problem
+        return exc
+    return None
 
 
-def number_lines(rejections: Iterable[Rejection], line: int) -> tuple[Rejection, ...]:
-    """The rejections, those without a line number given ``line``."""
-    return tuple(r if r.line is not None else replace(r, line=line) for r in rejections)
+def _line_of(head: bytes) -> int:
+    """The number of the first non-blank line, from the file's first bytes."""
+    return head.count(b"\n", 0, len(head) - len(head.lstrip())) + 1
+
+
+# The position of a rejection among values: its bytes are the reason (``take``).
+REJECTION = -1
+
+
+def long_line_values(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, position, bytes) of the values of a file whose first line is too long
+    for ``detect``: the elements of that line's JSON value, split as they are read, at their
+    index; then every later non-blank line (NDJSON) at its byte position, larger than any
+    index. A first line that is not one whole value gives one rejection (``REJECTION``)
+    after the elements read before its break; the file is read once.
+    """
+    head = FirstLine(stream)
+    try:
+        for index, element in enumerate(iter_elements(head)):
+            yield head.line, index, element
+    except JsonStreamError as exc:
+        yield head.line, REJECTION, f"not valid JSON ({exc.reason})".encode()
+    while head.read(4 * 1024 * 1024):
+        pass  # what is left of a first line that broke
+    for number, pos, line in head.rest():
+        if line.strip():
+            yield number, pos, line
+
+
+def take(reader: Reader, line: int | None, pos: int, raw: bytes) -> None:
+    """Give the reader one value, or one rejection (``REJECTION``)."""
+    if pos == REJECTION:
+        reader.reject(line, raw.decode())
+    else:
+        reader.value(raw, line=line, pos=pos)
 
 
 def read_range(reader: Reader, path: Path, index: int, start: int, end: int) -> int:
