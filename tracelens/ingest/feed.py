@@ -8,7 +8,8 @@ as Arrow IPC batches, one set per chunk. Putting the chunks back in order gives 
 rows, counts and rejections of reading the file in one process.
 
 The pipe carries, per chunk, a header ``<QIQ`` (chunk number, values, bytes that follow) and
-per value ``<qqI`` (line number or -1, position, length) followed by the value's bytes. A
+per value ``<qqI`` (line number or -1, position, length) followed by the value's bytes (a
+position of ``reading.REJECTION`` marks a rejection, its bytes the reason). A
 reader takes a whole chunk off the pipe before decoding it, so this process can split the next
 chunk meanwhile.
 """
