@@ -9,7 +9,7 @@ import pytest
 from _docs import async_request, batch_page, seg, write_lines
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
-from tracelens.ingest import read_traces
+from tracelens.ingest import processes, read_traces
 from tracelens.model import schema as col
 
 GOOD = seg("svc", "0000000000000001")
@@ -161,13 +161,18 @@ def test_valid_document_of_any_size(tmp_path: Path) -> None:
         "[warn] slow\n2026-11-29 INFO started\n\n2026-11-29 ERROR {boom}\n",  # starts with [
     ],
 )
-def test_a_file_that_is_not_json_costs_one_rejection_per_line(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_is_not_json_costs_one_rejection_per_line(
+    tmp_path: Path, text: str, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "not.json"
     path.write_text(text)
+    if workers > 1:  # each file fed to reader processes
+        monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
     with pytest.raises(NoUsableInput):
-        read_traces([path])
+        read_traces([path], workers=workers)
     good = write_lines(tmp_path / "good.ndjson", [GOOD])
-    frames = read_traces([path, good])
+    frames = read_traces([path, good], workers=workers)
     assert [(r.file, r.line) for r in frames.stats.rejections] == [
         (str(path), 1),
         (str(path), 2),
