@@ -9,7 +9,7 @@ import pytest
 from _docs import async_request, batch_page, seg, write_lines
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
-from tracelens.ingest import read_traces
+from tracelens.ingest import processes, read_traces
 from tracelens.model import schema as col
 
 GOOD = seg("svc", "0000000000000001")
@@ -151,3 +151,91 @@ def test_valid_document_of_any_size(tmp_path: Path) -> None:
     frames = read_traces([path])
     assert frames.stats.rejected == 0
     assert frames.entities.filter(frames.entities[col.TOP]).height == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b,c\n1,2,3\n\n4,5,6\n",  # CSV
+        "2026-11-29 INFO started\n2026-11-29 ERROR {boom}\n\n[warn] slow\n",  # a text log
+        "[warn] slow\n2026-11-29 INFO started\n\n2026-11-29 ERROR {boom}\n",  # starts with [
+    ],
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_is_not_json_costs_one_rejection_per_line(
+    tmp_path: Path, text: str, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "not.json"
+    path.write_text(text)
+    if workers > 1:  # each file fed to reader processes
+        monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+    with pytest.raises(NoUsableInput):
+        read_traces([path], workers=workers)
+    good = write_lines(tmp_path / "good.ndjson", [GOOD])
+    frames = read_traces([path, good], workers=workers)
+    assert [(r.file, r.line) for r in frames.stats.rejections] == [
+        (str(path), 1),
+        (str(path), 2),
+        (str(path), 4),
+    ]
+    assert frames.stats.rejected == 3
+
+
+SUMMARY = {
+    "Id": "1-59602603-23fc5b688855d396af79b496",
+    "Duration": 3.232,
+    "ResponseTime": 3.232,
+    "HasError": False,
+    "HasFault": False,
+    "HasThrottle": False,
+    "Http": {"HttpStatus": 200, "HttpMethod": "POST"},
+    "Annotations": {},
+}
+SUMMARIES = "is trace summaries output, not segments: fetch the traces with `tracelens fetch`"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # aws xray get-trace-summaries, as the CLI writes it
+        json.dumps(
+            {"TraceSummaries": [SUMMARY], "ApproximateTime": 1499473304.0, "TracesProcessed": 1},
+            indent=4,
+        ),
+        # its pages, one per line
+        "".join(json.dumps({"TraceSummaries": [SUMMARY], "NextToken": "x"}) + "\n" for _ in "ab"),
+        # --query TraceSummaries: a list of summaries
+        json.dumps([SUMMARY, SUMMARY], indent=2),
+        # one summary per line
+        json.dumps(SUMMARY) + "\n" + json.dumps(SUMMARY) + "\n",
+    ],
+)
+def test_trace_summaries_are_not_segments(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "summaries.json"
+    path.write_text(text)
+    # alone: exit 2 with what to do instead
+    with pytest.raises(NoUsableInput) as caught:
+        read_traces([path])
+    assert str(caught.value) == f"{path} {SUMMARIES}"
+    # with usable traces: a rejection with that reason, the rest analysed
+    good = write_lines(tmp_path / "good.ndjson", [GOOD])
+    frames = read_traces([path, good])
+    assert frames.stats.documents == 1
+    assert frames.stats.rejections
+    assert all(
+        r.reason == "trace summaries output, not segments: fetch the traces with `tracelens fetch`"
+        for r in frames.stats.rejections
+    )
+
+
+def test_a_dict_keyed_by_trace_id_is_not_segments(tmp_path: Path) -> None:
+    path = tmp_path / "by_trace.json"
+    keyed = {SUMMARY["Id"]: SUMMARY, "1-59602603-23fc5b688855d396af79b497": SUMMARY}
+    path.write_text(json.dumps(keyed, indent=2))
+    with pytest.raises(NoUsableInput) as caught:
+        read_traces([path])
+    assert str(caught.value).startswith(f"{path} is an object keyed by trace id, not segments")
+    assert "tracelens fetch" in str(caught.value)
+    frames = read_traces([path, write_lines(tmp_path / "good.ndjson", [GOOD])])
+    assert frames.stats.rejected == 1
+    assert frames.stats.rejections[0].reason.startswith("an object keyed by trace id")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
+from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
 
 
 class Trickle(io.RawIOBase):
@@ -49,14 +49,14 @@ def test_array_and_page_elements_survive_any_chunking(
 ) -> None:
     for document in (elements, {"NextToken": "x", "Traces": elements, "UnprocessedTraceIds": []}):
         data = json.dumps(document, indent=indent).encode()
-        got = [json.loads(e) for e in iter_elements(Trickle(data, step))]  # type: ignore[arg-type]
+        got = [json.loads(e) for e in iter_elements(Trickle(data, step))]
         assert got == elements
 
 
 def test_other_objects_are_yielded_whole() -> None:
     doc = {"name": "x", "Traces": "not a list", "subsegments": [{"a": "]}"}]}
     data = json.dumps(doc, indent=3).encode()
-    assert [json.loads(e) for e in iter_elements(Trickle(data, 3))] == [doc]  # type: ignore[arg-type]
+    assert [json.loads(e) for e in iter_elements(Trickle(data, 3))] == [doc]
 
 
 @pytest.mark.parametrize(
@@ -79,5 +79,36 @@ def test_structural_errors_name_a_line(text: str, reason: str) -> None:
 def test_elements_that_are_not_valid_json_inside_are_still_split(step: int) -> None:
     # msgspec finds element ends only in well-formed JSON; the byte scanner takes over here.
     text = b'{"Traces": [{"a": tru}, {"b": [1, 2,]}, {"c": "}"}, 17]}'
-    got = list(iter_elements(Trickle(text, step)))  # type: ignore[arg-type]
+    got = list(iter_elements(Trickle(text, step)))
     assert got == [b'{"a": tru}', b'{"b": [1, 2,]}', b'{"c": "}"}', b"17"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    blank=st.sampled_from(["", "\n", " \n\t\n  "]),
+    first=st.lists(json_values, max_size=4),
+    later=st.lists(st.sampled_from(["", "x", "{}", "[1, 2]", "  "]), max_size=5),
+    end=st.sampled_from(["", "\n"]),
+    step=st.integers(1, 40),
+)
+def test_first_line_ends_the_splitter_and_the_rest_is_read_on(
+    blank: str, first: list[object], later: list[str], end: str, step: int
+) -> None:
+    # GIVEN blank lines, a JSON list on one line, then other lines
+    lines = [json.dumps(first), *later]
+    data = (blank + "\n".join(lines) + end).encode()
+    head = FirstLine(Trickle(data, step))
+    # THEN the splitter sees only the first line, whatever the read size
+    assert [json.loads(e) for e in iter_elements(head)] == first
+    assert head.line == blank.count("\n") + 1
+    # AND the lines after it come with their numbers and byte positions
+    rest = list(head.rest())
+    expected = []
+    pos = len(blank) + len(lines[0]) + 1
+    for number, line in enumerate(later, start=head.line + 1):
+        text = (line + "\n").encode() if number - head.line < len(later) or end else line.encode()
+        if text:
+            expected.append((number, pos, text))
+        pos += len(text)
+    assert rest == expected
+    assert all(data[p : p + len(t)] == t for _, p, t in rest)

@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import _columns as c
+from tracelens.model.frames import NOT_SEGMENTS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tracelens.analysis.sync import SyncFrames
-    from tracelens.model.frames import IngestStats
+    from tracelens.model.frames import IngestStats, Rejection
     from tracelens.model.side import SideInputs
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -164,6 +167,7 @@ def findings(
                 message=(
                     f"{stats.rejected} input lines or documents were not valid X-Ray segment "
                     "documents and were skipped; check the listed rejections and re-export them."
+                    + _not_segments(stats.rejections)
                 ),
                 examples=examples,
             )
@@ -251,6 +255,14 @@ def _sync_message(code: str, row: dict[str, object]) -> str:
         "them; check the caller's invoke permission, the function name or alias it calls and "
         "the Lambda service health."
     )
+
+
+def _not_segments(rejections: Sequence[Rejection]) -> str:
+    """What to do about the first file that is X-Ray output other than segments, if any."""
+    for rejection in rejections:
+        if rejection.reason in NOT_SEGMENTS:
+            return f" {rejection.file} is {rejection.reason}."
+    return ""
 
 
 def _p99(values: pl.Expr) -> pl.Expr:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
+from tracelens.model.frames import KEYED_BY_TRACE_ID, SUMMARIES
 from tracelens.model.segment import DOCUMENT_DECODER, ENTITY_DECODER, Entity
 
 if TYPE_CHECKING:
@@ -26,6 +27,25 @@ if TYPE_CHECKING:
 _ID = re.compile(r"[0-9a-f]{16}")
 _TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 _MAX_REPAIRS = 32
+
+_NO_DOCUMENT_FIELDS = (
+    "JSON object is not an X-Ray segment document (it has none of 'id', 'trace_id', 'start_time')"
+)
+# Keys of a GetTraceSummaries TraceSummary that a BatchGetTraces Trace does not have.
+_SUMMARY_KEYS = frozenset(
+    {
+        "HasFault",
+        "HasError",
+        "HasThrottle",
+        "ResponseTime",
+        "IsPartial",
+        "EntryPoint",
+        "FaultRootCauses",
+        "ErrorRootCauses",
+        "ResponseTimeRootCauses",
+        "MatchedEventTime",
+    }
+)
 
 # A decoded document, or the reason a document could not be used.
 Decoded: TypeAlias = Entity | str
@@ -46,10 +66,7 @@ def check_document(doc: Entity) -> str | None:
     ``end_time`` or ``in_progress: true``.
     """
     if doc.id is None and doc.trace_id is None and doc.start_time is None:
-        return (
-            "JSON object is not an X-Ray segment document "
-            "(it has none of 'id', 'trace_id', 'start_time')"
-        )
+        return _NO_DOCUMENT_FIELDS
     if doc.name is None:
         return "segment document has no string 'name'"
     if doc.id is None or not _ID.fullmatch(doc.id):
@@ -93,11 +110,57 @@ def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
     except UnicodeDecodeError:
         yield BadValue("not valid UTF-8")
         return
+    shapes = _Shapes(raw)
     if isinstance(value, list):
-        for item in value:
-            yield from _documents(item, _decode_document_string)
+        for index, item in enumerate(value):
+            for result in _documents(item, _decode_document_string):
+                yield shapes.reason(index) if result == _NO_DOCUMENT_FIELDS else result
     else:
-        yield from _documents(value, _decode_document_string)
+        for result in _documents(value, _decode_document_string):
+            yield shapes.reason(None) if result == _NO_DOCUMENT_FIELDS else result
+
+
+class _Shapes:
+    """Says what an object that is not a segment document is, decoding its value only then."""
+
+    def __init__(self, raw: bytes | str) -> None:
+        self._raw = raw
+        self._value: object = None
+        self._decoded = False
+
+    def reason(self, index: int | None) -> str:
+        """The rejection reason of the value's object (of its element ``index`` if a list)."""
+        if not self._decoded:
+            self._value = _loads(self._raw)
+            self._decoded = True
+        item = self._value
+        if index is not None and isinstance(item, list) and index < len(item):
+            item = item[index]
+        return _shape_reason(item) or _NO_DOCUMENT_FIELDS
+
+
+def _shape_reason(value: object) -> str | None:
+    """SUMMARIES or KEYED_BY_TRACE_ID when ``value`` has that shape, else None.
+
+    GetTraceSummaries output is ``{"TraceSummaries": [...]}`` (each page, as the CLI writes
+    it); a TraceSummary alone has a trace ``Id`` and keys such as ``HasFault`` but no
+    ``Segments``.
+    """
+    if not isinstance(value, dict) or not value:
+        return None
+    if "TraceSummaries" in value:
+        return SUMMARIES
+    trace_id = value.get("Id")
+    if (
+        "Segments" not in value
+        and isinstance(trace_id, str)
+        and _TRACE_ID.fullmatch(trace_id)
+        and not _SUMMARY_KEYS.isdisjoint(value)
+    ):
+        return SUMMARIES
+    if all(isinstance(key, str) and _TRACE_ID.fullmatch(key) for key in value):
+        return KEYED_BY_TRACE_ID
+    return None
 
 
 def _json_error(exc: Exception) -> str:
@@ -200,7 +263,7 @@ def _generic_documents(value: dict[str, object]) -> Iterator[Decoded]:
         return
     if "format" in value and "version" in value and "name" not in value:
         return
-    yield _convert_generic(value)
+    yield _shape_reason(value) or _convert_generic(value)
 
 
 def _generic_entries(entries: list[object]) -> Iterator[Decoded]:

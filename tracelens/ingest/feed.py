@@ -8,7 +8,8 @@ as Arrow IPC batches, one set per chunk. Putting the chunks back in order gives 
 rows, counts and rejections of reading the file in one process.
 
 The pipe carries, per chunk, a header ``<QIQ`` (chunk number, values, bytes that follow) and
-per value ``<qqI`` (line number or -1, position, length) followed by the value's bytes. A
+per value ``<qqI`` (line number or -1, position, length) followed by the value's bytes (a
+position of ``reading.REJECTION`` marks a rejection, its bytes the reason). A
 reader takes a whole chunk off the pipe before decoding it, so this process can split the next
 chunk meanwhile.
 """
@@ -32,10 +33,12 @@ from tracelens.ingest.reading import (
     Reader,
     detect,
     first_bytes,
+    long_line_values,
     ndjson_lines,
     open_input,
     read_files,
     spilled_batches,
+    take,
 )
 from tracelens.model.frames import Rejection
 
@@ -171,10 +174,13 @@ def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
 
 def _values(stream: BinaryIO) -> Iterator[tuple[int | None, int, bytes]]:
     """(line number, position, bytes) of each value, as ``reading`` numbers them."""
-    if detect(stream) == "ndjson":
+    form = detect(stream)
+    if form == "ndjson":
         for number, pos, line in ndjson_lines(stream):
             if line.strip():
                 yield number, pos, line
+    elif form == "long":
+        yield from long_line_values(stream)
     else:
         for index, element in enumerate(iter_elements(stream)):
             yield None, index, element
@@ -196,7 +202,7 @@ def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
             at += _VALUE.size
             value = bytes(body[at : at + length])
             at += length
-            reader.value(value, line=None if line < 0 else line, pos=pos)
+            take(reader, None if line < 0 else line, pos, value)
         reader.flush()
         part = reader.since(mark)
         chunks.append(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from tracelens.errors import NoUsableInput, SourceUnavailable
 from tracelens.ingest.normalise import finish
 from tracelens.ingest.processes import read_parts
+from tracelens.model.frames import NOT_SEGMENTS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,6 +53,9 @@ def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> T
         parts = read_parts(files, workers, Path(scratch))
         frames = finish(parts, files=[str(f) for f in files])
     if frames.stats.documents == 0:
+        for rejection in frames.stats.rejections:
+            if rejection.reason in NOT_SEGMENTS:
+                raise NoUsableInput(f"{rejection.file} is {rejection.reason}")
         first = frames.stats.rejections[0] if frames.stats.rejections else None
         detail = f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
         raise NoUsableInput(

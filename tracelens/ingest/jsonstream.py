@@ -3,13 +3,14 @@
 Handles a top-level array (``[doc, doc, ...]``) and a BatchGetTraces page
 (``{"Traces": [trace, trace, ...], ...}``): each element is yielded as raw bytes for the
 decoder, so memory holds a window of the file and one element at a time. Any other value is
-yielded whole.
+yielded whole. ``FirstLine`` confines the splitter to a file's first line, for an NDJSON line
+too long to decode in one piece.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -32,6 +33,12 @@ _ARRAY_END = ord("]")
 _OBJECT_END = ord("}")
 
 
+class Readable(Protocol):
+    """What the splitter reads from: a binary stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class JsonStreamError(Exception):
     """The value is not well-formed JSON at the structural level."""
 
@@ -44,7 +51,7 @@ class JsonStreamError(Exception):
 class _Scanner:
     """A cursor over a byte stream; positions are absolute offsets in the stream."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
         self._stream = stream
         self.buf = b""
         self.base = 0  # absolute offset of buf[0]
@@ -185,7 +192,7 @@ class _Scanner:
         return value
 
 
-def iter_elements(stream: BinaryIO) -> Iterator[bytes]:
+def iter_elements(stream: Readable) -> Iterator[bytes]:
     """Yield the elements of a top-level array or of a page's ``Traces``; else the whole value.
 
     Raises:
@@ -259,3 +266,78 @@ def _object(scanner: _Scanner) -> Iterator[bytes]:
         whole = scanner.buf[start - scanner.base : scanner.pos - scanner.base]
         scanner.mark = None
         yield whole
+
+
+class FirstLine:
+    """The first non-blank line of a stream, as a stream that ends with it; ``rest`` gives the
+    lines after it, so that the file is read once.
+
+    ``iter_elements(FirstLine(stream))`` splits a first line too long to decode at once; a
+    value that does not end on that line is cut short there.
+    """
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self._left = b""  # read past the line's end, for ``rest``
+        self._content = False
+        self._done = False
+        self.line = 1  # the line's number (blank lines before it count)
+        self.size = 0  # bytes up to the end of the line, blank lines before it included
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._done:
+            return b""
+        chunk = self._stream.read(size if size > 0 else _CHUNK)
+        if not chunk:
+            self._done = True
+            return b""
+        start = 0
+        if not self._content:
+            start = len(chunk) - len(chunk.lstrip(b" \t\r\n"))
+            self.line += chunk.count(b"\n", 0, start)
+            self._content = start < len(chunk)
+        end = chunk.find(b"\n", start) if self._content else -1
+        if end >= 0:
+            self._done = True
+            self._left = chunk[end + 1 :]
+            chunk = chunk[: end + 1]
+        self.size += len(chunk)
+        return chunk
+
+    def rest(self) -> Iterator[tuple[int, int, bytes]]:
+        """(line number, byte position, line) of every line after the first, read on from where
+        the first line ended. Read the first line to its end before."""
+        number, pos = self.line, self.size
+        for line in _lines(self._left, self._stream):
+            number += 1
+            yield number, pos, line
+            pos += len(line)
+
+
+def _lines(buffered: bytes, stream: Readable) -> Iterator[bytes]:
+    """The lines of ``buffered`` and then of ``stream`` (each with its newline, if it has one)."""
+    start = 0
+    end = buffered.find(b"\n")
+    while end >= 0:
+        yield buffered[start : end + 1]
+        start = end + 1
+        end = buffered.find(b"\n", start)
+    rest = buffered[start:]
+    while True:
+        block = stream.read(_CHUNK)
+        if not block:
+            break
+        end = block.find(b"\n")
+        if end < 0:
+            rest += block
+            continue
+        yield rest + block[: end + 1]
+        start = end + 1
+        end = block.find(b"\n", start)
+        while end >= 0:
+            yield block[start : end + 1]
+            start = end + 1
+            end = block.find(b"\n", start)
+        rest = block[start:]
+    if rest:
+        yield rest

@@ -4,7 +4,8 @@ The form of a file is detected by content, never by name: gzip by its magic byte
 when one of its first lines is a complete JSON value on its own; otherwise one JSON value
 filling the file (a pretty-printed document, a list, or a ``{"Traces": [...]}`` page), whose
 top-level array elements are split out and decoded one at a time so that a large file is never
-held in memory as parsed documents.
+held in memory as parsed documents. A first line too long to check (``_DETECT_LIMIT``) is split
+the same way, confined to that line, and the lines after it are NDJSON (``long_line_values``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import polars as pl
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
-from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
+from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
 from tracelens.ingest.normalise import FrameBuilder, Part
 from tracelens.model.frames import Rejection
 from tracelens.model.segment import Entity
@@ -181,21 +182,30 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
     try:
         stream, _ = open_input(path)
         with stream:
-            if not first_bytes(stream).strip():
+            head = first_bytes(stream)
+            if not head.strip():
                 reader.reject(None, "empty file")
                 return
-            if detect(stream) == "ndjson":
+            form = detect(stream)
+            if form == "ndjson":
                 _read_ndjson(stream, reader)
                 return
-            mark = reader.mark()
-            if _read_single_value(stream, reader) or reader.builder.documents > mark.documents:
+            if form == "long":
+                for line, pos, raw in long_line_values(stream):
+                    take(reader, line, pos, raw)
                 return
-            # Not one JSON value after all: perhaps NDJSON whose first lines are broken. If
-            # that finds no document either, the file's rejections are those of the value.
+            mark = reader.mark()
+            problem = _read_single_value(stream, reader)
+            if problem is None or reader.builder.documents > mark.documents:
+                return
+            # Not one JSON value after all: perhaps NDJSON whose first lines are broken, or
+            # not JSON at all. If reading lines finds no document either, the file's
+            # rejections are those of the value, unless it broke on its first line (a text
+            # file, a CSV): then each line is one rejection.
             as_value = reader.take_back(mark)
             stream.seek(0)
             _read_ndjson(stream, reader)
-            if reader.builder.documents == mark.documents:
+            if reader.builder.documents == mark.documents and problem.line != _line_of(head):
                 reader.take_back(mark)
                 reader.put_back(as_value)
     except (OSError, EOFError, zlib.error) as exc:
@@ -223,11 +233,12 @@ def first_bytes(stream: BinaryIO) -> bytes:
 
 
 def detect(stream: BinaryIO) -> str:
-    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value.
+    """Return "ndjson" when one of the first three non-blank lines is a whole JSON value,
+    "long" when the first is too long to tell, else "single" (one JSON value in the file).
 
     Lines are read at most ``_DETECT_LIMIT`` bytes at a time: a longer first line (a whole
-    BatchGetTraces page written on one line, say) is one large JSON value, read by the
-    streaming splitter rather than decoded here in one piece.
+    BatchGetTraces page written on one line, or one very large document) is read by the
+    streaming splitter rather than decoded here in one piece (``long_line_values``).
     """
     checked = 0
     while True:
@@ -235,6 +246,9 @@ def detect(stream: BinaryIO) -> str:
         if not line:
             break
         if len(line) == _DETECT_LIMIT and not line.endswith(b"\n"):
+            if checked == 0 and line.strip():
+                stream.seek(0)
+                return "long"
             break
         if not line.strip():
             continue
@@ -273,15 +287,52 @@ def _read_ndjson(stream: Iterable[bytes], reader: Reader, *, start: int = 0) -> 
     return number
 
 
-def _read_single_value(stream: BinaryIO, reader: Reader) -> bool:
-    """Read a file holding one JSON value; False when its structure is broken."""
+def _read_single_value(stream: BinaryIO, reader: Reader) -> JsonStreamError | None:
+    """Read a file holding one JSON value; returns the error when its structure is broken."""
     try:
         for index, element in enumerate(iter_elements(stream)):
             reader.value(element, line=None, pos=index)
     except JsonStreamError as exc:
         reader.reject(exc.line, f"not valid JSON ({exc.reason})")
-        return False
-    return True
+        return exc
+    return None
+
+
+def _line_of(head: bytes) -> int:
+    """The number of the first non-blank line, from the file's first bytes."""
+    return head.count(b"\n", 0, len(head) - len(head.lstrip())) + 1
+
+
+# The position of a rejection among values: its bytes are the reason (``take``).
+REJECTION = -1
+
+
+def long_line_values(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, position, bytes) of the values of a file whose first line is too long
+    for ``detect``: the elements of that line's JSON value, split as they are read, at their
+    index; then every later non-blank line (NDJSON) at its byte position, larger than any
+    index. A first line that is not one whole value gives one rejection (``REJECTION``)
+    after the elements read before its break; the file is read once.
+    """
+    head = FirstLine(stream)
+    try:
+        for index, element in enumerate(iter_elements(head)):
+            yield head.line, index, element
+    except JsonStreamError as exc:
+        yield head.line, REJECTION, f"not valid JSON ({exc.reason})".encode()
+    while head.read(4 * 1024 * 1024):
+        pass  # what is left of a first line that broke
+    for number, pos, line in head.rest():
+        if line.strip():
+            yield number, pos, line
+
+
+def take(reader: Reader, line: int | None, pos: int, raw: bytes) -> None:
+    """Give the reader one value, or one rejection (``REJECTION``)."""
+    if pos == REJECTION:
+        reader.reject(line, raw.decode())
+    else:
+        reader.value(raw, line=line, pos=pos)
 
 
 def read_range(reader: Reader, path: Path, index: int, start: int, end: int) -> int:
@@ -326,5 +377,3 @@ class _LimitedLines:
         if rest:
             # A range ends on a line boundary, but a line that crosses it is read whole.
             yield rest + self._handle.readline()
-
-

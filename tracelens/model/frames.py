@@ -20,6 +20,15 @@ class Rejection:
     reason: str
 
 
+# Rejection reasons of values that X-Ray tools write but that hold no segment documents.
+SUMMARIES = "trace summaries output, not segments: fetch the traces with `tracelens fetch`"
+KEYED_BY_TRACE_ID = (
+    "an object keyed by trace id, not segments: give BatchGetTraces output or segment "
+    "documents (fetch the traces with `tracelens fetch`)"
+)
+NOT_SEGMENTS = frozenset({SUMMARIES, KEYED_BY_TRACE_ID})
+
+
 @dataclass(frozen=True, slots=True)
 class IngestStats:
     """Counts of what ingest read, kept for the report's ``input`` block."""
