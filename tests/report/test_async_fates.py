@@ -91,6 +91,8 @@ def test_without_config_says_how_to_learn_the_fate() -> None:
     view = build_views(report)[0]
     figure = json.dumps(build_panel(view, PanelSpec(panel="fate_flow")))
     assert "ended badly, fate unknown: supply --config (or fetch --with-config)" in figure
+    headline = json.dumps(build_panel(view, PanelSpec(panel="headline")))
+    assert "ended badly, fate unknown (supply --config)" in headline
 
 
 @pytest.mark.parametrize("bundle", ["async_retry_storm", "async_throttled_expiry"])

@@ -30,6 +30,7 @@ class Headline:
     dropped: int
     poison_messages: int
     p99_dwell_ms: float | None
+    fate_unknown: int = 0  # async events that ended badly with no config for their function
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ def _all_view(report: Report) -> View:
         dropped=section.fates.dropped,
         poison_messages=len(report.sqs.poison_messages),
         p99_dwell_ms=section.dwell_ms.p99,
+        fate_unknown=section.fates.unknown,
     )
     return View(
         key=ALL_FUNCTIONS,
@@ -127,6 +129,7 @@ def _function_view(report: Report, name: str) -> View:
         poison_messages=max(sum(d.poison_messages for d in details), len(poison)),
         # p0..p100 by nearest rank: index 99 is the p99 of the contract.
         p99_dwell_ms=quantiles[99] if len(quantiles) == 101 else None,
+        fate_unknown=fates.unknown,
     )
     return View(
         key=name,
