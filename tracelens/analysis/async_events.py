@@ -292,6 +292,8 @@ def async_events(
             (pl.col("dwell_open").fill_null(False) & ~pl.col("stale_dwell")).alias("dwell_open"),
         )
     )
+    # Materialised: the retry policy reads it three times (per function, throttles, rows).
+    joined = joined.collect().lazy()
     joined = _with_retry_policy(joined, units, invocations, end if data_end is not None else None)
     open_ = pl.col(col.IN_PROGRESS).fill_null(False) | pl.col("units_open") | pl.col("dwell_open")
     next_delay = (
@@ -507,7 +509,9 @@ def partial_dumps(events: pl.LazyFrame, side: SideInputs) -> dict[str, tuple[int
     for dump in side.dumps:
         if not dump.comparable or not dump.queue_arn:
             continue
-        held[dump.queue_arn] = held.get(dump.queue_arn, 0) + dump.messages
+        # ``messages`` counts what the file holds; never fewer than the request ids read.
+        count = max(dump.messages, len(dump.request_ids))
+        held[dump.queue_arn] = held.get(dump.queue_arn, 0) + count
         if dump.expected_messages is not None:
             recorded[dump.queue_arn] = max(recorded.get(dump.queue_arn, 0), dump.expected_messages)
     if not held:
