@@ -283,6 +283,15 @@ def test_async_dropped_on_a_week_of_data_is_not_age_exceeded() -> None:
     codes = {f.code for f in results.findings}
     assert "ASYNC_EVENT_AGE_EXCEEDED" not in codes
     assert not any("MaximumEventAgeInSeconds" in f.message for f in results.findings)
+    # a window of a week around the data (--since / --until) changes nothing
+    week = analyse_with_end(
+        frames,
+        SideInputs(),
+        since=frames.end - timedelta(days=7),
+        until=frames.end + timedelta(days=7),
+        data_end=frames.end + timedelta(days=7),
+    )
+    assert week.events.sort("request").equals(results.events.sort("request"))
 
 
 def _one_failure(builder: TraceBuilder, data_end: float, *, other_fn: str = "other") -> None:
