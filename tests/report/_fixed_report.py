@@ -14,6 +14,7 @@ import msgspec
 from tracelens.report.models import (
     SCHEMA,
     AsyncFates,
+    AsyncFatesEvidence,
     AsyncOutcomes,
     AsyncSection,
     Chain,
@@ -108,6 +109,7 @@ def fixed_report() -> Report:
             outcomes=AsyncOutcomes(succeeded=150, succeeded_after_retry=16,
                                    retries_exhausted=12, event_age_exceeded=1, in_progress=1),
             fates=AsyncFates(sent=8, missing=2, dropped=3, unknown=0),
+            fates_evidence=AsyncFatesEvidence(dump=10, config=3, none=0),
         ),
         sqs=SqsSection(
             messages=20, deliveries=27, redelivered_messages=3, max_deliveries=4,
@@ -129,7 +131,8 @@ def fixed_report() -> Report:
                   last_end="2026-11-28T01:01:02.000000Z", errors=["Timeout: first try"]),
             Chain(kind="async", key="req-dropped", function=MARKUP_FUNCTION,
                   trace_ids=["1-6747c1a0-000000000000000000000002"], attempts=3,
-                  outcome="retries_exhausted", fate="dropped", dwell_ms=30.5,
+                  outcome="retries_exhausted", fate="dropped", fate_evidence="config",
+                  dwell_ms=30.5,
                   first_start="2026-11-28T01:05:00.000000Z",
                   last_end="2026-11-28T01:08:00.000000Z",
                   errors=["KeyError: 'a'", "KeyError: 'a'", TABLE_ERROR],

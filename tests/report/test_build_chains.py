@@ -40,6 +40,7 @@ def test_chains_frame_to_structs() -> None:
             c.ATTEMPTS: [2, 3],
             c.OUTCOME: ["retries_exhausted", "poison"],
             c.FATE: ["dropped", None],
+            c.FATE_EVIDENCE: ["config", None],
             c.DWELL_MS: [0.1 + 0.2, None],
             c.FIRST_START: [T0, later],
             c.LAST_END: [later, None],
@@ -86,6 +87,7 @@ def test_chains_frame_to_structs() -> None:
             attempts=2,
             outcome="retries_exhausted",
             fate="dropped",
+            fate_evidence="config",
             dwell_ms=0.1 + 0.2,  # the exact float survives the conversion
             first_start=iso(T0) or "",
             last_end=iso(later),

@@ -19,6 +19,7 @@ DWELL_END = "dwell_end"
 ATTEMPTS = "attempts"  # attempts / deliveries / invocations of one event, message or batch
 OUTCOME = "outcome"
 FATE = "fate"
+FATE_EVIDENCE = "fate_evidence"  # how the fate is known: "dump" | "config" | "none"
 LAST_END = "last_end"  # null while anything is still open
 FIRST_START = "first_start"
 DELAY_MS = "delay_ms"  # retry delay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -9,10 +10,7 @@ import polars as pl
 from tracelens.analysis import _columns as c
 from tracelens.analysis._expr import error_text, first_per_key, flagged, millis
 from tracelens.model import schema as col
-from tracelens.model.side import (
-    DEFAULT_MAXIMUM_EVENT_AGE_SECONDS,
-    DEFAULT_MAXIMUM_RETRY_ATTEMPTS,
-)
+from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -28,21 +26,42 @@ OUTCOMES = (
 )
 FATES = ("sent", "missing", "dropped", "unknown")
 BAD_OUTCOMES = ("retries_exhausted", "event_age_exceeded")
+#: How a fate is known (report-contract amendment "Fate evidence"): ``dump`` = the request id
+#: was checked against a comparable dump of the target, ``config`` = the config alone names a
+#: target (or none), ``none`` = neither (no config, or only a dump without request ids).
+FATE_EVIDENCE = ("dump", "config", "none")
+
+# Lambda retries a failed async event about 1 minute after the first failed attempt and about
+# 2 minutes after the second (lambda-semantics.md R2.4, AWS "Asynchronous invocation"). A
+# failed last attempt can therefore only be followed by another one within about 3 minutes of
+# its end; after that the event has ended, whatever MaximumRetryAttempts says.
+RETRY_WINDOW = timedelta(minutes=3)
+FIRST_RETRY_DELAY = timedelta(minutes=1)
+LATER_RETRY_DELAY = timedelta(minutes=2)
+# While Lambda is throttling the function, throttled tries are retried with an interval that
+# grows up to 5 minutes (lambda-semantics.md R2.7), bounded only by MaximumEventAgeInSeconds:
+# a throttle seen this close to the end of the data means the function is still throttled.
+THROTTLE_RETRY_MAX = timedelta(minutes=5)
+#: The most retries Lambda allows (MaximumRetryAttempts 0-2, lambda-semantics.md R2.5).
+MAX_RETRY_ATTEMPTS = 2
 
 _CONFIGURED = "configured"
 _MAX_RETRY = "max_retry"
 _MAX_AGE = "max_age_s"
 _HAS_TARGET = "has_target"
 _TARGET_DUMPED = "target_dumped"
+_TARGET_UNCOMPARABLE = "target_uncomparable"
 
 
 def config_frame(side: SideInputs) -> pl.DataFrame:
     """One row per configured function: retry policy and failure targets.
 
-    ``target_dumped`` is true when a dump of one of its targets was supplied (a dump belongs
-    to the target whose ARN equals its ``QueueArn``).
+    ``target_dumped`` is true when a comparable dump of one of its targets was supplied (a
+    dump belongs to the target whose ARN equals its ``QueueArn``); ``target_uncomparable``
+    when only dumps without request ids (``SideDump.comparable`` false) were supplied for them.
     """
-    dumped = {d.queue_arn for d in side.dumps if d.queue_arn}
+    dumped = {d.queue_arn for d in side.dumps if d.queue_arn and d.comparable}
+    uncomparable = {d.queue_arn for d in side.dumps if d.queue_arn and not d.comparable}
     rows = [
         {
             c.FUNCTION: name,
@@ -51,6 +70,7 @@ def config_frame(side: SideInputs) -> pl.DataFrame:
             _MAX_AGE: cfg.maximum_event_age_seconds,
             _HAS_TARGET: bool(cfg.failure_targets),
             _TARGET_DUMPED: any(t in dumped for t in cfg.failure_targets),
+            _TARGET_UNCOMPARABLE: any(t in uncomparable for t in cfg.failure_targets),
         }
         for name, cfg in sorted(side.functions.items())
     ]
@@ -63,8 +83,14 @@ def config_frame(side: SideInputs) -> pl.DataFrame:
             _MAX_AGE: pl.Int64,
             _HAS_TARGET: pl.Boolean,
             _TARGET_DUMPED: pl.Boolean,
+            _TARGET_UNCOMPARABLE: pl.Boolean,
         },
     )
+
+
+def comparable_request_ids(side: SideInputs) -> frozenset[str]:
+    """Request ids of every dump they can be checked against (``SideDump.comparable``)."""
+    return frozenset().union(*(d.request_ids for d in side.dumps if d.comparable))
 
 
 def async_units(
@@ -177,11 +203,15 @@ def async_events(
         attempts: Attempt rows with their request key.
         invocations: Invocations with their request key.
         config: ``config_frame`` of the side inputs.
-        dumped_ids: Request ids found in any supplied DLQ / destination dump.
+        dumped_ids: Request ids found in the comparable DLQ / destination dumps
+            (``comparable_request_ids``).
         data_end: When the data ends (whole input).
 
     Returns:
         ``(events, units)``: one row per event, and one row per attempt (``async_units``).
+        Event columns: request, function, trace_id, enqueued, dwell_start, dwell_end,
+        dwell_ms, attempts, max_retry (from the config, else inferred from the data),
+        outcome, fate, fate_evidence, last_end.
     """
     owner = services.select(pl.col(col.ID).alias(col.DOC_ID), c.REQUEST)
     dwell = first_per_key(
@@ -232,47 +262,95 @@ def async_events(
             ),
         ]
     )
-    expired = _expired(data_end)
-    allowed = pl.col(_MAX_RETRY) + 1
+    end = pl.lit(data_end, dtype=col.TIME)
     joined = (
         events.join(per_event, on=c.REQUEST, how="left")
         .join(config.lazy(), on=c.FUNCTION, how="left")
         .with_columns(
             pl.col(c.ATTEMPTS).fill_null(0),
-            pl.col(_MAX_RETRY).fill_null(DEFAULT_MAXIMUM_RETRY_ATTEMPTS),
             pl.col(_MAX_AGE).fill_null(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
             pl.col(_CONFIGURED).fill_null(False),
             pl.col(_HAS_TARGET).fill_null(False),
             pl.col(_TARGET_DUMPED).fill_null(False),
+            pl.col(_TARGET_UNCOMPARABLE).fill_null(False),
+            pl.col("last_failed").fill_null(False),
+            pl.col("units_open").fill_null(False),
+        )
+        # A ``Dwell Time`` that X-Ray left in progress on an event whose attempts all completed
+        # (seen in real traces) does not keep the event open: its dwell is unknown and falls
+        # back to first attempt start - service segment start.
+        .with_columns(
+            stale_dwell=pl.col("dwell_open").fill_null(False)
+            & (pl.col(c.ATTEMPTS) > 0)
+            & ~pl.col("units_open")
+        )
+        .with_columns(
+            *(
+                pl.when(pl.col("stale_dwell")).then(None).otherwise(pl.col(name)).alias(name)
+                for name in (c.DWELL_START, c.DWELL_END)
+            ),
+            (pl.col("dwell_open").fill_null(False) & ~pl.col("stale_dwell")).alias("dwell_open"),
         )
     )
-    open_ = (
-        pl.col(col.IN_PROGRESS).fill_null(False)
-        | pl.col("units_open").fill_null(False)
-        | pl.col("dwell_open").fill_null(False)
+    # Materialised: the retry policy reads it three times (per function, throttles, rows).
+    joined = joined.collect().lazy()
+    joined = _with_retry_policy(joined, units, invocations, end if data_end is not None else None)
+    open_ = pl.col(col.IN_PROGRESS).fill_null(False) | pl.col("units_open") | pl.col("dwell_open")
+    next_delay = (
+        pl.when(pl.col(c.ATTEMPTS) == 1).then(FIRST_RETRY_DELAY).otherwise(LATER_RETRY_DELAY)
     )
+    age_limit = pl.col(col.START) + pl.duration(seconds=pl.col(_MAX_AGE))
+    retry_too_late = age_limit < pl.col("units_end") + next_delay
+    if data_end is None:
+        # Nothing tells when the data ends: whatever could still continue is in progress.
+        in_window = pl.lit(True)
+        throttled_wait = pl.lit(True)
+        expired = pl.lit(False)
+        left_queue = pl.lit(False)
+    else:
+        in_window = pl.col("units_end").is_null() | (end <= pl.col("units_end") + RETRY_WINDOW)
+        throttled_wait = pl.col("throttled_at_end") & (end <= age_limit)
+        expired = end > age_limit
+        # A ``Dwell Time`` that ended with no attempt after it: the event left Lambda's queue
+        # without running (its age limit passed, or reserved concurrency is 0).
+        left_queue = pl.col(c.DWELL_END).is_not_null() & (end > pl.col(c.DWELL_END) + RETRY_WINDOW)
     outcome = (
         pl.when(open_)
         .then(pl.lit("in_progress"))
-        .when((pl.col(c.ATTEMPTS) > 0) & ~pl.col("last_failed").fill_null(False))
+        .when((pl.col(c.ATTEMPTS) > 0) & ~pl.col("last_failed"))
         .then(
             pl.when(pl.col(c.ATTEMPTS) == 1)
             .then(pl.lit("succeeded"))
             .otherwise(pl.lit("succeeded_after_retry"))
         )
-        .when(pl.col(c.ATTEMPTS) >= allowed)
+        .when(pl.col(c.ATTEMPTS) == 0)
+        .then(
+            pl.when(expired | left_queue)
+            .then(pl.lit("event_age_exceeded"))
+            .otherwise(pl.lit("in_progress"))
+        )
+        # The last attempt failed.
+        .when(pl.col(c.ATTEMPTS) >= pl.col(_MAX_RETRY) + 1)
         .then(pl.lit("retries_exhausted"))
-        .when(expired)
+        # Inside the retry window, unless the age limit passed before the retry was due.
+        .when((in_window & ~(expired & retry_too_late)) | throttled_wait)
+        .then(pl.lit("in_progress"))
+        # The data went on past the retry window and no retry came: the event ended, by its
+        # age if that ran out before the next retry was due.
+        .when(retry_too_late)
         .then(pl.lit("event_age_exceeded"))
-        .otherwise(pl.lit("in_progress"))
+        .otherwise(pl.lit("retries_exhausted"))
     )
-    # Fate (report-contract "fate"): a request id found in any dump was sent; otherwise the
-    # config decides: no target -> dropped, a dump of a target supplied -> missing, a target
-    # but no dump of it -> assumed sent; no config for the function -> unknown.
+    # Fate (report-contract "fate"): a request id found in a comparable dump was sent;
+    # otherwise the config decides: no target -> dropped, a comparable dump of a target
+    # supplied -> missing, a target but no dump of it -> assumed sent; no config for the
+    # function -> unknown. ``fate_evidence`` says which of these the fate rests on.
+    bad = pl.col(c.OUTCOME).is_in(BAD_OUTCOMES)
+    in_dump = pl.col(c.REQUEST).is_in(pl.Series(sorted(dumped_ids), dtype=pl.String).implode())
     fate = (
-        pl.when(~pl.col(c.OUTCOME).is_in(BAD_OUTCOMES))
+        pl.when(~bad)
         .then(pl.lit(None, pl.String))
-        .when(pl.col(c.REQUEST).is_in(pl.Series(sorted(dumped_ids), dtype=pl.String).implode()))
+        .when(in_dump)
         .then(pl.lit("sent"))
         .when(~pl.col(_CONFIGURED))
         .then(pl.lit("unknown"))
@@ -282,34 +360,114 @@ def async_events(
         .then(pl.lit("missing"))
         .otherwise(pl.lit("sent"))
     )
-    result = joined.with_columns(outcome.alias(c.OUTCOME)).select(
-        c.REQUEST,
-        c.FUNCTION,
-        col.TRACE_ID,
-        pl.col(col.START).alias(c.ENQUEUED),
-        c.DWELL_START,
-        c.DWELL_END,
-        pl.coalesce(
-            millis(pl.col(c.DWELL_START), pl.col(c.DWELL_END)),
-            pl.when(pl.col(c.DWELL_START).is_null()).then(
-                millis(pl.col(col.START), pl.col("first_attempt"))
-            ),
-        ).alias(c.DWELL_MS),
-        c.ATTEMPTS,
-        pl.col(_MAX_RETRY),
-        c.OUTCOME,
-        fate.alias(c.FATE),
-        pl.when(open_).then(None).otherwise(pl.col("units_end")).alias(c.LAST_END),
+    evidence = (
+        pl.when(~bad)
+        .then(pl.lit(None, pl.String))
+        .when(in_dump | (pl.col(_CONFIGURED) & pl.col(_HAS_TARGET) & pl.col(_TARGET_DUMPED)))
+        .then(pl.lit("dump"))
+        .when(~pl.col(_CONFIGURED))
+        .then(pl.lit("none"))
+        # The only dump of its target has no request ids: the config's word was not checked.
+        .when(pl.col(_HAS_TARGET) & pl.col(_TARGET_UNCOMPARABLE))
+        .then(pl.lit("none"))
+        .otherwise(pl.lit("config"))
+    )
+    result = (
+        joined.with_columns(outcome.alias(c.OUTCOME))
+        .with_columns(fate.alias(c.FATE), evidence.alias(c.FATE_EVIDENCE))
+        .select(
+            c.REQUEST,
+            c.FUNCTION,
+            col.TRACE_ID,
+            pl.col(col.START).alias(c.ENQUEUED),
+            c.DWELL_START,
+            c.DWELL_END,
+            pl.coalesce(
+                millis(pl.col(c.DWELL_START), pl.col(c.DWELL_END)),
+                pl.when(pl.col(c.DWELL_START).is_null()).then(
+                    millis(pl.col(col.START), pl.col("first_attempt"))
+                ),
+            ).alias(c.DWELL_MS),
+            c.ATTEMPTS,
+            pl.col(_MAX_RETRY),
+            c.OUTCOME,
+            c.FATE,
+            c.FATE_EVIDENCE,
+            pl.when(open_).then(None).otherwise(pl.col("units_end")).alias(c.LAST_END),
+        )
     )
     return result, units
 
 
-def _expired(data_end: datetime | None) -> pl.Expr:
-    """The data runs past the event's enqueue time + MaximumEventAgeInSeconds."""
-    if data_end is None:
+def _with_retry_policy(
+    joined: pl.LazyFrame, units: pl.LazyFrame, invocations: pl.LazyFrame, end: pl.Expr | None
+) -> pl.LazyFrame:
+    """Add ``max_retry`` (MaximumRetryAttempts) and ``throttled_at_end`` per event.
+
+    MaximumRetryAttempts comes from the config for the function. Without config it is
+    inferred from the data: the most attempts any event of the function reached, minus 1
+    (at most 2), once the data shows that many is all it gets: an event of the function
+    failed that many attempts and its retry window passed with no further attempt (or it
+    reached Lambda's maximum of 3). Until then the AWS maximum of 2 is assumed, so an event
+    inside its retry window stays in progress.
+
+    ``throttled_at_end``: the function has a throttled attempt, invocation or request (429)
+    within ``THROTTLE_RETRY_MAX`` of the end of the data.
+    """
+    if end is None:
+        stopped = pl.lit(False)
+    else:
+        stopped = (
+            pl.col("last_failed")
+            & ~pl.col("units_open")
+            & (end > pl.col("units_end") + RETRY_WINDOW)
+        )
+    per_function = joined.group_by(c.FUNCTION).agg(
+        pl.col(c.ATTEMPTS).max().alias("most_attempts"),
+        (stopped & (pl.col(c.ATTEMPTS) == pl.col(c.ATTEMPTS).max())).any().alias("stopped"),
+        (pl.col(col.HTTP_STATUS) == 429)
+        .fill_null(False)
+        .filter(_near_end(pl.coalesce(col.END, col.START), end))
+        .any()
+        .alias("request_throttled"),
+    )
+    recent = pl.col(col.THROTTLE).fill_null(False) & _near_end(pl.coalesce(col.END, col.START), end)
+    throttles = (
+        pl.concat(
+            [
+                invocations.filter(recent).select(c.FUNCTION),
+                units.filter(recent)
+                .select(c.REQUEST)
+                .join(joined.select(c.REQUEST, c.FUNCTION), on=c.REQUEST, how="inner")
+                .select(c.FUNCTION),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+        .with_columns(pl.lit(True).alias("inv_throttled"))
+    )
+    inferred = (
+        pl.when(pl.col("stopped") | (pl.col("most_attempts") > MAX_RETRY_ATTEMPTS))
+        .then((pl.col("most_attempts") - 1).clip(0, MAX_RETRY_ATTEMPTS))
+        .otherwise(pl.lit(MAX_RETRY_ATTEMPTS))
+    )
+    return (
+        joined.join(per_function, on=c.FUNCTION, how="left")
+        .join(throttles, on=c.FUNCTION, how="left")
+        .with_columns(
+            pl.coalesce(pl.col(_MAX_RETRY), inferred).cast(pl.Int64).alias(_MAX_RETRY),
+            (
+                pl.col("request_throttled").fill_null(False)
+                | pl.col("inv_throttled").fill_null(False)
+            ).alias("throttled_at_end"),
+        )
+    )
+
+
+def _near_end(time: pl.Expr, end: pl.Expr | None) -> pl.Expr:
+    if end is None:
         return pl.lit(False)
-    age = pl.duration(seconds=pl.col(_MAX_AGE))
-    return pl.lit(data_end, dtype=col.TIME) > (pl.col(col.START) + age)
+    return time >= end - THROTTLE_RETRY_MAX
 
 
 def retry_delays(units: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
@@ -334,3 +492,46 @@ def retry_delays(units: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
             millis(pl.col("previous_end"), pl.col(col.START)).alias(c.DELAY_MS),
         )
     )
+
+
+def partial_dumps(events: pl.LazyFrame, side: SideInputs) -> dict[str, tuple[int, int]]:
+    """Targets whose comparable dumps are partial: queue ARN -> (messages held, M).
+
+    A dump is partial (report-contract amendment "Fate evidence") when the queue held more
+    messages when it was dumped (``expected_messages``, recorded by ``fetch --with-dlq``), or
+    when it holds exactly 1 or exactly 10 messages (what one ``receive-message`` call returns
+    by default and at most) and fewer than the events that ended badly and should be in it.
+    M is the recorded queue depth if known, else the number of those events. Several dumps
+    of one target are added up.
+    """
+    held: dict[str, int] = {}
+    recorded: dict[str, int] = {}
+    for dump in side.dumps:
+        if not dump.comparable or not dump.queue_arn:
+            continue
+        # ``messages`` counts what the file holds; never fewer than the request ids read.
+        count = max(dump.messages, len(dump.request_ids))
+        held[dump.queue_arn] = held.get(dump.queue_arn, 0) + count
+        if dump.expected_messages is not None:
+            recorded[dump.queue_arn] = max(recorded.get(dump.queue_arn, 0), dump.expected_messages)
+    if not held:
+        return {}
+    bad = dict(
+        events.filter(pl.col(c.OUTCOME).is_in(BAD_OUTCOMES))
+        .group_by(pl.col(c.FUNCTION).cast(pl.String))
+        .len()
+        .collect()
+        .iter_rows()
+    )
+    should_hold = dict.fromkeys(held, 0)
+    for name, cfg in side.functions.items():
+        for target in set(cfg.failure_targets) & held.keys():
+            should_hold[target] += int(bad.get(name, 0))
+    partial: dict[str, tuple[int, int]] = {}
+    for arn, messages in sorted(held.items()):
+        depth = recorded.get(arn)
+        if depth is not None and depth > messages:
+            partial[arn] = (messages, depth)
+        elif messages in (1, 10) and messages < should_hold[arn]:
+            partial[arn] = (messages, should_hold[arn])
+    return partial

@@ -21,6 +21,7 @@ _HEAD = (
     c.ATTEMPTS,
     c.OUTCOME,
     c.FATE,
+    c.FATE_EVIDENCE,
     c.DWELL_MS,
     c.FIRST_START,
     c.LAST_END,
@@ -40,7 +41,8 @@ def chains(
 ) -> pl.LazyFrame:
     """One row per chain with its errors and timeline steps, sorted by first start then key.
 
-    Columns: chain_kind, key, function, trace_ids, attempts, outcome, fate, dwell_ms,
+    Columns: chain_kind, key, function, trace_ids, attempts, outcome, fate, fate_evidence,
+    dwell_ms,
     first_start, last_end, errors (text per failed attempt, in order), steps (list of
     struct step_kind/start/end/error/trace_id).
     """
@@ -69,6 +71,7 @@ def chains(
         c.ATTEMPTS,
         c.OUTCOME,
         c.FATE,
+        c.FATE_EVIDENCE,
         c.DWELL_MS,
         pl.col(c.ENQUEUED).alias(c.FIRST_START),
         c.LAST_END,
@@ -167,6 +170,7 @@ def _common_head() -> list[pl.Expr]:
         pl.col(c.ATTEMPTS),
         pl.col(c.OUTCOME),
         pl.lit(None, pl.String).alias(c.FATE),
+        pl.lit(None, pl.String).alias(c.FATE_EVIDENCE),
         pl.lit(None, pl.Float64).alias(c.DWELL_MS),
         pl.col(c.FIRST_START),
         pl.col(c.LAST_END),

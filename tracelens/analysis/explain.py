@@ -285,7 +285,7 @@ def _requests(results: AnalysisResults, side: SideInputs, requests: set[str]) ->
                     time=last or ev[c.ENQUEUED],
                     kind="fate",
                     function=fn,
-                    text=_fate_text(ev[c.FATE]),
+                    text=_fate_text(ev[c.FATE]) + _EVIDENCE.get(ev.get(c.FATE_EVIDENCE) or "", ""),
                 )
             )
         if request in dlq:
@@ -331,6 +331,14 @@ def _requests(results: AnalysisResults, side: SideInputs, requests: set[str]) ->
             )
         )
     return out
+
+
+#: How a fate is known (``fate_evidence``), appended to the fate line.
+_EVIDENCE = {
+    "dump": " (checked in the dump)",
+    "config": " (per the config; not checked against a dump)",
+    "none": " (not checked: supply `--config` and a dump with request ids)",
+}
 
 
 def _fate_text(fate: str) -> str:

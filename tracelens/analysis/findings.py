@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import _columns as c
+from tracelens.analysis.async_events import partial_dumps
 from tracelens.model.frames import NOT_SEGMENTS
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ SYNC_THROTTLED_CRITICAL = 0.10  # share of a function's sync requests throttled:
 SYNC_CODES = frozenset(
     {"SYNC_THROTTLED", "SYNC_FAILURES", "SYNC_DUPLICATE_EXECUTIONS", "LAMBDA_NOT_REACHED"}
 )
+MAX_EVENT_AGE_SECONDS = 21600  # the largest MaximumEventAgeInSeconds Lambda accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,11 @@ def findings(
         The findings.
     """
     request = pl.col(c.REQUEST)
+    # Functions whose target has only a partial dump: their events not found in it are a
+    # warning (ASYNC_EVENTS_NOT_IN_PARTIAL_DUMP), not the critical ASYNC_EVENTS_MISSING_FROM_DLQ.
+    partial_notes = _partial_notes(events, side)
+    in_partial = pl.col(c.FUNCTION).cast(pl.String).is_in(sorted(partial_notes))
+    missing = events.filter(pl.col(c.FATE) == "missing")
     plans: list[tuple[str, str, pl.LazyFrame]] = [
         (
             "critical",
@@ -79,7 +86,17 @@ def findings(
         (
             "critical",
             "ASYNC_EVENTS_MISSING_FROM_DLQ",
-            _grouped(events.filter(pl.col(c.FATE) == "missing"), request),
+            _grouped(missing.filter(~in_partial), request),
+        ),
+        (
+            "warning",
+            "ASYNC_EVENTS_NOT_IN_PARTIAL_DUMP",
+            _grouped(missing.filter(in_partial), request),
+        ),
+        (
+            "warning",
+            "ASYNC_FATE_UNKNOWN",
+            _grouped(events.filter(pl.col(c.FATE) == "unknown"), request),
         ),
         (
             "warning",
@@ -142,7 +159,9 @@ def findings(
                 sev = row.get("severity") or sev
                 message = _sync_message(code, row)
             else:
-                message = _message(code, function, count, row.get("p99"), side)
+                message = _message(
+                    code, function, count, row.get("p99"), side, note=partial_notes.get(function)
+                )
             rows.append(
                 FindingRow(
                     severity=sev,
@@ -172,6 +191,7 @@ def findings(
                 examples=examples,
             )
         )
+    rows.extend(_dump_findings(side))
     return sorted(rows, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code, f.function or ""))
 
 
@@ -265,6 +285,60 @@ def _not_segments(rejections: Sequence[Rejection]) -> str:
     return ""
 
 
+def _partial_notes(events: pl.LazyFrame, side: SideInputs) -> dict[str, str]:
+    """Function -> "N of M messages" of the partial dump of its target, if any."""
+    partial = partial_dumps(events, side)
+    notes: dict[str, str] = {}
+    for name, cfg in sorted(side.functions.items()):
+        for target in cfg.failure_targets:
+            if target in partial:
+                held, total = partial[target]
+                notes[name] = f"{held:,} of {total:,} messages"
+                break
+    return notes
+
+
+def _dump_findings(side: SideInputs) -> list[FindingRow]:
+    """DLQ_DUMP_NOT_COMPARABLE: dumps whose messages carry no request ids."""
+    sources = sorted({d.source for d in side.dumps if not d.comparable})
+    if not sources:
+        return []
+    return [
+        FindingRow(
+            severity="warning",
+            code="DLQ_DUMP_NOT_COMPARABLE",
+            function=None,
+            count=len(sources),
+            message=(
+                f"{len(sources)} DLQ / destination dumps have no RequestID message attributes, "
+                "so failed events could not be checked against them; dump the queue again with "
+                "`aws sqs receive-message --message-attribute-names All` (or `tracelens fetch "
+                "--with-dlq`)."
+            ),
+            examples=tuple(sources[:MAX_EXAMPLES]),
+        )
+    ]
+
+
+def _age_advice(side: SideInputs, function: str) -> str:
+    """Advice for expired events that never asks for a setting the config already has."""
+    cfg = side.functions.get(function)
+    if cfg is None:
+        return (
+            "raise the function's concurrency, or its MaximumEventAgeInSeconds if that is "
+            f"below the maximum of {MAX_EVENT_AGE_SECONDS} s (no config was supplied)."
+        )
+    if cfg.maximum_event_age_seconds >= MAX_EVENT_AGE_SECONDS:
+        return (
+            "raise the function's concurrency (MaximumEventAgeInSeconds is already the "
+            f"maximum, {MAX_EVENT_AGE_SECONDS} s)."
+        )
+    return (
+        f"raise MaximumEventAgeInSeconds (now {cfg.maximum_event_age_seconds} s) or the "
+        "function's concurrency."
+    )
+
+
 def _p99(values: pl.Expr) -> pl.Expr:
     from tracelens.analysis.stats import nearest_rank
 
@@ -279,8 +353,27 @@ def _poison_severity(side: SideInputs, function: str) -> str:
     return "warning"
 
 
-def _message(code: str, function: str, count: int, p99: float | None, side: SideInputs) -> str:
+def _message(
+    code: str,
+    function: str,
+    count: int,
+    p99: float | None,
+    side: SideInputs,
+    *,
+    note: str | None = None,
+) -> str:
     fn = function
+    if code == "ASYNC_EVENTS_NOT_IN_PARTIAL_DUMP":
+        return (
+            f"{count} failed async events of {fn} were not found in a partial dump ({note}); "
+            "dump the whole queue (loop `receive-message` until it is empty, or `tracelens "
+            "fetch --with-dlq`) to tell whether they are missing."
+        )
+    if code == "ASYNC_FATE_UNKNOWN":
+        return (
+            f"{count} async events of {fn} ended badly, fate unknown: supply `--config` (or "
+            "`fetch --with-config`) to tell whether they went to a DLQ or were dropped."
+        )
     if code == "ASYNC_EVENTS_DROPPED":
         return (
             f"{count} async events of {fn} failed and were lost because it has no DLQ or "
@@ -297,9 +390,8 @@ def _message(code: str, function: str, count: int, p99: float | None, side: Side
             "chains and replay them from the DLQ."
         )
     if code == "ASYNC_EVENT_AGE_EXCEEDED":
-        return (
-            f"{count} async events of {fn} expired before they could succeed; raise "
-            "MaximumEventAgeInSeconds or the function's concurrency."
+        return f"{count} async events of {fn} expired before they could succeed; " + _age_advice(
+            side, fn
         )
     if code == "SQS_POISON_MESSAGE":
         queue = side.queue_for(fn)

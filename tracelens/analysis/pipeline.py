@@ -128,7 +128,7 @@ def analyse_with_end(
     reqs, invs = pl.collect_all([reqs_lazy, invs_lazy])
     reqs_l, invs_l = reqs.lazy(), invs.lazy()
 
-    dumped = frozenset().union(*(d.request_ids for d in side.dumps))
+    dumped = async_mod.comparable_request_ids(side)
     events_l, units_l = async_mod.async_events(
         reqs_l,
         entities,

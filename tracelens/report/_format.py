@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from tracelens.report.models import Chain
+    from tracelens.report.models import Chain, Report
 
 GOOD_OUTCOMES = frozenset({"succeeded", "succeeded_after_retry"})
 LOST_FATES = frozenset({"dropped", "missing"})
@@ -62,3 +62,46 @@ def histogram_items(counts: Mapping[str, int]) -> list[tuple[str, int]]:
         return (int(key), key) if key.isdigit() else (1 << 62, key)
 
     return [(key, counts[key]) for key in sorted(counts, key=order)]
+
+
+#: How a ``sent`` fate is known, as the text and Markdown reports say it.
+SENT_EVIDENCE = (
+    ("dump", "checked in DLQ dump"),
+    ("config", "config names a DLQ; not checked"),
+    ("none", "DLQ dump has no request ids; not checked"),
+)
+#: What a person should do about fates that are unknown.
+UNKNOWN_FATE = "ended badly, fate unknown: supply `--config` (or `fetch --with-config`)"
+#: A chain's fate evidence, shown after its fate.
+CHAIN_EVIDENCE = {"dump": "checked in dump", "config": "per config", "none": "not checked"}
+
+
+def fate_parts(report: Report) -> list[tuple[str, bool]]:
+    """The fates of async events that ended badly as phrases, each with "lost" (to stress).
+
+    ``sent`` is split by how it is known (``chains[].fate_evidence``; every event that ended
+    badly is a chain): "11 sent (checked in DLQ dump)" vs "11 sent (config names a DLQ; not
+    checked)". Unknown fates say how to learn them.
+    """
+    fates = report.async_.fates
+    by_evidence: dict[str, int] = {}
+    for chain in report.chains:
+        if chain.kind == "async" and chain.fate == "sent":
+            key = chain.fate_evidence or "none"
+            by_evidence[key] = by_evidence.get(key, 0) + 1
+    parts: list[tuple[str, bool]] = []
+    if fates.sent and sum(by_evidence.values()) == fates.sent:
+        parts += [
+            (f"{by_evidence[key]:,} sent ({label})", False)
+            for key, label in SENT_EVIDENCE
+            if by_evidence.get(key)
+        ]
+    else:
+        parts.append((f"{fates.sent:,} sent to DLQ/destination", False))
+    parts.append((f"{fates.missing:,} missing from DLQ", bool(fates.missing)))
+    parts.append((f"{fates.dropped:,} dropped", bool(fates.dropped)))
+    if fates.unknown:
+        parts.append((f"{fates.unknown:,} {UNKNOWN_FATE}", False))
+    else:
+        parts.append(("0 unknown", False))
+    return parts

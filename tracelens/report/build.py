@@ -11,12 +11,13 @@ import msgspec
 import polars as pl
 
 from tracelens.analysis import _columns as c
-from tracelens.analysis.async_events import FATES, OUTCOMES
+from tracelens.analysis.async_events import FATE_EVIDENCE, FATES, OUTCOMES
 from tracelens.analysis.functions import MODES
 from tracelens.analysis.stats import STAT_FIELDS, stat_exprs
 from tracelens.report.models import (
     SCHEMA,
     AsyncFates,
+    AsyncFatesEvidence,
     AsyncOutcomes,
     AsyncSection,
     Chain,
@@ -191,6 +192,15 @@ def _async_section(results: AnalysisResults) -> AsyncSection:
         retry_delay_ms=_stats_of(results.retry_delays, c.DELAY_MS),
         outcomes=_outcomes(_counts(events, c.OUTCOME)),
         fates=_fates(_counts(events.filter(pl.col(c.FATE).is_not_null()), c.FATE)),
+        fates_evidence=AsyncFatesEvidence(
+            **{
+                e: n
+                for e, n in _counts(
+                    events.filter(pl.col(c.FATE_EVIDENCE).is_not_null()), c.FATE_EVIDENCE
+                ).items()
+                if e in FATE_EVIDENCE
+            }
+        ),
     )
 
 
@@ -247,6 +257,7 @@ def _chains(frame: pl.DataFrame) -> list[Chain]:
         pl.col(c.ATTEMPTS).alias("attempts"),
         pl.col(c.OUTCOME).alias("outcome"),
         pl.col(c.FATE).alias("fate"),
+        pl.col(c.FATE_EVIDENCE).alias("fate_evidence"),
         pl.col(c.DWELL_MS).alias("dwell_ms"),
         _iso_expr(c.FIRST_START).alias("first_start"),
         _iso_expr(c.LAST_END).alias("last_end"),

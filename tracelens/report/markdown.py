@@ -6,8 +6,10 @@ import re
 from typing import TYPE_CHECKING
 
 from tracelens.report._format import (
+    CHAIN_EVIDENCE,
     LOST_FATES,
     duration,
+    fate_parts,
     histogram_items,
     worst_chains,
 )
@@ -136,7 +138,8 @@ def _summary(report: Report) -> list[str]:
         f"- **Async events:** {asy.events:,}; dwell p99 {_duration(asy.dwell_ms.p99)}; "
         f"{asy.outcomes.retries_exhausted:,} retries exhausted, "
         f"{asy.outcomes.event_age_exceeded:,} too old; {asy.fates.dropped:,} dropped, "
-        f"{asy.fates.missing:,} missing from the DLQ",
+        f"{asy.fates.missing:,} missing from the DLQ"
+        + (f", {asy.fates.unknown:,} fate unknown" if asy.fates.unknown else ""),
         f"- **SQS:** {report.sqs.messages:,} messages, {report.sqs.redelivered_messages:,} "
         f"redelivered, {len(report.sqs.poison_messages):,} poison",
         f"- **Streams:** {report.streams.batches:,} batches, "
@@ -226,7 +229,7 @@ def _async(report: Report) -> list[str]:
     lines = ["## Async events", ""]
     if not asy.events:
         return [*lines, "No asynchronous invocations.", ""]
-    o, f = asy.outcomes, asy.fates
+    o = asy.outcomes
     lines += [f"{asy.events:,} events.", ""]
     lines += _stats_rows([("Dwell time", asy.dwell_ms), ("Retry delay", asy.retry_delay_ms)])
     lines += [
@@ -234,9 +237,8 @@ def _async(report: Report) -> list[str]:
         f"- **Outcomes:** {o.succeeded:,} succeeded, {o.succeeded_after_retry:,} succeeded "
         f"after retry, {o.retries_exhausted:,} retries exhausted, {o.event_age_exceeded:,} "
         f"event age exceeded, {o.in_progress:,} in progress",
-        f"- **Fates of events that ended badly:** {f.sent:,} sent to a DLQ or destination, "
-        f"{f.missing:,} missing from the DLQ, {f.dropped:,} dropped, {f.unknown:,} unknown "
-        "(no config)",
+        "- **Fates of events that ended badly:** "
+        + ", ".join(f"**{text}**" if lost else text for text, lost in fate_parts(report)),
         "",
     ]
     return lines
@@ -308,6 +310,11 @@ def _chains(report: Report) -> list[str]:
                 if c.fate in LOST_FATES
                 else f" / {escape(c.fate)}"
                 if c.fate
+                else ""
+            )
+            + (
+                f" ({CHAIN_EVIDENCE[c.fate_evidence]})"
+                if c.fate and c.fate_evidence in CHAIN_EVIDENCE
                 else ""
             ),
             _duration(c.dwell_ms),

@@ -114,6 +114,19 @@ class AsyncFates(msgspec.Struct, frozen=True, kw_only=True):
     unknown: int
 
 
+class AsyncFatesEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """Async events that ended badly, by how their fate is known.
+
+    ``dump``: the request id was checked against a comparable DLQ / destination dump;
+    ``config``: the config alone names a target (or none); ``none``: no config, or only a
+    dump without request ids.
+    """
+
+    dump: int = 0
+    config: int = 0
+    none: int = 0
+
+
 class AsyncSection(msgspec.Struct, frozen=True, kw_only=True):
     """Asynchronous invocations: dwell, attempts, retries, outcomes, fates."""
 
@@ -123,6 +136,7 @@ class AsyncSection(msgspec.Struct, frozen=True, kw_only=True):
     retry_delay_ms: Stats
     outcomes: AsyncOutcomes
     fates: AsyncFates
+    fates_evidence: AsyncFatesEvidence = msgspec.field(default_factory=AsyncFatesEvidence)
 
 
 class PoisonMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -178,6 +192,7 @@ class Chain(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
     outcome: str
     fate: str | None
+    fate_evidence: str | None = None  # "dump" | "config" | "none"; null when fate is null
     dwell_ms: float | None
     first_start: str
     last_end: str | None

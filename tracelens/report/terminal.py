@@ -9,8 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from tracelens.report._format import (
+    CHAIN_EVIDENCE,
     LOST_FATES,
     duration,
+    fate_parts,
     histogram_items,
     worst_chains,
 )
@@ -95,7 +97,9 @@ def _headline(report: Report, console: Console) -> None:
         Text(
             f"async: {_n(asy.events)} events · dwell p99 {duration(asy.dwell_ms.p99)} · "
             f"{_n(asy.outcomes.retries_exhausted + asy.outcomes.event_age_exceeded)} ended badly "
-            f"({_n(fates.dropped)} dropped, {_n(fates.missing)} missing from DLQ)"
+            f"({_n(fates.dropped)} dropped, {_n(fates.missing)} missing from DLQ"
+            + (f", {_n(fates.unknown)} fate unknown" if fates.unknown else "")
+            + ")"
         )
     )
     console.print(
@@ -225,13 +229,10 @@ def _async(report: Report, console: Console) -> None:
             )
         )
     )
-    f = asy.fates
     fates = Text("fates of events that ended badly: ")
-    fates.append(f"{f.sent:,} sent to DLQ/destination · ")
-    fates.append(f"{f.missing:,} missing from DLQ", style="bold red" if f.missing else "")
-    fates.append(" · ")
-    fates.append(f"{f.dropped:,} dropped", style="bold red" if f.dropped else "")
-    fates.append(f" · {f.unknown:,} unknown (no config)")
+    for i, (phrase, lost) in enumerate(fate_parts(report)):
+        fates.append(" · " if i else "")
+        fates.append(phrase, style="bold red" if lost else "")
     console.print(fates)
 
 
@@ -304,6 +305,10 @@ def _chains(report: Report, console: Console) -> None:
         if chain.fate:
             body.append(" -> ")
             body.append(chain.fate, style="bold red" if chain.fate in LOST_FATES else "")
+            if chain.fate == "unknown":
+                body.append(" (supply `--config`)")
+            elif chain.fate_evidence in CHAIN_EVIDENCE:
+                body.append(f" ({CHAIN_EVIDENCE[chain.fate_evidence]})")
         if chain.dwell_ms is not None:
             body.append(f" · dwell {duration(chain.dwell_ms)}")
         body.append(f" · from {_time(chain.first_start)}")

@@ -32,6 +32,7 @@ class Headline:
     p99_dwell_ms: float | None
     failed_requests: int = 0  # of the view's functions, every invoke path (D2)
     throttled_requests: int = 0  # of the view's functions, every invoke path (D1)
+    fate_unknown: int = 0  # async events that ended badly with no config for their function
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ def _all_view(report: Report) -> View:
         p99_dwell_ms=section.dwell_ms.p99,
         failed_requests=sum(f.failed_requests for f in report.functions),
         throttled_requests=sum(f.throttles for f in report.functions),
+        fate_unknown=section.fates.unknown,
     )
     return View(
         key=ALL_FUNCTIONS,
@@ -134,6 +136,7 @@ def _function_view(report: Report, name: str) -> View:
         p99_dwell_ms=quantiles[99] if len(quantiles) == 101 else None,
         failed_requests=sum(f.failed_requests for f in summaries),
         throttled_requests=sum(f.throttles for f in summaries),
+        fate_unknown=fates.unknown,
     )
     return View(
         key=name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tracelens.report._format import CHAIN_EVIDENCE
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     FigureDict,
@@ -102,7 +103,10 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         while label in labels:  # keep one row per chain even if two render alike
             label += " ·"
         labels.append(label)
-        outcome = plot_text(f"{chain.outcome}" + (f", fate {chain.fate}" if chain.fate else ""))
+        fate = f", fate {chain.fate}" if chain.fate else ""
+        if chain.fate and chain.fate_evidence in CHAIN_EVIDENCE:
+            fate += f" ({CHAIN_EVIDENCE[chain.fate_evidence]})"
+        outcome = plot_text(f"{chain.outcome}{fate}")
         if not chain.steps:
             span = _span_ms(chain.first_start, chain.last_end, view.data_end)
             errors = "<br>".join(plot_text(error) for error in chain.errors) or "none recorded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from tracelens.report._format import SENT_EVIDENCE
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     FigureDict,
@@ -38,7 +39,7 @@ FATES: tuple[tuple[str, str, str], ...] = (
     ("sent", "sent to DLQ / on-failure destination", "warning"),
     ("missing", "missing from DLQ", "critical"),
     ("dropped", "dropped (no DLQ)", "critical"),
-    ("unknown", "fate unknown (no config)", "neutral"),
+    ("unknown", "ended badly, fate unknown: supply --config (or fetch --with-config)", "neutral"),
 )
 
 _GAVE_UP = ("retries_exhausted", "event_age_exceeded")
@@ -120,6 +121,20 @@ def fates_by_outcome(view: View, fates: AsyncFates) -> dict[tuple[str, str], int
     return dict(joint)
 
 
+def _sent_evidence(view: View, sent: int) -> str:
+    """How the ``sent`` fates are known, from the chains: "; checked in DLQ dump", ..."""
+    counts = {key: 0 for key, _ in SENT_EVIDENCE}
+    for chain in view.chains:
+        if chain.kind == "async" and chain.fate == "sent":
+            counts[chain.fate_evidence or "none"] = counts.get(chain.fate_evidence or "none", 0) + 1
+    if not sent or sum(counts.values()) != sent:
+        return ""
+    used = [(key, label) for key, label in SENT_EVIDENCE if counts[key]]
+    if len(used) == 1:
+        return f"; {used[0][1]}"
+    return "; " + ", ".join(f"{counts[key]} {label}" for key, label in used)
+
+
 def build_flow(view: View, spec: PanelSpec) -> FigureDict:
     """A sankey from async events through attempts and outcome to the fate of failed events.
 
@@ -165,8 +180,10 @@ def build_flow(view: View, spec: PanelSpec) -> FigureDict:
         node("gave_up", "failed for good", "warning")
         links.extend((key, "gave_up", getattr(outcomes, key)) for key in _GAVE_UP)
         links.extend(("gave_up", key, getattr(fates, key)) for key, _, _ in FATES)
+    sent_note = _sent_evidence(view, fates.sent)
     for key, label, severity in FATES:
-        node(key, f"{label} ({getattr(fates, key)})", severity)
+        note = sent_note if key == "sent" else ""
+        node(key, f"{label} ({getattr(fates, key)}{note})", severity)
     links = [link for link in links if link[2] > 0]
     used = sorted({index[s] for s, _, _ in links} | {index[t] for _, t, _ in links})
     renumber = {old: new for new, old in enumerate(used)}

@@ -42,6 +42,10 @@ def headline_numbers(view: View) -> list[tuple[str, float, str, str]]:
     if h.missing_from_dlq:
         numbers.append(("missing from DLQ", float(h.missing_from_dlq), "", "critical"))
     numbers.append(("dropped", float(h.dropped), "", "critical" if h.dropped else "ok"))
+    if h.fate_unknown:
+        numbers.append(
+            ("ended badly, fate unknown (supply --config)", float(h.fate_unknown), "", "warning")
+        )
     numbers.append(
         ("poison messages", float(h.poison_messages), "", "critical" if h.poison_messages else "ok")
     )
