@@ -124,13 +124,8 @@ def test_rejections_list_is_capped_at_100(tmp_path: Path) -> None:
     assert frames.stats.rejections[-1].line == 100
 
 
-def test_localstack_payloads_are_not_traces() -> None:
-    path = Path("/work/shared/real_traces/localstack/test_lambda_destinations.snapshot.json")
-    if not path.exists():
-        path = (
-            Path(__file__).parents[3]
-            / "shared/real_traces/localstack/test_lambda_destinations.snapshot.json"
-        )
+def test_localstack_payloads_are_not_traces(real_traces: Path) -> None:
+    path = real_traces / "localstack" / "test_lambda_destinations.snapshot.json"
     with pytest.raises(NoUsableInput, match="not an X-Ray segment document"):
         read_traces([path])
 
