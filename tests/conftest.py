@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
 
-def require_shared(relative: str = "") -> Path:
+def require_shared(relative: str = "", *, shared: Path = SHARED) -> Path:
     """``../shared/<relative>`` next to the repository root, or skip (fail under CI) without it.
 
     Under CI (the environment variable ``CI`` set and not ``false``/``0``) a missing tree is a
     failure: a silently skipped test there would hide that it never ran.
     """
-    path = SHARED / relative if relative else SHARED
+    path = shared / relative if relative else shared
     if not path.exists():
         message = f"{path} is missing (the shared reference tree next to the repository)"
         if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):

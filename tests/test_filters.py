@@ -44,7 +44,7 @@ def _one_line_error(result: Result, *needles: str) -> str:
 
 def _functions(result: Result) -> list[str]:
     assert result.exit_code == 0, result.output
-    return [f["function"] for f in json.loads(result.stdout)["functions"]]
+    return [f["name"] for f in json.loads(result.stdout)["functions"]]
 
 
 # --- --function --------------------------------------------------------------------------------
