@@ -77,16 +77,22 @@ def test_arn_of_another_account_is_not_this_function() -> None:
     _one_line_error(_run("analyze", STORM, "--function", other), other, ARN)
 
 
+def _service(name: str, n: int) -> str:
+    return json.dumps({
+        "name": name, "id": f"{n:016x}", "trace_id": f"1-6b094690-{n:024x}",
+        "start_time": 1795770000.0 + n, "end_time": 1795770000.5 + n, "origin": "AWS::Lambda",
+        "aws": {"request_id": f"req-{n}"}, "http": {"response": {"status": 200}},
+    })
+
+
 def test_a_name_matching_two_functions_in_different_case_is_ambiguous(tmp_path: Path) -> None:
-    lines = (STORM / "traces.ndjson").read_text().splitlines()
-    renamed = [line.replace(FN, "Invoice-Renderer") for line in lines[:40]]
-    bundle = tmp_path / "t.ndjson"
-    bundle.write_text("\n".join(lines + renamed) + "\n")
-    _one_line_error(
-        _run("analyze", bundle, "--function", "INVOICE-RENDERER"),
-        "'Invoice-Renderer'",
-        f"'{FN}'",
-    )
+    path = tmp_path / "t.ndjson"
+    path.write_text(_service("Orders", 1) + "\n" + _service("orders", 2) + "\n")
+    _one_line_error(_run("analyze", path, "--function", "ORDERS"), "'Orders'", "'orders'")
+    # the exact spelling still selects exactly one of them
+    assert _functions(_run("analyze", path, "--function", "orders", "--format", "json")) == [
+        "orders"
+    ]
 
 
 # --- --since / --until -------------------------------------------------------------------------

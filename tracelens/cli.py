@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tracelens.model.side import SideInputs
-    from tracelens.report.models import Report
+    from tracelens.report.models import Finding, Report
 
 #: Exit codes (ARCHITECTURE.md "Commands").
 EXIT_THRESHOLD = 1
@@ -212,8 +212,11 @@ def analyze(
     """
     report = _report(paths, config, dlq, functions=functions, since=since, until=until)
     _emit(report, fmt=fmt, output=output)
-    if fail_on is not None and _crosses(report, fail_on):
-        raise click.exceptions.Exit(EXIT_THRESHOLD)
+    if fail_on is not None:
+        crossed = _crossing(report, fail_on)
+        if crossed:
+            click.echo(_fail_on_line(fail_on, crossed), err=True)
+            raise click.exceptions.Exit(EXIT_THRESHOLD)
 
 
 @main.command()
@@ -258,10 +261,29 @@ def _side_inputs(paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ..
     return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
 
 
-def _crosses(report: Report, fail_on: str) -> bool:
-    """Whether a finding of severity ``fail_on`` or worse exists."""
+def _crossing(report: Report, fail_on: str) -> list[Finding]:
+    """The findings of severity ``fail_on`` or worse, in report order."""
     threshold = SEVERITY_RANK[fail_on]
-    return any(SEVERITY_RANK.get(f.severity, -1) >= threshold for f in report.findings)
+    return [f for f in report.findings if SEVERITY_RANK.get(f.severity, -1) >= threshold]
+
+
+def _fail_on_line(fail_on: str, crossed: list[Finding]) -> str:
+    """One stderr line: ``fail-on critical: 2 findings at critical or worse: CODE fn (12), ...``.
+
+    Function names come from the traces: ``repr`` folds control characters, so the line
+    stays one line and cannot drive the terminal.
+    """
+    parts = []
+    for finding in crossed:
+        name = "" if finding.function is None else f" {_plain(finding.function)}"
+        parts.append(f"{finding.code}{name} ({finding.count})")
+    noun = "finding" if len(crossed) == 1 else "findings"
+    return f"fail-on {fail_on}: {len(crossed)} {noun} at {fail_on} or worse: " + ", ".join(parts)
+
+
+def _plain(text: str) -> str:
+    """``text`` itself when printable, else its ``repr`` (escapes newlines and ESC)."""
+    return text if text.isprintable() else repr(text)
 
 
 def _console(file: IO[str] | None) -> Console:
