@@ -222,23 +222,44 @@ def analyze(
 @main.command()
 @click.argument("key")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
+)
 @_with_side_options
-def explain(key: str, paths: tuple[str, ...], config: Path | None, dlq: tuple[str, ...]) -> None:
+def explain(
+    key: str, paths: tuple[str, ...], fmt: str, config: Path | None, dlq: tuple[str, ...]
+) -> None:
     """Tell the story of one request id, SQS message id or trace id, in time order.
+
+    KEY may be given in any case, or as a unique prefix of at least 8 characters.
 
     \b
     Example:
-        tracelens explain a646c328-f624-4497-a576-c8a8075cd22e sample_traces/async_retry_storm
+        tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
+        tracelens explain b5050d2e sample_traces/async_retry_storm --format markdown
     """
+    from tracelens.analysis.explain import MIN_PREFIX, SEARCHED
+    from tracelens.report.story import render_story_json, render_story_markdown
+
     frames = tracelens.read_traces(list(paths))
     side = _side_inputs(paths, config, dlq)
     story = tracelens.explain(frames, side, key)
     if not story.found:
         raise TracelensError(
-            f"nothing found for {key!r}: it is not a request id, SQS message id or trace id "
-            "in the given traces"
+            f"nothing found for {key!r}: searched the {SEARCHED} of {frames.traces:,} traces "
+            f"in {', '.join(paths)} (any case; a prefix needs at least {MIN_PREFIX} characters)"
         )
-    tracelens.render_story(story, console=_console(None))
+    if fmt == "json":
+        click.echo(render_story_json(story), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_story_markdown(story), nl=False)
+    else:
+        tracelens.render_story(story, console=_console(None))
 
 
 def _report(
