@@ -56,26 +56,53 @@ def _one_line_error(result: Result, *needles: str) -> str:
 def _docs() -> list[dict[str, Any]]:
     return [
         {  # a function segment whose service segment was never recorded
-            "name": "resizer", "id": "f000000000000001", "trace_id": ONLY_FUNCTION,
-            "start_time": T0, "end_time": T0 + 0.5, "origin": "AWS::Lambda::Function",
+            "name": "resizer",
+            "id": "f000000000000001",
+            "trace_id": ONLY_FUNCTION,
+            "start_time": T0,
+            "end_time": T0 + 0.5,
+            "origin": "AWS::Lambda::Function",
             "aws": {"function_arn": ARN.format("resizer")},
-            "subsegments": [{"id": "f000000000000002", "name": "Invocation",
-                             "start_time": T0 + 0.01, "end_time": T0 + 0.49}],
+            "subsegments": [
+                {
+                    "id": "f000000000000002",
+                    "name": "Invocation",
+                    "start_time": T0 + 0.01,
+                    "end_time": T0 + 0.49,
+                }
+            ],
         },
         {  # a throttled sync request: service segment only, 429
-            "name": "quote-api", "id": "f000000000000003", "trace_id": ONLY_SERVICE,
-            "start_time": T0 + 1, "end_time": T0 + 1.01, "origin": "AWS::Lambda",
-            "resource_arn": ARN.format("quote-api"), "throttle": True, "error": True,
-            "aws": {"request_id": THROTTLED_REQUEST}, "http": {"response": {"status": 429}},
+            "name": "quote-api",
+            "id": "f000000000000003",
+            "trace_id": ONLY_SERVICE,
+            "start_time": T0 + 1,
+            "end_time": T0 + 1.01,
+            "origin": "AWS::Lambda",
+            "resource_arn": ARN.format("quote-api"),
+            "throttle": True,
+            "error": True,
+            "aws": {"request_id": THROTTLED_REQUEST},
+            "http": {"response": {"status": 429}},
         },
         {  # API Gateway's call that never reached Lambda: an inferred segment only
-            "name": "orders-api", "id": "f000000000000004", "trace_id": ONLY_INFERRED,
-            "start_time": T0 + 2, "end_time": T0 + 2.2, "origin": "AWS::Lambda",
-            "inferred": True, "fault": True, "http": {"response": {"status": 500}},
+            "name": "orders-api",
+            "id": "f000000000000004",
+            "trace_id": ONLY_INFERRED,
+            "start_time": T0 + 2,
+            "end_time": T0 + 2.2,
+            "origin": "AWS::Lambda",
+            "inferred": True,
+            "fault": True,
+            "http": {"response": {"status": 500}},
         },
         {  # a caller's own segment, nothing else
-            "name": "pricing|<b>service</b>", "id": "f000000000000005", "trace_id": ONLY_CALLER,
-            "start_time": T0 + 3, "end_time": T0 + 3.3, "http": {"response": {"status": 200}},
+            "name": "pricing|<b>service</b>",
+            "id": "f000000000000005",
+            "trace_id": ONLY_CALLER,
+            "start_time": T0 + 3,
+            "end_time": T0 + 3.3,
+            "http": {"response": {"status": 200}},
         },
     ]
 
@@ -201,7 +228,13 @@ def test_json_story_is_the_documented_struct() -> None:
     assert kinds[-2:] == ["outcome", "fate"] or "dlq" in kinds
     for event in story["events"]:
         assert set(event) == {
-            "time", "kind", "function", "text", "duration_ms", "error", "trace_id"
+            "time",
+            "kind",
+            "function",
+            "text",
+            "duration_ms",
+            "error",
+            "trace_id",
         }
         assert event["time"] is None or event["time"].endswith("Z")
     # deterministic: the same input gives the same bytes

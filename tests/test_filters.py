@@ -78,11 +78,18 @@ def test_arn_of_another_account_is_not_this_function() -> None:
 
 
 def _service(name: str, n: int) -> str:
-    return json.dumps({
-        "name": name, "id": f"{n:016x}", "trace_id": f"1-6b094690-{n:024x}",
-        "start_time": 1795770000.0 + n, "end_time": 1795770000.5 + n, "origin": "AWS::Lambda",
-        "aws": {"request_id": f"req-{n}"}, "http": {"response": {"status": 200}},
-    })
+    return json.dumps(
+        {
+            "name": name,
+            "id": f"{n:016x}",
+            "trace_id": f"1-6b094690-{n:024x}",
+            "start_time": 1795770000.0 + n,
+            "end_time": 1795770000.5 + n,
+            "origin": "AWS::Lambda",
+            "aws": {"request_id": f"req-{n}"},
+            "http": {"response": {"status": 200}},
+        }
+    )
 
 
 def test_a_name_matching_two_functions_in_different_case_is_ambiguous(tmp_path: Path) -> None:
@@ -121,8 +128,14 @@ def test_window_without_requests_gives_the_data_span(window: list[str]) -> None:
 
 def test_window_inside_the_data_still_works() -> None:
     result = _run(
-        "analyze", STORM, "--since", "2026-11-27T09:00:00Z", "--until", "2026-11-27T09:01:00Z",
-        "--format", "json",
+        "analyze",
+        STORM,
+        "--since",
+        "2026-11-27T09:00:00Z",
+        "--until",
+        "2026-11-27T09:01:00Z",
+        "--format",
+        "json",
     )
     doc = json.loads(result.stdout)
     assert 0 < doc["functions"][0]["requests"] < 150
@@ -133,16 +146,25 @@ def test_window_inside_the_data_still_works() -> None:
 
 @pytest.mark.parametrize(
     ("bundle", "threshold", "crossing"),
-    [("async_retry_storm", "warning", {"warning"}), ("async_dropped", "critical", {"critical"}),
-     ("async_dropped", "warning", {"critical", "warning"})],
+    [
+        ("async_retry_storm", "warning", {"warning"}),
+        ("async_dropped", "critical", {"critical"}),
+        ("async_dropped", "warning", {"critical", "warning"}),
+    ],
 )
 def test_fail_on_names_the_findings_that_crossed(
     tmp_path: Path, bundle: str, threshold: str, crossing: set[str]
 ) -> None:
     out = tmp_path / "r.json"
     result = _run(
-        "analyze", ROOT / "sample_traces" / bundle, "--fail-on", threshold, "--format", "json",
-        "-o", out,
+        "analyze",
+        ROOT / "sample_traces" / bundle,
+        "--fail-on",
+        threshold,
+        "--format",
+        "json",
+        "-o",
+        out,
     )
     assert result.exit_code == 1
     doc = json.loads(out.read_text())  # the report is still written

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import ROOT, SHARED, require_shared
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def test_shared_is_next_to_the_repository_root() -> None:
-    assert SHARED == ROOT.parent / "shared"
+    assert ROOT.parent / "shared" == SHARED
     assert (ROOT / "pyproject.toml").is_file()
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tracelens.emulator import EmulationResult
 
 SCHEMA = "cookpad-aws-xray/xray-segmentdocument-schema-v1.0.0.json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _docs import async_request, batch_page, seg, write_lines
@@ -11,6 +11,9 @@ from _docs import async_request, batch_page, seg, write_lines
 from tracelens.errors import NoUsableInput, SourceUnavailable
 from tracelens.ingest import read_traces
 from tracelens.model import schema as col
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GOOD = seg("svc", "0000000000000001")
 

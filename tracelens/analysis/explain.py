@@ -195,9 +195,7 @@ def _explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
     return _story(results, side, key, subset.entities)
 
 
-def _story(
-    results: AnalysisResults, side: SideInputs, key: str, entities: pl.DataFrame
-) -> Story:
+def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.DataFrame) -> Story:
     events: list[StoryEvent] = []
     messages = results.messages.filter(pl.col("message_id") == key)
     batches = results.batches.filter(pl.col(c.KEY) == key)

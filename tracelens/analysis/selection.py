@@ -88,10 +88,8 @@ def resolve_function(given: str, present: Sequence[str], arns: dict[str, set[str
         name = arn.group("name")
     elif text.startswith("arn:"):
         raise SelectionError(f"--function {given!r} is not a Lambda function ARN")
-    if name in present:
-        matches = [name]
-    else:
-        matches = [p for p in present if p.casefold() == name.casefold()]
+    exact = name in present
+    matches = [name] if exact else [p for p in present if p.casefold() == name.casefold()]
     if len(matches) > 1:
         shown = ", ".join(repr(m) for m in matches)
         raise SelectionError(
