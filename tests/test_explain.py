@@ -9,6 +9,7 @@ and in their exact case; the story was terminal text only.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,3 +240,24 @@ def test_json_story_is_the_documented_struct() -> None:
         assert event["time"] is None or event["time"].endswith("Z")
     # deterministic: the same input gives the same bytes
     assert _run("explain", EXHAUSTED, STORM, "--format", "json").stdout == result.stdout
+
+
+def test_readme_example_is_a_real_story() -> None:
+    # The README's explain example named an id that is not in the sample (seen failing).
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### `tracelens explain KEY PATH...`") :]
+    section = section[: section.index("\n### ")]
+    commands = re.findall(r"^tracelens explain (\S+) (sample_traces/\S+)", section, re.M)
+    assert commands
+    for key, bundle in commands:
+        result = _run("explain", key, ROOT / bundle, "--format", "json")
+        assert result.exit_code == 0, result.output
+    story = json.loads(
+        _run("explain", commands[0][0], ROOT / commands[0][1], "--format", "json").stdout
+    )
+    shown = section[section.index("```\nStory of") :]  # the output block after the commands
+    shown = shown[: shown.index("\n```", 4)]
+    assert f"Story of {story['subject']} {story['key']}" in shown
+    kinds = re.findall(r"^\d{4}-\d\d-\d\d [\d:.]+ │ (\w+)", shown, re.M)
+    assert kinds == [e["kind"] for e in story["events"]]
+    assert kinds.count("attempt") == 3  # an event that shows retries
