@@ -223,7 +223,7 @@ def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.Da
             requests = set(results.requests.get_column(c.REQUEST).to_list())
             subject = "trace"
         events += _requests(results, side, requests)
-        events += _unrun(results, entities, requests, events)
+        events += _unrun(results, entities, requests)
         if subject == "trace":
             events += _lone_invocations(results)
             events += _segments(entities)
@@ -433,14 +433,14 @@ def _requests(results: AnalysisResults, side: SideInputs, requests: set[str]) ->
 def _flags(row: dict[str, Any]) -> str:
     status = row[col.HTTP_STATUS]
     parts = [f"HTTP {status}"] if status is not None else []
-    throttled = row[col.THROTTLE] or status == 429
+    throttled = bool(row.get(col.THROTTLE)) or status == 429
     parts += [
         flag
         for flag, on in (
             ("throttled", throttled),
-            ("fault", row[col.FAULT]),
-            ("error", row[col.ERROR] and not throttled),
-            ("in progress", row[col.IN_PROGRESS]),
+            ("fault", bool(row.get(col.FAULT))),
+            ("error", bool(row.get(col.ERROR)) and not throttled),
+            ("in progress", bool(row.get(col.IN_PROGRESS))),
         )
         if on
     ]
@@ -448,31 +448,39 @@ def _flags(row: dict[str, Any]) -> str:
 
 
 def _unrun(
-    results: AnalysisResults,
-    entities: pl.DataFrame,
-    requests: set[str],
-    told: list[StoryEvent],
+    results: AnalysisResults, entities: pl.DataFrame, requests: set[str]
 ) -> list[StoryEvent]:
-    """A Lambda request with no attempt or invocation recorded (a throttled sync call)."""
+    """Lambda requests with no attempt or invocation recorded (e.g. a throttled sync call)."""
     covered = set(results.events.get_column(c.REQUEST).to_list())
     covered |= set(results.invocations.get_column(c.REQUEST).drop_nulls().to_list())
     lonely = sorted(requests - covered)
     if not lonely:
         return []
-    services = entities.filter(pl.col(col.KIND) == col.KIND_SERVICE).with_columns(
-        pl.coalesce(col.REQUEST_ID, col.ID).alias(c.REQUEST)
+    flags = (
+        entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
+        .with_columns(pl.coalesce(col.REQUEST_ID, col.ID).alias(c.REQUEST))
+        .filter(pl.col(c.REQUEST).is_in(lonely))
+        .sort(col.START, col.ID, nulls_last=True)
+        .group_by(c.REQUEST, maintain_order=True)
+        .agg(
+            pl.col(col.THROTTLE).any(),
+            pl.col(col.FAULT).any(),
+            pl.col(col.ERROR).any(),
+            pl.col(col.CAUSE).drop_nulls().first(),
+        )
+    )
+    rows = (
+        results.requests.filter(pl.col(c.REQUEST).is_in(lonely))
+        .join(flags, on=c.REQUEST, how="left")
+        .sort(col.START, c.REQUEST, nulls_last=True)
     )
     out = []
-    for row in (
-        services.filter(pl.col(c.REQUEST).is_in(lonely))
-        .sort(col.START, col.ID, nulls_last=True)
-        .iter_rows(named=True)
-    ):
+    for row in rows.iter_rows(named=True):
         out.append(
             StoryEvent(
                 time=row[col.START],
                 kind="request",
-                function=_text(row[col.NAME]),
+                function=_text(row[c.FUNCTION]),
                 text=f"request {row[c.REQUEST]} to Lambda ({_flags(row)}); no invocation "
                 "recorded: the function did not run for it, or ran untraced",
                 duration_ms=_ms(row[col.START], row[col.END]),
@@ -510,15 +518,26 @@ def _segments(entities: pl.DataFrame) -> list[StoryEvent]:
     rows = entities.filter(
         pl.col(col.TOP) & pl.col(col.KIND).is_in([col.KIND_SEGMENT, col.KIND_INFERRED])
     ).sort(col.START, col.ID, nulls_last=True)
+    served = set(
+        entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
+        .get_column(col.TRACE_ID)
+        .cast(pl.String)
+        .to_list()
+    )
     out = []
     for row in rows.iter_rows(named=True):
         name = _text(row[col.NAME]) or "?"
         origin = _text(row[col.ORIGIN])
         if row[col.KIND] == col.KIND_INFERRED:
             function = name if origin == "AWS::Lambda" else None
+            unserved = (
+                "; Lambda recorded no request in this trace"
+                if function is not None and str(row[col.TRACE_ID]) not in served
+                else ""
+            )
             text = (
                 f"call to {name} as the caller saw it ({origin or 'inferred'} segment X-Ray "
-                f"built from the caller's subsegment; {_flags(row)})"
+                f"built from the caller's subsegment; {_flags(row)}){unserved}"
             )
         else:
             function = None
