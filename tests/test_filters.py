@@ -184,3 +184,17 @@ def test_fail_on_not_crossed_is_silent() -> None:
     result = _run("analyze", ROOT / "sample_traces" / "healthy_api", "--fail-on", "critical")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_fail_on_line_stays_one_line_with_a_hostile_name() -> None:
+    from tracelens.cli import _fail_on_line
+    from tracelens.report.models import Finding
+
+    hostile = Finding(
+        severity="critical", code="X", function="a\n\x1b[31mb", count=2, message="", examples=[]
+    )
+    plain = Finding(severity="warning", code="Y", function=None, count=1, message="", examples=[])
+    line = _fail_on_line("warning", [hostile, plain])
+    assert "\n" not in line
+    assert "\x1b" not in line
+    assert line == "fail-on warning: 2 findings at warning or worse: X 'a\\n\\x1b[31mb' (2), Y (1)"
