@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from click.testing import Result
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT.parent / "shared" / "real_traces"
 SAMPLES = ROOT / "sample_traces"
 RANK = {"info": 0, "warning": 1, "critical": 2}
 
@@ -89,8 +88,8 @@ def test_binary_garbage(tmp_path: Path) -> None:
     _assert_one_line_error(_run("analyze", junk), "junk.bin")
 
 
-def test_localstack_payloads_are_not_traces() -> None:
-    path = REAL / "localstack" / "test_lambda_integration_sqs.snapshot.json"
+def test_localstack_payloads_are_not_traces(real_traces: Path) -> None:
+    path = real_traces / "localstack" / "test_lambda_integration_sqs.snapshot.json"
     _assert_one_line_error(_run("analyze", path), "not an X-Ray segment document")
 
 
@@ -190,22 +189,22 @@ def _totals(doc: dict[str, Any]) -> tuple[int, int, int]:
 
 
 @pytest.mark.usefixtures("pipeline")
-def test_real_trace_with_links_is_one_cold_request() -> None:
-    doc = _json_report(REAL / "aws-iatk" / "traceWithLinks01.json")
+def test_real_trace_with_links_is_one_cold_request(real_traces: Path) -> None:
+    doc = _json_report(real_traces / "aws-iatk" / "traceWithLinks01.json")
     assert _totals(doc) == (1, 1, 1)
     assert doc["input"]["rejected"] == 0
 
 
 @pytest.mark.usefixtures("pipeline")
-def test_step_functions_trace_has_no_lambda_requests() -> None:
-    doc = _json_report(REAL / "aws-iatk" / "trace01.json")
+def test_step_functions_trace_has_no_lambda_requests(real_traces: Path) -> None:
+    doc = _json_report(real_traces / "aws-iatk" / "trace01.json")
     assert _totals(doc)[0] == 0
 
 
 @pytest.mark.usefixtures("pipeline")
-def test_localstack_file_among_traces_is_a_counted_rejection() -> None:
-    localstack = REAL / "localstack" / "test_lambda_destinations.snapshot.json"
-    doc = _json_report(REAL / "aws-iatk" / "traceWithLinks01.json", localstack)
+def test_localstack_file_among_traces_is_a_counted_rejection(real_traces: Path) -> None:
+    localstack = real_traces / "localstack" / "test_lambda_destinations.snapshot.json"
+    doc = _json_report(real_traces / "aws-iatk" / "traceWithLinks01.json", localstack)
     assert doc["input"]["rejected"] >= 1
     assert any(r["file"].endswith("test_lambda_destinations.snapshot.json")
                for r in doc["input"]["rejections"])
@@ -243,10 +242,10 @@ def test_output_file(tmp_path: Path, fmt: str, marker: str) -> None:
 
 
 @pytest.mark.usefixtures("pipeline")
-def test_output_to_missing_directory_is_one_line(tmp_path: Path) -> None:
+def test_output_to_missing_directory_is_one_line(tmp_path: Path, real_traces: Path) -> None:
     out = tmp_path / "no" / "such" / "dir" / "r.json"
     _assert_one_line_error(
-        _run("analyze", REAL / "aws-iatk" / "traceWithLinks01.json", "-o", out), "cannot write"
+        _run("analyze", real_traces / "aws-iatk" / "traceWithLinks01.json", "-o", out), "cannot write"
     )
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tracelens.model.side import SideInputs
-    from tracelens.report.models import Report
+    from tracelens.report.models import Finding, Report
 
 #: Exit codes (ARCHITECTURE.md "Commands").
 EXIT_THRESHOLD = 1
@@ -217,32 +217,54 @@ def analyze(
     """
     report = _report(paths, config, dlq, functions=functions, since=since, until=until)
     _emit(report, fmt=fmt, output=output)
-    if fail_on is not None and _crosses(report, fail_on):
-        raise click.exceptions.Exit(EXIT_THRESHOLD)
+    if fail_on is not None:
+        crossed = _crossing(report, fail_on)
+        if crossed:
+            click.echo(_fail_on_line(fail_on, crossed), err=True)
+            raise click.exceptions.Exit(EXIT_THRESHOLD)
 
 
 @main.command()
 @click.argument("key")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
+)
 @_with_side_options
 def explain(
-    key: str, paths: tuple[str, ...], config: tuple[Path, ...], dlq: tuple[str, ...]
+    key: str, paths: tuple[str, ...], fmt: str, config: tuple[Path, ...], dlq: tuple[str, ...]
 ) -> None:
     """Tell the story of one request id, SQS message id or trace id, in time order.
 
+    KEY may be given in any case, or as a unique prefix of at least 8 characters.
+
     \b
     Example:
-        tracelens explain a646c328-f624-4497-a576-c8a8075cd22e sample_traces/async_retry_storm
+        tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
+        tracelens explain b5050d2e sample_traces/async_retry_storm --format markdown
     """
+    from tracelens.analysis.explain import MIN_PREFIX, SEARCHED
+    from tracelens.report.story import render_story_json, render_story_markdown
+
     frames = tracelens.read_traces(list(paths))
     side = _side_inputs(paths, config, dlq)
     story = tracelens.explain(frames, side, key)
     if not story.found:
         raise TracelensError(
-            f"nothing found for {key!r}: it is not a request id, SQS message id or trace id "
-            "in the given traces"
+            f"nothing found for {key!r}: searched the {SEARCHED} of {frames.traces:,} traces "
+            f"in {', '.join(paths)} (any case; a prefix needs at least {MIN_PREFIX} characters)"
         )
-    tracelens.render_story(story, console=_console(None))
+    if fmt == "json":
+        click.echo(render_story_json(story), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_story_markdown(story), nl=False)
+    else:
+        tracelens.render_story(story, console=_console(None))
 
 
 def _report(
@@ -267,10 +289,29 @@ def _side_inputs(
     return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
 
 
-def _crosses(report: Report, fail_on: str) -> bool:
-    """Whether a finding of severity ``fail_on`` or worse exists."""
+def _crossing(report: Report, fail_on: str) -> list[Finding]:
+    """The findings of severity ``fail_on`` or worse, in report order."""
     threshold = SEVERITY_RANK[fail_on]
-    return any(SEVERITY_RANK.get(f.severity, -1) >= threshold for f in report.findings)
+    return [f for f in report.findings if SEVERITY_RANK.get(f.severity, -1) >= threshold]
+
+
+def _fail_on_line(fail_on: str, crossed: list[Finding]) -> str:
+    """One stderr line: ``fail-on critical: 2 findings at critical or worse: CODE fn (12), ...``.
+
+    Function names come from the traces: ``repr`` folds control characters, so the line
+    stays one line and cannot drive the terminal.
+    """
+    parts = []
+    for finding in crossed:
+        name = "" if finding.function is None else f" {_plain(finding.function)}"
+        parts.append(f"{finding.code}{name} ({finding.count})")
+    noun = "finding" if len(crossed) == 1 else "findings"
+    return f"fail-on {fail_on}: {len(crossed)} {noun} at {fail_on} or worse: " + ", ".join(parts)
+
+
+def _plain(text: str) -> str:
+    """``text`` itself when printable, else its ``repr`` (escapes newlines and ESC)."""
+    return text if text.isprintable() else repr(text)
 
 
 def _console(file: IO[str] | None) -> Console:

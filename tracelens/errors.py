@@ -8,6 +8,8 @@
   x SchemaError              a frame does not match tracelens.model.schema
   x EmulatorError            a scenario is invalid or cannot be run
   x DashboardSpecError       a dashboard spec file is invalid
+  x SelectionError           a function, time window or explain key selects nothing (or is
+                             ambiguous) in the traces
 """
 
 from __future__ import annotations
@@ -45,12 +47,17 @@ class DashboardSpecError(TracelensError):
     """A dashboard spec file is invalid."""
 
 
+class SelectionError(TracelensError):
+    """A function name, time window or explain key selects nothing, or more than one thing."""
+
+
 __all__ = [
     "DashboardSpecError",
     "EmulatorError",
     "IngestError",
     "NoUsableInput",
     "SchemaError",
+    "SelectionError",
     "SideInputError",
     "SourceUnavailable",
     "TracelensError",

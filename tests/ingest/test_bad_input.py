@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _docs import async_request, batch_page, seg, write_lines
@@ -11,6 +11,9 @@ from _docs import async_request, batch_page, seg, write_lines
 from tracelens.errors import NoUsableInput, SourceUnavailable
 from tracelens.ingest import processes, read_traces
 from tracelens.model import schema as col
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GOOD = seg("svc", "0000000000000001")
 
@@ -124,13 +127,8 @@ def test_rejections_list_is_capped_at_100(tmp_path: Path) -> None:
     assert frames.stats.rejections[-1].line == 100
 
 
-def test_localstack_payloads_are_not_traces() -> None:
-    path = Path("/work/shared/real_traces/localstack/test_lambda_destinations.snapshot.json")
-    if not path.exists():
-        path = (
-            Path(__file__).parents[3]
-            / "shared/real_traces/localstack/test_lambda_destinations.snapshot.json"
-        )
+def test_localstack_payloads_are_not_traces(real_traces: Path) -> None:
+    path = real_traces / "localstack" / "test_lambda_destinations.snapshot.json"
     with pytest.raises(NoUsableInput, match="not an X-Ray segment document"):
         read_traces([path])
 

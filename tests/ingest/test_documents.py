@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from _docs import TRACE, async_request, batch_page, seg, write_gzip, write_lines
 
+from tests.conftest import require_shared
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest import feed, processes, read_traces
 from tracelens.ingest.files import expand_paths
@@ -16,14 +17,10 @@ from tracelens.ingest.normalise import finish
 from tracelens.ingest.processes import plan, read_in_processes
 from tracelens.model import schema as col
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real_traces"
-
 
 def _real(path: str) -> Path:
-    found = REAL / path
-    if not found.exists():
-        pytest.skip(f"real trace data not found at {found}")
-    return found
+    # ../shared next to the repository root; missing: skip, or fail under CI (tests/conftest.py)
+    return require_shared(f"real_traces/{path}")
 
 
 @pytest.mark.parametrize("complete_first", [True, False])

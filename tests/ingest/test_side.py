@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import SHARED
 from tracelens.errors import SideInputError
 from tracelens.ingest.side import read_side_inputs
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real_traces" / "localstack"
+if TYPE_CHECKING:
+    from pathlib import Path
+
+REAL = SHARED / "real_traces" / "localstack"  # ../shared next to the repository root
 DLQ = "arn:aws:sqs:us-east-1:123456789012:fn-dlq"
 DEST = "arn:aws:sqs:us-east-1:123456789012:fn-failures"
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from tracelens.analysis import _columns as c
 from tracelens.analysis.pipeline import AnalysisResults, analyse_with_end
+from tracelens.errors import SelectionError
 from tracelens.model import schema as col
 from tracelens.model.frames import TraceFrames
 
@@ -17,9 +18,20 @@ if TYPE_CHECKING:
 
     from tracelens.model.side import SideInputs
 
+#: The shortest key matched as a prefix of a longer id.
+MIN_PREFIX = 8
+#: How many candidates an ambiguous prefix lists.
+_CANDIDATES = 5
+#: What ``explain`` searches, for messages.
+SEARCHED = (
+    "request ids, SQS message ids, stream batch keys (shard/sequence), trace ids and segment ids"
+)
+
 # Order of events that share a timestamp.
 _ORDER = {
+    "segment": 0,
     "enqueue": 0,
+    "request": 1,
     "dwell": 1,
     "wait": 2,
     "attempt": 3,
@@ -35,8 +47,10 @@ _ORDER = {
 class StoryEvent:
     """One thing that happened to the explained key.
 
-    ``kind`` is one of enqueue, dwell, attempt, wait, invocation, delivery, outcome, fate,
-    dlq. ``text`` and ``error`` come from traces and dumps: untrusted, escape before display.
+    ``kind`` is one of segment (a caller's or an inferred segment), request (a Lambda request
+    with no recorded invocation), enqueue, dwell, attempt, wait, invocation, delivery, outcome,
+    fate, dlq. ``text`` and ``error`` come from traces and dumps: untrusted, escape before
+    display.
     """
 
     time: datetime | None
@@ -50,27 +64,106 @@ class StoryEvent:
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """The time-ordered story of one key; ``found`` is false when nothing matched it."""
+    """The time-ordered story of one key; ``found`` is false when nothing matched it.
+
+    ``key`` is the id as the traces spell it; ``query`` is what was asked for (a prefix or a
+    different case of ``key``; empty when it was ``key`` itself).
+    """
 
     key: str
     found: bool
     subject: str  # "async event", "request", "SQS message", "stream batch", "trace" or ""
     trace_ids: tuple[str, ...] = ()
     events: tuple[StoryEvent, ...] = ()
+    query: str = ""
+
+
+def _searchable(frames: TraceFrames) -> pl.Series:
+    """Every distinct id ``explain`` accepts, as text."""
+    entities = frames.entities.lazy()
+    links = frames.links.lazy()
+
+    def text(frame: pl.LazyFrame, expr: pl.Expr) -> pl.LazyFrame:
+        return frame.select(expr.cast(pl.String).alias("key")).drop_nulls()
+
+    parts = [
+        text(entities, pl.col(col.REQUEST_ID)),
+        text(entities, pl.col(col.MESSAGE_ID)),
+        text(entities, pl.col(col.TRACE_ID)),
+        text(entities, pl.col(col.ID)),
+        text(entities, pl.format("{}/{}", col.SHARD_ID, col.SEQUENCE_NUMBER)),
+        text(links, pl.col(col.LINKED_ID)),
+        text(links, pl.col(col.ID)),
+    ]
+    return pl.concat(parts).unique().collect().get_column("key")
+
+
+def resolve_key(frames: TraceFrames, key: str) -> str:
+    """The id ``key`` names: itself, the same id in another case, or a unique prefix.
+
+    A key of at least ``MIN_PREFIX`` characters that is no whole id is matched, in any
+    case, as the start of the ids ``explain`` searches.
+
+    Args:
+        frames: Normalised traces.
+        key: What the user typed.
+
+    Returns:
+        The id as the traces spell it, or ``key`` unchanged when nothing matches.
+
+    Raises:
+        SelectionError: ``key`` is the prefix (or another case) of several ids.
+    """
+    wanted = key.strip()
+    ids = _searchable(frames)
+    if ids.is_empty() or not wanted:
+        return wanted
+    if ids.is_in([wanted]).any():
+        return wanted
+    lower = ids.str.to_lowercase()
+    folded = wanted.lower()
+    same = ids.filter(lower == folded)
+    if same.len() == 0 and len(wanted) >= MIN_PREFIX:
+        same = ids.filter(lower.str.starts_with(folded))
+    matches = sorted(same.to_list())
+    if len(matches) == 1:
+        return str(matches[0])
+    if len(matches) > 1:
+        shown = ", ".join(matches[:_CANDIDATES])
+        more = f", ... ({len(matches) - _CANDIDATES} more)" if len(matches) > _CANDIDATES else ""
+        raise SelectionError(
+            f"{key!r} matches {len(matches)} ids: {shown}{more}; give more characters"
+        )
+    return wanted
 
 
 def explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
     """Tell what happened to one request id, SQS message id, stream batch key or trace id.
 
+    Every trace id of the traces is found, whatever it holds (only a caller's segment, only
+    an inferred segment, only a function or a service segment), and so is every request id
+    ``analyse`` counts. Ids match in any case and by a unique prefix of at least
+    ``MIN_PREFIX`` characters (``resolve_key``).
+
     Args:
         frames: Normalised traces.
         side: Config and DLQ / destination dumps (for fates and DLQ records).
         key: A Lambda request id, an SQS message id, a stream batch key
-            (``shard/sequence``) or an X-Ray trace id.
+            (``shard/sequence``), an X-Ray trace id or a segment id, or a prefix of one.
 
     Returns:
         The story; ``story.found`` is false when the key matches nothing.
+
+    Raises:
+        SelectionError: ``key`` is a prefix of several ids.
     """
+    query = key
+    key = resolve_key(frames, key)
+    story = _explain(frames, side, key)
+    return replace(story, query="" if query == key else query)
+
+
+def _explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
     entities = frames.entities
     hits = entities.filter(
         (pl.col(col.REQUEST_ID) == key)
@@ -99,10 +192,10 @@ def explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
         stats=frames.stats,
     )
     results = analyse_with_end(subset, side, data_end=frames.end)
-    return _story(results, side, key)
+    return _story(results, side, key, subset.entities)
 
 
-def _story(results: AnalysisResults, side: SideInputs, key: str) -> Story:
+def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.DataFrame) -> Story:
     events: list[StoryEvent] = []
     messages = results.messages.filter(pl.col("message_id") == key)
     batches = results.batches.filter(pl.col(c.KEY) == key)
@@ -130,6 +223,10 @@ def _story(results: AnalysisResults, side: SideInputs, key: str) -> Story:
             requests = set(results.requests.get_column(c.REQUEST).to_list())
             subject = "trace"
         events += _requests(results, side, requests)
+        events += _unrun(results, entities, requests)
+        if subject == "trace":
+            events += _lone_invocations(results)
+            events += _segments(entities)
     if not events:
         return Story(key=key, found=False, subject="")
     trace_ids = {e.trace_id for e in events if e.trace_id}
@@ -331,6 +428,136 @@ def _requests(results: AnalysisResults, side: SideInputs, requests: set[str]) ->
             )
         )
     return out
+
+
+def _flags(row: dict[str, Any]) -> str:
+    status = row[col.HTTP_STATUS]
+    parts = [f"HTTP {status}"] if status is not None else []
+    throttled = bool(row.get(col.THROTTLE)) or status == 429
+    parts += [
+        flag
+        for flag, on in (
+            ("throttled", throttled),
+            ("fault", bool(row.get(col.FAULT))),
+            ("error", bool(row.get(col.ERROR)) and not throttled),
+            ("in progress", bool(row.get(col.IN_PROGRESS))),
+        )
+        if on
+    ]
+    return ", ".join(parts) or "no status recorded"
+
+
+def _unrun(
+    results: AnalysisResults, entities: pl.DataFrame, requests: set[str]
+) -> list[StoryEvent]:
+    """Lambda requests with no attempt or invocation recorded (e.g. a throttled sync call)."""
+    covered = set(results.events.get_column(c.REQUEST).to_list())
+    covered |= set(results.invocations.get_column(c.REQUEST).drop_nulls().to_list())
+    lonely = sorted(requests - covered)
+    if not lonely:
+        return []
+    flags = (
+        entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
+        .with_columns(pl.coalesce(col.REQUEST_ID, col.ID).alias(c.REQUEST))
+        .filter(pl.col(c.REQUEST).is_in(lonely))
+        .sort(col.START, col.ID, nulls_last=True)
+        .group_by(c.REQUEST, maintain_order=True)
+        .agg(
+            pl.col(col.THROTTLE).any(),
+            pl.col(col.FAULT).any(),
+            pl.col(col.ERROR).any(),
+            pl.col(col.CAUSE).drop_nulls().first(),
+        )
+    )
+    rows = (
+        results.requests.filter(pl.col(c.REQUEST).is_in(lonely))
+        .join(flags, on=c.REQUEST, how="left")
+        .sort(col.START, c.REQUEST, nulls_last=True)
+    )
+    out = []
+    for row in rows.iter_rows(named=True):
+        out.append(
+            StoryEvent(
+                time=row[col.START],
+                kind="request",
+                function=_text(row[c.FUNCTION]),
+                text=f"request {row[c.REQUEST]} to Lambda ({_flags(row)}); no invocation "
+                "recorded: the function did not run for it, or ran untraced",
+                duration_ms=_ms(row[col.START], row[col.END]),
+                error=row[col.CAUSE],
+                trace_id=_text(row[col.TRACE_ID]),
+            )
+        )
+    return out
+
+
+def _lone_invocations(results: AnalysisResults) -> list[StoryEvent]:
+    """Function segments with no Lambda service segment in the traces."""
+    lone = results.invocations.filter(pl.col(c.REQUEST).is_null())
+    out = []
+    for inv in lone.sort(col.START, c.INVOCATION, nulls_last=True).iter_rows(named=True):
+        state = "failed" if inv[c.FAILED] else "in progress" if inv[col.IN_PROGRESS] else "ok"
+        cold = ", cold start" if inv[c.COLD] else ""
+        out.append(
+            StoryEvent(
+                time=inv[col.START],
+                kind="invocation",
+                function=_text(inv[c.FUNCTION]),
+                text=f"invocation {inv[c.INVOCATION]} ({state}{cold}); the trace holds no "
+                "Lambda service segment for it, so its request id is unknown",
+                duration_ms=inv[c.DURATION_MS],
+                error=inv["inv_error"],
+                trace_id=_text(inv[col.TRACE_ID]),
+            )
+        )
+    return out
+
+
+def _segments(entities: pl.DataFrame) -> list[StoryEvent]:
+    """Callers' segments and the segments X-Ray inferred from their calls to Lambda."""
+    rows = entities.filter(
+        pl.col(col.TOP) & pl.col(col.KIND).is_in([col.KIND_SEGMENT, col.KIND_INFERRED])
+    ).sort(col.START, col.ID, nulls_last=True)
+    served = set(
+        entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
+        .get_column(col.TRACE_ID)
+        .cast(pl.String)
+        .to_list()
+    )
+    out = []
+    for row in rows.iter_rows(named=True):
+        name = _text(row[col.NAME]) or "?"
+        origin = _text(row[col.ORIGIN])
+        if row[col.KIND] == col.KIND_INFERRED:
+            function = name if origin == "AWS::Lambda" else None
+            unserved = (
+                "; Lambda recorded no request in this trace"
+                if function is not None and str(row[col.TRACE_ID]) not in served
+                else ""
+            )
+            text = (
+                f"call to {name} as the caller saw it ({origin or 'inferred'} segment X-Ray "
+                f"built from the caller's subsegment; {_flags(row)}){unserved}"
+            )
+        else:
+            function = None
+            text = f"segment {name} ({origin or 'no origin'}; {_flags(row)})"
+        out.append(
+            StoryEvent(
+                time=row[col.START],
+                kind="segment",
+                function=function,
+                text=text,
+                duration_ms=_ms(row[col.START], row[col.END]),
+                error=row[col.CAUSE],
+                trace_id=_text(row[col.TRACE_ID]),
+            )
+        )
+    return out
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 #: How a fate is known (``fate_evidence``), appended to the fate line.

@@ -19,6 +19,7 @@ from tracelens.analysis.findings import FindingRow, findings
 from tracelens.analysis.functions import function_summary, request_modes
 from tracelens.analysis.invocations import attempt_rows, invocations
 from tracelens.analysis.requests import request_outcomes, requests, service_segments
+from tracelens.analysis.selection import select
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
@@ -76,15 +77,22 @@ def analyse(
     Args:
         frames: Normalised traces.
         side: Config and DLQ / destination dumps.
-        functions: Restrict everything to these function names (empty: all).
+        functions: Restrict everything to these functions (empty: all): names in any case
+            when unique, or function ARNs with or without qualifier.
         since: Keep requests whose service segment starts at or after this time.
         until: Keep requests whose service segment starts before this time.
 
     Returns:
         The analysis results.
+
+    Raises:
+        SelectionError: A name matches no function in the traces (names match exactly, in
+            any case when unique, or as a function ARN), ``since`` is not before ``until``,
+            or the selection holds no Lambda request (see ``analysis.selection``).
     """
+    names = select(frames, functions=functions, since=since, until=until)
     return analyse_with_end(
-        frames, side, functions=functions, since=since, until=until, data_end=frames.end
+        frames, side, functions=names, since=since, until=until, data_end=frames.end
     )
 
 
