@@ -149,7 +149,7 @@ def test_stream_retry_advice_without_config_does_not_claim_settings(
     _batch(builder, [(0, True, 4), (2, False, 4)])
     results = analyse(builder.frames(), SideInputs())
     (finding,) = _codes(results, "STREAM_BATCH_RETRIED")
-    assert "no event source mapping" in finding.message
+    assert "no stream event source mapping for stream-fn" in finding.message
 
 
 def test_kinesis_poison_bisect_advice_respects_the_config() -> None:
@@ -179,7 +179,9 @@ def test_sqs_redelivery_advice_respects_report_batch_item_failures(
     )
     (finding,) = _codes(analyse(builder.frames(), side), "SQS_REDELIVERY")
     assert "enable ReportBatchItemFailures" not in finding.message
-    without = dataclasses.replace(side, mappings=(dataclasses.replace(mapping, function_response_types=()),))
+    without = dataclasses.replace(
+        side, mappings=(dataclasses.replace(mapping, function_response_types=()),)
+    )
     (finding,) = _codes(analyse(builder.frames(), without), "SQS_REDELIVERY")
     assert "enable ReportBatchItemFailures" in finding.message
 
@@ -233,7 +235,7 @@ def test_stream_batch_without_mapping_config_has_unknown_fate(builder: TraceBuil
     results = analyse(builder.frames(), SideInputs())
     row = _batch_row(results)
     assert row["fate"] == "unknown"
-    assert "no event source mapping" in row["fate_reason"]
+    assert "event source mapping for stream-fn" in row["fate_reason"]
     (finding,) = _codes(results, "STREAM_RECORDS_DISCARDED")
     assert finding.severity == "warning"
 
@@ -333,7 +335,9 @@ def _queue_side(
     )
     return SideInputs(
         queues={QUEUE: queue},
-        mappings=(EventSourceMapping(event_source_arn=QUEUE, function_arn=FN_ARN.format("consumer")),),
+        mappings=(
+            EventSourceMapping(event_source_arn=QUEUE, function_arn=FN_ARN.format("consumer")),
+        ),
         config_files=("c.json",),
     )
 

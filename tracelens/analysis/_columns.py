@@ -28,3 +28,6 @@ SUCCESSES = "successes"
 POISON = "poison"
 LAST_ERROR = "last_error"
 RECEIVE_COUNT = "receive_count"
+FATE_REASON = "fate_reason"  # why a fate is unknown (stream batches, SQS messages)
+ENDED_BY = "ended_by"  # stream batch: "retries" | "record_age" | "retention" (null: not ended)
+RECORDS = "records"  # stream delivery: records of the batch in that invocation
