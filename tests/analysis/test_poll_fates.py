@@ -162,11 +162,13 @@ def test_kinesis_poison_bisect_advice_respects_the_config() -> None:
 def test_sqs_redelivery_advice_respects_report_batch_item_failures(
     builder: TraceBuilder,
 ) -> None:
+    # m1 fails once; m2, in the same batch, did not fail but came back with it
     for n, start in enumerate((0.0, 40.0)):
         t = trace_id(800 + n)
         svc = builder.service("consumer", t, start, start + 1, request_id=f"q-{n}")
         fid = builder.function("consumer", t, svc, start + 0.1, start + 0.9, error=n == 0)
         builder.record(t, fid, source="aws:sqs", message_id="m1", receive_count=n + 1, error=n == 0)
+        builder.record(t, fid, source="aws:sqs", message_id="m2", receive_count=n + 1)
     mapping = EventSourceMapping(
         event_source_arn=QUEUE,
         function_arn=FN_ARN.format("consumer"),
@@ -183,7 +185,15 @@ def test_sqs_redelivery_advice_respects_report_batch_item_failures(
         side, mappings=(dataclasses.replace(mapping, function_response_types=()),)
     )
     (finding,) = _codes(analyse(builder.frames(), without), "SQS_REDELIVERY")
+    assert "1 of them without a failed delivery of their own" in finding.message
     assert "enable ReportBatchItemFailures" in finding.message
+
+
+def test_sqs_redelivery_after_own_failures_does_not_ask_for_batch_settings() -> None:
+    results, _ = _sample("sqs_poison_no_redrive")
+    (finding,) = _codes(results, "SQS_REDELIVERY")
+    assert "ReportBatchItemFailures" not in finding.message
+    assert "failed delivery of its own" in finding.message
 
 
 def test_async_advice_respects_the_config(builder: TraceBuilder) -> None:

@@ -99,7 +99,16 @@ def findings(
         (
             "info",
             "SQS_REDELIVERY",
-            _grouped(messages.filter(pl.col(c.ATTEMPTS) > 1), pl.col("message_id")),
+            _grouped(
+                messages.filter(pl.col(c.ATTEMPTS) > 1),
+                pl.col("message_id"),
+                # Redelivered although an earlier delivery of its own did not fail: its batch
+                # failed for another message, or the visibility timeout ran out mid-run.
+                (pl.col(c.FAILURES) < pl.col(c.ATTEMPTS) - 1)
+                .sum()
+                .cast(pl.Int64)
+                .alias("collateral"),
+            ),
         ),
         (
             "warning",
@@ -231,7 +240,7 @@ def _message(
     if code == "SQS_REDELIVERY":
         return (
             f"{count} SQS messages were delivered to {fn} more than once; "
-            f"{_redelivery_advice(side, fn)}."
+            f"{_redelivery_advice(side, fn, row['collateral'])}."
         )
     if code == "STREAM_BATCH_RETRIED":
         return f"{count} stream batches of {fn} were retried; {_stream_retry_advice(side, fn)}."
@@ -322,19 +331,27 @@ def _sqs_mapping(side: SideInputs, fn: str) -> EventSourceMapping | None:
     return None
 
 
-def _redelivery_advice(side: SideInputs, fn: str) -> str:
+def _redelivery_advice(side: SideInputs, fn: str, collateral: int) -> str:
+    if not collateral:
+        return (
+            "each was redelivered after a failed delivery of its own: fix the errors shown in "
+            "the retry chains and make the handler idempotent"
+        )
+    lead = (
+        f"{collateral} of them without a failed delivery of their own; make the handler idempotent"
+    )
     mapping = _sqs_mapping(side, fn)
     if mapping is None:
         return (
-            "make the handler idempotent, and check the visibility timeout against the function "
-            "timeout and whether ReportBatchItemFailures is enabled ("
+            f"{lead}, and check the visibility timeout against the function timeout and "
+            "whether ReportBatchItemFailures is enabled ("
             + _no_config(fn, "SQS event source mapping")
             + ")"
         )
     if "ReportBatchItemFailures" not in mapping.function_response_types:
         return (
-            "make the handler idempotent and enable ReportBatchItemFailures so one failing "
-            "message does not return its whole batch to the queue"
+            f"{lead} and enable ReportBatchItemFailures so one failing message does not return "
+            "its whole batch to the queue"
         )
     queue = side.queue_for(fn)
     timeout = (
@@ -343,8 +360,8 @@ def _redelivery_advice(side: SideInputs, fn: str) -> str:
         else ""
     )
     return (
-        "ReportBatchItemFailures is already on: make the handler idempotent and check the "
-        f"visibility timeout{timeout} against the function timeout"
+        f"{lead}; ReportBatchItemFailures is already on, so check the visibility "
+        f"timeout{timeout} against the function timeout"
     )
 
 
@@ -427,8 +444,10 @@ def _stream_fate_message(side: SideInputs, fn: str, count: int, row: dict[str, A
         )
     if row["fate_unknown"]:
         parts.append(f"{row['fate_unknown']} with an unknown fate: {row['reason']}")
-    return (
-        f"{count} failed stream batches of {fn} left their shard or may have; "
-        + "; ".join(parts)
-        + "."
-    )
+    if not row["fate_unknown"]:
+        verb = "were given up"
+    elif row["fate_unknown"] == count:
+        verb = "may have been given up"
+    else:
+        verb = "were or may have been given up"
+    return f"{count} failed stream batches of {fn} {verb}: " + "; ".join(parts) + "."
