@@ -171,7 +171,7 @@ def mapping_settings(side: SideInputs) -> pl.DataFrame:
         name = mapping.function_name
         if name and _is_stream(mapping):
             by_function.setdefault(name, []).append(mapping)
-    rows = []
+    rows: list[tuple[str, int | None, int | None, str | None, bool, bool, str | None]] = []
     for name, mappings in sorted(by_function.items()):
         settings = {
             (

@@ -197,6 +197,11 @@ def _queue(arn: str, body: dict[str, Any], file: Path) -> QueueConfig:
         visibility_timeout_seconds=_int(
             attributes.get("VisibilityTimeout"), file, f"{where}.Attributes.VisibilityTimeout"
         ),
+        message_retention_seconds=_int(
+            attributes.get("MessageRetentionPeriod"),
+            file,
+            f"{where}.Attributes.MessageRetentionPeriod",
+        ),
     )
 
 
@@ -217,6 +222,15 @@ def _mapping(body: dict[str, Any], file: Path, index: int) -> EventSourceMapping
         ),
         maximum_record_age_seconds=_int(
             body.get("MaximumRecordAgeInSeconds"), file, f"{where}.MaximumRecordAgeInSeconds"
+        ),
+        on_failure_arn=_str(
+            _obj(
+                _obj(body.get("DestinationConfig"), file, f"{where}.DestinationConfig").get(
+                    "OnFailure"
+                ),
+                file,
+                f"{where}.DestinationConfig.OnFailure",
+            ).get("Destination")
         ),
     )
 
