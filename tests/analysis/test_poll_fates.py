@@ -467,3 +467,13 @@ def test_link_redelivery_uses_the_configured_visibility_timeout(builder: TraceBu
     _linked(builder, [0.0, 40.0])
     results = analyse(builder.frames(), _queue_side(vt=60))
     assert results.messages.height == 2
+
+
+def test_link_fan_out_then_a_redelivery_of_the_failed_message(builder: TraceBuilder) -> None:
+    # three messages of one send at once (the first fails), then the failed one comes back
+    producer = _linked(builder, [0.0, 0.2, 0.4, 45.0])
+    results = analyse(builder.frames(), SideInputs())
+    attempts = dict(results.messages.select("message_id", "attempts").iter_rows())
+    assert attempts == {producer: 2, f"{producer}#2": 1, f"{producer}#3": 1}
+    (finding,) = _codes(results, "SQS_REDELIVERY")
+    assert finding.count == 1

@@ -169,31 +169,41 @@ def separate_sends(deliveries: pl.DataFrame, visibility_seconds: Mapping[str, in
     )
     if multi.is_empty():
         return deliveries
-    keys: list[tuple[Any, str, str, str]] = []
-    for (function, producer), group in multi.group_by([c.FUNCTION, MESSAGE], maintain_order=True):
-        wait = timedelta(
-            seconds=visibility_seconds.get(str(function), DEFAULT_VISIBILITY_TIMEOUT_SECONDS)
-        )
-        # Per message: [start of its last delivery, end of it (None: running), failed].
-        open_messages: list[list[Any]] = []
-        for row in group.select(c.INVOCATION, col.START, col.END, c.FAILED).iter_rows():
-            invocation, start, end, failed = row
-            chosen = None
-            if start is not None:
-                for index, (last_start, last_end, last_failed) in sorted(
-                    enumerate(open_messages), key=lambda item: (item[1][0], item[0])
-                ):
-                    running = last_end is None or last_end > start
-                    if start - last_start >= wait and (last_failed or running):
-                        chosen = index
-                        break
-            if chosen is None:
-                chosen = len(open_messages)
-                open_messages.append([start, end, failed])
-            else:
-                open_messages[chosen] = [start, end, failed]
-            name = str(producer) if chosen == 0 else f"{producer}#{chosen + 1}"
-            keys.append((str(function), str(producer), invocation, name))
+    keys: list[tuple[str, str, str, str]] = []
+    current: tuple[str, str] | None = None
+    wait = timedelta(seconds=DEFAULT_VISIBILITY_TIMEOUT_SECONDS)
+    # Per open message of the current producer: [start of its last delivery, its end (None:
+    # still running), whether it failed].
+    open_messages: list[list[Any]] = []
+    # One pass over the sorted rows (no per-group frames: there can be many producers).
+    rows = multi.select(
+        pl.col(c.FUNCTION).cast(pl.String), MESSAGE, c.INVOCATION, col.START, col.END, c.FAILED
+    ).iter_rows()
+    for function, producer, invocation, start, end, failed in rows:
+        if (function, producer) != current:
+            current = (function, producer)
+            seconds = visibility_seconds.get(function, DEFAULT_VISIBILITY_TIMEOUT_SECONDS)
+            wait = timedelta(seconds=seconds)
+            open_messages = []
+        chosen = None
+        if start is not None:
+            waiting = sorted(
+                (i for i, message in enumerate(open_messages) if message[0] is not None),
+                key=lambda i: (open_messages[i][0], i),
+            )
+            for index in waiting:
+                last_start, last_end, last_failed = open_messages[index]
+                running = last_end is None or last_end > start
+                if start - last_start >= wait and (last_failed or running):
+                    chosen = index
+                    break
+        if chosen is None:
+            chosen = len(open_messages)
+            open_messages.append([start, end, failed])
+        else:
+            open_messages[chosen] = [start, end, failed]
+        name = producer if chosen == 0 else f"{producer}#{chosen + 1}"
+        keys.append((function, producer, invocation, name))
     renamed = pl.DataFrame(
         keys,
         schema={
