@@ -4,7 +4,6 @@ and SQS evidence from trace links."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +35,8 @@ FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 def _sample(name: str) -> tuple[AnalysisResults, SideInputs]:
     bundle = SAMPLES / name
-    side = _with_poll_settings(read_side_inputs([bundle], config=None, dlq=[]), bundle)
+    side = read_side_inputs([bundle], config=None, dlq=[])
     return analyse(read_traces([bundle]), side), side
-
-
-def _with_poll_settings(side: SideInputs, bundle: Path) -> SideInputs:
-    """Fill the two poll settings another branch teaches the config reader (a no-op then)."""
-    raw = json.loads((bundle / "config.json").read_text())
-    mappings = []
-    for mapping, body in zip(side.mappings, raw.get("EventSourceMappings", []), strict=True):
-        target = ((body.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        if mapping.on_failure_arn is None and target:
-            mapping = dataclasses.replace(mapping, on_failure_arn=target)
-        mappings.append(mapping)
-    queues = {}
-    for arn, queue in side.queues.items():
-        period = raw["queues"][arn].get("Attributes", {}).get("MessageRetentionPeriod")
-        if queue.message_retention_seconds is None and period is not None:
-            queue = dataclasses.replace(queue, message_retention_seconds=int(period))
-        queues[arn] = queue
-    return dataclasses.replace(side, mappings=tuple(mappings), queues=queues)
 
 
 def _end_of_data(b: TraceBuilder, seconds: float) -> None:
