@@ -12,6 +12,7 @@ import pytest
 
 from tests.analysis.conftest import TraceBuilder, at, trace_id
 from tracelens.analysis import AnalysisResults, analyse
+from tracelens.analysis.findings import _age_advice
 from tracelens.ingest import read_traces
 from tracelens.ingest.side import read_side_inputs
 from tracelens.model.side import (
@@ -177,24 +178,31 @@ def test_sqs_redelivery_after_own_failures_does_not_ask_for_batch_settings() -> 
     assert "failed delivery of its own" in finding.message
 
 
-def test_async_advice_respects_the_config(builder: TraceBuilder) -> None:
-    # an event that expired although MaximumEventAgeInSeconds is already the maximum, and
-    # one that exhausted its retries on a function without any DLQ
-    builder.async_event("aged", trace_id(900), "r-aged", 0, [(1, 2, True)])
+def test_async_retry_advice_respects_the_config(builder: TraceBuilder) -> None:
+    # an event that exhausted its retries on a function without any DLQ
     builder.async_event("worn", trace_id(901), "r-worn", 0, [(1, 2, True)])
-    _end_of_data(builder, 30_000)
+    _end_of_data(builder, 600)
     side = SideInputs(
-        functions={
-            "aged": FunctionConfig(name="aged", maximum_event_age_seconds=21600),
-            "worn": FunctionConfig(name="worn", maximum_retry_attempts=0),
-        },
+        functions={"worn": FunctionConfig(name="worn", maximum_retry_attempts=0)},
         config_files=("c.json",),
     )
-    results = analyse(builder.frames(), side)
-    (aged,) = _codes(results, "ASYNC_EVENT_AGE_EXCEEDED")
-    assert "raise MaximumEventAgeInSeconds" not in aged.message
-    (worn,) = _codes(results, "ASYNC_RETRIES_EXHAUSTED")
-    assert "replay them from the DLQ" not in worn.message
+    (worn,) = _codes(analyse(builder.frames(), side), "ASYNC_RETRIES_EXHAUSTED")
+    assert "replay them from" not in worn.message
+    assert "no DLQ or on-failure destination" in worn.message
+
+
+def test_async_age_advice_respects_the_config() -> None:
+    # (the outcome itself is the async analysis' business; here only the sentence)
+    def side(age: int | None) -> SideInputs:
+        if age is None:
+            return SideInputs()
+        config = FunctionConfig(name="fn", maximum_event_age_seconds=age)
+        return SideInputs(functions={"fn": config}, config_files=("c.json",))
+
+    assert "raise MaximumEventAgeInSeconds" not in _age_advice(side(21600), "fn")
+    assert "already the maximum" in _age_advice(side(21600), "fn")
+    assert "raise MaximumEventAgeInSeconds (now 120 s" in _age_advice(side(120), "fn")
+    assert "if it is below 21600 s" in _age_advice(side(None), "fn")
 
 
 # --- 2. streams.fates ----------------------------------------------------------------------
