@@ -250,7 +250,8 @@ def _message(
         seconds = (p99 or 0.0) / 1000.0
         return (
             f"Async events of {fn} waited {seconds:.1f} s at p99 in Lambda's queue before "
-            "running; raise the function's reserved concurrency or reduce the event rate."
+            "running; give the function more concurrency (its reserved concurrency, or the "
+            "account's) or reduce the event rate."
         )
     return (
         f"{count} invocations of {fn} were cold starts; consider provisioned concurrency if "
