@@ -32,3 +32,6 @@ LAST_ERROR = "last_error"
 RECEIVE_COUNT = "receive_count"
 THROTTLED = "throttled"  # request: throttled (service segment, attempt or invocation)
 CALLER = "caller"  # name of the document that made a call (LAMBDA_NOT_REACHED)
+FATE_REASON = "fate_reason"  # why a fate is unknown (stream batches, SQS messages)
+ENDED_BY = "ended_by"  # stream batch: "retries" | "record_age" | "retention" (null: not ended)
+RECORDS = "records"  # stream delivery: records of the batch in that invocation

@@ -83,7 +83,11 @@ def chains(
         pl.col("message_id").alias(c.KEY),
         *_common_head(),
     )
-    stream_heads = batches.filter(pl.col("retried") | (pl.col(c.OUTCOME) == "failed")).select(
+    stream_heads = batches.filter(
+        pl.col("retried")
+        | (pl.col(c.OUTCOME) == "failed")
+        | ((pl.col(c.OUTCOME) == "in_progress") & (pl.col(c.FAILURES) > 0))
+    ).select(
         pl.lit("stream").alias(c.CHAIN_KIND),
         c.KEY,
         *_common_head(),
@@ -169,7 +173,7 @@ def _common_head() -> list[pl.Expr]:
         pl.col(c.TRACE_IDS),
         pl.col(c.ATTEMPTS),
         pl.col(c.OUTCOME),
-        pl.lit(None, pl.String).alias(c.FATE),
+        pl.col(c.FATE),  # poison messages and stream batches that ended badly; else null
         pl.lit(None, pl.String).alias(c.FATE_EVIDENCE),
         pl.lit(None, pl.Float64).alias(c.DWELL_MS),
         pl.col(c.FIRST_START),

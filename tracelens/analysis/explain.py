@@ -254,12 +254,15 @@ def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.Da
 
 
 def _summary(row: dict[str, Any], what: str) -> StoryEvent:
+    fate = f"; fate {row[c.FATE]}" if row.get(c.FATE) else ""
+    if row.get(c.FATE_REASON):
+        fate += f" ({row[c.FATE_REASON]})"
     return StoryEvent(
         time=row[c.LAST_END] or row[c.FIRST_START],
         kind="outcome",
         function=row[c.FUNCTION],
         text=f"{what} {row[c.OUTCOME]} after {row[c.ATTEMPTS]} deliveries "
-        f"({row[c.FAILURES]} failed)",
+        f"({row[c.FAILURES]} failed){fate}",
         error=row[c.LAST_ERROR],
     )
 

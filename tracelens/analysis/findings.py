@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from tracelens.analysis import _columns as c
 from tracelens.analysis.async_events import partial_dumps
 from tracelens.model.frames import NOT_SEGMENTS
+from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tracelens.analysis.sync import SyncFrames
     from tracelens.model.frames import IngestStats, Rejection
-    from tracelens.model.side import SideInputs
+    from tracelens.model.side import EventSourceMapping, SideInputs
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 HIGH_DWELL_MS = 60_000.0  # async p99 dwell above this is a finding
@@ -25,7 +26,6 @@ SYNC_THROTTLED_CRITICAL = 0.10  # share of a function's sync requests throttled:
 SYNC_CODES = frozenset(
     {"SYNC_THROTTLED", "SYNC_FAILURES", "SYNC_DUPLICATE_EXECUTIONS", "LAMBDA_NOT_REACHED"}
 )
-MAX_EVENT_AGE_SECONDS = 21600  # the largest MaximumEventAgeInSeconds Lambda accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +40,16 @@ class FindingRow:
     examples: tuple[str, ...]
 
 
-def _grouped(frame: pl.LazyFrame, ids: pl.Expr) -> pl.LazyFrame:
+def _grouped(frame: pl.LazyFrame, ids: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
     return frame.group_by(c.FUNCTION).agg(
         pl.len().cast(pl.Int64).alias("count"),
         ids.sort().head(MAX_EXAMPLES).alias("examples"),
+        *extra,
     )
+
+
+def _count_of(column: str, value: str) -> pl.Expr:
+    return (pl.col(column) == value).sum().cast(pl.Int64).alias(f"{column}_{value}")
 
 
 def findings(
@@ -111,17 +116,42 @@ def findings(
         (
             "poison",
             "SQS_POISON_MESSAGE",
-            _grouped(messages.filter(pl.col(c.POISON)), pl.col("message_id")),
+            _grouped(
+                messages.filter(pl.col(c.POISON)),
+                pl.col("message_id"),
+                *[_count_of(c.FATE, f) for f in ("dlq", "retention_deleted", "in_queue")],
+            ),
         ),
         (
             "info",
             "SQS_REDELIVERY",
-            _grouped(messages.filter(pl.col(c.ATTEMPTS) > 1), pl.col("message_id")),
+            _grouped(
+                messages.filter(pl.col(c.ATTEMPTS) > 1),
+                pl.col("message_id"),
+                # Redelivered although an earlier delivery of its own did not fail: its batch
+                # failed for another message, or the visibility timeout ran out mid-run.
+                (pl.col(c.FAILURES) < pl.col(c.ATTEMPTS) - 1)
+                .sum()
+                .cast(pl.Int64)
+                .alias("collateral"),
+            ),
         ),
         (
             "warning",
             "STREAM_BATCH_RETRIED",
             _grouped(batches.filter(pl.col("retried")), pl.col(c.KEY)),
+        ),
+        (
+            "stream_fate",
+            "STREAM_RECORDS_DISCARDED",
+            _grouped(
+                batches.filter(pl.col(c.FATE).is_not_null()),
+                pl.col(c.KEY),
+                *[_count_of(c.FATE, f) for f in ("sent", "discarded", "unknown")],
+                *[_count_of(c.ENDED_BY, e) for e in ("retries", "record_age", "retention")],
+                pl.col(c.FATE_REASON).drop_nulls().sort().first().alias("reason"),
+                pl.col("destination").drop_nulls().sort().first().alias("destination"),
+            ),
         ),
         (
             "warning",
@@ -154,13 +184,23 @@ def findings(
             count = int(row["count"])
             if count == 0:
                 continue
-            sev = _poison_severity(side, function) if severity == "poison" else severity
+            sev = severity
+            if severity == "poison":
+                sev = _poison_severity(side, function)
+            elif severity == "stream_fate":
+                sev = "critical" if row["fate_discarded"] else "warning"
             if code in SYNC_CODES:
                 sev = row.get("severity") or sev
                 message = _sync_message(code, row)
             else:
                 message = _message(
-                    code, function, count, row.get("p99"), side, note=partial_notes.get(function)
+                    code,
+                    function,
+                    count,
+                    row.get("p99"),
+                    side,
+                    row,
+                    note=partial_notes.get(function),
                 )
             rows.append(
                 FindingRow(
@@ -320,25 +360,6 @@ def _dump_findings(side: SideInputs) -> list[FindingRow]:
     ]
 
 
-def _age_advice(side: SideInputs, function: str) -> str:
-    """Advice for expired events that never asks for a setting the config already has."""
-    cfg = side.functions.get(function)
-    if cfg is None:
-        return (
-            "raise the function's concurrency, or its MaximumEventAgeInSeconds if that is "
-            f"below the maximum of {MAX_EVENT_AGE_SECONDS} s (no config was supplied)."
-        )
-    if cfg.maximum_event_age_seconds >= MAX_EVENT_AGE_SECONDS:
-        return (
-            "raise the function's concurrency (MaximumEventAgeInSeconds is already the "
-            f"maximum, {MAX_EVENT_AGE_SECONDS} s)."
-        )
-    return (
-        f"raise MaximumEventAgeInSeconds (now {cfg.maximum_event_age_seconds} s) or the "
-        "function's concurrency."
-    )
-
-
 def _p99(values: pl.Expr) -> pl.Expr:
     from tracelens.analysis.stats import nearest_rank
 
@@ -359,9 +380,11 @@ def _message(
     count: int,
     p99: float | None,
     side: SideInputs,
+    row: dict[str, Any],
     *,
     note: str | None = None,
 ) -> str:
+    """The finding's sentence; its advice depends on what the config already sets."""
     fn = function
     if code == "ASYNC_EVENTS_NOT_IN_PARTIAL_DUMP":
         return (
@@ -385,39 +408,229 @@ def _message(
             "dump; check the target's permissions, encryption and retention."
         )
     if code == "ASYNC_RETRIES_EXHAUSTED":
-        return (
-            f"{count} async events of {fn} failed on every retry; fix the errors shown in the "
-            "chains and replay them from the DLQ."
-        )
+        return f"{count} async events of {fn} failed on every retry; {_exhausted_advice(side, fn)}."
     if code == "ASYNC_EVENT_AGE_EXCEEDED":
-        return f"{count} async events of {fn} expired before they could succeed; " + _age_advice(
-            side, fn
+        return (
+            f"{count} async events of {fn} expired before they could succeed; "
+            f"{_age_advice(side, fn)}."
         )
     if code == "SQS_POISON_MESSAGE":
-        queue = side.queue_for(fn)
-        advice = (
-            "add a RedrivePolicy to the queue so they stop being retried"
-            if queue is not None and queue.redrive_policy is None
-            else "fix the handler error and check that the queue's DLQ receives them"
+        return (
+            f"{count} SQS messages failed on every delivery to {fn}; "
+            f"{_poison_advice(side, fn, row)}."
         )
-        return f"{count} SQS messages failed on every delivery to {fn}; {advice}."
     if code == "SQS_REDELIVERY":
         return (
-            f"{count} SQS messages were delivered to {fn} more than once; make the handler "
-            "idempotent and check the visibility timeout against the function timeout."
+            f"{count} SQS messages were delivered to {fn} more than once; "
+            f"{_redelivery_advice(side, fn, row['collateral'])}."
         )
     if code == "STREAM_BATCH_RETRIED":
-        return (
-            f"{count} stream batches of {fn} were retried; enable BisectBatchOnFunctionError or "
-            "ReportBatchItemFailures so one bad record does not block its shard."
-        )
+        return f"{count} stream batches of {fn} were retried; {_stream_retry_advice(side, fn)}."
+    if code == "STREAM_RECORDS_DISCARDED":
+        return _stream_fate_message(side, fn, count, row)
     if code == "HIGH_DWELL":
         seconds = (p99 or 0.0) / 1000.0
         return (
             f"Async events of {fn} waited {seconds:.1f} s at p99 in Lambda's queue before "
-            "running; raise the function's reserved concurrency or reduce the event rate."
+            "running; give the function more concurrency (its reserved concurrency, or the "
+            "account's) or reduce the event rate."
         )
     return (
         f"{count} invocations of {fn} were cold starts; consider provisioned concurrency if "
         "their latency matters."
     )
+
+
+def _no_config(fn: str, what: str) -> str:
+    return f"no {what} for {fn} in the config: supply --config for specific advice"
+
+
+def _exhausted_advice(side: SideInputs, fn: str) -> str:
+    config = side.functions.get(fn)
+    if config is None:
+        return "fix the errors shown in the chains (" + _no_config(fn, "settings") + ")"
+    if config.failure_targets:
+        return "fix the errors shown in the chains and replay them from " + " and ".join(
+            config.failure_targets
+        )
+    return (
+        f"fix the errors shown in the chains; {fn} has no DLQ or on-failure destination, so "
+        "they were dropped"
+    )
+
+
+def _age_advice(side: SideInputs, fn: str) -> str:
+    config = side.functions.get(fn)
+    if config is None:
+        return (
+            "give the function more concurrency, or raise MaximumEventAgeInSeconds if it is "
+            f"below {DEFAULT_MAXIMUM_EVENT_AGE_SECONDS} s ({_no_config(fn, 'settings')})"
+        )
+    if config.maximum_event_age_seconds >= DEFAULT_MAXIMUM_EVENT_AGE_SECONDS:
+        return (
+            "MaximumEventAgeInSeconds is already the maximum "
+            f"({DEFAULT_MAXIMUM_EVENT_AGE_SECONDS} s): give the function more concurrency or "
+            "reduce the event rate"
+        )
+    return (
+        f"raise MaximumEventAgeInSeconds (now {config.maximum_event_age_seconds} s, at most "
+        f"{DEFAULT_MAXIMUM_EVENT_AGE_SECONDS}) or the function's concurrency"
+    )
+
+
+def _poison_advice(side: SideInputs, fn: str, row: dict[str, Any]) -> str:
+    queue = side.queue_for(fn)
+    if queue is None:
+        return "fix the handler error (" + _no_config(fn, "queue attributes") + ")"
+    deleted, waiting = row["fate_retention_deleted"], row["fate_in_queue"]
+    where = []
+    if row["fate_dlq"]:
+        where.append(f"{row['fate_dlq']} moved to the DLQ")
+    if deleted:
+        where.append(f"{deleted} deleted at the end of the retention period")
+    if waiting:
+        where.append(f"{waiting} still in the queue when the data ends")
+    policy = queue.redrive_policy
+    if policy is None:
+        retention = queue.message_retention_seconds
+        period = f"{retention} s" if retention is not None else "345600 s by default"
+        return (
+            "the queue has no RedrivePolicy, so they are redelivered until its "
+            f"MessageRetentionPeriod ({period}) deletes them ({', '.join(where)}): add a "
+            "RedrivePolicy with a DLQ and fix the handler error"
+        )
+    dlq = policy.dead_letter_target_arn or "its dead-letter queue"
+    limit = policy.max_receive_count
+    return (
+        f"{', '.join(where)}; the RedrivePolicy moves them to {dlq} after maxReceiveCount "
+        f"{limit}: fix the handler error and redrive them from the DLQ"
+    )
+
+
+def _sqs_mapping(side: SideInputs, fn: str) -> EventSourceMapping | None:
+    for mapping in sorted(side.mappings, key=lambda m: m.event_source_arn):
+        if mapping.function_name == fn and ":sqs:" in mapping.event_source_arn:
+            return mapping
+    return None
+
+
+def _redelivery_advice(side: SideInputs, fn: str, collateral: int) -> str:
+    if not collateral:
+        return (
+            "each was redelivered after a failed delivery of its own: fix the errors shown in "
+            "the retry chains and make the handler idempotent"
+        )
+    lead = (
+        f"{collateral} of them without a failed delivery of their own; make the handler idempotent"
+    )
+    mapping = _sqs_mapping(side, fn)
+    if mapping is None:
+        return (
+            f"{lead}, and check the visibility timeout against the function timeout and "
+            "whether ReportBatchItemFailures is enabled ("
+            + _no_config(fn, "SQS event source mapping")
+            + ")"
+        )
+    if "ReportBatchItemFailures" not in mapping.function_response_types:
+        return (
+            f"{lead} and enable ReportBatchItemFailures so one failing message does not return "
+            "its whole batch to the queue"
+        )
+    queue = side.queue_for(fn)
+    timeout = (
+        f" ({queue.visibility_timeout_seconds} s)"
+        if queue is not None and queue.visibility_timeout_seconds is not None
+        else ""
+    )
+    return (
+        f"{lead}; ReportBatchItemFailures is already on, so check the visibility "
+        f"timeout{timeout} against the function timeout"
+    )
+
+
+def _stream_mappings(side: SideInputs, fn: str) -> list[EventSourceMapping]:
+    return sorted(
+        (
+            m
+            for m in side.mappings
+            if m.function_name == fn
+            and (":kinesis:" in m.event_source_arn or ":dynamodb:" in m.event_source_arn)
+        ),
+        key=lambda m: m.event_source_arn,
+    )
+
+
+def _stream_retry_advice(side: SideInputs, fn: str) -> str:
+    mappings = _stream_mappings(side, fn)
+    if not mappings:
+        return (
+            "check that BisectBatchOnFunctionError or ReportBatchItemFailures is enabled so one "
+            "bad record does not block its shard ("
+            + _no_config(fn, "stream event source mapping")
+            + ")"
+        )
+    mapping = mappings[0]
+    bisect = mapping.bisect_batch_on_function_error
+    partial = "ReportBatchItemFailures" in mapping.function_response_types
+    if bisect and partial:
+        advice = (
+            "BisectBatchOnFunctionError and ReportBatchItemFailures are on: fix the errors shown "
+            "in the chains"
+        )
+    elif bisect:
+        advice = (
+            "BisectBatchOnFunctionError is on, so failing batches are split to isolate bad "
+            "records: fix the errors shown in the chains"
+        )
+    elif partial:
+        advice = (
+            "ReportBatchItemFailures is on, so retries start at the first failed record: fix "
+            "the errors shown in the chains"
+        )
+    else:
+        advice = (
+            "enable BisectBatchOnFunctionError or ReportBatchItemFailures so one bad record "
+            "does not block its shard"
+        )
+    retries = mapping.maximum_retry_attempts
+    age = mapping.maximum_record_age_seconds
+    if (retries is None or retries < 0) and (age is None or age < 0):
+        advice += (
+            "; MaximumRetryAttempts and MaximumRecordAgeInSeconds are infinite, so a bad record "
+            "blocks its shard until it expires: set one of them"
+        )
+    return advice
+
+
+def _stream_fate_message(side: SideInputs, fn: str, count: int, row: dict[str, Any]) -> str:
+    mappings = _stream_mappings(side, fn)
+    why = []
+    if mappings:
+        mapping = mappings[0]
+        if row["ended_by_retries"]:
+            why.append(f"MaximumRetryAttempts ({mapping.maximum_retry_attempts}) ran out")
+        if row["ended_by_record_age"]:
+            why.append(f"MaximumRecordAgeInSeconds ({mapping.maximum_record_age_seconds}) passed")
+        if row["ended_by_retention"]:
+            why.append("the stream's 24 h retention passed")
+    after = f" after {' or '.join(why)}" if why else ""
+    parts = []
+    if row["fate_discarded"]:
+        parts.append(
+            f"{row['fate_discarded']} discarded{after} because the event source mapping has no "
+            "on-failure destination: set DestinationConfig.OnFailure so discarded records are kept"
+        )
+    if row["fate_sent"]:
+        parts.append(
+            f"{row['fate_sent']} sent to the on-failure destination {row['destination']}{after}: "
+            "replay their records from there"
+        )
+    if row["fate_unknown"]:
+        parts.append(f"{row['fate_unknown']} with an unknown fate: {row['reason']}")
+    if not row["fate_unknown"]:
+        verb = "were given up"
+    elif row["fate_unknown"] == count:
+        verb = "may have been given up"
+    else:
+        verb = "were or may have been given up"
+    return f"{count} failed stream batches of {fn} {verb}: " + "; ".join(parts) + "."

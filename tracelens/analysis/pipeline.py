@@ -107,6 +107,11 @@ def _window(names: Sequence[str], since: datetime | None, until: datetime | None
     return keep
 
 
+def _names(frame: pl.DataFrame) -> list[str]:
+    """The distinct function names in a frame's ``function`` column, sorted."""
+    return sorted(str(n) for n in frame.get_column(c.FUNCTION).unique().drop_nulls())
+
+
 def analyse_with_end(
     frames: TraceFrames,
     side: SideInputs,
@@ -153,26 +158,42 @@ def analyse_with_end(
     sqs_deliveries = sqs_mod.annotated_deliveries(entities, invs_l).collect()
     sqs_evidence = "annotations"
     if sqs_deliveries.is_empty():
-        sqs_deliveries = sqs_mod.linked_deliveries(links, services, invs_l).collect()
+        linked = sqs_mod.linked_deliveries(links, services, invs_l).collect()
+        consumers = _names(linked)
+        sqs_deliveries = sqs_mod.separate_sends(
+            linked, sqs_mod.visibility_timeouts(side, consumers)
+        )
         sqs_evidence = "links" if sqs_deliveries.height else "none"
-    messages = sqs_mod.messages(sqs_deliveries.lazy()).collect()
+    messages = sqs_mod.with_fates(
+        sqs_mod.messages(sqs_deliveries.lazy()),
+        side,
+        _names(sqs_deliveries),
+        data_end=data_end,
+    ).collect()
+    # Requests on the SQS path by their links, with or without a function segment.
+    link_requests = sqs_mod.linked_requests(links, services, invs_l).collect()
+    sqs_requests = pl.concat(
+        [sqs_deliveries.select(c.REQUEST).drop_nulls(), link_requests]
+    ).unique()
 
     stream_deliveries = streams_mod.annotated_deliveries(entities, invs_l).collect()
     stream_evidence = "annotations"
     if stream_deliveries.is_empty():
         excluded = pl.concat(
-            [events.lazy().select(c.REQUEST), sqs_deliveries.lazy().select(c.REQUEST)]
+            [events.lazy().select(c.REQUEST), sqs_requests.lazy().select(c.REQUEST)]
         ).drop_nulls()
         stream_deliveries = streams_mod.traced_deliveries(
             reqs_l, invs_l, excluded=excluded, stream_functions=side.stream_functions()
         ).collect()
         stream_evidence = "traces" if stream_deliveries.height else "none"
-    batches = streams_mod.batches(stream_deliveries.lazy()).collect()
+    batches = streams_mod.with_fates(
+        streams_mod.batches(stream_deliveries.lazy()), side, data_end=data_end
+    ).collect()
 
     modes = request_modes(
         reqs_l,
         async_requests=events.lazy().select(c.REQUEST),
-        sqs_requests=sqs_deliveries.lazy().select(c.REQUEST).drop_nulls(),
+        sqs_requests=sqs_requests.lazy(),
         stream_requests=stream_deliveries.lazy().select(c.REQUEST).drop_nulls(),
     )
     # Throttled / failed per request (D1, D2) and the sync requests (D3): computed once,

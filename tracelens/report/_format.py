@@ -7,10 +7,37 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from tracelens.report.models import Chain, Report
+    from tracelens.report.models import Chain, Report, SqsSection, StreamsSection
 
 GOOD_OUTCOMES = frozenset({"succeeded", "succeeded_after_retry"})
-LOST_FATES = frozenset({"dropped", "missing"})
+#: Fates whose events, messages or records are gone for good.
+LOST_FATES = frozenset({"dropped", "missing", "discarded", "retention_deleted"})
+SQS_NO_QUEUE = "no queue attributes in the config: supply --config"
+
+
+def sqs_fates_line(sqs: SqsSection) -> str | None:
+    """``poison message fates: 2 moved to the DLQ, ...``, or None without poison messages."""
+    f = sqs.fates
+    if not sqs.poison_messages:
+        return None
+    line = (
+        f"poison message fates: {f.dlq:,} moved to the DLQ, {f.retention_deleted:,} deleted "
+        f"at the end of retention, {f.in_queue:,} still in the queue when the data ends, "
+        f"{f.unknown:,} unknown"
+    )
+    return line + (f" ({SQS_NO_QUEUE})" if f.unknown else "")
+
+
+def stream_fates_line(st: StreamsSection) -> str | None:
+    """``batches that ended badly: 1 sent to ..., ...``, or None when nothing failed for good."""
+    f = st.fates
+    if not (f.sent or f.discarded or f.unknown or st.still_retrying):
+        return None
+    return (
+        f"failed batches: {f.sent:,} sent to the on-failure destination, {f.discarded:,} "
+        f"discarded, {f.unknown:,} fate unknown, {st.still_retrying:,} still retrying when the "
+        "data ends (their shard is blocked)"
+    )
 
 
 def duration(ms: float | None, *, minute: str = "m", second: str = "s", hour: str = "h") -> str:

@@ -13,7 +13,9 @@ import polars as pl
 from tracelens.analysis import _columns as c
 from tracelens.analysis.async_events import FATE_EVIDENCE, FATES, OUTCOMES
 from tracelens.analysis.functions import MODES
+from tracelens.analysis.sqs import FATES as SQS_FATES
 from tracelens.analysis.stats import STAT_FIELDS, stat_exprs
+from tracelens.analysis.streams import FATES as STREAM_FATES
 from tracelens.report.models import (
     SCHEMA,
     AsyncFates,
@@ -30,8 +32,10 @@ from tracelens.report.models import (
     RejectionOut,
     Report,
     ShardPoint,
+    SqsFates,
     SqsSection,
     Stats,
+    StreamFates,
     StreamsSection,
     SyncSection,
     TimePoint,
@@ -122,16 +126,7 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
         sync=_sync_section(results),
         async_=_async_section(results),
         sqs=_sqs_section(results),
-        streams=StreamsSection(
-            batches=results.batches.height,
-            retried_batches=int(results.batches.get_column("retried").sum())
-            if results.batches.height
-            else 0,
-            max_attempts=int(results.batches.get_column(c.ATTEMPTS).max() or 0)  # type: ignore[arg-type]
-            if results.batches.height
-            else 0,
-            evidence=results.stream_evidence,
-        ),
+        streams=_streams_section(results),
         chains=_chains(results.chains),
         findings=[
             Finding(
@@ -223,10 +218,42 @@ def _sqs_section(results: AnalysisResults) -> SqsSection:
                 first_seen=_iso(row[c.FIRST_START]),
                 last_seen=_iso(row["last_seen"]),
                 last_error=row[c.LAST_ERROR],
+                fate=row.get(c.FATE),
             )
             for row in poison.iter_rows(named=True)
         ],
         evidence=results.sqs_evidence,
+        fates=SqsFates(**_fate_counts(poison, SQS_FATES)),
+    )
+
+
+def _fate_counts(frame: pl.DataFrame, fates: tuple[str, ...]) -> dict[str, int]:
+    if c.FATE not in frame.columns:
+        return {}
+    counts = _counts(frame.filter(pl.col(c.FATE).is_not_null()), c.FATE)
+    return {f: counts.get(f, 0) for f in fates}
+
+
+def _streams_section(results: AnalysisResults) -> StreamsSection:
+    batches = results.batches
+    if not batches.height:
+        return StreamsSection(
+            batches=0, retried_batches=0, max_attempts=0, evidence=results.stream_evidence
+        )
+    reasons: list[str] = []
+    if c.FATE_REASON in batches.columns:
+        reasons = sorted(set(batches.get_column(c.FATE_REASON).drop_nulls().to_list()))
+    still = batches.filter(
+        (pl.col(c.OUTCOME) == "in_progress") & (pl.col(c.FAILURES) > 0) & ~pl.col("in_progress")
+    ).height
+    return StreamsSection(
+        batches=batches.height,
+        retried_batches=int(batches.get_column("retried").sum()),
+        max_attempts=int(batches.get_column(c.ATTEMPTS).max() or 0),  # type: ignore[arg-type]
+        evidence=results.stream_evidence,
+        fates=StreamFates(**_fate_counts(batches, STREAM_FATES)),
+        still_retrying=still,
+        fate_unknown_reasons=reasons,
     )
 
 

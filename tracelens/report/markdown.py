@@ -11,6 +11,8 @@ from tracelens.report._format import (
     duration,
     fate_parts,
     histogram_items,
+    sqs_fates_line,
+    stream_fates_line,
     worst_chains,
 )
 
@@ -255,8 +257,11 @@ def _sqs(report: Report) -> list[str]:
         f"{sqs.redelivered_messages:,} redelivered; at most {sqs.max_deliveries:,} deliveries "
         f"of one message, highest receive count {receive} (evidence: {escape(sqs.evidence)})",
         f"- **Messages by deliveries:** {_histogram(sqs.deliveries_histogram)}",
-        "",
     ]
+    fates = sqs_fates_line(sqs)
+    if fates:
+        lines.append(f"- {escape(fates)}")
+    lines.append("")
     if not sqs.poison_messages:
         return lines
     lines += ["### Poison messages", ""]
@@ -268,11 +273,20 @@ def _sqs(report: Report) -> list[str]:
             m.first_seen,
             m.last_seen,
             escape(m.last_error or "-"),
+            escape(m.fate or "-"),
         ]
         for m in sqs.poison_messages[:POISON_ROWS]
     ]
-    header = ["Message id", "Function", "Deliveries", "First seen", "Last seen", "Last error"]
-    lines += _table(header, rows, align="llrlll")
+    header = [
+        "Message id",
+        "Function",
+        "Deliveries",
+        "First seen",
+        "Last seen",
+        "Last error",
+        "Fate",
+    ]
+    lines += _table(header, rows, align="llrllll")
     if len(sqs.poison_messages) > POISON_ROWS:
         lines += [f"... and {len(sqs.poison_messages) - POISON_ROWS:,} more.", ""]
     return lines
@@ -283,12 +297,15 @@ def _streams(report: Report) -> list[str]:
     lines = ["## Stream batches", ""]
     if not st.batches:
         return [*lines, "No Kinesis or DynamoDB stream batches.", ""]
-    return [
-        *lines,
+    lines.append(
         f"{st.batches:,} batches, {st.retried_batches:,} retried, at most {st.max_attempts:,} "
-        f"attempts of one batch (evidence: {escape(st.evidence)}).",
-        "",
-    ]
+        f"attempts of one batch (evidence: {escape(st.evidence)})."
+    )
+    fates = stream_fates_line(st)
+    if fates:
+        lines += ["", escape(fates[0].upper() + fates[1:]) + "."]
+    lines += [f"- Fate unknown: {escape(reason)}" for reason in st.fate_unknown_reasons]
+    return [*lines, ""]
 
 
 def _chains(report: Report) -> list[str]:

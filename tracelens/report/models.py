@@ -148,6 +148,16 @@ class PoisonMessage(msgspec.Struct, frozen=True, kw_only=True):
     first_seen: str
     last_seen: str
     last_error: str | None
+    fate: str | None = None  # "dlq" | "retention_deleted" | "in_queue" | "unknown"
+
+
+class SqsFates(msgspec.Struct, frozen=True, kw_only=True):
+    """Poison messages by fate."""
+
+    dlq: int = 0  # deliveries (or receive count) reached the RedrivePolicy maxReceiveCount
+    retention_deleted: int = 0  # the data runs past first delivery + MessageRetentionPeriod
+    in_queue: int = 0  # still being redelivered when the data ends
+    unknown: int = 0  # no queue attributes in the config
 
 
 class SqsSection(msgspec.Struct, frozen=True, kw_only=True):
@@ -161,6 +171,15 @@ class SqsSection(msgspec.Struct, frozen=True, kw_only=True):
     deliveries_histogram: dict[str, int]
     poison_messages: list[PoisonMessage]
     evidence: str  # "annotations" | "links" | "none"
+    fates: SqsFates = msgspec.field(default_factory=SqsFates)
+
+
+class StreamFates(msgspec.Struct, frozen=True, kw_only=True):
+    """Stream batches that ended badly (retries, record age or retention), by fate."""
+
+    sent: int = 0  # the mapping has an on-failure destination
+    discarded: int = 0  # it has none: the records are lost
+    unknown: int = 0  # see ``StreamsSection.fate_unknown_reasons``
 
 
 class StreamsSection(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,6 +189,10 @@ class StreamsSection(msgspec.Struct, frozen=True, kw_only=True):
     retried_batches: int
     max_attempts: int
     evidence: str  # "annotations" | "traces" | "none"
+    fates: StreamFates = msgspec.field(default_factory=StreamFates)
+    #: Failed batches within every limit of their mapping when the data ends (shard blocked).
+    still_retrying: int = 0
+    fate_unknown_reasons: list[str] = msgspec.field(default_factory=list)  # sorted
 
 
 class ChainStep(msgspec.Struct, frozen=True, kw_only=True):

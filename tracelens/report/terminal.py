@@ -14,6 +14,8 @@ from tracelens.report._format import (
     duration,
     fate_parts,
     histogram_items,
+    sqs_fates_line,
+    stream_fates_line,
     worst_chains,
 )
 
@@ -254,6 +256,9 @@ def _sqs(report: Report, console: Console) -> None:
         )
     )
     console.print(Text(f"messages by deliveries: {_histogram(sqs.deliveries_histogram)}"))
+    fates = sqs_fates_line(sqs)
+    if fates:
+        console.print(Text(fates))
     if not sqs.poison_messages:
         return
     console.print(Text("poison messages:", style="bold"))
@@ -265,6 +270,9 @@ def _sqs(report: Report, console: Console) -> None:
         body.append(
             f"{msg.deliveries:,} deliveries · {_time(msg.first_seen)} -> {_time(msg.last_seen)}"
         )
+        if msg.fate:
+            body.append(" · fate ")
+            body.append(msg.fate, style="bold red" if msg.fate in LOST_FATES else "")
         if msg.last_error:
             body.append(f"\nlast error: {msg.last_error}", style="dim")
         grid.add_row(" ", body)
@@ -286,6 +294,11 @@ def _streams(report: Report, console: Console) -> None:
             + f" · evidence: {st.evidence}"
         )
     )
+    fates = stream_fates_line(st)
+    if fates:
+        console.print(Text(fates, style="bold red" if st.fates.discarded else ""))
+    for reason in st.fate_unknown_reasons:
+        console.print(Text(f"fate unknown: {reason}", style="dim"))
 
 
 def _chains(report: Report, console: Console) -> None:

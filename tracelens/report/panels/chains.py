@@ -41,6 +41,9 @@ MARKERS: tuple[tuple[str, str, str, str], ...] = (
 _BADNESS = {
     "dropped": 0,
     "missing": 0,
+    "discarded": 0,
+    "retention_deleted": 0,
+    "failed": 1,
     "retries_exhausted": 1,
     "event_age_exceeded": 1,
     "poison": 1,

@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 DELIVERIES_TITLE = "SQS deliveries per message (more than 1 = redelivered)"
 POISON_TITLE = "SQS poison messages: failed every delivery, never succeeded"
 DEFAULT_POISON_LIMIT = 50
+#: How each poison-message fate reads in the table.
+_FATE_TEXT = {
+    "dlq": "moved to the DLQ",
+    "retention_deleted": "deleted at retention",
+    "in_queue": "still in the queue",
+    "unknown": "unknown (no queue config)",
+}
 
 _POISON_HEADER = [
     "message id",
@@ -29,6 +36,7 @@ _POISON_HEADER = [
     "first seen (UTC)",
     "last seen (UTC)",
     "last error",
+    "fate",
 ]
 
 
@@ -88,14 +96,23 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
         columns[3].append(plot_text(message.first_seen))
         columns[4].append(plot_text(message.last_seen))
         columns[5].append(plot_text(message.last_error or "(none recorded)"))
+        columns[6].append(plot_text(_FATE_TEXT.get(message.fate or "", "-")))
     if not shown:
-        columns = [["none"], ["-"], ["0"], ["-"], ["-"], ["No poison messages in this view."]]
+        columns = [
+            ["none"],
+            ["-"],
+            ["0"],
+            ["-"],
+            ["-"],
+            ["No poison messages in this view."],
+            ["-"],
+        ]
     title = spec.title or POISON_TITLE
     if len(poison) > len(shown):
         title += f" (worst {len(shown)} of {len(poison)})"
     table = {
         "type": "table",
-        "columnwidth": [230, 140, 80, 190, 190, 330],
+        "columnwidth": [230, 140, 80, 190, 190, 330, 170],
         "header": {
             "values": [f"<b>{name}</b>" for name in _POISON_HEADER],
             "fill": {"color": "#eaecee"},
@@ -108,7 +125,7 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
             "font": {
                 "color": [["#1c2833"] * len(columns[0])] * 2
                 + [[SEVERITY_COLOURS["critical"]] * len(columns[0])]
-                + [["#1c2833"] * len(columns[0])] * 3
+                + [["#1c2833"] * len(columns[0])] * 4
             },
         },
     }

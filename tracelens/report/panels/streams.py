@@ -53,8 +53,18 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
                 ),
             }
         )
+    title = spec.title or f"{TITLE}, {view.bucket_seconds} s buckets"
+    fates = {"sent": 0, "discarded": 0, "unknown": 0}
+    for chain in view.chains:
+        if chain.kind == "stream" and chain.fate in fates:
+            fates[chain.fate] += 1
+    if any(fates.values()):
+        title += (
+            f"<br><sub>failed batches: {fates['sent']} sent to the on-failure destination, "
+            f"{fates['discarded']} discarded, {fates['unknown']} fate unknown</sub>"
+        )
     layout = base_layout(
-        spec.title or f"{TITLE}, {view.bucket_seconds} s buckets",
+        title,
         x_title="batch start time (UTC)",
         y_title="retried batches",
     )
