@@ -48,10 +48,14 @@ def span_ms(start: float, end: float) -> float:
 def observed_outcome(event: dict[str, Any], data_end: float) -> str:
     """Classify an async event as the report contract (amended by D6) does, with its config.
 
-    A failed last attempt with retries left is ``in_progress`` only while the data ends
-    within :data:`RETRY_WINDOW_S` after that attempt's end (an event with no attempt, while
-    the data ends before its age limit); otherwise the event ended, by age when the
-    emulator ended it by age or the age limit passed before the data ends.
+    A failed last attempt with retries left is ``in_progress`` while the data ends within
+    :data:`RETRY_WINDOW_S` after that attempt's end, or later while the event was still
+    being throttled when the data ends (an event with no attempt: while the data ends
+    before its age limit); otherwise the event ended, by age when the emulator ended it by
+    age or the age limit passed before the data ends. An event Lambda ended at once because
+    the function's reserved concurrency is 0 (``condition`` ``ZeroReservedConcurrency``)
+    shows only a 202 and a short ``Dwell Time`` in the traces, so it counts as in progress
+    until its age limit, as the data shows it.
 
     Args:
         event: a truth async event.
@@ -71,6 +75,8 @@ def observed_outcome(event: dict[str, Any], data_end: float) -> str:
         return "event_age_exceeded" if expired else "in_progress"
     if data_end <= attempts[-1]["end"] + RETRY_WINDOW_S:
         return "event_age_exceeded" if expired else "in_progress"
+    if event["ended"] > data_end:  # still being throttled when the data ends (D6)
+        return "in_progress"
     return "event_age_exceeded" if event["condition"] == "EventAgeExceeded" else "retries_exhausted"
 
 
