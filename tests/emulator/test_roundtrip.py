@@ -17,7 +17,7 @@ import pytest
 
 from tests.emulator.conftest import BUILTINS, builtin_result
 from tests.emulator.oracle import analyse_bundle, compare, ended_badly_problems, stats
-from tracelens.emulator import load_scenario, run_scenario, write_bundle
+from tracelens.emulator import run_scenario, write_bundle
 from tracelens.emulator.scenario import parse_scenario
 from tracelens.emulator.truth import BAD_OUTCOMES
 
@@ -30,7 +30,7 @@ SEED = 3
 
 
 def _bundle(name: str, tmp_path: Path) -> tuple[EmulationResult, Path]:
-    result = run_scenario(load_scenario(name), seed=SEED)
+    result = builtin_result(name, SEED)  # run once per session, shared by the tests below
     write_bundle(result, tmp_path / "bundle")
     return result, tmp_path / "bundle"
 
@@ -103,6 +103,19 @@ def test_analyze_recovers_truth_on_random_scenarios(tmp_path: Path) -> None:
         write_bundle(result, out)
         problems = compare(result.truth, analyse_bundle(out))
         assert not problems, problems.text()
+        # the same traces without config or dumps: nothing that ended badly looks fine,
+        # and no fate claims a dump was checked
+        bare = tmp_path / f"t{seed}"
+        bare.mkdir(exist_ok=True)
+        shutil.copy(out / "traces.ndjson", bare / "traces.ndjson")
+        report = analyse_bundle(bare)
+        wrong = ended_badly_problems(result.truth, report)
+        wrong += [
+            f"{c['key']}: fate evidence dump with no dump supplied"
+            for c in report["chains"]
+            if c.get("fate_evidence") == "dump"
+        ]
+        assert not wrong, "\n".join(wrong)
 
     check()
 
