@@ -67,8 +67,10 @@ class Problems:
     def check(self, path: str, want: Any, got: Any) -> None:
         """Record a mismatch between truth ``want`` and report ``got`` at ``path``."""
         if got is ABSENT:
-            self.missing.add(path.split("[")[0])
-            self.wrong.append(f"{path}: report has no such field")
+            field = path.split(" (")[0]
+            if field not in self.missing:
+                self.missing.add(field)
+                self.wrong.append(f"{field}: report has no such field")
         elif not _close(want, got):
             self.wrong.append(f"{path}: truth {want!r}, report {got!r}")
 
