@@ -26,6 +26,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "reserved_concurrency": draw(st.sampled_from([None, 0, 1, 5])),
             "duplicate_rate": draw(st.sampled_from([0.0, 0.3])),
             "service_error_rate": draw(st.sampled_from([0.0, 0.1])),
+            "failure_flag": draw(st.sampled_from(["error", "fault", "throttle"])),
+            "failure_cause": draw(st.booleans()),
             "dlq": draw(
                 st.sampled_from(
                     [None, "arn:aws:sqs:us-east-1:123456789012:d", "arn:aws:sns:us-east-1:1:t"]

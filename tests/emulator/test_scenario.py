@@ -61,6 +61,15 @@ def test_unknown_name_lists_the_builtins() -> None:
             'function="f"\n[[callers]]\nkind="sqs"\ntarget="q"\n',
             "queues.q.visibility_timeout_s",
         ),
+        (
+            'name = "x"\n[functions.f]\nfailure_flag = "oops"\n[[callers]]\nkind="sdk"\n'
+            'function="f"\n',
+            "functions.f.failure_flag",
+        ),
+        (
+            'name = "x"\n[functions.f]\nfailure_cause = 1\n[[callers]]\nkind="sdk"\nfunction="f"\n',
+            "functions.f.failure_cause",
+        ),
     ],
 )
 def test_invalid_scenarios_name_file_and_key(tmp_path: Path, text: str, key: str) -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from tracelens.emulator.clock import VirtualClock
     from tracelens.emulator.functions import Execution, FunctionRuntime
     from tracelens.emulator.ids import IdGenerator
-    from tracelens.emulator.scenario import CallerSpec, Scenario
+    from tracelens.emulator.scenario import CallerSpec, FunctionSpec, Scenario
 
 
 @dataclass
@@ -47,6 +47,43 @@ class Run:
     sns_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     target_deliveries: list[dict[str, Any]] = field(default_factory=list)
     sync_calls: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def note_request(
+        self,
+        name: str,
+        request_id: str,
+        mode: str,
+        *,
+        throttled: bool = False,
+        failed: bool | None = None,
+        call: str | None = None,
+        executions: int = 0,
+    ) -> None:
+        """Note one Lambda request for the truth (one ``AWS::Lambda`` service segment).
+
+        Args:
+            name: the function name Lambda records.
+            request_id: its request id.
+            mode: the invoke path the report contract gives it (``sync``, ``async``,
+                ``sqs``, ``stream``, ``unknown``).
+            throttled: Lambda answered 429 (definition D1).
+            failed: whether the request failed (D2); None for async events, decided by
+                their outcome when the truth is built.
+            call: the logical call of a sync request (``trace_id/parent_id``, D4).
+            executions: function segments written under this request.
+        """
+        self.requests.append(
+            {
+                "function": name,
+                "request_id": request_id,
+                "mode": mode,
+                "throttled": throttled,
+                "failed": failed,
+                "call": call,
+                "executions": executions,
+            }
+        )
 
     def tally(self, name: str) -> FunctionTally:
         """Return the tally of a function name as Lambda records it (created on first use)."""
@@ -236,8 +273,7 @@ def function_span(
         subsegments=records or [],
     )
     if failed and error is not None:
-        invocation.error = True
-        invocation.exception = (ids.entity_id(), error[0], error[1])
+        mark_failed(run, invocation, runtime.spec, error)
     subs.append(invocation)
     subs.append(
         Span("Overhead", ids.entity_id(), ex.end, ex.overhead_end, aws={"function_arn": arn})
@@ -250,7 +286,6 @@ def function_span(
         trace_id=trace_id,
         parent_id=parent_id,
         origin="AWS::Lambda::Function",
-        error=failed,
         aws={
             "account_id": run.scenario.account,
             "function_arn": arn,
@@ -259,6 +294,8 @@ def function_span(
         },
         subsegments=subs,
     )
+    if failed:
+        _flag(span, runtime.spec.failure_flag)
     tally = run.tally(name)
     tally.invocations += 1
     tally.cold_starts += ex.cold
@@ -303,10 +340,44 @@ def record_span(
     end: float,
     annotations: dict[str, str | int | float | bool],
     error: tuple[str, str] | None,
+    spec: FunctionSpec,
 ) -> Span:
     """Build one per-record subsegment with the contract's record annotations."""
     span = Span(name, run.ids.entity_id(), start, end, annotations=annotations)
     if error is not None:
-        span.error = True
-        span.exception = (run.ids.entity_id(), error[0], error[1])
+        mark_failed(run, span, spec, error)
     return span
+
+
+#: What the report shows for a failure that recorded no cause, by the flag it carries.
+NO_CAUSE_TEXT = {
+    "throttle": "Throttled",
+    "fault": "Fault (no cause recorded)",
+    "error": "Error (no cause recorded)",
+}
+
+
+def _flag(span: Span, flag: str) -> None:
+    if flag == "throttle":
+        span.throttle = True
+    elif flag == "fault":
+        span.fault = True
+    else:
+        span.error = True
+
+
+def mark_failed(run: Run, span: Span, spec: FunctionSpec, error: tuple[str, str]) -> None:
+    """Flag a failed attempt, invocation or record as the function's ``failure_flag`` says.
+
+    The exception becomes the span's cause unless the function's ``failure_cause`` is off.
+    """
+    _flag(span, spec.failure_flag)
+    if spec.failure_cause:
+        span.exception = (run.ids.entity_id(), error[0], error[1])
+
+
+def failure_text(spec: FunctionSpec, error: tuple[str, str]) -> str:
+    """The "Type: message" text of a failure, or the report's label when no cause was kept."""
+    if spec.failure_cause:
+        return f"{error[0]}: {error[1]}"
+    return NO_CAUSE_TEXT[spec.failure_flag]

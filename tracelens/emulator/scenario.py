@@ -31,6 +31,7 @@ ASYNC_CALLERS = frozenset(
 )
 POLL_CALLERS = frozenset({"sqs", "kinesis", "dynamodb"})
 FAILURE_KINDS = frozenset({"exception", "timeout"})
+FAILURE_FLAGS = frozenset({"error", "fault", "throttle"})
 RETRY_MODES = frozenset({"none", "legacy", "standard", "adaptive"})
 # botocore's default total attempts per retry mode (lambda-semantics.md §1.4)
 DEFAULT_TOTAL_ATTEMPTS = {"none": 1, "legacy": 5, "standard": 3, "adaptive": 3}
@@ -63,6 +64,8 @@ class FunctionSpec:
     on_failure: str | None = None
     duplicate_rate: float = 0.0
     service_error_rate: float = 0.0
+    failure_flag: str = "error"  # the flag a failed invocation carries (error|fault|throttle)
+    failure_cause: bool = True  # whether a failure records its exception as the cause
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,9 @@ def _function(where: str, name: str, table: Any) -> FunctionSpec:
     kind = r.text("failure_kind", "exception") or "exception"
     if kind not in FAILURE_KINDS:
         raise r.fail("failure_kind", f"must be one of {sorted(FAILURE_KINDS)}")
+    flag = r.text("failure_flag", "error") or "error"
+    if flag not in FAILURE_FLAGS:
+        raise r.fail("failure_flag", f"must be one of {sorted(FAILURE_FLAGS)}")
     spec = FunctionSpec(
         name=name,
         duration_ms=r.number("duration_ms", 80.0, 1.0, 900_000.0),
@@ -231,6 +237,8 @@ def _function(where: str, name: str, table: Any) -> FunctionSpec:
         on_failure=_arn(r, "on_failure", DESTINATION_SERVICES),
         duplicate_rate=r.number("duplicate_rate", 0.0, 0.0, 1.0),
         service_error_rate=r.number("service_error_rate", 0.0, 0.0, 1.0),
+        failure_flag=flag,
+        failure_cause=bool(r.get("failure_cause", bool, True)),
     )
     r.finish()
     return spec

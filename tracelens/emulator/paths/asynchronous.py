@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tracelens.emulator.engine import Run, arrivals, function_span, iso_time, service_span
+from tracelens.emulator.engine import (
+    Run,
+    arrivals,
+    failure_text,
+    function_span,
+    iso_time,
+    mark_failed,
+    service_span,
+)
 from tracelens.emulator.xray import Span
 
 if TYPE_CHECKING:
@@ -141,8 +149,7 @@ def _dispatch(run: Run, ev: _Event) -> None:
         http_status=200,
     )
     if failed and ex.error is not None:
-        attempt.error = True
-        attempt.exception = (run.ids.entity_id(), ex.error[0], ex.error[1])
+        mark_failed(run, attempt, spec, ex.error)
     ev.attempts.append(attempt)
     ev.errors.append(ex.error)
     ev.functions.append(
@@ -217,6 +224,13 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
     run.writer.record(svc)
     for fn in ev.functions:
         run.writer.record(fn)
+    run.note_request(
+        spec.name,
+        ev.request_id,
+        "async",
+        throttled=spec.failure_flag == "throttle" and any(ev.errors),
+        executions=len(ev.functions),
+    )
     last_error = next((e for e in reversed(ev.errors) if e is not None), None)
     if condition != "Success":
         body = json.dumps(ev.payload, separators=(",", ":"))
@@ -277,13 +291,14 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
             "caller": ev.caller.kind,
             "trace_id": ev.trace_id,
             "enqueued": round(ev.received, 6),
+            "dwell_end": round(dwell_end, 6),
             "throttled_tries": ev.throttles,
             "attempts": [
                 {
                     "n": i + 1,
                     "start": round(a.start, 6),
                     "end": round(a.end, 6),
-                    "error": (f"{e[0]}: {e[1]}" if e else None),
+                    "error": failure_text(spec, e) if e else None,
                 }
                 for i, (a, e) in enumerate(zip(ev.attempts, ev.errors, strict=True))
             ],

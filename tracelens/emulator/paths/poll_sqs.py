@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tracelens.emulator.engine import Run, arrivals, function_span, record_span, service_span
+from tracelens.emulator.engine import (
+    Run,
+    arrivals,
+    failure_text,
+    function_span,
+    record_span,
+    service_span,
+)
 from tracelens.emulator.xray import Span
 
 if TYPE_CHECKING:
@@ -37,6 +44,7 @@ class _Message:
     deliveries: int = 0
     failed: int = 0
     receive_counts: list[int] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)  # one entry per delivery
     state: str = "queued"  # queued | deleted | dead_lettered | expired
     group: str | None = None  # FIFO MessageGroupId
     producer: Span | None = None  # kept until the end when child links are written
@@ -207,6 +215,14 @@ def _invoke(run: Run, q: _Queue, batch: list[_Message]) -> None:
         m.deliveries += 1
         m.failed += bad or ex.timed_out
         m.receive_counts.append(m.receive_count)
+        m.log.append(
+            {
+                "request_id": request_id,
+                "start": round(ex.start, 6),
+                "end": round(ex.overhead_end, 6),
+                "error": failure_text(runtime.spec, error) if (bad or ex.timed_out) else None,
+            }
+        )
         records.append(
             record_span(
                 run,
@@ -219,6 +235,7 @@ def _invoke(run: Run, q: _Queue, batch: list[_Message]) -> None:
                     "receive_count": m.receive_count,
                 },
                 error if (bad or ex.timed_out) else None,
+                runtime.spec,
             )
         )
     partial = q.mapping.report_batch_item_failures and not ex.timed_out
@@ -272,6 +289,14 @@ def _invoke(run: Run, q: _Queue, batch: list[_Message]) -> None:
     )
     run.writer.record(svc)
     run.writer.record(fn)
+    run.note_request(
+        runtime.spec.name,
+        request_id,
+        "sqs",
+        throttled=invocation_failed and runtime.spec.failure_flag == "throttle",
+        failed=invocation_failed,
+        executions=1,
+    )
     failed_from = processed - 1 if any(record_fails[:processed]) else processed
     done = [] if invocation_failed else batch[:failed_from]
     if not q.spec.fifo and not invocation_failed:
@@ -311,6 +336,7 @@ def collect(run: Run, queues: dict[str, _Queue]) -> None:
                     "deliveries": m.deliveries,
                     "failed_deliveries": m.failed,
                     "receive_counts": m.receive_counts,
+                    "delivery_log": m.log,
                     "final_receive_count": m.receive_count,
                     "outcome": outcome,
                     **({"group": m.group, "seq": m.seq} if m.group is not None else {}),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tracelens.emulator.engine import (
     Run,
     arrivals,
+    failure_text,
     function_span,
     iso_time,
     record_span,
@@ -238,15 +239,17 @@ def _invoke(run: Run, shard: _Shard, batch: _Batch) -> None:
                 "sequence_number": str(r.seq),
             },
             error if bad else None,
+            runtime.spec,
         )
         for i, (r, bad) in enumerate(zip(recs, fails, strict=True))
     ]
     svc_end = ex.overhead_end + rng.uniform(0.0005, 0.002)
+    request_id = ids.uuid()
     svc = service_span(
         run,
         runtime,
         trace_id=batch.trace_id,
-        request_id=ids.uuid(),
+        request_id=request_id,
         start=svc_start,
         end=svc_end,
         status=200,
@@ -263,6 +266,14 @@ def _invoke(run: Run, shard: _Shard, batch: _Batch) -> None:
     )
     run.writer.record(svc)
     run.writer.record(fn)
+    run.note_request(
+        runtime.spec.name,
+        request_id,
+        "stream",
+        throttled=failed and runtime.spec.failure_flag == "throttle",
+        failed=failed,
+        executions=1,
+    )
     key = _key(shard, batch)
     entry = run.stream_batches.setdefault(key, _entry(shard, batch, "in_progress"))
     entry["attempts"].append(
@@ -270,7 +281,8 @@ def _invoke(run: Run, shard: _Shard, batch: _Batch) -> None:
             "start": round(svc_start, 6),
             "end": round(svc_end, 6),
             "records": len(recs),
-            "error": f"{error[0]}: {error[1]}" if failed else None,
+            "invocation_start": round(ex.start, 6),
+            "error": failure_text(runtime.spec, error) if failed else None,
         }
     )
     shard.log.append(

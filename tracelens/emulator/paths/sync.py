@@ -51,6 +51,7 @@ class _Try:
     end: float  # when the client got the response or gave up (read timeout)
     status: int | None
     outcome: str  # ok | function_error | throttled | service_error | read_timeout
+    executed: bool = False  # the function ran (a function segment was written)
 
 
 @dataclass
@@ -156,12 +157,22 @@ def _try(run: Run, call: _Call) -> None:
         )
     for doc in docs:
         run.writer.record(doc)
+    run.note_request(
+        name,
+        request_id,
+        "sync" if call.sub_id is not None else "unknown",
+        throttled=status == 429
+        or (outcome == "function_error" and runtime.spec.failure_flag == "throttle"),
+        failed=status != 200 or outcome == "function_error",
+        call=f"{call.trace_id}/{call.sub_id}" if call.sub_id is not None else None,
+        executions=int(env is not None),
+    )
     response = svc_end + rng.uniform(0.0005, 0.002)
     timeout = call.caller.read_timeout_s if call.caller.kind == "sdk" else None
     if timeout is not None and response - now > timeout:
         # R1.13: the client gives up and may retry; the function keeps running
         response, status, outcome = now + timeout, None, "read_timeout"
-    call.tries.append(_Try(request_id, now, response, status, outcome))
+    call.tries.append(_Try(request_id, now, response, status, outcome, env is not None))
     delay = _retry_delay(call, outcome)
     if delay is None:
         run.clock.at(response, lambda: _finish(run, call))
@@ -307,6 +318,7 @@ def _truth(call: _Call) -> dict[str, Any]:
                 "end": round(x.end, 6),
                 "status": x.status,
                 "outcome": x.outcome,
+                "executed": x.executed,
             }
             for x in call.tries
         ],
