@@ -220,12 +220,18 @@ def ended_badly_problems(truth: dict[str, Any], report: dict[str, Any]) -> list[
         if outcome in BAD_OUTCOMES:
             continue
         attempts = e["attempts"]
+        # Without config the age limit is unknown: an event with no attempt is known to have
+        # ended once the data goes on past the retry window after its Dwell Time ended.
         open_until = (
             attempts[-1]["end"] + RETRY_WINDOW_S
             if attempts
-            else e["enqueued"] + e["max_event_age_s"]
+            else (e["dwell_end"] or e["enqueued"]) + RETRY_WINDOW_S
         )
-        if outcome == "in_progress" and data_end <= open_until:
+        # A one-attempt event in progress is no chain: the outcome counts must then hold it.
+        in_progress = outcome == "in_progress" or (
+            chain is None and report["async"]["outcomes"]["in_progress"] > 0
+        )
+        if in_progress and data_end <= open_until:
             continue
         out.append(f"{e['function']} {e['request_id']}: truth {e['outcome']}, report {outcome}")
     return out

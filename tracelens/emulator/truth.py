@@ -54,8 +54,10 @@ def observed_outcome(event: dict[str, Any], data_end: float) -> str:
     before its age limit); otherwise the event ended, by age when the emulator ended it by
     age or the age limit passed before the data ends. An event Lambda ended at once because
     the function's reserved concurrency is 0 (``condition`` ``ZeroReservedConcurrency``)
-    shows only a 202 and a short ``Dwell Time`` in the traces, so it counts as in progress
-    until its age limit, as the data shows it.
+    shows only a 202 and a short ``Dwell Time`` in the traces: as the data shows it, the
+    event left the queue without running, so it counts as ``event_age_exceeded`` once the
+    data goes on past :data:`RETRY_WINDOW_S` after its ``Dwell Time`` ended (before that, or
+    before its age limit, it is in progress).
 
     Args:
         event: a truth async event.
@@ -72,7 +74,9 @@ def observed_outcome(event: dict[str, Any], data_end: float) -> str:
         return "retries_exhausted"
     expired = data_end > event["enqueued"] + event["max_event_age_s"]
     if not attempts:
-        return "event_age_exceeded" if expired else "in_progress"
+        dwell_end = event.get("dwell_end")
+        left_queue = dwell_end is not None and data_end > dwell_end + RETRY_WINDOW_S
+        return "event_age_exceeded" if expired or left_queue else "in_progress"
     if data_end <= attempts[-1]["end"] + RETRY_WINDOW_S:
         return "event_age_exceeded" if expired else "in_progress"
     if event["ended"] > data_end:  # still being throttled when the data ends (D6)
@@ -130,7 +134,7 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
         for name, t in sorted(run.tallies.items())
         if t.requests or t.invocations
     }
-    chains = _chains(events, messages, batches)
+    chains = _chains(run, events, messages, batches, data_end)
     return {
         "scenario": s.name,
         "seed": run.seed,
@@ -194,16 +198,7 @@ def _sqs_totals(run: Run, messages: list[dict[str, Any]], data_end: float) -> di
     seen = [m for m in messages if m["deliveries"] > 0]
     counts = [c for m in seen for c in m["receive_counts"]]
     retention = {q.name: q.retention_s for q in run.scenario.queues.values()}
-    fates: Counter[str] = Counter()
-    for m in seen:
-        if not _is_poison(m):
-            continue
-        if m["outcome"] == "dead_lettered":
-            fates["dlq"] += 1
-        elif m["outcome"] == "expired" and data_end >= m["sent"] + retention[m["queue"]]:
-            fates["retention_deleted"] += 1
-        else:
-            fates["in_queue"] += 1
+    fates = Counter(fate for m in seen if (fate := _sqs_fate(m, retention, data_end)))
     return {
         "messages": len(seen),
         "deliveries": sum(m["deliveries"] for m in seen),
@@ -215,15 +210,30 @@ def _sqs_totals(run: Run, messages: list[dict[str, Any]], data_end: float) -> di
     }
 
 
+def _sqs_fate(m: dict[str, Any], retention: dict[str, int], data_end: float) -> str | None:
+    """Where a poison message is when the data ends (None for other messages)."""
+    if not _is_poison(m):
+        return None
+    if m["outcome"] == "dead_lettered":
+        return "dlq"
+    if m["outcome"] == "expired" and data_end >= m["sent"] + retention[m["queue"]]:
+        return "retention_deleted"
+    return "in_queue"
+
+
 _ENDED = ("RetryAttemptsExhausted", "RecordAgeExceeded")
+
+
+def _stream_fate(run: Run, batch: dict[str, Any]) -> str | None:
+    """Sent to the mapping's on-failure destination or discarded (None: not ended)."""
+    if not batch["attempts"] or batch["outcome"] not in _ENDED:
+        return None
+    return "sent" if _stream_target(run, batch) else "discarded"
 
 
 def _stream_totals(run: Run, batches: list[dict[str, Any]]) -> dict[str, Any]:
     invoked = [b for b in batches if b["attempts"]]
-    fates: Counter[str] = Counter()
-    for b in invoked:
-        if b["outcome"] in _ENDED:
-            fates["sent" if _stream_target(run, b) else "discarded"] += 1
+    fates = Counter(fate for b in invoked if (fate := _stream_fate(run, b)))
     return {
         "batches": len(invoked),
         "retried_batches": sum(1 for b in invoked if len(b["attempts"]) > 1),
@@ -270,9 +280,14 @@ def _sync_totals(sync: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _chains(
-    events: list[dict[str, Any]], messages: list[dict[str, Any]], batches: list[dict[str, Any]]
+    run: Run,
+    events: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    batches: list[dict[str, Any]],
+    data_end: float,
 ) -> list[dict[str, Any]]:
     """Every async event, SQS message or stream batch retried or ended badly (contract)."""
+    retention = {q.name: q.retention_s for q in run.scenario.queues.values()}
     chains: list[dict[str, Any]] = []
     for e in events:
         if len(e["attempts"]) > 1 or e["outcome"] in BAD_OUTCOMES:
@@ -292,6 +307,8 @@ def _chains(
             )
     for m in messages:
         log = sorted(m["delivery_log"], key=lambda d: (d["start"], d["request_id"]))
+        if not log:  # never delivered (e.g. every poll throttled): no trace shows it
+            continue
         failures = sum(d["error"] is not None for d in log)
         outcome = delivery_outcome(failures, len(log) - failures, len(log), "poison")
         if len(log) > 1 or outcome in ("poison", "failed"):
@@ -302,7 +319,7 @@ def _chains(
                     "function": m["function"],
                     "attempts": len(log),
                     "outcome": outcome,
-                    "fate": None,
+                    "fate": _sqs_fate(m, retention, data_end),
                     "fate_evidence": None,
                     "dwell_ms": None,
                     "errors": [d["error"] for d in log if d["error"] is not None],
@@ -322,7 +339,7 @@ def _chains(
                     "function": b["function"],
                     "attempts": len(attempts),
                     "outcome": outcome,
-                    "fate": None,
+                    "fate": _stream_fate(run, b),
                     "fate_evidence": None,
                     "dwell_ms": None,
                     "errors": [a["error"] for a in attempts if a["error"] is not None],
@@ -403,9 +420,13 @@ def _findings(
         retried = sum(len(b["attempts"]) > 1 for b in bs)
         if retried:
             out.append(_finding("STREAM_BATCH_RETRIED", "warning", fn, retried))
-        discarded = sum(b["outcome"] in _ENDED and not _stream_target(run, b) for b in bs)
-        if discarded:
-            out.append(_finding("STREAM_RECORDS_DISCARDED", "critical", fn, discarded))
+        # Records of a batch that ended by retries or record age left the stream unprocessed
+        # either way (an on-failure destination gets the batch's metadata, not its records):
+        # critical when some were discarded with no destination at all.
+        fates = Counter(fate for b in bs if (fate := _stream_fate(run, b)))
+        if fates:
+            severity = "critical" if fates["discarded"] else "warning"
+            out.append(_finding("STREAM_RECORDS_DISCARDED", severity, fn, fates.total()))
     sync: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in requests:
         if r["mode"] == "sync":
