@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import tracelens
+from tests.cli_helpers import one_line_error, run_cli
 from tracelens.analysis import explain
-from tracelens.cli import main
 from tracelens.errors import TracelensError
-
-if TYPE_CHECKING:
-    from click.testing import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_traces"
@@ -37,21 +33,6 @@ ONLY_SERVICE = "1-6b094690-00000000000000000000f002"
 ONLY_INFERRED = "1-6b094690-00000000000000000000f003"
 ONLY_CALLER = "1-6b094690-00000000000000000000f004"
 THROTTLED_REQUEST = "7eea5dec-0000-42c5-ab45-45a574000001"
-
-
-def _run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _one_line_error(result: Result, *needles: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _docs() -> list[dict[str, Any]]:
@@ -129,7 +110,7 @@ def lonely(tmp_path: Path) -> Path:
     ],
 )
 def test_every_kind_of_lonely_trace_is_found(lonely: Path, key: str, needles: list[str]) -> None:
-    result = _run("explain", key, lonely, "--format", "json")
+    result = run_cli("explain", key, lonely, "--format", "json")
     assert result.exit_code == 0, result.output
     story = json.loads(result.stdout)
     assert story["found"] is True
@@ -156,7 +137,7 @@ def test_every_request_and_trace_of_sync_client_retries_is_found() -> None:
 
 @pytest.mark.parametrize("key", [EXHAUSTED[:8], EXHAUSTED.upper(), EXHAUSTED[:13].upper()])
 def test_prefix_and_case(key: str) -> None:
-    result = _run("explain", key, STORM, "--format", "json")
+    result = run_cli("explain", key, STORM, "--format", "json")
     assert result.exit_code == 0, result.output
     story = json.loads(result.stdout)
     assert story["key"] == EXHAUSTED
@@ -165,12 +146,12 @@ def test_prefix_and_case(key: str) -> None:
 
 
 def test_prefix_shorter_than_8_is_not_a_prefix() -> None:
-    _one_line_error(_run("explain", EXHAUSTED[:7], STORM), EXHAUSTED[:7], "at least 8")
+    one_line_error(run_cli("explain", EXHAUSTED[:7], STORM), EXHAUSTED[:7], "at least 8")
 
 
 def test_ambiguous_prefix_lists_candidates() -> None:
     # every trace id of the sample starts with the same 8 characters (1-6b0946...)
-    line = _one_line_error(_run("explain", "1-6b0946", STORM), "1-6b0946", "matches")
+    line = one_line_error(run_cli("explain", "1-6b0946", STORM), "1-6b0946", "matches")
     assert 1 <= line.count("1-6b0946") - 1 <= 5
     assert "..." in line or "more" in line
 
@@ -182,8 +163,8 @@ def test_library_raises_on_an_ambiguous_prefix() -> None:
 
 
 def test_unknown_key_says_what_was_searched() -> None:
-    _one_line_error(
-        _run("explain", "deadbeef-nothing", STORM),
+    one_line_error(
+        run_cli("explain", "deadbeef-nothing", STORM),
         "deadbeef-nothing",
         "request ids",
         "trace ids",
@@ -195,14 +176,14 @@ def test_unknown_key_says_what_was_searched() -> None:
 
 
 def test_text_story_of_an_exhausted_event() -> None:
-    result = _run("explain", EXHAUSTED, STORM)
+    result = run_cli("explain", EXHAUSTED, STORM)
     assert result.exit_code == 0, result.output
     assert "attempt 3 (failed)" in result.stdout
     assert "retry wait" in result.stdout
 
 
 def test_markdown_story_is_escaped(lonely: Path) -> None:
-    result = _run("explain", ONLY_CALLER, lonely, "--format", "markdown")
+    result = run_cli("explain", ONLY_CALLER, lonely, "--format", "markdown")
     assert result.exit_code == 0, result.output
     md = result.stdout
     assert md.startswith("# Story of trace")
@@ -212,14 +193,14 @@ def test_markdown_story_is_escaped(lonely: Path) -> None:
 
 
 def test_markdown_story_of_an_exhausted_event() -> None:
-    result = _run("explain", EXHAUSTED, STORM, "--format", "markdown")
+    result = run_cli("explain", EXHAUSTED, STORM, "--format", "markdown")
     assert result.exit_code == 0, result.output
     assert f"# Story of async event {EXHAUSTED}" in result.stdout.replace("\\", "")
     assert "attempt 3 (failed)" in result.stdout
 
 
 def test_json_story_is_the_documented_struct() -> None:
-    result = _run("explain", EXHAUSTED, STORM, "--format", "json")
+    result = run_cli("explain", EXHAUSTED, STORM, "--format", "json")
     assert result.exit_code == 0, result.output
     story = json.loads(result.stdout)
     assert story["schema"] == "tracelens.story/1"
@@ -239,7 +220,7 @@ def test_json_story_is_the_documented_struct() -> None:
         }
         assert event["time"] is None or event["time"].endswith("Z")
     # deterministic: the same input gives the same bytes
-    assert _run("explain", EXHAUSTED, STORM, "--format", "json").stdout == result.stdout
+    assert run_cli("explain", EXHAUSTED, STORM, "--format", "json").stdout == result.stdout
 
 
 def test_readme_example_is_a_real_story() -> None:
@@ -250,10 +231,10 @@ def test_readme_example_is_a_real_story() -> None:
     commands = re.findall(r"^tracelens explain (\S+) (sample_traces/\S+)", section, re.M)
     assert commands
     for key, bundle in commands:
-        result = _run("explain", key, ROOT / bundle, "--format", "json")
+        result = run_cli("explain", key, ROOT / bundle, "--format", "json")
         assert result.exit_code == 0, result.output
     story = json.loads(
-        _run("explain", commands[0][0], ROOT / commands[0][1], "--format", "json").stdout
+        run_cli("explain", commands[0][0], ROOT / commands[0][1], "--format", "json").stdout
     )
     shown = section[section.index("```\nStory of") :]  # the output block after the commands
     shown = shown[: shown.index("\n```", 4)]

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from click.testing import CliRunner
 
-from tracelens.cli import main
+from tests.cli_helpers import one_line_error, run_cli
 
 if TYPE_CHECKING:
     from click.testing import Result
@@ -27,21 +26,6 @@ FIRST = "2026-11-27T09:00:00.251092Z"
 LAST = "2026-11-27T09:09:56.531713Z"
 
 
-def _run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _one_line_error(result: Result, *needles: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
 def _functions(result: Result) -> list[str]:
     assert result.exit_code == 0, result.output
     return [f["name"] for f in json.loads(result.stdout)["functions"]]
@@ -53,8 +37,8 @@ def _functions(result: Result) -> list[str]:
 @pytest.mark.parametrize("command", ["analyze", "dashboard"])
 def test_unknown_function_names_the_functions_present(command: str, tmp_path: Path) -> None:
     extra = ["-o", tmp_path / "d.html"] if command == "dashboard" else []
-    line = _one_line_error(
-        _run(command, STORM, "--function", "invoice-render", *extra),
+    line = one_line_error(
+        run_cli(command, STORM, "--function", "invoice-render", *extra),
         "invoice-render",
         f"did you mean '{FN}'",
     )
@@ -63,18 +47,18 @@ def test_unknown_function_names_the_functions_present(command: str, tmp_path: Pa
 
 
 def test_unknown_function_without_a_close_match_still_lists_the_functions() -> None:
-    line = _one_line_error(_run("analyze", STORM, "--function", "nosuch"), "nosuch", FN)
+    line = one_line_error(run_cli("analyze", STORM, "--function", "nosuch"), "nosuch", FN)
     assert "did you mean" not in line
 
 
 @pytest.mark.parametrize("given", ["INVOICE-RENDERER", "Invoice-Renderer", ARN, f"{ARN}:live"])
 def test_wrong_case_and_arns_select_the_function(given: str) -> None:
-    assert _functions(_run("analyze", STORM, "--function", given, "--format", "json")) == [FN]
+    assert _functions(run_cli("analyze", STORM, "--function", given, "--format", "json")) == [FN]
 
 
 def test_arn_of_another_account_is_not_this_function() -> None:
     other = ARN.replace("123456789012", "999999999999")
-    _one_line_error(_run("analyze", STORM, "--function", other), other, ARN)
+    one_line_error(run_cli("analyze", STORM, "--function", other), other, ARN)
 
 
 def _service(name: str, n: int) -> str:
@@ -95,9 +79,9 @@ def _service(name: str, n: int) -> str:
 def test_a_name_matching_two_functions_in_different_case_is_ambiguous(tmp_path: Path) -> None:
     path = tmp_path / "t.ndjson"
     path.write_text(_service("Orders", 1) + "\n" + _service("orders", 2) + "\n")
-    _one_line_error(_run("analyze", path, "--function", "ORDERS"), "'Orders'", "'orders'")
+    one_line_error(run_cli("analyze", path, "--function", "ORDERS"), "'Orders'", "'orders'")
     # the exact spelling still selects exactly one of them
-    assert _functions(_run("analyze", path, "--function", "orders", "--format", "json")) == [
+    assert _functions(run_cli("analyze", path, "--function", "orders", "--format", "json")) == [
         "orders"
     ]
 
@@ -107,8 +91,8 @@ def test_a_name_matching_two_functions_in_different_case_is_ambiguous(tmp_path: 
 
 @pytest.mark.parametrize("until", ["2026-11-27T09:05:00Z", "2026-11-27T09:00:00Z"])
 def test_since_not_before_until(until: str) -> None:
-    _one_line_error(
-        _run("analyze", STORM, "--since", "2026-11-27T09:05:00Z", "--until", until),
+    one_line_error(
+        run_cli("analyze", STORM, "--since", "2026-11-27T09:05:00Z", "--until", until),
         "--since",
         "--until",
     )
@@ -123,11 +107,11 @@ def test_since_not_before_until(until: str) -> None:
     ],
 )
 def test_window_without_requests_gives_the_data_span(window: list[str]) -> None:
-    _one_line_error(_run("analyze", STORM, *window), "no Lambda request", FIRST, LAST)
+    one_line_error(run_cli("analyze", STORM, *window), "no Lambda request", FIRST, LAST)
 
 
 def test_window_inside_the_data_still_works() -> None:
-    result = _run(
+    result = run_cli(
         "analyze",
         STORM,
         "--since",
@@ -156,7 +140,7 @@ def test_fail_on_names_the_findings_that_crossed(
     tmp_path: Path, bundle: str, threshold: str, crossing: set[str]
 ) -> None:
     out = tmp_path / "r.json"
-    result = _run(
+    result = run_cli(
         "analyze",
         ROOT / "sample_traces" / bundle,
         "--fail-on",
@@ -181,7 +165,7 @@ def test_fail_on_names_the_findings_that_crossed(
 
 
 def test_fail_on_not_crossed_is_silent() -> None:
-    result = _run("analyze", ROOT / "sample_traces" / "healthy_api", "--fail-on", "critical")
+    result = run_cli("analyze", ROOT / "sample_traces" / "healthy_api", "--fail-on", "critical")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
 
