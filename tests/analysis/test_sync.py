@@ -328,3 +328,27 @@ def test_failed_requests_of_async_events_follow_their_outcome(builder: TraceBuil
     fn = results.functions.row(0, named=True)
     assert (fn["failed_requests"], fn["throttles"]) == (1, 0)
     assert results.sync.requests == 0
+
+
+def test_async_event_made_good_after_a_throttled_attempt_did_not_fail(
+    builder: TraceBuilder,
+) -> None:
+    # Attempt 1 throttled, attempt 2 succeeded: the request is throttled but not failed; an
+    # async event whose attempts all failed did fail (its outcome decides, D2).
+    t = trace_id(40)
+    svc = builder.service("fn", t, 0.0, 0.01, request_id="a1", status=202)
+    builder.dwell(t, svc, 0.0, 0.05)
+    builder.attempt(t, svc, 1, 0.05, 0.06, throttle=True)
+    att = builder.attempt(t, svc, 2, 60.0, 60.5)
+    builder.function("fn", t, att, 60.01, 60.49)
+    builder.async_event("fn", trace_id(41), "a2", 1.0, [(1.1, 1.5, True)] * 3)
+    builder.async_event("fn", trace_id(42), "a3", 400.0, [(400.1, 400.5, False)])
+    results = analyse(builder.frames(), SideInputs())
+    flags = {
+        r["request"]: (r["throttled"], r["failed"])
+        for r in results.requests.select("request", "throttled", "failed").to_dicts()
+    }
+    assert flags["a1"] == (True, False)
+    assert flags["a2"] == (False, True)
+    fn = results.functions.row(0, named=True)
+    assert (fn["throttles"], fn["failed_requests"]) == (1, 1)

@@ -92,10 +92,11 @@ def request_outcomes(
 
     Throttled (definition D1): the service segment has ``throttle`` or status 429, or an
     ``Attempt #N``, a function segment or its ``Invocation`` subsegment has ``throttle``.
-    Failed (D2): throttled; or the service segment has fault / error or a status of 400 or
-    more; or, for an async event, its outcome is ``retries_exhausted`` or
-    ``event_age_exceeded``; or, for any other request with invocations, its last invocation
-    (latest start) failed.
+    Failed (D2): the service segment is throttled or has fault / error or a status of 400
+    or more; or, for an async event, its outcome is ``retries_exhausted`` or
+    ``event_age_exceeded`` (a throttled attempt that a later retry made good does not fail
+    it); or, for any other request, it is throttled or its last invocation (latest start)
+    failed.
 
     Args:
         requests: ``requests`` output (with the service segment flags).
@@ -133,10 +134,16 @@ def request_outcomes(
     service_failed = (
         pl.col(col.ERROR) | pl.col(col.FAULT) | (pl.col(col.HTTP_STATUS) >= 400).fill_null(False)
     )
+    service_throttled = pl.col(col.THROTTLE) | (pl.col(col.HTTP_STATUS) == 429).fill_null(False)
+    # An async event's outcome decides whether it failed: a throttled attempt that Lambda
+    # retried with success did not fail the request (its Invoke call was accepted, 202).
+    others_failed = pl.col(c.THROTTLED) | pl.col("last_failed").fill_null(False)
     failed = (
-        pl.col(c.THROTTLED)
+        service_throttled
         | service_failed
-        | pl.coalesce("event_failed", pl.col("last_failed").fill_null(False))
+        | pl.when(pl.col("event_failed").is_not_null())
+        .then(pl.col("event_failed"))
+        .otherwise(others_failed)
     )
     return (
         requests.select(c.REQUEST, c.FUNCTION, col.HTTP_STATUS, *_FLAGS)

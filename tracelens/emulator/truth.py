@@ -255,10 +255,11 @@ def _requests(run: Run, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     outcome = {e["request_id"]: e["outcome"] for e in events}
     out = []
     for r in run.requests:
-        failed = r["failed"]
-        if failed is None:
+        if r["failed"] is None:  # an async event: its outcome decides (D2)
             failed = outcome[r["request_id"]] in BAD_OUTCOMES
-        out.append({**r, "failed": bool(failed or r["throttled"])})
+        else:
+            failed = r["failed"] or r["throttled"]
+        out.append({**r, "failed": bool(failed)})
     return sorted(out, key=lambda r: (r["function"], r["request_id"]))
 
 
