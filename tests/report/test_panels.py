@@ -189,3 +189,11 @@ def test_failed_and_throttled_requests_are_not_green() -> None:
     colours = table["cells"]["font"]["color"]
     assert colours[failed] == [SEVERITY_COLOURS["critical"]]
     assert colours[throttles] == [SEVERITY_COLOURS["warning"]]
+
+
+def test_headline_shows_no_dwell_number_without_dwell_data() -> None:
+    # sync_client_retries-like: no async event, so no dwell: no "0.0 s" that reads as "no wait"
+    from _fixed_report import empty_report
+
+    labels = [label for label, *_ in headline_numbers(build_views(empty_report())[0])]
+    assert not any("dwell" in label for label in labels)

@@ -49,9 +49,8 @@ def headline_numbers(view: View) -> list[tuple[str, float, str, str]]:
     numbers.append(
         ("poison messages", float(h.poison_messages), "", "critical" if h.poison_messages else "ok")
     )
-    if h.p99_dwell_ms is None:
-        numbers.append(("p99 dwell (no dwell data)", 0.0, " s", "neutral"))
-    else:
+    # Without dwell data there is no number to show (a 0.0 s would read as "no waiting").
+    if h.p99_dwell_ms is not None:
         severity = "warning" if h.p99_dwell_ms > HIGH_DWELL_MS else "ok"
         numbers.append(("p99 dwell", h.p99_dwell_ms / 1000.0, " s", severity))
     # Requests of every invoke path that failed or were throttled (shown only when some
