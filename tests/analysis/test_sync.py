@@ -148,7 +148,9 @@ def _caller(builder: TraceBuilder, trace: str, name: str, start: float, end: flo
     )
 
 
-def _inferred(builder: TraceBuilder, trace: str, parent: str, start: float) -> str:
+def _inferred(
+    builder: TraceBuilder, trace: str, parent: str, start: float, operation: str = "Invoke"
+) -> str:
     return builder.row(
         trace_id=trace,
         kind=col.KIND_INFERRED,
@@ -160,6 +162,7 @@ def _inferred(builder: TraceBuilder, trace: str, parent: str, start: float) -> s
         end=at(start + 0.01),
         fault=True,
         http_status=500,
+        operation=operation,
     )
 
 
@@ -352,3 +355,17 @@ def test_async_event_made_good_after_a_throttled_attempt_did_not_fail(
     assert flags["a2"] == (False, True)
     fn = results.functions.row(0, named=True)
     assert (fn["throttles"], fn["failed_requests"]) == (1, 1)
+
+
+def test_a_failed_control_plane_call_is_not_lambda_not_reached(builder: TraceBuilder) -> None:
+    # X-Ray infers an AWS::Lambda segment for every Lambda API call (real_traces/aws-iatk has
+    # GetFunction ones): only a failed Invoke means a function was not reached.
+    t = trace_id(50)
+    _caller(builder, t, "deployer", 0.0, 1.0)
+    _inferred(builder, t, "c000000000000050", 0.1, operation="GetFunction")
+    u = trace_id(51)
+    _caller(builder, u, "orders-api/prod", 2.0, 3.0)
+    _inferred(builder, u, "c000000000000051", 2.1, operation="Invoke")
+    results = analyse(builder.frames(), SideInputs())
+    (finding,) = [f for f in results.findings if f.code == "LAMBDA_NOT_REACHED"]
+    assert (finding.count, finding.examples) == (1, (u,))

@@ -20,6 +20,8 @@ from tracelens.analysis.functions import MODE
 from tracelens.model import schema as col
 
 #: Name X-Ray gives an inferred segment built from an AWS SDK ``Lambda`` subsegment.
+#: Lambda API operations that run a function (botocore's lambda model).
+INVOKE_OPERATIONS = ("Invoke", "InvokeAsync", "InvokeWithResponseStream")
 _GENERIC_NAME = "Lambda"
 #: Stands for "still open" when comparing end times.
 _OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)
@@ -158,9 +160,13 @@ def lambda_not_reached(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.Laz
         | pl.col(col.THROTTLE).fill_null(False)
         | (pl.col(col.HTTP_STATUS) >= 400).fill_null(False)
     )
+    # X-Ray infers an AWS::Lambda segment for every Lambda API call (GetFunction, ...): only
+    # an invoke (or a call whose operation was not recorded) asked Lambda to run a function.
+    invoke = pl.col(col.OPERATION).cast(pl.String)
     inferred = entities.filter(
         (pl.col(col.KIND) == col.KIND_INFERRED)
         & (pl.col(col.ORIGIN).cast(pl.String) == "AWS::Lambda")
+        & (invoke.is_null() | invoke.is_in(INVOKE_OPERATIONS))
         & flagged
     ).select(col.ID, col.TRACE_ID, col.PARENT_ID, col.NAME, col.START, col.REQUEST_ID)
     answered = services.filter(pl.col(col.PARENT_ID).is_not_null()).select(

@@ -157,7 +157,7 @@ def _collected(dtype: pl.DataType) -> pl.DataType:
 _DOC_COLUMNS = _columns(
     col.TRACE_ID, col.ID, col.PARENT_ID, col.KIND, col.NAME, col.ORIGIN, _START_S, _END_S,
     col.IN_PROGRESS, col.ERROR, col.FAULT, col.THROTTLE, col.HTTP_STATUS, col.REQUEST_ID,
-    col.ARN, col.CAUSE, _FILE, _POS, _SUB, _TOP_IN_PROGRESS, _INDEPENDENT,
+    col.ARN, col.CAUSE, _FILE, _POS, _SUB, _TOP_IN_PROGRESS, _INDEPENDENT, col.OPERATION,
 )  # fmt: skip
 _SUB_COLUMNS = _columns(
     col.ID, col.PARENT_ID, col.KIND, col.NAME, _START_S, _END_S, col.IN_PROGRESS,
@@ -247,6 +247,7 @@ class FrameBuilder:
                 sub,
                 doc.in_progress is True,
                 independent,
+                aws.operation if aws is not None else None,
             )
         )
         if kind == col.KIND_RECORD and doc.annotations:

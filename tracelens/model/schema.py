@@ -35,6 +35,7 @@ MESSAGE_ID = "message_id"  # record annotation (messaging_message_id accepted as
 RECEIVE_COUNT = "receive_count"  # record annotation: SQS ApproximateReceiveCount
 SHARD_ID = "shard_id"  # record annotation
 SEQUENCE_NUMBER = "sequence_number"  # record annotation, kept as text (can exceed 64 bits)
+OPERATION = "operation"  # aws.operation of a top-level document (e.g. an inferred call's API)
 
 KIND_SERVICE = "service"  # non-inferred AWS::Lambda segment: one Lambda request
 KIND_FUNCTION = "function"  # AWS::Lambda::Function segment: one invocation
@@ -90,6 +91,7 @@ ENTITIES = pl.Schema(
         RECEIVE_COUNT: pl.Int64(),
         SHARD_ID: pl.Categorical(),
         SEQUENCE_NUMBER: pl.String(),
+        OPERATION: pl.Categorical(),
     }
 )
 

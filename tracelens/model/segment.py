@@ -40,6 +40,7 @@ class AwsInfo(msgspec.Struct, gc=False):
 
     request_id: str | None = None
     function_arn: str | None = None
+    operation: str | None = None
 
 
 class Link(msgspec.Struct, gc=False):
