@@ -1,4 +1,6 @@
-"""The ``tracelens`` command line: parse options, call the library, map errors to exit codes.
+"""The ``tracelens`` command line: click declarations, option types and the exit-code mapping.
+
+The command bodies live in ``tracelens.commands`` (one module per command).
 
 Exit codes: 0 success; 1 a ``--fail-on`` threshold was crossed; 2 bad usage or unusable
 input (one ``error: ...`` line on stderr, never a traceback); 130 interrupted.
@@ -10,27 +12,23 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import click
 
 import tracelens
+from tracelens.commands import analyze as analyze_command
+from tracelens.commands import dashboard as dashboard_command
+from tracelens.commands import emulate as emulate_command
+from tracelens.commands import explain as explain_command
 from tracelens.errors import TracelensError
 from tracelens.ingest.xray_api import WITH_CONFIG_HELP, WITH_DLQ_HELP
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from tracelens.model.side import SideInputs
-    from tracelens.report.models import Finding, Report
 
 #: Exit codes (ARCHITECTURE.md "Commands").
 EXIT_THRESHOLD = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
-
-SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
 
 
 class OneLineError(click.ClickException):
@@ -215,13 +213,19 @@ def analyze(
         tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
     """
-    report = _report(paths, config, dlq, functions=functions, since=since, until=until)
-    _emit(report, fmt=fmt, output=output)
-    if fail_on is not None:
-        crossed = _crossing(report, fail_on)
-        if crossed:
-            click.echo(_fail_on_line(fail_on, crossed), err=True)
-            raise click.exceptions.Exit(EXIT_THRESHOLD)
+    crossed = analyze_command.run(
+        paths,
+        fmt=fmt,
+        output=output,
+        config=config,
+        dlq=dlq,
+        functions=functions,
+        since=since,
+        until=until,
+        fail_on=fail_on,
+    )
+    if crossed:
+        raise click.exceptions.Exit(EXIT_THRESHOLD)
 
 
 @main.command()
@@ -248,113 +252,7 @@ def explain(
         tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
         tracelens explain b5050d2e sample_traces/async_retry_storm --format markdown
     """
-    from tracelens.analysis.explain import MIN_PREFIX, SEARCHED
-    from tracelens.report.story import render_story_json, render_story_markdown
-
-    frames = tracelens.read_traces(list(paths))
-    side = _side_inputs(paths, config, dlq)
-    story = tracelens.explain(frames, side, key)
-    if not story.found:
-        raise TracelensError(
-            f"nothing found for {key!r}: searched the {SEARCHED} of {frames.traces:,} traces "
-            f"in {', '.join(paths)} (any case; a prefix needs at least {MIN_PREFIX} characters)"
-        )
-    if fmt == "json":
-        click.echo(render_story_json(story), nl=False)
-    elif fmt == "markdown":
-        click.echo(render_story_markdown(story), nl=False)
-    else:
-        tracelens.render_story(story, console=_console(None))
-
-
-def _report(
-    paths: tuple[str, ...],
-    config: tuple[Path, ...],
-    dlq: tuple[str, ...],
-    *,
-    functions: tuple[str, ...],
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Report:
-    """Read the traces and side inputs, analyse them and build the Report."""
-    frames = tracelens.read_traces(list(paths))
-    side = _side_inputs(paths, config, dlq)
-    results = tracelens.analyse(frames, side, functions=functions, since=since, until=until)
-    return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
-
-
-def _side_inputs(
-    paths: tuple[str, ...], config: tuple[Path, ...], dlq: tuple[str, ...]
-) -> SideInputs:
-    return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
-
-
-def _crossing(report: Report, fail_on: str) -> list[Finding]:
-    """The findings of severity ``fail_on`` or worse, in report order."""
-    threshold = SEVERITY_RANK[fail_on]
-    return [f for f in report.findings if SEVERITY_RANK.get(f.severity, -1) >= threshold]
-
-
-def _fail_on_line(fail_on: str, crossed: list[Finding]) -> str:
-    """One stderr line: ``fail-on critical: 2 findings at critical or worse: CODE fn (12), ...``.
-
-    Function names come from the traces: ``repr`` folds control characters, so the line
-    stays one line and cannot drive the terminal.
-    """
-    parts = []
-    for finding in crossed:
-        name = "" if finding.function is None else f" {_plain(finding.function)}"
-        parts.append(f"{finding.code}{name} ({finding.count})")
-    noun = "finding" if len(crossed) == 1 else "findings"
-    return f"fail-on {fail_on}: {len(crossed)} {noun} at {fail_on} or worse: " + ", ".join(parts)
-
-
-def _plain(text: str) -> str:
-    """``text`` itself when printable, else its ``repr`` (escapes newlines and ESC)."""
-    return text if text.isprintable() else repr(text)
-
-
-def _console(file: IO[str] | None) -> Console:
-    from rich.console import Console
-
-    class _PipeConsole(Console):
-        """Leave a closed stdout to the group's handler (exit 141) instead of exiting 1."""
-
-        def on_broken_pipe(self) -> None:
-            self.quiet = True
-            raise BrokenPipeError
-
-    if file is None:
-        return _PipeConsole(highlight=False)
-    # A file gets plain text at a width that fits the tables.
-    return Console(file=file, width=100, color_system=None, force_terminal=False, highlight=False)
-
-
-def _emit(report: Report, *, fmt: str, output: Path | None) -> None:
-    """Render ``report`` in ``fmt`` to ``output`` (a file) or stdout."""
-    try:
-        if fmt == "json":
-            data = tracelens.render_json(report)
-            if output is None:
-                click.echo(data, nl=False)
-            else:
-                output.write_bytes(data)
-        elif fmt == "markdown":
-            text = tracelens.render_markdown(report)
-            if output is None:
-                click.echo(text, nl=False)
-            else:
-                output.write_text(text, encoding="utf-8")
-        elif output is None:
-            tracelens.render_terminal(report, console=_console(None))
-        else:
-            with output.open("w", encoding="utf-8") as handle:
-                tracelens.render_terminal(report, console=_console(handle))
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        target = output if output is not None else "stdout"
-        raise TracelensError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    explain_command.run(key, paths, fmt=fmt, config=config, dlq=dlq)
 
 
 @main.command()
@@ -397,14 +295,14 @@ def dashboard(
         tracelens dashboard sample_traces/async_retry_storm -o incident.html
         tracelens dashboard traces/ --dashboard queues --function orders-consumer -o q.html
     """
-    spec = tracelens.load_dashboard_spec(dashboard_name)  # a bad spec fails before any work
-    report = _report(paths, config, dlq, functions=functions)
-    page = tracelens.render_html(report, spec=spec)
-    try:
-        output.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise TracelensError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB, {spec.name})", err=True)
+    dashboard_command.run(
+        paths,
+        output=output,
+        dashboard_name=dashboard_name,
+        config=config,
+        dlq=dlq,
+        functions=functions,
+    )
 
 
 def _host_port(value: str, option: str) -> tuple[str, int]:
@@ -443,18 +341,13 @@ def emulate(
         tracelens emulate async_retry_storm --seed 7 -o bundle/
         tracelens analyze bundle/
     """
-    from tracelens import emulator
-
     if list_only:
-        for name, description in emulator.list_scenarios():
-            click.echo(f"{name}  {description}")
+        emulate_command.list_scenarios()
         return
     if scenario is None or output is None:
         raise click.UsageError("give a SCENARIO and -o DIR (or --list)")
     target = _host_port(udp, "--udp") if udp else None
-    result = emulator.run_scenario(emulator.load_scenario(scenario), seed=seed, udp=target)
-    emulator.write_bundle(result, output)
-    click.echo(f"wrote {output}", err=True)
+    emulate_command.run(scenario, seed=seed, udp=target, output=output)
 
 
 @main.command()

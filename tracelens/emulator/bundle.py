@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from tracelens.errors import EmulatorError
+from tracelens.model import bundle
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,18 +30,18 @@ def write_bundle(result: EmulationResult, out_dir: Path) -> None:
     """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with (out_dir / "traces.ndjson").open("w", encoding="utf-8", newline="\n") as fh:
+        with bundle.traces_path(out_dir).open("w", encoding="utf-8", newline="\n") as fh:
             for line in result.trace_lines():
                 fh.write(line)
                 fh.write("\n")
-        (out_dir / "config.json").write_text(_dump(result.config), encoding="utf-8")
-        dlq_dir = out_dir / "dlq"
+        bundle.config_path(out_dir).write_text(_dump(result.config), encoding="utf-8")
+        dlq_dir = bundle.dlq_dir(out_dir)
         if result.dlq:
             dlq_dir.mkdir(exist_ok=True)
             for old in dlq_dir.glob("*.json"):
                 old.unlink()
         for name, dump in sorted(result.dlq.items()):
-            (dlq_dir / f"{name}.json").write_text(_dump(dump), encoding="utf-8")
-        (out_dir / "truth.json").write_text(_dump(result.truth), encoding="utf-8")
+            bundle.dlq_dump_path(out_dir, name).write_text(_dump(dump), encoding="utf-8")
+        bundle.truth_path(out_dir).write_text(_dump(result.truth), encoding="utf-8")
     except OSError as exc:
         raise EmulatorError(f"{out_dir}: cannot write bundle: {exc.strerror}") from exc

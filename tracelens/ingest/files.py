@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from tracelens.errors import NoUsableInput, SourceUnavailable
 from tracelens.ingest.normalise import finish
 from tracelens.ingest.processes import read_parts
+from tracelens.model import bundle
 from tracelens.model.frames import NOT_SEGMENTS
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 
     from tracelens.model.frames import Rejection, TraceFrames
 
-# Files in a directory that are not traces: side inputs of a bundle, and documentation.
-_SIDE_FILES = frozenset({"config.json", "truth.json"})
+# Files in a directory that are not traces: documentation (a bundle's side inputs are
+# ``bundle.SIDE_FILES`` and its ``dlq/`` directory).
 _SKIPPED_SUFFIXES = (".md", ".txt.md", ".html", ".toml", ".py")
 
 
@@ -106,9 +107,13 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
 def _walk(directory: Path) -> list[Path]:
     files: list[Path] = []
     for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "dlq")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != bundle.DLQ_DIR)
         for name in sorted(names):
-            if name.startswith(".") or name in _SIDE_FILES or name.endswith(_SKIPPED_SUFFIXES):
+            if (
+                name.startswith(".")
+                or name in bundle.SIDE_FILES
+                or name.endswith(_SKIPPED_SUFFIXES)
+            ):
                 continue
             files.append(Path(root) / name)
     return sorted(files)

@@ -11,6 +11,7 @@ import msgspec
 
 from tracelens.errors import SideInputError
 from tracelens.ingest.config_file import read_config_files
+from tracelens.model import bundle
 from tracelens.model.side import (
     DestinationRecord,
     DlqMessage,
@@ -60,11 +61,9 @@ def read_side_inputs(
     for path in paths:
         if not path.is_dir():
             continue
-        if (path / "config.json").is_file():
-            config_files.append(path / "config.json")
-        dlq_dir = path / "dlq"
-        if dlq_dir.is_dir():
-            dump_specs.extend((None, p) for p in sorted(dlq_dir.glob("*.json")) if p.is_file())
+        if bundle.config_path(path).is_file():
+            config_files.append(bundle.config_path(path))
+        dump_specs.extend((None, p) for p in bundle.dlq_dumps(path))
     if isinstance(config, Path):
         config_files.append(config)
     elif config is not None:

@@ -1,0 +1,70 @@
+"""``tracelens analyze``: report on traces, and check the ``--fail-on`` threshold."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from tracelens.commands.report_io import build_report, emit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+    from tracelens.report.models import Finding, Report
+
+SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
+
+
+def run(
+    paths: Sequence[str],
+    *,
+    fmt: str,
+    output: Path | None,
+    config: Sequence[Path],
+    dlq: Sequence[str],
+    functions: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    fail_on: str | None,
+) -> bool:
+    """Write the report; with ``fail_on``, name the findings that cross it on stderr.
+
+    Returns:
+        Whether a finding of severity ``fail_on`` or worse exists.
+    """
+    report = build_report(paths, config, dlq, functions=functions, since=since, until=until)
+    emit(report, fmt=fmt, output=output)
+    if fail_on is None:
+        return False
+    crossed = crossing(report, fail_on)
+    if crossed:
+        click.echo(fail_on_line(fail_on, crossed), err=True)
+    return bool(crossed)
+
+
+def crossing(report: Report, fail_on: str) -> list[Finding]:
+    """The findings of severity ``fail_on`` or worse, in report order."""
+    threshold = SEVERITY_RANK[fail_on]
+    return [f for f in report.findings if SEVERITY_RANK.get(f.severity, -1) >= threshold]
+
+
+def fail_on_line(fail_on: str, crossed: list[Finding]) -> str:
+    """One stderr line: ``fail-on critical: 2 findings at critical or worse: CODE fn (12), ...``.
+
+    Function names come from the traces: ``repr`` folds control characters, so the line
+    stays one line and cannot drive the terminal.
+    """
+    parts = []
+    for finding in crossed:
+        name = "" if finding.function is None else f" {_plain(finding.function)}"
+        parts.append(f"{finding.code}{name} ({finding.count})")
+    noun = "finding" if len(crossed) == 1 else "findings"
+    return f"fail-on {fail_on}: {len(crossed)} {noun} at {fail_on} or worse: " + ", ".join(parts)
+
+
+def _plain(text: str) -> str:
+    """``text`` itself when printable, else its ``repr`` (escapes newlines and ESC)."""
+    return text if text.isprintable() else repr(text)

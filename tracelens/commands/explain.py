@@ -1,0 +1,42 @@
+"""``tracelens explain``: the story of one request, message or trace, in time order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+import tracelens
+from tracelens.commands.report_io import console, side_inputs
+from tracelens.errors import TracelensError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+
+def run(
+    key: str, paths: Sequence[str], *, fmt: str, config: Sequence[Path], dlq: Sequence[str]
+) -> None:
+    """Find ``key`` in the traces and print its story in ``fmt`` (text, markdown or json).
+
+    Raises:
+        TracelensError: Nothing matches ``key``.
+    """
+    from tracelens.analysis.explain import MIN_PREFIX, SEARCHED
+    from tracelens.report.story import render_story_json, render_story_markdown
+
+    frames = tracelens.read_traces(list(paths))
+    side = side_inputs(paths, config, dlq)
+    story = tracelens.explain(frames, side, key)
+    if not story.found:
+        raise TracelensError(
+            f"nothing found for {key!r}: searched the {SEARCHED} of {frames.traces:,} traces "
+            f"in {', '.join(paths)} (any case; a prefix needs at least {MIN_PREFIX} characters)"
+        )
+    if fmt == "json":
+        click.echo(render_story_json(story), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_story_markdown(story), nl=False)
+    else:
+        tracelens.render_story(story, console=console(None))

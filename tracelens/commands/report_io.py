@@ -1,0 +1,89 @@
+"""What the report commands share: reading their inputs into a Report, and writing it out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import click
+
+import tracelens
+from tracelens.errors import TracelensError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from tracelens.model.side import SideInputs
+    from tracelens.report.models import Report
+
+
+def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]) -> SideInputs:
+    """The side inputs of PATH... (bundles), ``--config`` and ``--dlq``."""
+    return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
+
+
+def build_report(
+    paths: Sequence[str],
+    config: Sequence[Path],
+    dlq: Sequence[str],
+    *,
+    functions: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Report:
+    """Read the traces and side inputs, analyse them and build the Report."""
+    frames = tracelens.read_traces(list(paths))
+    side = side_inputs(paths, config, dlq)
+    results = tracelens.analyse(frames, side, functions=functions, since=since, until=until)
+    return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
+
+
+def console(file: IO[str] | None) -> Console:
+    """A rich console for stdout (``None``) or for a file (plain text, 100 columns)."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        """Leave a closed stdout to the group's handler (exit 141) instead of exiting 1."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    if file is None:
+        return _PipeConsole(highlight=False)
+    # A file gets plain text at a width that fits the tables.
+    return Console(file=file, width=100, color_system=None, force_terminal=False, highlight=False)
+
+
+def emit(report: Report, *, fmt: str, output: Path | None) -> None:
+    """Render ``report`` in ``fmt`` to ``output`` (a file) or stdout.
+
+    Raises:
+        TracelensError: ``output`` cannot be written.
+    """
+    try:
+        if fmt == "json":
+            data = tracelens.render_json(report)
+            if output is None:
+                click.echo(data, nl=False)
+            else:
+                output.write_bytes(data)
+        elif fmt == "markdown":
+            text = tracelens.render_markdown(report)
+            if output is None:
+                click.echo(text, nl=False)
+            else:
+                output.write_text(text, encoding="utf-8")
+        elif output is None:
+            tracelens.render_terminal(report, console=console(None))
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                tracelens.render_terminal(report, console=console(handle))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        target = output if output is not None else "stdout"
+        raise TracelensError(f"cannot write {target}: {exc.strerror or exc}") from exc
