@@ -171,14 +171,14 @@ def test_fail_on_not_crossed_is_silent() -> None:
 
 
 def test_fail_on_line_stays_one_line_with_a_hostile_name() -> None:
-    from tracelens.cli import _fail_on_line
+    from tracelens.commands.analyze import fail_on_line
     from tracelens.report.models import Finding
 
     hostile = Finding(
         severity="critical", code="X", function="a\n\x1b[31mb", count=2, message="", examples=[]
     )
     plain = Finding(severity="warning", code="Y", function=None, count=1, message="", examples=[])
-    line = _fail_on_line("warning", [hostile, plain])
+    line = fail_on_line("warning", [hostile, plain])
     assert "\n" not in line
     assert "\x1b" not in line
     assert line == "fail-on warning: 2 findings at warning or worse: X 'a\\n\\x1b[31mb' (2), Y (1)"
