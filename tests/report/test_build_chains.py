@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.report.build import _chains, iso
 from tracelens.report.models import Chain, ChainStep
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis._expr import error_text, first_per_key, flagged, millis
 from tracelens.model import schema as col
 from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
@@ -213,6 +213,31 @@ def async_events(
         dwell_ms, attempts, max_retry (from the config, else inferred from the data),
         outcome, fate, fate_evidence, last_end.
     """
+    # Materialised once: both the units and the final rows read these events, and a shared
+    # lazy sub-plan would be computed twice.
+    events = _candidate_events(requests, entities, services, attempts).collect().lazy()
+    units = async_units(events, attempts, invocations).collect().lazy()
+    # Materialised: the retry policy reads it three times (per function, throttles, rows).
+    joined = _with_units_and_config(events, _per_event(units), config).collect().lazy()
+    end = None if data_end is None else pl.lit(data_end, dtype=col.TIME)
+    joined = _with_retry_policy(joined, units, invocations, end)
+    outcome = _outcome(end)
+    fate, evidence = _fate_and_evidence(dumped_ids)
+    result = (
+        joined.with_columns(outcome.alias(c.OUTCOME))
+        .with_columns(fate.alias(c.FATE), evidence.alias(c.FATE_EVIDENCE))
+        .select(*_event_columns())
+    )
+    return result, units
+
+
+def _candidate_events(
+    requests: pl.LazyFrame,
+    entities: pl.LazyFrame,
+    services: pl.LazyFrame,
+    attempts: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Requests that are async events (a dwell, an attempt or HTTP 202), with their dwell."""
     owner = services.select(pl.col(col.ID).alias(col.DOC_ID), c.REQUEST)
     dwell = first_per_key(
         entities.filter(pl.col(col.KIND) == col.KIND_DWELL).join(owner, on=col.DOC_ID, how="inner"),
@@ -225,7 +250,7 @@ def async_events(
         pl.col(col.IN_PROGRESS).alias("dwell_open"),
     )
     attempt_keys = attempts.select(c.REQUEST).unique().with_columns(has_attempt=pl.lit(True))
-    events = (
+    return (
         requests.join(dwell, on=c.REQUEST, how="left")
         .join(attempt_keys, on=c.REQUEST, how="left")
         .filter(
@@ -234,13 +259,13 @@ def async_events(
             | (pl.col(col.HTTP_STATUS) == 202)
         )
     )
-    # Materialised once: both the units and the final rows read these events, and a shared
-    # lazy sub-plan would be computed twice.
-    events = events.collect().lazy()
-    units = async_units(events, attempts, invocations).collect().lazy()
+
+
+def _per_event(units: pl.LazyFrame) -> pl.LazyFrame:
+    """Per event: attempts, first attempt start, last attempt failed, any open, last end."""
     # Most events have one attempt: only events with several go through the group_by.
     repeated = pl.col(c.REQUEST).is_duplicated()
-    per_event = pl.concat(
+    return pl.concat(
         [
             units.filter(~repeated).select(
                 c.REQUEST,
@@ -262,8 +287,13 @@ def async_events(
             ),
         ]
     )
-    end = pl.lit(data_end, dtype=col.TIME)
-    joined = (
+
+
+def _with_units_and_config(
+    events: pl.LazyFrame, per_event: pl.LazyFrame, config: pl.DataFrame
+) -> pl.LazyFrame:
+    """Events with their attempts summary and their function's config (defaults filled)."""
+    return (
         events.join(per_event, on=c.REQUEST, how="left")
         .join(config.lazy(), on=c.FUNCTION, how="left")
         .with_columns(
@@ -292,16 +322,21 @@ def async_events(
             (pl.col("dwell_open").fill_null(False) & ~pl.col("stale_dwell")).alias("dwell_open"),
         )
     )
-    # Materialised: the retry policy reads it three times (per function, throttles, rows).
-    joined = joined.collect().lazy()
-    joined = _with_retry_policy(joined, units, invocations, end if data_end is not None else None)
-    open_ = pl.col(col.IN_PROGRESS).fill_null(False) | pl.col("units_open") | pl.col("dwell_open")
+
+
+def _open() -> pl.Expr:
+    """The event is still open: its service segment, an attempt or its dwell."""
+    return pl.col(col.IN_PROGRESS).fill_null(False) | pl.col("units_open") | pl.col("dwell_open")
+
+
+def _outcome(end: pl.Expr | None) -> pl.Expr:
+    """The event's outcome (``OUTCOMES``), given when the data ends (None: unknown)."""
     next_delay = (
         pl.when(pl.col(c.ATTEMPTS) == 1).then(FIRST_RETRY_DELAY).otherwise(LATER_RETRY_DELAY)
     )
     age_limit = pl.col(col.START) + pl.duration(seconds=pl.col(_MAX_AGE))
     retry_too_late = age_limit < pl.col("units_end") + next_delay
-    if data_end is None:
+    if end is None:
         # Nothing tells when the data ends: whatever could still continue is in progress.
         in_window = pl.lit(True)
         throttled_wait = pl.lit(True)
@@ -314,8 +349,8 @@ def async_events(
         # A ``Dwell Time`` that ended with no attempt after it: the event left Lambda's queue
         # without running (its age limit passed, or reserved concurrency is 0).
         left_queue = pl.col(c.DWELL_END).is_not_null() & (end > pl.col(c.DWELL_END) + RETRY_WINDOW)
-    outcome = (
-        pl.when(open_)
+    return (
+        pl.when(_open())
         .then(pl.lit("in_progress"))
         .when((pl.col(c.ATTEMPTS) > 0) & ~pl.col("last_failed"))
         .then(
@@ -341,6 +376,10 @@ def async_events(
         .then(pl.lit("event_age_exceeded"))
         .otherwise(pl.lit("retries_exhausted"))
     )
+
+
+def _fate_and_evidence(dumped_ids: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
+    """The fate (``FATES``) of an event that ended badly and what it rests on."""
     # Fate (report-contract "fate"): a request id found in a comparable dump was sent;
     # otherwise the config decides: no target -> dropped, a comparable dump of a target
     # supplied -> missing, a target but no dump of it -> assumed sent; no config for the
@@ -372,31 +411,31 @@ def async_events(
         .then(pl.lit("none"))
         .otherwise(pl.lit("config"))
     )
-    result = (
-        joined.with_columns(outcome.alias(c.OUTCOME))
-        .with_columns(fate.alias(c.FATE), evidence.alias(c.FATE_EVIDENCE))
-        .select(
-            c.REQUEST,
-            c.FUNCTION,
-            col.TRACE_ID,
-            pl.col(col.START).alias(c.ENQUEUED),
-            c.DWELL_START,
-            c.DWELL_END,
-            pl.coalesce(
-                millis(pl.col(c.DWELL_START), pl.col(c.DWELL_END)),
-                pl.when(pl.col(c.DWELL_START).is_null()).then(
-                    millis(pl.col(col.START), pl.col("first_attempt"))
-                ),
-            ).alias(c.DWELL_MS),
-            c.ATTEMPTS,
-            pl.col(_MAX_RETRY),
-            c.OUTCOME,
-            c.FATE,
-            c.FATE_EVIDENCE,
-            pl.when(open_).then(None).otherwise(pl.col("units_end")).alias(c.LAST_END),
-        )
-    )
-    return result, units
+    return fate, evidence
+
+
+def _event_columns() -> list[pl.Expr | str]:
+    """The columns of an event row (see ``async_events``)."""
+    return [
+        c.REQUEST,
+        c.FUNCTION,
+        col.TRACE_ID,
+        pl.col(col.START).alias(c.ENQUEUED),
+        c.DWELL_START,
+        c.DWELL_END,
+        pl.coalesce(
+            millis(pl.col(c.DWELL_START), pl.col(c.DWELL_END)),
+            pl.when(pl.col(c.DWELL_START).is_null()).then(
+                millis(pl.col(col.START), pl.col("first_attempt"))
+            ),
+        ).alias(c.DWELL_MS),
+        c.ATTEMPTS,
+        pl.col(_MAX_RETRY),
+        c.OUTCOME,
+        c.FATE,
+        c.FATE_EVIDENCE,
+        pl.when(_open()).then(None).otherwise(pl.col("units_end")).alias(c.LAST_END),
+    ]
 
 
 def _with_retry_policy(

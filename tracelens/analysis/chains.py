@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.async_events import BAD_OUTCOMES
 from tracelens.model import schema as col
 
-STEP_KIND = "step_kind"
-ERROR = "error"
-STEPS = "steps"
-ERRORS = "errors"
+STEP_KIND = c.STEP_KIND
+ERROR = c.ERROR
+STEPS = c.STEPS
+ERRORS = c.ERRORS
 
 _HEAD = (
     c.CHAIN_KIND,
@@ -46,6 +46,32 @@ def chains(
     first_start, last_end, errors (text per failed attempt, in order), steps (list of
     struct step_kind/start/end/error/trace_id).
     """
+    async_heads = _async_heads(events, units)
+    sqs_heads = _sqs_heads(messages)
+    stream_heads = _stream_heads(batches)
+    heads = pl.concat([async_heads, sqs_heads, stream_heads]).select(_HEAD)
+    steps = _timelines(
+        _async_steps(events, units, delays, async_heads.select(c.KEY)),
+        _delivery_steps(
+            "sqs",
+            message_deliveries.rename({"message_id": c.KEY}),
+            sqs_heads.select(c.FUNCTION, c.KEY),
+        ),
+        _delivery_steps(
+            "stream",
+            batch_deliveries.rename({"inv_error": ERROR}),
+            stream_heads.select(c.FUNCTION, c.KEY),
+        ),
+    )
+    return (
+        heads.join(steps, on=[c.CHAIN_KIND, c.FUNCTION, c.KEY], how="left")
+        .with_columns(pl.col(ERRORS).fill_null([]))
+        .sort(c.FIRST_START, c.KEY, c.CHAIN_KIND, c.FUNCTION, nulls_last=True)
+    )
+
+
+def _async_heads(events: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
+    """Chain heads of the async events retried or ended badly, with their trace ids."""
     chained = events.filter((pl.col(c.ATTEMPTS) > 1) | pl.col(c.OUTCOME).is_in(BAD_OUTCOMES))
     # Trace ids only for the (few) chained events: the event's trace plus its attempts'.
     async_traces = (
@@ -63,7 +89,7 @@ def chains(
         .group_by(c.REQUEST, maintain_order=True)
         .agg(pl.col(col.TRACE_ID).alias(c.TRACE_IDS))
     )
-    async_heads = chained.join(async_traces, on=c.REQUEST, how="left").select(
+    return chained.join(async_traces, on=c.REQUEST, how="left").select(
         pl.lit("async").alias(c.CHAIN_KIND),
         pl.col(c.REQUEST).alias(c.KEY),
         c.FUNCTION,
@@ -76,14 +102,22 @@ def chains(
         pl.col(c.ENQUEUED).alias(c.FIRST_START),
         c.LAST_END,
     )
-    sqs_heads = messages.filter(
+
+
+def _sqs_heads(messages: pl.LazyFrame) -> pl.LazyFrame:
+    """Chain heads of the SQS messages redelivered, poison or failed."""
+    return messages.filter(
         (pl.col(c.ATTEMPTS) > 1) | pl.col(c.OUTCOME).is_in(["poison", "failed"])
     ).select(
         pl.lit("sqs").alias(c.CHAIN_KIND),
         pl.col("message_id").alias(c.KEY),
         *_common_head(),
     )
-    stream_heads = batches.filter(
+
+
+def _stream_heads(batches: pl.LazyFrame) -> pl.LazyFrame:
+    """Chain heads of the stream batches retried, failed or still failing."""
+    return batches.filter(
         pl.col("retried")
         | (pl.col(c.OUTCOME) == "failed")
         | ((pl.col(c.OUTCOME) == "in_progress") & (pl.col(c.FAILURES) > 0))
@@ -92,12 +126,15 @@ def chains(
         c.KEY,
         *_common_head(),
     )
-    heads = pl.concat([async_heads, sqs_heads, stream_heads]).select(_HEAD)
 
-    async_keys = async_heads.select(c.KEY)
+
+def _async_steps(
+    events: pl.LazyFrame, units: pl.LazyFrame, delays: pl.LazyFrame, async_keys: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Dwell, attempt and wait steps of the chained async events (``async_keys``)."""
     unit_rows = units.rename({c.REQUEST: c.KEY}).join(async_keys, on=c.KEY, how="semi")
     event_rows = events.rename({c.REQUEST: c.KEY}).join(async_keys, on=c.KEY, how="semi")
-    async_steps = pl.concat(
+    return pl.concat(
         [
             event_rows.filter(pl.col(c.DWELL_MS).is_not_null()).select(
                 pl.lit("async").alias(c.CHAIN_KIND),
@@ -136,18 +173,12 @@ def chains(
             ),
         ]
     )
-    sqs_steps = _delivery_steps(
-        "sqs",
-        message_deliveries.rename({"message_id": c.KEY}),
-        sqs_heads.select(c.FUNCTION, c.KEY),
-    )
-    stream_steps = _delivery_steps(
-        "stream",
-        batch_deliveries.rename({"inv_error": ERROR}),
-        stream_heads.select(c.FUNCTION, c.KEY),
-    )
-    steps = (
-        pl.concat([async_steps, sqs_steps, stream_steps])
+
+
+def _timelines(*steps: pl.LazyFrame) -> pl.LazyFrame:
+    """Per chain: the errors of its failed attempts and its steps in time order."""
+    return (
+        pl.concat(steps)
         .with_columns(
             pl.col(STEP_KIND).replace_strict(_STEP_ORDER, return_dtype=pl.Int8).alias("order")
         )
@@ -159,11 +190,6 @@ def chains(
             .alias(ERRORS),
             pl.struct(STEP_KIND, col.START, col.END, ERROR, col.TRACE_ID).alias(STEPS),
         )
-    )
-    return (
-        heads.join(steps, on=[c.CHAIN_KIND, c.FUNCTION, c.KEY], how="left")
-        .with_columns(pl.col(ERRORS).fill_null([]))
-        .sort(c.FIRST_START, c.KEY, c.CHAIN_KIND, c.FUNCTION, nulls_last=True)
     )
 
 

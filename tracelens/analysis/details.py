@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.stats import nearest_rank, quantiles_expr
 from tracelens.model import schema as col
 
@@ -19,8 +19,8 @@ BUCKET_WIDTHS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86
 MAX_BUCKETS = 60
 SMALLEST_DWELL_BUCKET_MS = 0.1
 
-BUCKET = "bucket"  # lower bound of a 1-2-5 dwell bucket (ms), or a time bucket's start
-COUNT = "count"
+BUCKET = c.BUCKET
+COUNT = c.COUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +101,16 @@ def details(
         )
         .unique()
         .sort(c.FUNCTION),
-        events.group_by(c.FUNCTION).agg(quantiles_expr(dwell).alias("quantiles")),
+        events.group_by(c.FUNCTION).agg(quantiles_expr(dwell).alias(c.QUANTILES)),
         with_dwell.group_by(c.FUNCTION, dwell_bucket(dwell).alias(BUCKET))
         .agg(pl.len().cast(pl.Int64).alias(COUNT))
         .sort(c.FUNCTION, BUCKET),
         with_dwell.group_by(c.FUNCTION, _time_bucket(pl.col(c.ENQUEUED), width).alias(BUCKET))
         .agg(
             pl.len().cast(pl.Int64).alias(COUNT),
-            nearest_rank(dwell, 50).alias("p50"),
-            nearest_rank(dwell, 90).alias("p90"),
-            nearest_rank(dwell, 99).alias("p99"),
+            nearest_rank(dwell, 50).alias(c.P50),
+            nearest_rank(dwell, 90).alias(c.P90),
+            nearest_rank(dwell, 99).alias(c.P99),
         )
         .sort(c.FUNCTION, BUCKET),
         events.group_by(c.FUNCTION, c.OUTCOME, c.ATTEMPTS)
@@ -133,8 +133,8 @@ def details(
             _time_bucket(pl.col(c.FIRST_START), width).alias(BUCKET),
         )
         .agg(
-            pl.len().cast(pl.Int64).alias("batches"),
-            pl.col("retried").sum().cast(pl.Int64).alias("retried"),
+            pl.len().cast(pl.Int64).alias(c.BATCHES),
+            pl.col(c.RETRIED).sum().cast(pl.Int64).alias(c.RETRIED),
         )
         .sort(c.FUNCTION, col.SHARD_ID, BUCKET),
     ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.pipeline import AnalysisResults, analyse_with_end
 from tracelens.errors import SelectionError
 from tracelens.model import schema as col

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.async_events import partial_dumps
 from tracelens.model.frames import NOT_SEGMENTS
 from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.stats import stat_exprs
 from tracelens.model import schema as col
 
@@ -78,27 +78,27 @@ def function_summary(
         .agg(pl.col(col.ARN).min())
     )
     per_invocation = invocations.group_by(c.FUNCTION).agg(
-        pl.len().cast(pl.Int64).alias("invocations"),
-        pl.col(c.COLD).sum().cast(pl.Int64).alias("cold_starts"),
-        pl.col(c.FAILED).sum().cast(pl.Int64).alias("failed_invocations"),
-        *stat_exprs(pl.col(c.DURATION_MS), prefix="duration_"),
+        pl.len().cast(pl.Int64).alias(c.INVOCATIONS),
+        pl.col(c.COLD).sum().cast(pl.Int64).alias(c.COLD_STARTS),
+        pl.col(c.FAILED).sum().cast(pl.Int64).alias(c.FAILED_INVOCATIONS),
+        *stat_exprs(pl.col(c.DURATION_MS), prefix=c.DURATION_PREFIX),
     )
     per_request = outcomes.group_by(c.FUNCTION).agg(
-        pl.col(c.THROTTLED).sum().cast(pl.Int64).alias("throttles"),
-        pl.col(c.FAILED).sum().cast(pl.Int64).alias("failed_requests"),
+        pl.col(c.THROTTLED).sum().cast(pl.Int64).alias(c.THROTTLES),
+        pl.col(c.FAILED).sum().cast(pl.Int64).alias(c.FAILED_REQUESTS),
     )
     # ``modes`` has exactly one row per request, so it also gives the request counts.
     mode_counts = modes.group_by(c.FUNCTION).agg(
-        pl.len().cast(pl.Int64).alias("requests"),
-        *[(pl.col(MODE) == m).sum().cast(pl.Int64).alias(f"mode_{m}") for m in MODES],
+        pl.len().cast(pl.Int64).alias(c.REQUESTS),
+        *[(pl.col(MODE) == m).sum().cast(pl.Int64).alias(f"{c.MODE_PREFIX}{m}") for m in MODES],
     )
     counts = [
-        "requests",
-        "invocations",
-        "cold_starts",
-        "failed_invocations",
-        "failed_requests",
-        "throttles",
+        c.REQUESTS,
+        c.INVOCATIONS,
+        c.COLD_STARTS,
+        c.FAILED_INVOCATIONS,
+        c.FAILED_REQUESTS,
+        c.THROTTLES,
     ]
     return (
         names.join(arns, on=c.FUNCTION, how="left")
@@ -107,8 +107,8 @@ def function_summary(
         .join(mode_counts, on=c.FUNCTION, how="left")
         .with_columns(
             *[pl.col(x).fill_null(0) for x in counts],
-            *[pl.col(f"mode_{m}").fill_null(0) for m in MODES],
-            pl.col("duration_count").fill_null(0),
+            *[pl.col(f"{c.MODE_PREFIX}{m}").fill_null(0) for m in MODES],
+            pl.col(f"{c.DURATION_PREFIX}count").fill_null(0),
         )
         .sort(c.FUNCTION)
     )

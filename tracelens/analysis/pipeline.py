@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
 from tracelens.analysis import async_events as async_mod
+from tracelens.analysis import columns as c
 from tracelens.analysis import sqs as sqs_mod
 from tracelens.analysis import streams as streams_mod
 from tracelens.analysis import sync as sync_mod
@@ -122,9 +122,94 @@ def analyse_with_end(
     data_end: datetime | None,
 ) -> AnalysisResults:
     """``analyse`` with an explicit "when the data ends" (for analysing a subset of frames)."""
+    window = _window(functions, since, until)
+    base = _base(frames, window)
+    async_ = _async_part(base, side, data_end)
+    sqs = _sqs_part(base, side, data_end)
+    streams = _stream_part(base, side, data_end, async_, sqs)
+    facts = _request_facts(base, window, async_, sqs, streams)
+    summary_df, chains_df = pl.collect_all(
+        [
+            function_summary(base.reqs.lazy(), base.invs_l, facts.modes, facts.outcomes.lazy()),
+            build_chains(
+                async_.events.lazy(),
+                async_.units.lazy(),
+                async_.delays.lazy(),
+                sqs.messages.lazy(),
+                sqs.deliveries.lazy(),
+                streams.batches.lazy(),
+                streams.deliveries.lazy(),
+            ),
+        ]
+    )
+    return AnalysisResults(
+        stats=frames.stats,
+        traces=frames.traces,
+        start=frames.start,
+        end=frames.end,
+        has_config=side.has_config,
+        dlq_dumps=len(side.dumps),
+        functions=summary_df,
+        requests=base.reqs.join(
+            facts.outcomes.drop(c.FUNCTION), on=c.REQUEST, how="left", maintain_order="left"
+        ),
+        invocations=base.invs,
+        events=async_.events,
+        units=async_.units,
+        retry_delays=async_.delays,
+        messages=sqs.messages,
+        sqs_deliveries=sqs.deliveries,
+        sqs_evidence=sqs.evidence,
+        batches=streams.batches,
+        stream_deliveries=streams.deliveries,
+        stream_evidence=streams.evidence,
+        chains=chains_df,
+        findings=findings(
+            events=async_.events.lazy(),
+            messages=sqs.messages.lazy(),
+            batches=streams.batches.lazy(),
+            invocations=base.invs_l,
+            side=side,
+            stats=frames.stats,
+            sync=facts.sync,
+        ),
+        details=details(
+            async_.events.lazy(),
+            sqs.messages.lazy(),
+            streams.batches.lazy(),
+            width=_bucket_width(frames, async_.events, streams.batches),
+        ),
+        sync=sync_mod.totals(facts.sync.requests, facts.sync.calls),
+        sync_requests=facts.sync.requests,
+        sync_calls=facts.sync.calls,
+        side_notes=side.notes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """The building blocks every later step reads: entities, requests and invocations."""
+
+    entities: pl.LazyFrame
+    links: pl.LazyFrame
+    services: pl.LazyFrame
+    attempts: pl.LazyFrame
+    reqs: pl.DataFrame  # requests in the window
+    invs: pl.DataFrame  # their invocations, and invocations without a request in the window
+
+    @property
+    def reqs_l(self) -> pl.LazyFrame:
+        return self.reqs.lazy()
+
+    @property
+    def invs_l(self) -> pl.LazyFrame:
+        return self.invs.lazy()
+
+
+def _base(frames: TraceFrames, window: pl.Expr) -> _Base:
+    """Entities as text, service segments, attempts, and the requests and invocations kept."""
     entities = as_text(frames.entities.lazy(), keep=_CATEGORICAL)
     links = as_text(frames.links.lazy())
-    window = _window(functions, since, until)
     # Materialise the small building blocks once: every later plan reuses them.
     services_df, attempts_df = pl.collect_all(
         [service_segments(entities), attempt_rows(entities, service_segments(entities))]
@@ -139,88 +224,140 @@ def analyse_with_end(
         .drop("kept")
     )
     reqs, invs = pl.collect_all([reqs_lazy, invs_lazy])
-    reqs_l, invs_l = reqs.lazy(), invs.lazy()
+    return _Base(
+        entities=entities,
+        links=links,
+        services=services,
+        attempts=attempts,
+        reqs=reqs,
+        invs=invs,
+    )
 
-    dumped = async_mod.comparable_request_ids(side)
+
+@dataclass(frozen=True, slots=True)
+class _AsyncPart:
+    events: pl.DataFrame
+    units: pl.DataFrame
+    delays: pl.DataFrame
+
+
+def _async_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _AsyncPart:
+    """Async events, their attempts and the retry delays between them."""
     events_l, units_l = async_mod.async_events(
-        reqs_l,
-        entities,
-        services,
-        attempts,
-        invs_l,
+        base.reqs_l,
+        base.entities,
+        base.services,
+        base.attempts,
+        base.invs_l,
         config=async_mod.config_frame(side),
-        dumped_ids=dumped,
+        dumped_ids=async_mod.comparable_request_ids(side),
         data_end=data_end,
     )
     events, units = pl.collect_all([events_l, units_l])
     delays = async_mod.retry_delays(units.lazy(), events.lazy()).collect()
+    return _AsyncPart(events=events, units=units, delays=delays)
 
-    sqs_deliveries = sqs_mod.annotated_deliveries(entities, invs_l).collect()
-    sqs_evidence = "annotations"
-    if sqs_deliveries.is_empty():
-        linked = sqs_mod.linked_deliveries(links, services, invs_l).collect()
+
+@dataclass(frozen=True, slots=True)
+class _SqsPart:
+    deliveries: pl.DataFrame
+    evidence: str  # "annotations" | "links" | "none"
+    messages: pl.DataFrame
+    requests: pl.DataFrame  # requests on the SQS path
+
+
+def _sqs_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _SqsPart:
+    """SQS deliveries (by annotations, else by links), messages with fates, SQS requests."""
+    deliveries = sqs_mod.annotated_deliveries(base.entities, base.invs_l).collect()
+    evidence = "annotations"
+    if deliveries.is_empty():
+        linked = sqs_mod.linked_deliveries(base.links, base.services, base.invs_l).collect()
         consumers = _names(linked)
-        sqs_deliveries = sqs_mod.separate_sends(
-            linked, sqs_mod.visibility_timeouts(side, consumers)
-        )
-        sqs_evidence = "links" if sqs_deliveries.height else "none"
+        deliveries = sqs_mod.separate_sends(linked, sqs_mod.visibility_timeouts(side, consumers))
+        evidence = "links" if deliveries.height else "none"
     messages = sqs_mod.with_fates(
-        sqs_mod.messages(sqs_deliveries.lazy()),
+        sqs_mod.messages(deliveries.lazy()),
         side,
-        _names(sqs_deliveries),
+        _names(deliveries),
         data_end=data_end,
     ).collect()
     # Requests on the SQS path by their links, with or without a function segment.
-    link_requests = sqs_mod.linked_requests(links, services, invs_l).collect()
-    sqs_requests = pl.concat(
-        [sqs_deliveries.select(c.REQUEST).drop_nulls(), link_requests]
-    ).unique()
+    link_requests = sqs_mod.linked_requests(base.links, base.services, base.invs_l).collect()
+    sqs_requests = pl.concat([deliveries.select(c.REQUEST).drop_nulls(), link_requests]).unique()
+    return _SqsPart(
+        deliveries=deliveries, evidence=evidence, messages=messages, requests=sqs_requests
+    )
 
-    stream_deliveries = streams_mod.annotated_deliveries(entities, invs_l).collect()
-    stream_evidence = "annotations"
-    if stream_deliveries.is_empty():
+
+@dataclass(frozen=True, slots=True)
+class _StreamPart:
+    deliveries: pl.DataFrame
+    evidence: str  # "annotations" | "traces" | "none"
+    batches: pl.DataFrame
+
+
+def _stream_part(
+    base: _Base,
+    side: SideInputs,
+    data_end: datetime | None,
+    async_: _AsyncPart,
+    sqs: _SqsPart,
+) -> _StreamPart:
+    """Stream deliveries (by annotations, else by traces) and batches with fates."""
+    deliveries = streams_mod.annotated_deliveries(base.entities, base.invs_l).collect()
+    evidence = "annotations"
+    if deliveries.is_empty():
         excluded = pl.concat(
-            [events.lazy().select(c.REQUEST), sqs_requests.lazy().select(c.REQUEST)]
+            [async_.events.lazy().select(c.REQUEST), sqs.requests.lazy().select(c.REQUEST)]
         ).drop_nulls()
-        stream_deliveries = streams_mod.traced_deliveries(
-            reqs_l, invs_l, excluded=excluded, stream_functions=side.stream_functions()
+        deliveries = streams_mod.traced_deliveries(
+            base.reqs_l, base.invs_l, excluded=excluded, stream_functions=side.stream_functions()
         ).collect()
-        stream_evidence = "traces" if stream_deliveries.height else "none"
+        evidence = "traces" if deliveries.height else "none"
     batches = streams_mod.with_fates(
-        streams_mod.batches(stream_deliveries.lazy()), side, data_end=data_end
+        streams_mod.batches(deliveries.lazy()), side, data_end=data_end
     ).collect()
+    return _StreamPart(deliveries=deliveries, evidence=evidence, batches=batches)
 
+
+@dataclass(frozen=True, slots=True)
+class _RequestFacts:
+    modes: pl.LazyFrame  # invoke path per request
+    outcomes: pl.DataFrame  # throttled / failed per request (D1, D2)
+    sync: sync_mod.SyncFrames  # sync requests, logical calls, LAMBDA_NOT_REACHED calls (D3)
+
+
+def _request_facts(
+    base: _Base, window: pl.Expr, async_: _AsyncPart, sqs: _SqsPart, streams: _StreamPart
+) -> _RequestFacts:
+    """Invoke path, throttled / failed per request, and the sync requests and calls."""
     modes = request_modes(
-        reqs_l,
-        async_requests=events.lazy().select(c.REQUEST),
-        sqs_requests=sqs_requests.lazy(),
-        stream_requests=stream_deliveries.lazy().select(c.REQUEST).drop_nulls(),
+        base.reqs_l,
+        async_requests=async_.events.lazy().select(c.REQUEST),
+        sqs_requests=sqs.requests.lazy(),
+        stream_requests=streams.deliveries.lazy().select(c.REQUEST).drop_nulls(),
     )
     # Throttled / failed per request (D1, D2) and the sync requests (D3): computed once,
     # read by the summary, the sync section and the findings.
     modes_df, outcomes_df = pl.collect_all(
-        [modes, request_outcomes(reqs_l, attempts, invs_l, events.lazy())]
+        [modes, request_outcomes(base.reqs_l, base.attempts, base.invs_l, async_.events.lazy())]
     )
-    modes, outcomes = modes_df.lazy(), outcomes_df.lazy()
     sync_reqs, not_reached = pl.collect_all(
         [
-            sync_mod.sync_requests(reqs_l, modes, outcomes, invs_l),
-            sync_mod.lambda_not_reached(entities, services).filter(window),
+            sync_mod.sync_requests(base.reqs_l, modes_df.lazy(), outcomes_df.lazy(), base.invs_l),
+            sync_mod.lambda_not_reached(base.entities, base.services).filter(window),
         ]
     )
     sync_calls = sync_mod.logical_calls(sync_reqs.lazy()).collect()
-    summary = function_summary(reqs_l, invs_l, modes, outcomes)
-    chain_plan = build_chains(
-        events.lazy(),
-        units.lazy(),
-        delays.lazy(),
-        messages.lazy(),
-        sqs_deliveries.lazy(),
-        batches.lazy(),
-        stream_deliveries.lazy(),
+    return _RequestFacts(
+        modes=modes_df.lazy(),
+        outcomes=outcomes_df,
+        sync=sync_mod.SyncFrames(requests=sync_reqs, calls=sync_calls, not_reached=not_reached),
     )
-    summary_df, chains_df = pl.collect_all([summary, chain_plan])
 
+
+def _bucket_width(frames: TraceFrames, events: pl.DataFrame, batches: pl.DataFrame) -> int:
+    """Time bucket width over the enqueue times of events and first starts of batches."""
     times = pl.concat(
         [
             events.select(pl.col(c.ENQUEUED).alias(col.START)),
@@ -228,44 +365,7 @@ def analyse_with_end(
         ]
     ).get_column(col.START)
     first, last = times.min(), times.max()
-    width = bucket_seconds(
+    return bucket_seconds(
         first if first is not None else frames.start,  # type: ignore[arg-type]
         last if last is not None else frames.end,  # type: ignore[arg-type]
-    )
-    return AnalysisResults(
-        stats=frames.stats,
-        traces=frames.traces,
-        start=frames.start,
-        end=frames.end,
-        has_config=side.has_config,
-        dlq_dumps=len(side.dumps),
-        functions=summary_df,
-        requests=reqs.join(
-            outcomes_df.drop(c.FUNCTION), on=c.REQUEST, how="left", maintain_order="left"
-        ),
-        invocations=invs,
-        events=events,
-        units=units,
-        retry_delays=delays,
-        messages=messages,
-        sqs_deliveries=sqs_deliveries,
-        sqs_evidence=sqs_evidence,
-        batches=batches,
-        stream_deliveries=stream_deliveries,
-        stream_evidence=stream_evidence,
-        chains=chains_df,
-        findings=findings(
-            events=events.lazy(),
-            messages=messages.lazy(),
-            batches=batches.lazy(),
-            invocations=invs_l,
-            side=side,
-            stats=frames.stats,
-            sync=sync_mod.SyncFrames(requests=sync_reqs, calls=sync_calls, not_reached=not_reached),
-        ),
-        details=details(events.lazy(), messages.lazy(), batches.lazy(), width=width),
-        sync=sync_mod.totals(sync_reqs, sync_calls),
-        sync_requests=sync_reqs,
-        sync_calls=sync_calls,
-        side_notes=side.notes,
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis._expr import error_text, flagged
 from tracelens.model import schema as col
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tracelens.model.side import SideInputs
 
 SQS = "aws:sqs"
-MESSAGE = "message_id"
+MESSAGE = c.MESSAGE_ID
 #: SQS defaults (lambda-semantics §0.2): VisibilityTimeout and MessageRetentionPeriod.
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 DEFAULT_RETENTION_SECONDS = 345_600
@@ -324,7 +324,7 @@ def messages(deliveries: pl.LazyFrame) -> pl.LazyFrame:
         (~pl.col(c.FAILED) & ~pl.col(col.IN_PROGRESS)).sum().cast(pl.Int64).alias(c.SUCCESSES),
         pl.col(col.IN_PROGRESS).any().alias(col.IN_PROGRESS),
         pl.col(col.START).min().alias(c.FIRST_START),
-        pl.col(col.START).max().alias("last_seen"),
+        pl.col(col.START).max().alias(c.LAST_SEEN),
         pl.col(col.END).max().alias("max_end"),
         pl.col("error").drop_nulls().last().alias(c.LAST_ERROR),
         pl.col(col.RECEIVE_COUNT).max().alias(c.RECEIVE_COUNT),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.sqs import outcome_of_deliveries
 from tracelens.model import schema as col
 
@@ -131,7 +131,7 @@ def batches(deliveries: pl.LazyFrame) -> pl.LazyFrame:
             (pl.len().cast(pl.Int64) - (last_other_size + 1).fill_null(0)).alias("tail_attempts"),
         )
         .with_columns(
-            (pl.col(c.ATTEMPTS) > 1).alias("retried"),
+            (pl.col(c.ATTEMPTS) > 1).alias(c.RETRIED),
             pl.when(pl.col(col.IN_PROGRESS))
             .then(None)
             .otherwise(pl.col("max_end"))

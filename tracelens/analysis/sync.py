@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from tracelens.analysis import _columns as c
+from tracelens.analysis import columns as c
 from tracelens.analysis.functions import MODE
 from tracelens.model import schema as col
 

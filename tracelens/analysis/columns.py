@@ -1,4 +1,8 @@
-"""Column names of the analysis result frames (the analysis data dictionary)."""
+"""Column names of the analysis result frames (the analysis data dictionary).
+
+Every frame in ``AnalysisResults`` names its columns with these constants, and so does every
+reader of those frames: a rename here renames both sides.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +39,32 @@ CALLER = "caller"  # name of the document that made a call (LAMBDA_NOT_REACHED)
 FATE_REASON = "fate_reason"  # why a fate is unknown (stream batches, SQS messages)
 ENDED_BY = "ended_by"  # stream batch: "retries" | "record_age" | "retention" (null: not ended)
 RECORDS = "records"  # stream delivery: records of the batch in that invocation
+MESSAGE_ID = "message_id"  # SQS message id (messages, SQS deliveries)
+LAST_SEEN = "last_seen"  # SQS message: start of its last delivery
+RETRIED = "retried"  # stream batch: delivered more than once
+
+# Function summary (``AnalysisResults.functions``): one row per function, with FUNCTION and
+# ``model.schema.ARN`` (the ARN of its earliest request, else invocation, that has one).
+REQUESTS = "requests"
+INVOCATIONS = "invocations"
+COLD_STARTS = "cold_starts"
+FAILED_INVOCATIONS = "failed_invocations"
+FAILED_REQUESTS = "failed_requests"
+THROTTLES = "throttles"  # throttled requests
+MODE_PREFIX = "mode_"  # mode_<invoke path>: requests per invoke path
+DURATION_PREFIX = "duration_"  # duration_<stat field>: invocation duration statistics
+
+# Retry chains (``AnalysisResults.chains``).
+ERRORS = "errors"  # text per failed attempt, in order
+STEPS = "steps"  # list of struct: step_kind, start, end, error, trace_id
+STEP_KIND = "step_kind"  # "dwell" | "wait" | "attempt"
+ERROR = "error"  # "Type: message" of a failed attempt
+
+# Per-function aggregates (``analysis.details.DetailFrames``).
+BUCKET = "bucket"  # lower bound of a 1-2-5 dwell bucket (ms), or a time bucket's start
+COUNT = "count"
+QUANTILES = "quantiles"  # list of 101 nearest-rank quantiles p0..p100
+P50 = "p50"
+P90 = "p90"
+P99 = "p99"
+BATCHES = "batches"  # stream batches in a time bucket
