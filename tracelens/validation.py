@@ -36,6 +36,13 @@ MISSING = _Missing()
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>.*)`)?$", re.DOTALL)
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_SCALARS = (
+    inspect.IntType,
+    inspect.FloatType,
+    inspect.StrType,
+    inspect.BoolType,
+    inspect.LiteralType,
+)
 _FIELD = re.compile(r"^Object (?P<what>contains unknown|missing required) field `(?P<key>.+)`$")
 
 
@@ -46,7 +53,7 @@ class Problem:
     Attributes:
         key: Path of the offending key (for an ``item`` problem, of the array holding it).
         reason: ``unknown`` key, ``missing`` required key, ``invalid`` value, or an
-            invalid ``item`` of an array of plain values.
+            invalid ``item`` of an array of plain values (numbers, strings, booleans).
         value: The raw value at ``key`` (``MISSING`` when absent).
         type: The declared type at ``key`` (Optional and Meta wrappers removed), if known.
         description: The ``Meta(description=...)`` declared at ``key``, if any.
@@ -107,7 +114,7 @@ def _locate(text: str, data: object, kind: type, at: KeyPath) -> Problem:
         path.append(field["key"])
         reason = "unknown" if field["what"] == "contains unknown" else "missing"
     declared, description = _type_at(inspect.type_info(kind), path)
-    if path and isinstance(path[-1], int) and not isinstance(declared, inspect.StructType):
+    if path and isinstance(path[-1], int) and isinstance(declared, _SCALARS):
         path.pop()
         declared, description = _type_at(inspect.type_info(kind), path)
         reason = "item"
@@ -151,6 +158,9 @@ def _type_at(root: inspect.Type, path: list[str | int]) -> tuple[inspect.Type | 
     declared, description = _unwrap(root)
     for part in path:
         child: inspect.Type | None = None
+        if isinstance(declared, inspect.UnionType) and isinstance(part, str):
+            tables = [t for t in declared.types if isinstance(t, inspect.StructType)]
+            declared = tables[0] if len(tables) == 1 else declared
         if isinstance(declared, inspect.StructType):
             child = next((f.type for f in declared.fields if f.encode_name == part), None)
         elif isinstance(declared, inspect.DictType):

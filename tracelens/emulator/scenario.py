@@ -95,7 +95,7 @@ class FunctionSpec(_Spec, frozen=True, kw_only=True):
 class CallerSpec(_Spec, frozen=True, kw_only=True):
     """A source of invocations: a sync or async caller, or a producer into a queue/stream."""
 
-    kind: SyncCaller | AsyncCaller | PollCaller
+    kind: Literal[SyncCaller, AsyncCaller, PollCaller]
     count: Annotated[int, Meta(ge=0, le=1_000_000)] = 1
     start_s: Span = 0.0
     duration_s: Span = 60.0
@@ -200,6 +200,7 @@ def _expected(declared: inspect.Type | None) -> str:
         (inspect.ListType, "list"),
         (inspect.VarTupleType, "list"),
         (inspect.DictType, "dict"),
+        (inspect.LiteralType, "str"),
     ]
     return next((name for kind, name in names if isinstance(declared, kind)), "another type")
 
@@ -214,6 +215,8 @@ def _why(p: Problem) -> str:
     ):
         choices = sorted(str(v) for v in declared.values)
         return f"must be one of {choices}, got {None if value is MISSING else value!r}"
+    if p.reason == "missing" and isinstance(declared, inspect.StrType) and declared.pattern:
+        return f"name '' must be {p.description}"
     if p.reason == "missing":
         return f"missing ({p.description})" if p.description else "missing"
     if p.reason == "item":
