@@ -1,100 +1,125 @@
-"""Scenario files: TOML loading and validation into typed, immutable settings."""
+"""Scenario files: TOML loading and validation into typed, immutable settings.
+
+Each setting is declared once on its msgspec type (default, range, choices); cross-key
+rules that a type cannot state are checked after decoding.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, get_args
+
+import msgspec
+from msgspec import Meta, Struct, inspect
 
 from tracelens.errors import EmulatorError
+from tracelens.validation import MISSING, InvalidDocument, Problem, convert, key_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-SYNC_CALLERS = frozenset(
-    {"api_gateway", "alb", "cognito", "lex", "alexa", "cloudfront", "firehose", "sdk"}
-)
-ASYNC_CALLERS = frozenset(
-    {
-        "sns",
-        "s3",
-        "ses",
-        "cloudformation",
-        "cloudwatch_logs",
-        "eventbridge",
-        "codecommit",
-        "config",
-        "sdk_event",
-    }
-)
-POLL_CALLERS = frozenset({"sqs", "kinesis", "dynamodb"})
-FAILURE_KINDS = frozenset({"exception", "timeout"})
-FAILURE_FLAGS = frozenset({"error", "fault", "throttle"})
-RETRY_MODES = frozenset({"none", "legacy", "standard", "adaptive"})
+SyncCaller = Literal[
+    "api_gateway", "alb", "cognito", "lex", "alexa", "cloudfront", "firehose", "sdk"
+]
+AsyncCaller = Literal[
+    "sns",
+    "s3",
+    "ses",
+    "cloudformation",
+    "cloudwatch_logs",
+    "eventbridge",
+    "codecommit",
+    "config",
+    "sdk_event",
+]
+PollCaller = Literal["sqs", "kinesis", "dynamodb"]
+FailureKind = Literal["exception", "timeout"]
+FailureFlag = Literal["error", "fault", "throttle"]
+RetryMode = Literal["none", "legacy", "standard", "adaptive"]
+StreamKind = Literal["kinesis", "dynamodb"]
+
+SYNC_CALLERS: frozenset[str] = frozenset(get_args(SyncCaller))
+ASYNC_CALLERS: frozenset[str] = frozenset(get_args(AsyncCaller))
+POLL_CALLERS: frozenset[str] = frozenset(get_args(PollCaller))
+FAILURE_KINDS: frozenset[str] = frozenset(get_args(FailureKind))
+FAILURE_FLAGS: frozenset[str] = frozenset(get_args(FailureFlag))
+RETRY_MODES: frozenset[str] = frozenset(get_args(RetryMode))
 # botocore's default total attempts per retry mode (lambda-semantics.md §1.4)
 DEFAULT_TOTAL_ATTEMPTS = {"none": 1, "legacy": 5, "standard": 3, "adaptive": 3}
 DLQ_SERVICES = frozenset({"sqs", "sns"})  # R2.14: standard SQS queue or SNS topic
 DESTINATION_SERVICES = frozenset({"sqs", "sns", "lambda", "events", "s3"})  # R2.15, R3.27
 _ARN = re.compile(r"^arn:aws[a-z-]*:([a-z0-9-]+):[a-z0-9-]*:[0-9]*:.+$")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+_NAME = re.compile(_NAME_PATTERN)
+_NAME_RULE = "1-64 letters, digits, '-' or '_'"
 DEFAULT_START = "2026-11-27T09:00:00Z"
 
+T = TypeVar("T")
 
-@dataclass(frozen=True)
-class FunctionSpec:
+Name = Annotated[str, Meta(pattern=_NAME_PATTERN, description=_NAME_RULE)]
+Rate = Annotated[float, Meta(ge=0.0, le=1.0)]
+Span = Annotated[float, Meta(ge=0.0, le=1_209_600.0)]
+
+
+class _Spec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of the scenario tables: immutable, keyword-built, unknown keys rejected."""
+
+
+class FunctionSpec(_Spec, frozen=True, kw_only=True):
     """One Lambda function: handler behaviour and its invoke configuration."""
 
     name: str
-    duration_ms: float = 80.0
-    duration_sigma: float = 0.3
-    failure_rate: float = 0.0
-    failure_kind: str = "exception"
+    duration_ms: Annotated[float, Meta(ge=1.0, le=900_000.0)] = 80.0
+    duration_sigma: Annotated[float, Meta(ge=0.0, le=3.0)] = 0.3
+    failure_rate: Rate = 0.0
+    failure_kind: FailureKind = "exception"
     error_type: str = "RuntimeError"
     error_message: str = "handler failed"
-    timeout_s: float = 30.0
-    init_ms: float = 300.0
-    keep_warm_s: float = 900.0
-    reserved_concurrency: int | None = None
-    throttle_rate: float = 0.0
-    max_retry_attempts: int = 2
-    max_event_age_s: int = 21600
+    timeout_s: Annotated[float, Meta(ge=1.0, le=900.0)] = 30.0
+    init_ms: Annotated[float, Meta(ge=0.0, le=10_000.0)] = 300.0
+    keep_warm_s: Annotated[float, Meta(ge=0.0, le=86_400.0)] = 900.0
+    reserved_concurrency: Annotated[int, Meta(ge=0, le=1000)] | None = None
+    throttle_rate: Rate = 0.0
+    max_retry_attempts: Annotated[int, Meta(ge=0, le=2)] = 2
+    max_event_age_s: Annotated[int, Meta(ge=60, le=21_600)] = 21_600
     dlq: str | None = None
     on_failure: str | None = None
-    duplicate_rate: float = 0.0
-    service_error_rate: float = 0.0
-    failure_flag: str = "error"  # the flag a failed invocation carries (error|fault|throttle)
+    duplicate_rate: Rate = 0.0
+    service_error_rate: Rate = 0.0
+    failure_flag: FailureFlag = "error"  # the flag a failed invocation carries
     failure_cause: bool = True  # whether a failure records its exception as the cause
 
 
-@dataclass(frozen=True)
-class CallerSpec:
+class CallerSpec(_Spec, frozen=True, kw_only=True):
     """A source of invocations: a sync or async caller, or a producer into a queue/stream."""
 
-    kind: str
-    count: int
-    start_s: float = 0.0
-    duration_s: float = 60.0
+    kind: Literal[SyncCaller, AsyncCaller, PollCaller]
+    count: Annotated[int, Meta(ge=0, le=1_000_000)] = 1
+    start_s: Span = 0.0
+    duration_s: Span = 60.0
     function: str | None = None
     target: str | None = None
-    name: str | None = None
-    poison: tuple[int, ...] = ()
-    retry_mode: str = "none"
-    total_max_attempts: int = 1
-    read_timeout_s: float = 60.0
-    groups: int = 1
+    name: Name | None = None
+    poison: Annotated[
+        tuple[Annotated[int, Meta(ge=0)], ...],
+        Meta(description="a list of message indices (integers >= 0)"),
+    ] = ()
+    retry_mode: RetryMode = "none"
+    total_max_attempts: Annotated[int, Meta(ge=1, le=20)] = 1  # default: per retry_mode
+    read_timeout_s: Annotated[float, Meta(ge=0.001, le=3600.0)] = 60.0
+    groups: Annotated[int, Meta(ge=1, le=10_000)] = 1
     links: bool = False
 
 
-@dataclass(frozen=True)
-class QueueSpec:
+class QueueSpec(_Spec, frozen=True, kw_only=True):
     """An SQS queue with an optional redrive policy."""
 
     name: str
-    visibility_timeout_s: int = 30
-    retention_s: int = 345600
-    max_receive_count: int | None = None
+    visibility_timeout_s: Annotated[int, Meta(ge=0, le=43_200)] = 30
+    retention_s: Annotated[int, Meta(ge=60, le=1_209_600)] = 345_600
+    max_receive_count: Annotated[int, Meta(ge=1, le=1000)] | None = None
     fifo: bool = False
 
     @property
@@ -108,33 +133,45 @@ class QueueSpec:
         return f"{self.name}-dlq.fifo" if self.fifo else f"{self.name}-dlq"
 
 
-@dataclass(frozen=True)
-class StreamSpec:
+class StreamSpec(_Spec, frozen=True, kw_only=True):
     """A Kinesis stream or DynamoDB table stream."""
 
     name: str
-    kind: str = "kinesis"
-    shards: int = 1
+    kind: StreamKind = "kinesis"
+    shards: Annotated[int, Meta(ge=1, le=64)] = 1
 
 
-@dataclass(frozen=True)
-class MappingSpec:
+class MappingSpec(_Spec, frozen=True, kw_only=True):
     """An event source mapping from a queue or stream to a function."""
 
-    source: str
+    source: Annotated[str, Meta(description="a queue or stream name")]
     function: str
-    batch_size: int = 10
-    batching_window_s: float = 0.0
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    batching_window_s: Annotated[float, Meta(ge=0.0, le=300.0)] = 0.0
     report_batch_item_failures: bool = False
     bisect: bool = False
-    max_retry_attempts: int = -1
-    max_record_age_s: int = -1
+    max_retry_attempts: Annotated[int, Meta(ge=-1, le=10_000)] = -1
+    max_record_age_s: Annotated[int, Meta(ge=-1, le=604_800)] = -1
     on_failure: str | None = None
-    max_concurrency: int = 5
+    max_concurrency: Annotated[int, Meta(ge=1, le=1000)] = 5
 
 
-@dataclass(frozen=True)
-class Scenario:
+class _Document(_Spec, frozen=True, kw_only=True):
+    """The top level of a scenario file (named tables are checked one by one)."""
+
+    name: Name
+    description: str = ""
+    start: str = DEFAULT_START
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    functions: dict[str, Any] = msgspec.field(default_factory=dict)
+    queues: dict[str, Any] = msgspec.field(default_factory=dict)
+    streams: dict[str, Any] = msgspec.field(default_factory=dict)
+    callers: list[Any] = msgspec.field(default_factory=list)
+    mappings: list[Any] = msgspec.field(default_factory=list)
+
+
+class Scenario(Struct, frozen=True, kw_only=True):
     """A complete, validated scenario."""
 
     name: str
@@ -144,104 +181,79 @@ class Scenario:
     account: str
     functions: dict[str, FunctionSpec]
     callers: tuple[CallerSpec, ...]
-    queues: dict[str, QueueSpec] = field(default_factory=dict)
-    streams: dict[str, StreamSpec] = field(default_factory=dict)
+    queues: dict[str, QueueSpec] = msgspec.field(default_factory=dict)
+    streams: dict[str, StreamSpec] = msgspec.field(default_factory=dict)
     mappings: tuple[MappingSpec, ...] = ()
     source: str = "<memory>"
 
 
-class _Reader:
-    """Typed access to one TOML table, raising EmulatorError naming file and key."""
-
-    def __init__(self, where: str, table: dict[str, Any], prefix: str) -> None:
-        self.where = where
-        self.table = table
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def fail(self, key: str, why: str) -> EmulatorError:
-        return EmulatorError(f"{self.where}: key {self.prefix}{key}: {why}")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        self.used.add(key)
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
-            raise self.fail(key, f"expected a number, got {value!r}")
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise self.fail(key, f"expected {names}, got {type(value).__name__}")
-        return value
-
-    def number(self, key: str, default: float, lo: float, hi: float) -> float:
-        value = float(self.get(key, (int, float), default))
-        if not lo <= value <= hi:
-            raise self.fail(key, f"must be between {lo:g} and {hi:g}, got {value:g}")
-        return value
-
-    def integer(self, key: str, default: int | None, lo: int, hi: int) -> int | None:
-        value = self.get(key, int, default)
-        if value is not None and not lo <= value <= hi:
-            raise self.fail(key, f"must be between {lo} and {hi}, got {value}")
-        return int(value) if value is not None else None
-
-    def req_integer(self, key: str, default: int, lo: int, hi: int) -> int:
-        value = self.integer(key, default, lo, hi)
-        assert value is not None
-        return value
-
-    def text(self, key: str, default: str | None) -> str | None:
-        value = self.get(key, str, default)
-        return str(value) if value is not None else None
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key")
+def _fail(where: str, key: str, why: str) -> EmulatorError:
+    return EmulatorError(f"{where}: key {key}: {why}")
 
 
-def _name(reader: _Reader, key: str, value: str) -> str:
-    if not _NAME.match(value):
-        raise reader.fail(key, f"name {value!r} must be 1-64 letters, digits, '-' or '_'")
-    return value
+def _expected(declared: inspect.Type | None) -> str:
+    names: list[tuple[type, str]] = [
+        (inspect.IntType, "int"),
+        (inspect.FloatType, "int/float"),
+        (inspect.StrType, "str"),
+        (inspect.BoolType, "bool"),
+        (inspect.ListType, "list"),
+        (inspect.VarTupleType, "list"),
+        (inspect.DictType, "dict"),
+        (inspect.LiteralType, "str"),
+    ]
+    return next((name for kind, name in names if isinstance(declared, kind)), "another type")
 
 
-def _function(where: str, name: str, table: Any) -> FunctionSpec:
-    if not isinstance(table, dict):
-        raise EmulatorError(f"{where}: key functions.{name}: expected a table")
-    r = _Reader(where, table, f"functions.{name}.")
-    _name(r, "", name)
-    kind = r.text("failure_kind", "exception") or "exception"
-    if kind not in FAILURE_KINDS:
-        raise r.fail("failure_kind", f"must be one of {sorted(FAILURE_KINDS)}")
-    flag = r.text("failure_flag", "error") or "error"
-    if flag not in FAILURE_FLAGS:
-        raise r.fail("failure_flag", f"must be one of {sorted(FAILURE_FLAGS)}")
-    spec = FunctionSpec(
-        name=name,
-        duration_ms=r.number("duration_ms", 80.0, 1.0, 900_000.0),
-        duration_sigma=r.number("duration_sigma", 0.3, 0.0, 3.0),
-        failure_rate=r.number("failure_rate", 0.0, 0.0, 1.0),
-        failure_kind=kind,
-        error_type=r.text("error_type", "RuntimeError") or "RuntimeError",
-        error_message=r.text("error_message", "handler failed") or "handler failed",
-        timeout_s=r.number("timeout_s", 30.0, 1.0, 900.0),
-        init_ms=r.number("init_ms", 300.0, 0.0, 10_000.0),
-        keep_warm_s=r.number("keep_warm_s", 900.0, 0.0, 86_400.0),
-        reserved_concurrency=r.integer("reserved_concurrency", None, 0, 1000),
-        throttle_rate=r.number("throttle_rate", 0.0, 0.0, 1.0),
-        max_retry_attempts=r.req_integer("max_retry_attempts", 2, 0, 2),
-        max_event_age_s=r.req_integer("max_event_age_s", 21600, 60, 21600),
-        dlq=_arn(r, "dlq", DLQ_SERVICES),
-        on_failure=_arn(r, "on_failure", DESTINATION_SERVICES),
-        duplicate_rate=r.number("duplicate_rate", 0.0, 0.0, 1.0),
-        service_error_rate=r.number("service_error_rate", 0.0, 0.0, 1.0),
-        failure_flag=flag,
-        failure_cause=bool(r.get("failure_cause", bool, True)),
-    )
-    r.finish()
-    return spec
+def _why(p: Problem) -> str:
+    """Word a problem the way scenario errors always have been."""
+    declared, value = p.type, p.value
+    if p.reason == "unknown":
+        return "unknown key"
+    if isinstance(declared, inspect.LiteralType) and (
+        p.reason == "missing" or isinstance(value, str)
+    ):
+        choices = sorted(str(v) for v in declared.values)
+        return f"must be one of {choices}, got {None if value is MISSING else value!r}"
+    if p.reason == "missing" and isinstance(declared, inspect.StrType) and declared.pattern:
+        return f"name '' must be {p.description}"
+    if p.reason == "missing":
+        return f"missing ({p.description})" if p.description else "missing"
+    if p.reason == "item":
+        return f"must be {p.description}" if p.description else f"expected {_expected(declared)}"
+    if isinstance(declared, inspect.StructType):
+        return "expected a table"
+    numeric = isinstance(declared, inspect.IntType | inspect.FloatType)
+    if numeric and isinstance(value, bool):
+        return f"expected a number, got {value!r}"
+    if isinstance(declared, inspect.FloatType) and isinstance(value, int | float):
+        return f"must be between {declared.ge:g} and {declared.le:g}, got {float(value):g}"
+    if isinstance(declared, inspect.IntType) and isinstance(value, int):
+        return f"must be between {declared.ge} and {declared.le}, got {value}"
+    if isinstance(declared, inspect.StrType) and declared.pattern and isinstance(value, str):
+        return f"name {value!r} must be {p.description}"
+    return f"expected {_expected(declared)}, got {type(value).__name__}"
+
+
+def _convert(where: str, data: object, kind: type[T], *at: str | int) -> T:
+    try:
+        return convert(data, kind, at=at)
+    except InvalidDocument as exc:
+        raise _fail(where, key_text(exc.problem.key), _why(exc.problem)) from exc
+
+
+def _named(where: str, section: str, tables: dict[str, Any], kind: type[T]) -> dict[str, T]:
+    """Check the named tables of one section (``[functions.<name>]``), sorted by name."""
+    out: dict[str, T] = {}
+    for name, table in sorted(tables.items()):
+        if not isinstance(table, dict):
+            raise _fail(where, f"{section}.{name}", "expected a table")
+        if not _NAME.match(name):
+            raise _fail(where, f"{section}.{name}.", f"name {name!r} must be {_NAME_RULE}")
+        if "name" in table:
+            raise _fail(where, f"{section}.{name}.name", "unknown key")
+        out[name] = _convert(where, {**table, "name": name}, kind, section, name)
+    return out
 
 
 def arn_service(arn: str) -> str:
@@ -250,115 +262,51 @@ def arn_service(arn: str) -> str:
     return match.group(1) if match else ""
 
 
-def _arn(r: _Reader, key: str, services: frozenset[str]) -> str | None:
-    value = r.text(key, None)
-    if value is not None and arn_service(value) not in services:
-        raise r.fail(key, f"must be the ARN of one of {sorted(services)}, got {value!r}")
-    return value
+def _check_function(where: str, spec: FunctionSpec) -> None:
+    for key, arn, services in (
+        ("dlq", spec.dlq, DLQ_SERVICES),
+        ("on_failure", spec.on_failure, DESTINATION_SERVICES),
+    ):
+        if arn is not None and arn_service(arn) not in services:
+            raise _fail(
+                where,
+                f"functions.{spec.name}.{key}",
+                f"must be the ARN of one of {sorted(services)}, got {arn!r}",
+            )
 
 
-def _caller(where: str, index: int, table: Any) -> CallerSpec:
-    if not isinstance(table, dict):
-        raise EmulatorError(f"{where}: key callers[{index}]: expected a table")
-    r = _Reader(where, table, f"callers[{index}].")
-    kind = r.text("kind", None)
-    allowed = SYNC_CALLERS | ASYNC_CALLERS | POLL_CALLERS
-    if kind not in allowed:
-        raise r.fail("kind", f"must be one of {sorted(allowed)}, got {kind!r}")
-    poison = r.get("poison", list, [])
-    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in poison):
-        raise r.fail("poison", "must be a list of message indices (integers >= 0)")
-    mode = r.text("retry_mode", "none") or "none"
-    if mode not in RETRY_MODES:
-        raise r.fail("retry_mode", f"must be one of {sorted(RETRY_MODES)}, got {mode!r}")
+def _caller(where: str, index: int, table: object) -> CallerSpec:
+    spec = _convert(where, table, CallerSpec, "callers", index)
+    assert isinstance(table, dict)  # a CallerSpec was built from it
+
+    def fail(key: str, why: str) -> EmulatorError:
+        return _fail(where, f"callers[{index}].{key}", why)
+
+    kind, mode = spec.kind, spec.retry_mode
     if mode != "none" and kind != "sdk":
-        raise r.fail("retry_mode", "client SDK retries apply to synchronous 'sdk' callers only")
-    spec = CallerSpec(
-        kind=kind,
-        count=r.req_integer("count", 1, 0, 1_000_000),
-        start_s=r.number("start_s", 0.0, 0.0, 1_209_600.0),
-        duration_s=r.number("duration_s", 60.0, 0.0, 1_209_600.0),
-        function=r.text("function", None),
-        target=r.text("target", None),
-        name=r.text("name", None),
-        poison=tuple(sorted(set(poison))),
-        retry_mode=mode,
-        total_max_attempts=r.req_integer("total_max_attempts", DEFAULT_TOTAL_ATTEMPTS[mode], 1, 20),
-        read_timeout_s=r.number("read_timeout_s", 60.0, 0.001, 3600.0),
-        groups=r.req_integer("groups", 1, 1, 10_000),
-        links=bool(r.get("links", bool, False)),
-    )
-    r.finish()
+        raise fail("retry_mode", "client SDK retries apply to synchronous 'sdk' callers only")
+    changes: dict[str, Any] = {"poison": tuple(sorted(set(spec.poison)))}
+    if "total_max_attempts" not in table:
+        changes["total_max_attempts"] = DEFAULT_TOTAL_ATTEMPTS[mode]
+    spec = msgspec.structs.replace(spec, **changes)
     if spec.total_max_attempts > 1 and mode == "none":
-        raise r.fail("total_max_attempts", "needs a retry_mode (legacy, standard or adaptive)")
+        raise fail("total_max_attempts", "needs a retry_mode (legacy, standard or adaptive)")
     if "groups" in table and kind != "sqs":
-        raise r.fail("groups", "message groups apply to SQS producers only")
+        raise fail("groups", "message groups apply to SQS producers only")
     if spec.links and kind != "sqs":
-        raise r.fail("links", "producer-side links apply to SQS producers only")
+        raise fail("links", "producer-side links apply to SQS producers only")
     if kind in POLL_CALLERS:
         if spec.target is None:
-            raise r.fail("target", f"a {kind} producer needs the queue or stream name")
+            raise fail("target", f"a {kind} producer needs the queue or stream name")
     elif spec.function is None:
-        raise r.fail("function", f"a {kind} caller needs a function name")
-    if spec.name is not None:
-        _name(r, "name", spec.name)
+        raise fail("function", f"a {kind} caller needs a function name")
     return spec
 
 
-def _queue(where: str, name: str, table: Any) -> QueueSpec:
-    if not isinstance(table, dict):
-        raise EmulatorError(f"{where}: key queues.{name}: expected a table")
-    r = _Reader(where, table, f"queues.{name}.")
-    _name(r, "", name)
-    spec = QueueSpec(
-        name=name,
-        visibility_timeout_s=r.req_integer("visibility_timeout_s", 30, 0, 43_200),
-        retention_s=r.req_integer("retention_s", 345_600, 60, 1_209_600),
-        max_receive_count=r.integer("max_receive_count", None, 1, 1000),
-        fifo=bool(r.get("fifo", bool, False)),
-    )
-    r.finish()
-    return spec
-
-
-def _stream(where: str, name: str, table: Any) -> StreamSpec:
-    if not isinstance(table, dict):
-        raise EmulatorError(f"{where}: key streams.{name}: expected a table")
-    r = _Reader(where, table, f"streams.{name}.")
-    _name(r, "", name)
-    kind = r.text("kind", "kinesis") or "kinesis"
-    if kind not in ("kinesis", "dynamodb"):
-        raise r.fail("kind", "must be 'kinesis' or 'dynamodb'")
-    spec = StreamSpec(name=name, kind=kind, shards=r.req_integer("shards", 1, 1, 64))
-    r.finish()
-    return spec
-
-
-def _mapping(where: str, index: int, table: Any) -> MappingSpec:
-    if not isinstance(table, dict):
-        raise EmulatorError(f"{where}: key mappings[{index}]: expected a table")
-    r = _Reader(where, table, f"mappings[{index}].")
-    source = r.text("source", None)
-    function = r.text("function", None)
-    if source is None:
-        raise r.fail("source", "missing (a queue or stream name)")
-    if function is None:
-        raise r.fail("function", "missing")
-    spec = MappingSpec(
-        source=source,
-        function=function,
-        batch_size=r.req_integer("batch_size", 10, 1, 10_000),
-        batching_window_s=r.number("batching_window_s", 0.0, 0.0, 300.0),
-        report_batch_item_failures=bool(r.get("report_batch_item_failures", bool, False)),
-        bisect=bool(r.get("bisect", bool, False)),
-        max_retry_attempts=r.req_integer("max_retry_attempts", -1, -1, 10_000),
-        max_record_age_s=r.req_integer("max_record_age_s", -1, -1, 604_800),
-        on_failure=r.text("on_failure", None),
-        max_concurrency=r.req_integer("max_concurrency", 5, 1, 1000),
-    )
-    r.finish()
+def _mapping(where: str, index: int, table: object) -> MappingSpec:
+    spec = _convert(where, table, MappingSpec, "mappings", index)
     if 0 <= spec.max_record_age_s < 60:
-        raise r.fail("max_record_age_s", "must be -1 or at least 60")
+        raise _fail(where, f"mappings[{index}].max_record_age_s", "must be -1 or at least 60")
     return spec
 
 
@@ -375,26 +323,26 @@ def parse_scenario(data: dict[str, Any], where: str) -> Scenario:
     Raises:
         EmulatorError: naming the file and the offending key.
     """
-    r = _Reader(where, data, "")
-    name = _name(r, "name", r.text("name", None) or "")
-    start_text = r.text("start", DEFAULT_START) or DEFAULT_START
+    doc = _convert(where, data, _Document)
     try:
-        start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
+        start = datetime.fromisoformat(doc.start.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise r.fail("start", f"not an ISO-8601 time: {start_text!r}") from exc
+        raise _fail(where, "start", f"not an ISO-8601 time: {doc.start!r}") from exc
     if start.tzinfo is None:
-        raise r.fail("start", "needs a time zone, e.g. 2026-11-27T09:00:00Z")
-    functions = {k: _function(where, k, v) for k, v in sorted(r.get("functions", dict, {}).items())}
-    queues = {k: _queue(where, k, v) for k, v in sorted(r.get("queues", dict, {}).items())}
-    streams = {k: _stream(where, k, v) for k, v in sorted(r.get("streams", dict, {}).items())}
-    callers = tuple(_caller(where, i, t) for i, t in enumerate(r.get("callers", list, [])))
-    mappings = tuple(_mapping(where, i, t) for i, t in enumerate(r.get("mappings", list, [])))
+        raise _fail(where, "start", "needs a time zone, e.g. 2026-11-27T09:00:00Z")
+    functions = _named(where, "functions", doc.functions, FunctionSpec)
+    for function in functions.values():
+        _check_function(where, function)
+    queues = _named(where, "queues", doc.queues, QueueSpec)
+    streams = _named(where, "streams", doc.streams, StreamSpec)
+    callers = tuple(_caller(where, i, t) for i, t in enumerate(doc.callers))
+    mappings = tuple(_mapping(where, i, t) for i, t in enumerate(doc.mappings))
     scenario = Scenario(
-        name=name,
-        description=r.text("description", "") or "",
+        name=doc.name,
+        description=doc.description,
         start_epoch=start.timestamp(),
-        region=r.text("region", "us-east-1") or "us-east-1",
-        account=r.text("account", "123456789012") or "123456789012",
+        region=doc.region,
+        account=doc.account,
         functions=functions,
         callers=callers,
         queues=queues,
@@ -402,7 +350,6 @@ def parse_scenario(data: dict[str, Any], where: str) -> Scenario:
         mappings=mappings,
         source=where,
     )
-    r.finish()
     _cross_check(scenario, where)
     return scenario
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal, get_args
+
+from msgspec import Meta, Struct
 
 from tracelens.errors import DashboardSpecError
+from tracelens.validation import InvalidDocument, Problem, convert, key_text
 
 #: Every panel a spec may name, with what it shows.
 PANEL_NAMES: dict[str, str] = {
@@ -30,13 +33,10 @@ BUILTIN_DASHBOARDS: tuple[str, ...] = ("async", "incident", "queues", "streams")
 
 DEFAULT_DASHBOARD = "incident"
 
-_CHAIN_KINDS = ("async", "sqs", "stream")
-_TOP_KEYS = ("description", "name", "panels", "title")
-_PANEL_KEYS = ("kinds", "limit", "panel", "title")
+ChainKind = Literal["async", "sqs", "stream"]
 
 
-@dataclass(frozen=True, slots=True)
-class PanelSpec:
+class PanelSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One panel of a dashboard.
 
     Attributes:
@@ -49,12 +49,11 @@ class PanelSpec:
 
     panel: str
     title: str | None = None
-    limit: int | None = None
-    kinds: tuple[str, ...] = ()
+    limit: Annotated[int, Meta(ge=1)] | None = None
+    kinds: tuple[ChainKind, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DashboardSpec:
+class DashboardSpec(Struct, frozen=True, kw_only=True):
     """A dashboard: a name, a page title and its panels in order.
 
     Attributes:
@@ -67,6 +66,15 @@ class DashboardSpec:
     name: str
     title: str
     panels: tuple[PanelSpec, ...]
+    description: str = ""
+
+
+class _SpecFile(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A dashboard spec file: an empty name or title means the default one."""
+
+    panels: Annotated[tuple[str | PanelSpec, ...], Meta(min_length=1)]
+    name: str = ""
+    title: str = ""
     description: str = ""
 
 
@@ -128,90 +136,61 @@ def parse_dashboard_spec(text: str, *, source: str, default_name: str) -> Dashbo
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already ends with "(at line N, column M)".
         raise DashboardSpecError(f"{source}: TOML syntax error: {exc}") from exc
-    unknown = sorted(set(data) - set(_TOP_KEYS))
-    if unknown:
-        raise DashboardSpecError(
-            f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(_TOP_KEYS)})"
-        )
-    name = _optional_str(data, "name", source=source) or default_name
-    title = _optional_str(data, "title", source=source) or f"tracelens: {name}"
-    description = _optional_str(data, "description", source=source) or ""
-    if "panels" not in data:
-        raise DashboardSpecError(
-            f"{source}: missing key 'panels' (a list of panel names, e.g. "
-            'panels = ["headline", "findings"])'
-        )
-    raw_panels = data["panels"]
-    if not isinstance(raw_panels, list) or not raw_panels:
-        raise DashboardSpecError(
-            f"{source}: key 'panels' must be a non-empty list of panel names or tables, "
-            f"got {_type_name(raw_panels)}"
-        )
+    try:
+        spec = convert(data, _SpecFile)
+    except InvalidDocument as exc:
+        raise DashboardSpecError(f"{source}: {_why(exc.problem)}") from exc
+    name = spec.name or default_name
     panels = tuple(
-        _parse_panel(item, key=f"panels[{index}]", source=source)
-        for index, item in enumerate(raw_panels)
+        _panel(item, key=f"panels[{index}]", source=source)
+        for index, item in enumerate(spec.panels)
     )
-    return DashboardSpec(name=name, title=title, panels=panels, description=description)
+    return DashboardSpec(
+        name=name,
+        title=spec.title or f"tracelens: {name}",
+        panels=panels,
+        description=spec.description,
+    )
 
 
-def _parse_panel(item: object, *, key: str, source: str) -> PanelSpec:
-    """Validate one entry of ``panels``: a panel name or an inline table."""
-    if isinstance(item, str):
-        return PanelSpec(panel=_panel_name(item, key=key, source=source))
-    if not isinstance(item, dict):
+def _panel(item: str | PanelSpec, *, key: str, source: str) -> PanelSpec:
+    """Check that the panel an entry of ``panels`` names is known."""
+    name, key = (item, key) if isinstance(item, str) else (item.panel, f"{key}.panel")
+    if name not in PANEL_NAMES:
         raise DashboardSpecError(
-            f"{source}: key '{key}' must be a panel name or a table, got {_type_name(item)}"
-        )
-    unknown = sorted(set(item) - set(_PANEL_KEYS))
-    if unknown:
-        raise DashboardSpecError(
-            f"{source}: unknown key '{key}.{unknown[0]}' (allowed: {', '.join(_PANEL_KEYS)})"
-        )
-    if "panel" not in item:
-        raise DashboardSpecError(f"{source}: missing key '{key}.panel'")
-    panel_value = item["panel"]
-    if not isinstance(panel_value, str):
-        raise DashboardSpecError(
-            f"{source}: key '{key}.panel' must be a string, got {_type_name(panel_value)}"
-        )
-    panel = _panel_name(panel_value, key=f"{key}.panel", source=source)
-    title = _optional_str(item, "title", source=source, prefix=f"{key}.")
-    limit = item.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise DashboardSpecError(
-            f"{source}: key '{key}.limit' must be a positive integer, got {limit!r}"
-        )
-    kinds_value = item.get("kinds", [])
-    if not isinstance(kinds_value, list) or not all(k in _CHAIN_KINDS for k in kinds_value):
-        raise DashboardSpecError(
-            f"{source}: key '{key}.kinds' must be a list of {', '.join(_CHAIN_KINDS)}, "
-            f"got {kinds_value!r}"
-        )
-    return PanelSpec(panel=panel, title=title, limit=limit, kinds=tuple(kinds_value))
-
-
-def _panel_name(value: str, *, key: str, source: str) -> str:
-    """Check that a panel name is known."""
-    if value not in PANEL_NAMES:
-        raise DashboardSpecError(
-            f"{source}: key '{key}': unknown panel {value!r} "
+            f"{source}: key '{key}': unknown panel {name!r} "
             f"(known panels: {', '.join(sorted(PANEL_NAMES))})"
         )
-    return value
+    return PanelSpec(panel=name) if isinstance(item, str) else item
 
 
-def _optional_str(
-    table: dict[str, object], key: str, *, source: str, prefix: str = ""
-) -> str | None:
-    """Read an optional string key of a TOML table."""
-    value = table.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise DashboardSpecError(
-            f"{source}: key '{prefix}{key}' must be a string, got {_type_name(value)}"
+def _why(problem: Problem) -> str:
+    """Word a problem of a spec file (the source is prefixed by the caller)."""
+    key = key_text(problem.key)
+    last = problem.key[-1] if problem.key else ""
+    if problem.reason == "unknown":
+        table = _SpecFile if len(problem.key) == 1 else PanelSpec
+        return f"unknown key '{key}' (allowed: {', '.join(sorted(table.__struct_fields__))})"
+    if problem.reason == "missing":
+        if key == "panels":
+            return (
+                "missing key 'panels' (a list of panel names, e.g. "
+                'panels = ["headline", "findings"])'
+            )
+        return f"missing key '{key}'"
+    value = problem.value
+    if last == "limit":
+        return f"key '{key}' must be a positive integer, got {value!r}"
+    if last == "kinds":
+        return f"key '{key}' must be a list of {', '.join(get_args(ChainKind))}, got {value!r}"
+    if key == "panels":
+        return (
+            "key 'panels' must be a non-empty list of panel names or tables, "
+            f"got {_type_name(value)}"
         )
-    return value
+    if isinstance(last, int):
+        return f"key '{key}' must be a panel name or a table, got {_type_name(value)}"
+    return f"key '{key}' must be a string, got {_type_name(value)}"
 
 
 def _type_name(value: object) -> str:
