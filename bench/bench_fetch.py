@@ -36,7 +36,7 @@ def main() -> None:
     from botocore.config import Config
     from moto.server import ThreadedMotoServer
 
-    from tracelens.ingest.xray_api import fetch_traces
+    from tracelens.acquire.fetch import fetch_traces
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

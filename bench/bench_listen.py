@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tracelens.ingest.udp import Listener
+from tracelens.acquire.udp import Listener
 
 SENDER = r"""
 import json, socket, sys, time

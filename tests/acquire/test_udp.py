@@ -1,4 +1,4 @@
-"""Tests for tracelens.ingest.udp: the X-Ray daemon protocol listener, on loopback only."""
+"""Tests for tracelens.acquire.udp: the X-Ray daemon protocol listener, on loopback only."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tracelens.acquire.address import is_loopback, parse_host_port
+from tracelens.acquire.udp import Listener, check_datagram
+from tracelens.commands.listen import format_listen_summary
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest.udp import (
-    Listener,
-    check_datagram,
-    format_listen_summary,
-    is_loopback,
-    parse_address,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,7 +68,7 @@ def test_check_datagram() -> None:
         HEADER + json.dumps(doc(4)).encode() + b" {}": "not one JSON object",
         HEADER + json.dumps(doc(5, id="ABCDEF0123456789")).encode(): "16 lowercase hex",
         HEADER + json.dumps(doc(6, trace_id="1-xyz")).encode(): "trace_id",
-        HEADER + json.dumps({**doc(7), "end_time": None}).encode(): "end_time or in_progress",
+        HEADER + json.dumps({**doc(7), "end_time": None}).encode(): "'end_time' nor 'in_progress'",
         HEADER + json.dumps({**doc(8), "name": 3}).encode(): "not a segment document",
     }
     for datagram, reason in bad.items():
@@ -83,11 +79,11 @@ def test_check_datagram() -> None:
 
 
 def test_addresses() -> None:
-    assert parse_address("127.0.0.1:2000") == ("127.0.0.1", 2000)
-    assert parse_address("[::1]:2000") == ("::1", 2000)
+    assert parse_host_port("127.0.0.1:2000") == ("127.0.0.1", 2000)
+    assert parse_host_port("[::1]:2000") == ("::1", 2000)
     for bad in ("2000", "host:", "host:99999", ":1"):
         with pytest.raises(SourceUnavailable):
-            parse_address(bad)
+            parse_host_port(bad)
     assert is_loopback("127.0.0.2")
     assert is_loopback("::1")
     assert is_loopback("localhost")
@@ -235,10 +231,10 @@ def test_duration_stops_the_listener(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_flushes_subprocess(tmp_path: Path, sig: signal.Signals) -> None:
-    # GIVEN `python -m tracelens.ingest.udp` listening on a free loopback port
+    # GIVEN `tracelens listen` listening on a free loopback port
     out = tmp_path / "sub.ndjson"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracelens.ingest.udp", "-o", str(out), "--bind",
+        [sys.executable, "-m", "tracelens", "listen", "-o", str(out), "--bind",
          "127.0.0.1:0", "--duration", "30"],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
     )

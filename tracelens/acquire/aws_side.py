@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from tracelens.acquire.aws_errors import aws_call
 from tracelens.errors import SourceUnavailable
 
 if TYPE_CHECKING:
@@ -22,28 +23,6 @@ DLQ_DIR = "dlq"
 
 _SQS_ARN = re.compile(r"^arn:[^:]+:sqs:([^:]*):(\d*):(.+)$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
-
-
-def _aws_call(what: str, fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
-    """Call one AWS API, translating botocore failures into ``SourceUnavailable``."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        message = str(error.get("Message", "")).splitlines()[0:1]
-        code = str(error.get("Code", ""))
-        raise SourceUnavailable(
-            f"{what} failed: {code}{': ' + message[0] if message else ''}"
-        ) from exc
-    except NoCredentialsError as exc:
-        raise SourceUnavailable(
-            "no AWS credentials found: set a profile (--profile) or the standard AWS "
-            "environment variables"
-        ) from exc
-    except BotoCoreError as exc:
-        raise SourceUnavailable(f"{what} failed: {exc}") from exc
 
 
 def _not_found(exc: BaseException) -> bool:
@@ -94,7 +73,7 @@ def _paginate(
         call = dict(kwargs)
         if marker:
             call["Marker"] = marker
-        response = _aws_call(what, fn, **call)
+        response = aws_call(what, fn, **call)
         items.extend(response.get(key, []))
         marker = response.get("NextMarker")
         if not marker:
@@ -128,7 +107,7 @@ def fetch_config(
     queue_arns: set[str] = set()
     for name in sorted(set(functions)):
         try:
-            body = _clean(_aws_call(
+            body = _clean(aws_call(
                 f"Lambda GetFunctionConfiguration({name})",
                 lambda_client.get_function_configuration, FunctionName=name,
             ))
@@ -138,7 +117,7 @@ def fetch_config(
                 continue
             raise
         try:
-            invoke = _clean(_aws_call(
+            invoke = _clean(aws_call(
                 f"Lambda GetFunctionEventInvokeConfig({name})",
                 lambda_client.get_function_event_invoke_config, FunctionName=name,
             ))
@@ -212,7 +191,7 @@ def _queue_url(sqs_client: Any, arn: str) -> str | None:
     if account:
         kwargs["QueueOwnerAWSAccountId"] = account
     try:
-        url = _aws_call(f"SQS GetQueueUrl({name})", sqs_client.get_queue_url, **kwargs)
+        url = aws_call(f"SQS GetQueueUrl({name})", sqs_client.get_queue_url, **kwargs)
     except SourceUnavailable as exc:
         if _not_found(exc):
             logger.warning("queue %s no longer exists; skipped", arn)
@@ -226,7 +205,7 @@ def _queue_attributes(sqs_client: Any, arn: str) -> dict[str, Any] | None:
     url = _queue_url(sqs_client, arn)
     if url is None:
         return None
-    attributes = _aws_call(
+    attributes = aws_call(
         f"SQS GetQueueAttributes({arn})", sqs_client.get_queue_attributes,
         QueueUrl=url, AttributeNames=["All"],
     ).get("Attributes", {})
@@ -336,7 +315,7 @@ def fetch_dlq(
 
 def _queue_depth(sqs_client: Any, name: str, url: str) -> dict[str, int]:
     """The queue's message counts by state, as integers (AWS returns strings)."""
-    attributes = _aws_call(
+    attributes = aws_call(
         f"SQS GetQueueAttributes({name})", sqs_client.get_queue_attributes,
         QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES),
     ).get("Attributes") or {}
@@ -355,7 +334,7 @@ def _receive_all(
     messages: dict[str, dict[str, Any]] = {}
     stale = 0
     for _ in range(max(0, polls)):
-        response = _aws_call(
+        response = aws_call(
             f"SQS ReceiveMessage({name})", sqs_client.receive_message,
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
             MessageAttributeNames=["All"], AttributeNames=["All"],

@@ -1,4 +1,4 @@
-"""Tests for tracelens.ingest.xray_api against moto in server mode (a real HTTP endpoint)."""
+"""Tests for tracelens.acquire (X-Ray fetch, side inputs) against moto in server mode (a real HTTP endpoint)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tracelens.acquire.backoff import RetryPolicy
+from tracelens.acquire.fetch import fetch_traces
+from tracelens.acquire.resume import prepare_resume
+from tracelens.acquire.windows import resolve_window, split_window
+from tracelens.acquire.xray_filter import build_filter_expression
+from tracelens.commands.fetch import run_fetch
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest.xray_api import (
-    RetryPolicy,
-    build_filter_expression,
-    fetch_traces,
-    prepare_resume,
-    resolve_window,
-    run_fetch,
-    split_window,
-)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -411,7 +408,7 @@ def test_run_fetch_with_config_and_dlq(tmp_path: Path, endpoint: str, client_fac
 
 
 def test_dlq_targets() -> None:
-    from tracelens.ingest.aws_side import dlq_targets, sqs_queue_parts
+    from tracelens.acquire.aws_side import dlq_targets, sqs_queue_parts
 
     q = "arn:aws:sqs:us-east-1:123456789012:"
     config = {
@@ -437,8 +434,8 @@ def test_import_tracelens_does_not_import_boto3() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, tracelens, tracelens.ingest.xray_api, tracelens.ingest.udp, "
-            "tracelens.ingest.aws_side; print('boto3' in sys.modules, 'botocore' in sys.modules)")
+    code = ("import sys, tracelens, tracelens.acquire.fetch, tracelens.acquire.udp, "
+            "tracelens.acquire.aws_side, tracelens.commands.fetch; print('boto3' in sys.modules, 'botocore' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "False False"

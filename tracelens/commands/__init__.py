@@ -1,0 +1,1 @@
+"""One module per CLI command: call the library, print results."""
