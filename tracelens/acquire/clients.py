@@ -8,7 +8,11 @@ from tracelens.errors import SourceUnavailable
 
 
 def make_clients(
-    *, region: str | None, profile: str | None, endpoint_url: str | None, concurrency: int,
+    *,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    concurrency: int,
     side: bool,
 ) -> dict[str, Any]:
     """Create the X-Ray client (and the Lambda and SQS clients when ``side``).

@@ -142,8 +142,10 @@ def fetch_traces(
         out = out_file.open("ab")
     except OSError as exc:
         raise SourceUnavailable(f"{out_file}: cannot write: {exc.strerror}") from exc
-    with out, ThreadPoolExecutor(max_workers=concurrency,
-                                 thread_name_prefix="tracelens-fetch") as pool:
+    with (
+        out,
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tracelens-fetch") as pool,
+    ):
         run.fetch_listed(out, pool, windows, expression, concurrency)
         if run.held:
             # Partial traces: X-Ray may not have finished them; fetch each once more.
@@ -285,7 +287,10 @@ class _FetchRun:
             self.progress.update(
                 found=summary.found,
                 fetched=summary.fetched,
-                remaining=summary.found - summary.skipped - summary.fetched - len(self.held)
+                remaining=summary.found
+                - summary.skipped
+                - summary.fetched
+                - len(self.held)
                 - summary.missing,
                 throttles=self.calls.throttles,
             )

@@ -44,8 +44,9 @@ def prepare_resume(path: Path) -> tuple[set[str], int]:
                 try:
                     done.add(decoder.decode(line).Id)
                 except msgspec.DecodeError:
-                    logger.warning("%s:%d: not a trace line; its trace will be fetched again",
-                                   path, lineno)
+                    logger.warning(
+                        "%s:%d: not a trace line; its trace will be fetched again", path, lineno
+                    )
     except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot resume from it: {exc.strerror}") from exc
     return done, truncated

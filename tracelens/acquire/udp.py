@@ -69,7 +69,7 @@ def check_datagram(data: bytes) -> tuple[bytes | None, str | None]:
     """
     header, sep, body = data.partition(b"\n")
     if not sep:
-        return None, "no header line (expected {\"format\":\"json\",\"version\":1} then a newline)"
+        return None, 'no header line (expected {"format":"json","version":1} then a newline)'
     try:
         head = _HEADER.decode(header)
     except msgspec.DecodeError as exc:
@@ -238,8 +238,9 @@ class Listener:
             self._fwd = socket.socket(ffamily, socket.SOCK_DGRAM)
         self._threads = [
             threading.Thread(target=self._receive, name="tracelens-listen-recv", daemon=True),
-            threading.Thread(target=self._write, args=(fh,), name="tracelens-listen-write",
-                             daemon=True),
+            threading.Thread(
+                target=self._write, args=(fh,), name="tracelens-listen-write", daemon=True
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -366,8 +367,9 @@ class Listener:
                         self._handle(fh, data)
                         pending = True
                     now = time.monotonic()
-                    if pending and (now - last_flush >= self._flush_interval
-                                    or self._queue.empty()):
+                    if pending and (
+                        now - last_flush >= self._flush_interval or self._queue.empty()
+                    ):
                         fh.flush()
                         last_flush = now
                         pending = False
@@ -389,8 +391,9 @@ class Listener:
             self.malformed += 1
             if self.malformed <= LOG_FIRST_MALFORMED:
                 self.malformed_reasons.append(str(reason))
-                logger.warning("malformed datagram %d (%r...): %s", self.malformed,
-                               data[:80], reason)
+                logger.warning(
+                    "malformed datagram %d (%r...): %s", self.malformed, data[:80], reason
+                )
             return
         fh.write(body + b"\n")
         self.written += 1

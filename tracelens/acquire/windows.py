@@ -12,9 +12,9 @@ from tracelens.errors import SourceUnavailable
 MAX_WINDOW = timedelta(hours=6)
 
 
-def split_window(start: datetime, end: datetime, piece: timedelta = MAX_WINDOW) -> list[
-    tuple[datetime, datetime]
-]:
+def split_window(
+    start: datetime, end: datetime, piece: timedelta = MAX_WINDOW
+) -> list[tuple[datetime, datetime]]:
     """Split ``[start, end)`` into consecutive windows of at most ``piece``.
 
     Args:

@@ -52,8 +52,7 @@ class _RichProgress:
             self.task,
             total=max(found, 1),
             completed=found - remaining,
-            text=f"found {found}  fetched {fetched}  remaining {remaining}  "
-            f"throttles {throttles}",
+            text=f"found {found}  fetched {fetched}  remaining {remaining}  throttles {throttles}",
         )
 
 
@@ -112,8 +111,13 @@ def run_fetch(
     from tracelens.acquire.windows import resolve_window
 
     start, end = resolve_window(last=last, since=since, until=until, now=datetime.now(UTC))
-    clients = make_clients(region=region, profile=profile, endpoint_url=endpoint_url,
-                           concurrency=concurrency, side=with_config or with_dlq)
+    clients = make_clients(
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        concurrency=concurrency,
+        side=with_config or with_dlq,
+    )
     bar = _RichProgress() if show_progress else None
     if bar is not None:
         bar.progress.start()
@@ -137,7 +141,9 @@ def run_fetch(
 
         names = sorted(set(summary.functions) | set(functions))
         config = fetch_config(
-            lambda_client=clients["lambda"], sqs_client=clients["sqs"], functions=names,
+            lambda_client=clients["lambda"],
+            sqs_client=clients["sqs"],
+            functions=names,
             out_dir=out_dir,
         )
         if show_progress:
@@ -148,8 +154,12 @@ def run_fetch(
                 markup=False,
             )
         if with_dlq:
-            dumps = fetch_dlq(sqs_client=clients["sqs"], config=config, out_dir=out_dir,
-                              polls=DLQ_MAX_RECEIVES if dlq_polls is None else dlq_polls)
+            dumps = fetch_dlq(
+                sqs_client=clients["sqs"],
+                config=config,
+                out_dir=out_dir,
+                polls=DLQ_MAX_RECEIVES if dlq_polls is None else dlq_polls,
+            )
             if show_progress:
                 for name, count, expected in dumps:
                     partial = (

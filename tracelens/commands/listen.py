@@ -94,8 +94,7 @@ def run_listen(
     try:
         listener.start()
         host, port = listener.address
-        console.print(f"listening on {host}:{port}, writing {out} (Ctrl-C to stop)",
-                      markup=False)
+        console.print(f"listening on {host}:{port}, writing {out} (Ctrl-C to stop)", markup=False)
         summary = listener.wait()
     finally:
         for sig, old in previous.items():
