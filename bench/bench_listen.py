@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tracelens.ingest.udp import Listener
+from tracelens.acquire.udp import Listener
 
 SENDER = r"""
 import json, socket, sys, time
@@ -69,7 +69,10 @@ def trial(rate: int, seconds: float) -> dict[str, float]:
         host, port = listener.address
         proc = subprocess.run(
             [sys.executable, "-c", SENDER, host, str(port), str(n), str(rate)],
-            capture_output=True, text=True, check=True, timeout=120,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
         )
         sender = json.loads(proc.stdout)
         deadline = time.monotonic() + 10
@@ -113,8 +116,10 @@ def main() -> None:
             break
         best = rate
         best_achieved = int(result["achieved_send_rate"])
-    print(f"highest loss-free rate: {best} datagrams/s target "
-          f"({best_achieved} datagrams/s achieved by the sender)")
+    print(
+        f"highest loss-free rate: {best} datagrams/s target "
+        f"({best_achieved} datagrams/s achieved by the sender)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ from typing import IO, Any
 import click
 
 import tracelens
+from tracelens.acquire.address import parse_host_port
 from tracelens.commands import analyze as analyze_command
 from tracelens.commands import dashboard as dashboard_command
 from tracelens.commands import emulate as emulate_command
 from tracelens.commands import explain as explain_command
-from tracelens.errors import TracelensError
-from tracelens.ingest.xray_api import WITH_CONFIG_HELP, WITH_DLQ_HELP
+from tracelens.commands.fetch import WITH_CONFIG_HELP, WITH_DLQ_HELP
+from tracelens.errors import SourceUnavailable, TracelensError
 
 #: Exit codes (ARCHITECTURE.md "Commands").
 EXIT_THRESHOLD = 1
@@ -306,10 +307,10 @@ def dashboard(
 
 
 def _host_port(value: str, option: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint=option)
-    return host.strip("[]"), int(port)
+    try:
+        return parse_host_port(value)
+    except SourceUnavailable as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 @main.command()
@@ -401,7 +402,7 @@ def fetch(
     """
     if (last is None) == (since is None):
         raise click.UsageError("give exactly one of --last and --since")
-    from tracelens.ingest.xray_api import run_fetch
+    from tracelens.commands.fetch import run_fetch
 
     run_fetch(
         out_dir=output,
@@ -457,6 +458,6 @@ def listen(
         AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 python my_app.py
         tracelens analyze traces.ndjson
     """
-    from tracelens.ingest.udp import run_listen
+    from tracelens.commands.listen import run_listen
 
     run_listen(out=output, bind=bind, forward=forward, duration=duration, max_segments=max_segments)

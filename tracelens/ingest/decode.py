@@ -83,15 +83,17 @@ def check_document(doc: Entity) -> str | None:
 def check_document_bytes(body: bytes) -> str | None:
     """Return why ``body`` is not one valid segment document, or None when it is.
 
-    Used by the UDP listener, which writes daemon datagram bodies as they arrive.
+    Used by the UDP listener, which writes daemon datagram bodies as they arrive. The
+    reason starts with "body is not one JSON object" when ``body`` is not JSON, else with
+    "not a segment document".
     """
     results = list(decode_value(body))
     if len(results) != 1:
-        return "datagram body is not exactly one segment document"
+        return f"not a segment document: the body holds {len(results)} values, not one"
     result = results[0]
     if isinstance(result, BadValue):
-        return result.reason
-    return result if isinstance(result, str) else None
+        return f"body is not one JSON object: {result.reason}"
+    return f"not a segment document: {result}" if isinstance(result, str) else None
 
 
 def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:

@@ -1,4 +1,4 @@
-"""Tests for tracelens.ingest.udp: the X-Ray daemon protocol listener, on loopback only."""
+"""Tests for tracelens.acquire.udp: the X-Ray daemon protocol listener, on loopback only."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tracelens.acquire.address import is_loopback, parse_host_port
+from tracelens.acquire.udp import Listener, check_datagram
+from tracelens.commands.listen import format_listen_summary
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest.udp import (
-    Listener,
-    check_datagram,
-    format_listen_summary,
-    is_loopback,
-    parse_address,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,8 +27,14 @@ TRACE = "1-6553f100-0123456789abcdef01234567"
 
 
 def doc(i: int, **extra: Any) -> dict[str, Any]:
-    return {"name": "svc", "id": f"{i:016x}", "trace_id": TRACE, "start_time": 1.7e9 + i,
-            "end_time": 1.7e9 + i + 0.5, **extra}
+    return {
+        "name": "svc",
+        "id": f"{i:016x}",
+        "trace_id": TRACE,
+        "start_time": 1.7e9 + i,
+        "end_time": 1.7e9 + i + 0.5,
+        **extra,
+    }
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -55,8 +57,9 @@ def test_check_datagram() -> None:
     assert why is None
     assert json.loads(ok or b"") == doc(1)
     # header compared case-insensitively, like the daemon; pretty bodies become one line
-    ok, why = check_datagram(b'{"format": "JSON", "version": 1}\n'
-                             + json.dumps(doc(2), indent=2).encode())
+    ok, why = check_datagram(
+        b'{"format": "JSON", "version": 1}\n' + json.dumps(doc(2), indent=2).encode()
+    )
     assert why is None
     assert ok is not None
     assert b"\n" not in ok
@@ -72,7 +75,7 @@ def test_check_datagram() -> None:
         HEADER + json.dumps(doc(4)).encode() + b" {}": "not one JSON object",
         HEADER + json.dumps(doc(5, id="ABCDEF0123456789")).encode(): "16 lowercase hex",
         HEADER + json.dumps(doc(6, trace_id="1-xyz")).encode(): "trace_id",
-        HEADER + json.dumps({**doc(7), "end_time": None}).encode(): "end_time or in_progress",
+        HEADER + json.dumps({**doc(7), "end_time": None}).encode(): "'end_time' nor 'in_progress'",
         HEADER + json.dumps({**doc(8), "name": 3}).encode(): "not a segment document",
     }
     for datagram, reason in bad.items():
@@ -83,11 +86,11 @@ def test_check_datagram() -> None:
 
 
 def test_addresses() -> None:
-    assert parse_address("127.0.0.1:2000") == ("127.0.0.1", 2000)
-    assert parse_address("[::1]:2000") == ("::1", 2000)
+    assert parse_host_port("127.0.0.1:2000") == ("127.0.0.1", 2000)
+    assert parse_host_port("[::1]:2000") == ("::1", 2000)
     for bad in ("2000", "host:", "host:99999", ":1"):
         with pytest.raises(SourceUnavailable):
-            parse_address(bad)
+            parse_host_port(bad)
     assert is_loopback("127.0.0.2")
     assert is_loopback("::1")
     assert is_loopback("localhost")
@@ -127,8 +130,13 @@ def test_aws_xray_sdk_recorder_segments_all_arrive(tmp_path: Path) -> None:
     listener = Listener(("127.0.0.1", 0), out, None, 10.0, None).start()
     host, port = listener.address
     recorder = AWSXRayRecorder()
-    recorder.configure(daemon_address=f"{host}:{port}", context=Context(), sampling=False,
-                       emitter=RecordingEmitter(f"{host}:{port}"), streaming_threshold=100)
+    recorder.configure(
+        daemon_address=f"{host}:{port}",
+        context=Context(),
+        sampling=False,
+        emitter=RecordingEmitter(f"{host}:{port}"),
+        streaming_threshold=100,
+    )
     # WHEN 30 segments with subsegments are recorded, then one big one that streams
     # its subsegments as separate documents
     ids = []
@@ -170,8 +178,9 @@ def test_aws_xray_sdk_recorder_segments_all_arrive(tmp_path: Path) -> None:
     assert read_traces([out], workers=1).stats.rejected == 0
 
 
-def test_malformed_datagrams_are_counted_not_fatal(tmp_path: Path,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_malformed_datagrams_are_counted_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "live.ndjson"
     listener = Listener(("127.0.0.1", 0), out, None, 10.0, None).start()
     good = [HEADER + json.dumps(doc(i)).encode() for i in range(5)]
@@ -180,10 +189,10 @@ def test_malformed_datagrams_are_counted_not_fatal(tmp_path: Path,
     wait_for(lambda: listener.written + listener.malformed >= 14)
     listener.stop()
     summary = listener.wait()
-    assert (summary.received, summary.malformed, summary.written, summary.dropped) == (
-        14, 9, 5, 0)
+    assert (summary.received, summary.malformed, summary.written, summary.dropped) == (14, 9, 5, 0)
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [
-        f"{i:016x}" for i in range(5)]
+        f"{i:016x}" for i in range(5)
+    ]
     assert len(listener.malformed_reasons) == 5  # only the first few are logged
     assert sum("malformed datagram" in r.message for r in caplog.records) == 5
 
@@ -192,8 +201,9 @@ def test_forward_unchanged_and_max_segments(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))
         daemon.settimeout(5)
-        listener = Listener(("127.0.0.1", 0), tmp_path / "f.ndjson", daemon.getsockname(),
-                            10.0, 3).start()
+        listener = Listener(
+            ("127.0.0.1", 0), tmp_path / "f.ndjson", daemon.getsockname(), 10.0, 3
+        ).start()
         datagrams = [HEADER + json.dumps(doc(i)).encode() for i in range(3)]
         send(listener.address, datagrams)
         summary = listener.wait()  # returns once 3 documents are written
@@ -212,8 +222,9 @@ class _SlowListener(Listener):
 
 
 def test_overload_is_counted_as_dropped(tmp_path: Path) -> None:
-    listener = _SlowListener(("127.0.0.1", 0), tmp_path / "d.ndjson", None, 10.0, None,
-                             queue_size=2).start()
+    listener = _SlowListener(
+        ("127.0.0.1", 0), tmp_path / "d.ndjson", None, 10.0, None, queue_size=2
+    ).start()
     send(listener.address, [HEADER + json.dumps(doc(i)).encode() for i in range(40)])
     wait_for(lambda: listener.received >= 40)
     wait_for(lambda: listener.written + listener.dropped >= 40)
@@ -235,12 +246,24 @@ def test_duration_stops_the_listener(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_flushes_subprocess(tmp_path: Path, sig: signal.Signals) -> None:
-    # GIVEN `python -m tracelens.ingest.udp` listening on a free loopback port
+    # GIVEN `tracelens listen` listening on a free loopback port
     out = tmp_path / "sub.ndjson"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracelens.ingest.udp", "-o", str(out), "--bind",
-         "127.0.0.1:0", "--duration", "30"],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+        [
+            sys.executable,
+            "-m",
+            "tracelens",
+            "listen",
+            "-o",
+            str(out),
+            "--bind",
+            "127.0.0.1:0",
+            "--duration",
+            "30",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     try:
         assert proc.stderr is not None

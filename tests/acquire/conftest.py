@@ -114,8 +114,9 @@ class SummaryPager:
 class Throttler:
     """Raise a throttling ClientError for the first ``n`` calls of one operation."""
 
-    def __init__(self, operation: str, n: int, *, code: str = "ThrottledException",
-                 status: int = 429) -> None:
+    def __init__(
+        self, operation: str, n: int, *, code: str = "ThrottledException", status: int = 429
+    ) -> None:
         self.operation = operation
         self.remaining = n
         self.code = code

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from tracelens.acquire.aws_errors import aws_call
 from tracelens.errors import SourceUnavailable
+from tracelens.model import bundle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -17,42 +19,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-DLQ_DIR = "dlq"
 
 _SQS_ARN = re.compile(r"^arn:[^:]+:sqs:([^:]*):(\d*):(.+)$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-def _aws_call(what: str, fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
-    """Call one AWS API, translating botocore failures into ``SourceUnavailable``."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        message = str(error.get("Message", "")).splitlines()[0:1]
-        code = str(error.get("Code", ""))
-        raise SourceUnavailable(
-            f"{what} failed: {code}{': ' + message[0] if message else ''}"
-        ) from exc
-    except NoCredentialsError as exc:
-        raise SourceUnavailable(
-            "no AWS credentials found: set a profile (--profile) or the standard AWS "
-            "environment variables"
-        ) from exc
-    except BotoCoreError as exc:
-        raise SourceUnavailable(f"{what} failed: {exc}") from exc
-
-
 def _not_found(exc: BaseException) -> bool:
     from botocore.exceptions import ClientError
 
-    return isinstance(exc.__cause__, ClientError) and exc.__cause__.response.get(
-        "Error", {}
-    ).get("Code") in {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue",
-                      "QueueDoesNotExist"}
+    return isinstance(exc.__cause__, ClientError) and exc.__cause__.response.get("Error", {}).get(
+        "Code"
+    ) in {
+        "ResourceNotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+    }
 
 
 def _clean(response: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +75,7 @@ def _paginate(
         call = dict(kwargs)
         if marker:
             call["Marker"] = marker
-        response = _aws_call(what, fn, **call)
+        response = aws_call(what, fn, **call)
         items.extend(response.get(key, []))
         marker = response.get("NextMarker")
         if not marker:
@@ -128,20 +109,26 @@ def fetch_config(
     queue_arns: set[str] = set()
     for name in sorted(set(functions)):
         try:
-            body = _clean(_aws_call(
-                f"Lambda GetFunctionConfiguration({name})",
-                lambda_client.get_function_configuration, FunctionName=name,
-            ))
+            body = _clean(
+                aws_call(
+                    f"Lambda GetFunctionConfiguration({name})",
+                    lambda_client.get_function_configuration,
+                    FunctionName=name,
+                )
+            )
         except SourceUnavailable as exc:
             if _not_found(exc):
                 logger.warning("function %s no longer exists; config skipped", name)
                 continue
             raise
         try:
-            invoke = _clean(_aws_call(
-                f"Lambda GetFunctionEventInvokeConfig({name})",
-                lambda_client.get_function_event_invoke_config, FunctionName=name,
-            ))
+            invoke = _clean(
+                aws_call(
+                    f"Lambda GetFunctionEventInvokeConfig({name})",
+                    lambda_client.get_function_event_invoke_config,
+                    FunctionName=name,
+                )
+            )
             body["EventInvokeConfig"] = invoke
         except SourceUnavailable as exc:
             if not _not_found(exc):
@@ -149,7 +136,9 @@ def fetch_config(
         config_functions[name] = body
         for mapping in _paginate(
             f"Lambda ListEventSourceMappings({name})",
-            lambda_client.list_event_source_mappings, "EventSourceMappings", FunctionName=name,
+            lambda_client.list_event_source_mappings,
+            "EventSourceMappings",
+            FunctionName=name,
         ):
             mappings.append(_jsonable(mapping))
         queue_arns.update(_failure_targets(body))
@@ -178,18 +167,20 @@ def fetch_config(
                 target = None
             if isinstance(target, str) and target not in queues:
                 pending.append(target)
-    mappings.sort(key=lambda m: (str(m.get("FunctionArn")), str(m.get("EventSourceArn")),
-                                 str(m.get("UUID"))))
+    mappings.sort(
+        key=lambda m: (str(m.get("FunctionArn")), str(m.get("EventSourceArn")), str(m.get("UUID")))
+    )
     config = {
         "EventSourceMappings": mappings,
         "functions": config_functions,
         "queues": dict(sorted(queues.items())),
     }
-    path = out_dir / CONFIG_FILE
+    path = bundle.config_path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(msgspec.json.format(msgspec.json.encode(config, order="sorted"),
-                                             indent=2) + b"\n")
+        path.write_bytes(
+            msgspec.json.format(msgspec.json.encode(config, order="sorted"), indent=2) + b"\n"
+        )
     except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot write: {exc.strerror}") from exc
     return config
@@ -212,7 +203,7 @@ def _queue_url(sqs_client: Any, arn: str) -> str | None:
     if account:
         kwargs["QueueOwnerAWSAccountId"] = account
     try:
-        url = _aws_call(f"SQS GetQueueUrl({name})", sqs_client.get_queue_url, **kwargs)
+        url = aws_call(f"SQS GetQueueUrl({name})", sqs_client.get_queue_url, **kwargs)
     except SourceUnavailable as exc:
         if _not_found(exc):
             logger.warning("queue %s no longer exists; skipped", arn)
@@ -226,9 +217,11 @@ def _queue_attributes(sqs_client: Any, arn: str) -> dict[str, Any] | None:
     url = _queue_url(sqs_client, arn)
     if url is None:
         return None
-    attributes = _aws_call(
-        f"SQS GetQueueAttributes({arn})", sqs_client.get_queue_attributes,
-        QueueUrl=url, AttributeNames=["All"],
+    attributes = aws_call(
+        f"SQS GetQueueAttributes({arn})",
+        sqs_client.get_queue_attributes,
+        QueueUrl=url,
+        AttributeNames=["All"],
     ).get("Attributes", {})
     return {"Attributes": dict(sorted(attributes.items())), "QueueUrl": url}
 
@@ -247,9 +240,7 @@ def dlq_targets(config: dict[str, Any]) -> list[str]:
     for function in (config.get("functions") or {}).values():
         targets.update(_failure_targets(function))
     for mapping in config.get("EventSourceMappings") or []:
-        dest = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-            "Destination"
-        )
+        dest = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         if isinstance(dest, str) and sqs_queue_parts(dest):
             targets.add(dest)
     for queue in (config.get("queues") or {}).values():
@@ -278,7 +269,11 @@ DEPTH_ATTRIBUTES = (
 
 
 def fetch_dlq(
-    *, sqs_client: Any, config: dict[str, Any], out_dir: Path, polls: int = DLQ_MAX_RECEIVES,
+    *,
+    sqs_client: Any,
+    config: dict[str, Any],
+    out_dir: Path,
+    polls: int = DLQ_MAX_RECEIVES,
     wait_seconds: int = 1,
 ) -> list[tuple[str, int, int]]:
     """Read (without deleting) the messages of every DLQ / on-failure queue in ``config``.
@@ -320,14 +315,16 @@ def fetch_dlq(
             continue
         depth = _queue_depth(sqs_client, name, url)
         expected = sum(depth.values())
-        messages = _receive_all(sqs_client, name, url, polls=polls, wait_seconds=wait_seconds,
-                                expected=expected)
+        messages = _receive_all(
+            sqs_client, name, url, polls=polls, wait_seconds=wait_seconds, expected=expected
+        )
         dump = {"Messages": [messages[k] for k in sorted(messages)], "QueueArn": arn, **depth}
-        path = out_dir / DLQ_DIR / f"{_SAFE_NAME.sub('_', name)}.json"
+        path = bundle.dlq_dump_path(out_dir, _SAFE_NAME.sub("_", name))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(msgspec.json.format(msgspec.json.encode(dump, order="sorted"),
-                                                 indent=2) + b"\n")
+            path.write_bytes(
+                msgspec.json.format(msgspec.json.encode(dump, order="sorted"), indent=2) + b"\n"
+            )
         except OSError as exc:
             raise SourceUnavailable(f"{path}: cannot write: {exc.strerror}") from exc
         results.append((name, len(messages), expected))
@@ -336,10 +333,15 @@ def fetch_dlq(
 
 def _queue_depth(sqs_client: Any, name: str, url: str) -> dict[str, int]:
     """The queue's message counts by state, as integers (AWS returns strings)."""
-    attributes = _aws_call(
-        f"SQS GetQueueAttributes({name})", sqs_client.get_queue_attributes,
-        QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES),
-    ).get("Attributes") or {}
+    attributes = (
+        aws_call(
+            f"SQS GetQueueAttributes({name})",
+            sqs_client.get_queue_attributes,
+            QueueUrl=url,
+            AttributeNames=list(DEPTH_ATTRIBUTES),
+        ).get("Attributes")
+        or {}
+    )
     depth: dict[str, int] = {}
     for key in DEPTH_ATTRIBUTES:
         value = attributes.get(key)
@@ -355,10 +357,14 @@ def _receive_all(
     messages: dict[str, dict[str, Any]] = {}
     stale = 0
     for _ in range(max(0, polls)):
-        response = _aws_call(
-            f"SQS ReceiveMessage({name})", sqs_client.receive_message,
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
-            MessageAttributeNames=["All"], AttributeNames=["All"],
+        response = aws_call(
+            f"SQS ReceiveMessage({name})",
+            sqs_client.receive_message,
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
         )
         batch = response.get("Messages") or []
         if not batch:
@@ -372,5 +378,11 @@ def _receive_all(
     return messages
 
 
-__all__ = ["CONFIG_FILE", "DEPTH_ATTRIBUTES", "DLQ_DIR", "DLQ_MAX_RECEIVES", "dlq_targets",
-           "fetch_config", "fetch_dlq", "sqs_queue_parts"]
+__all__ = [
+    "DEPTH_ATTRIBUTES",
+    "DLQ_MAX_RECEIVES",
+    "dlq_targets",
+    "fetch_config",
+    "fetch_dlq",
+    "sqs_queue_parts",
+]

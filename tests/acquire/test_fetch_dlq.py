@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from tracelens.ingest.aws_side import fetch_dlq
+from tracelens.acquire.aws_side import fetch_dlq
 from tracelens.ingest.side import read_side_inputs
 
 if TYPE_CHECKING:

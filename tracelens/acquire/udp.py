@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import queue
-import re
-import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
+from tracelens.acquire.address import is_loopback
 from tracelens.errors import SourceUnavailable
+from tracelens.ingest.decode import check_document_bytes
 
 if TYPE_CHECKING:
-    from types import FrameType
+    from pathlib import Path
     from typing import IO
 
 logger = logging.getLogger(__name__)
@@ -36,35 +33,32 @@ RCVBUF_BYTES = 8 * 1024 * 1024
 #: Malformed datagrams logged individually; the rest are only counted.
 LOG_FIRST_MALFORMED = 5
 
-_SEGMENT_ID = re.compile(r"^[0-9a-f]{16}$")
-_TRACE_ID = re.compile(r"^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$")
-
 
 class _Header(msgspec.Struct):
     format: str
     version: int
 
 
-class _Document(msgspec.Struct):
-    """The fields a segment or subsegment document must have (unknown keys are ignored)."""
+class _Wrapper(msgspec.Struct):
+    """The keys that make a JSON object a Trace or BatchGetTraces page, not a document."""
 
-    name: str
-    id: str
-    trace_id: str
-    start_time: float
-    end_time: float | None = None
-    in_progress: bool = False
+    Traces: msgspec.Raw | None = None
+    Segments: msgspec.Raw | None = None
+    Document: msgspec.Raw | None = None
 
 
 _HEADER = msgspec.json.Decoder(_Header)
-_DOCUMENT = msgspec.json.Decoder(_Document)
+_WRAPPER = msgspec.json.Decoder(_Wrapper)
+_WRAPPER_KEYS = (b'"Traces"', b'"Segments"', b'"Document"')
 
 
 def check_datagram(data: bytes) -> tuple[bytes | None, str | None]:
     """Split and check one daemon datagram: header line, then one segment document.
 
     The daemon splits on the first newline and accepts the header when ``format`` equals
-    "json" ignoring case and ``version`` is 1 (aws-xray-daemon ``tracesegment.go``).
+    "json" ignoring case and ``version`` is 1 (aws-xray-daemon ``tracesegment.go``). The
+    body must be one bare segment document, valid as the file reader defines it
+    (``ingest.decode.check_document_bytes``).
 
     Args:
         data: The datagram.
@@ -75,7 +69,7 @@ def check_datagram(data: bytes) -> tuple[bytes | None, str | None]:
     """
     header, sep, body = data.partition(b"\n")
     if not sep:
-        return None, "no header line (expected {\"format\":\"json\",\"version\":1} then a newline)"
+        return None, 'no header line (expected {"format":"json","version":1} then a newline)'
     try:
         head = _HEADER.decode(header)
     except msgspec.DecodeError as exc:
@@ -85,21 +79,27 @@ def check_datagram(data: bytes) -> tuple[bytes | None, str | None]:
     body = body.strip()
     if not body:
         return None, "missing segment document after the header"
-    try:
-        doc = _DOCUMENT.decode(body)
-    except msgspec.ValidationError as exc:
-        return None, f"not a segment document: {exc}"
-    except msgspec.DecodeError as exc:
-        return None, f"body is not one JSON object: {exc}"
-    if not _SEGMENT_ID.match(doc.id):
-        return None, "id must be 16 lowercase hex digits"
-    if not _TRACE_ID.match(doc.trace_id):
-        return None, "trace_id must look like 1-<8 hex>-<24 hex>"
-    if doc.end_time is None and not doc.in_progress:
-        return None, "needs end_time or in_progress: true"
+    reason = check_document_bytes(body)
+    if reason is not None:
+        return None, reason
+    if not _is_bare_document(body):
+        return None, "not a segment document: a list, Trace or BatchGetTraces page"
     if b"\n" in body or b"\r" in body:
         body = msgspec.json.encode(msgspec.json.decode(body))  # one line for NDJSON
     return body, None
+
+
+def _is_bare_document(body: bytes) -> bool:
+    """Say whether a valid ``body`` is a document itself rather than a wrapper of one."""
+    if not body.startswith(b"{"):
+        return False
+    if not any(key in body for key in _WRAPPER_KEYS):
+        return True
+    try:
+        wrapper = _WRAPPER.decode(body)
+    except msgspec.DecodeError:
+        return False
+    return wrapper.Traces is None and wrapper.Segments is None and wrapper.Document is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,41 +123,6 @@ class ListenSummary:
     forwarded: int
     forward_errors: int
     rcvbuf: int
-
-
-def is_loopback(host: str) -> bool:
-    """Say whether ``host`` is a loopback address (or ``localhost``).
-
-    Args:
-        host: An IP address or host name.
-
-    Returns:
-        True for 127.0.0.0/8, ::1 and ``localhost``.
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """Parse ``HOST:PORT`` (``[v6]:PORT`` for IPv6).
-
-    Args:
-        text: The address.
-
-    Returns:
-        (host, port).
-
-    Raises:
-        SourceUnavailable: The text is not HOST:PORT with a port in 0-65535.
-    """
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise SourceUnavailable(f"{text!r} is not HOST:PORT (for example 127.0.0.1:2000)")
-    return host.strip("[]"), int(port)
 
 
 class Listener:
@@ -273,8 +238,9 @@ class Listener:
             self._fwd = socket.socket(ffamily, socket.SOCK_DGRAM)
         self._threads = [
             threading.Thread(target=self._receive, name="tracelens-listen-recv", daemon=True),
-            threading.Thread(target=self._write, args=(fh,), name="tracelens-listen-write",
-                             daemon=True),
+            threading.Thread(
+                target=self._write, args=(fh,), name="tracelens-listen-write", daemon=True
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -401,8 +367,9 @@ class Listener:
                         self._handle(fh, data)
                         pending = True
                     now = time.monotonic()
-                    if pending and (now - last_flush >= self._flush_interval
-                                    or self._queue.empty()):
+                    if pending and (
+                        now - last_flush >= self._flush_interval or self._queue.empty()
+                    ):
                         fh.flush()
                         last_flush = now
                         pending = False
@@ -424,8 +391,9 @@ class Listener:
             self.malformed += 1
             if self.malformed <= LOG_FIRST_MALFORMED:
                 self.malformed_reasons.append(str(reason))
-                logger.warning("malformed datagram %d (%r...): %s", self.malformed,
-                               data[:80], reason)
+                logger.warning(
+                    "malformed datagram %d (%r...): %s", self.malformed, data[:80], reason
+                )
             return
         fh.write(body + b"\n")
         self.written += 1
@@ -433,130 +401,9 @@ class Listener:
             self._stop.set()
 
 
-def format_listen_summary(summary: ListenSummary) -> str:
-    """One plain-text line of listener counts.
-
-    Args:
-        summary: The counts.
-
-    Returns:
-        The text.
-    """
-    text = (
-        f"received {summary.received}, malformed {summary.malformed}, "
-        f"written {summary.written}, dropped {summary.dropped}"
-    )
-    if summary.forwarded or summary.forward_errors:
-        text += f", forwarded {summary.forwarded}"
-        if summary.forward_errors:
-            text += f" ({summary.forward_errors} forward errors)"
-    if summary.dropped:
-        text += (
-            f"; {summary.dropped} datagrams were dropped because the writer could not keep "
-            "up: their segments are NOT in the file"
-        )
-    return text
-
-
-def run_listen(
-    *,
-    out: Path,
-    bind: str | None = None,
-    forward: str | None = None,
-    duration: float | None = None,
-    max_segments: int | None = None,
-    install_signals: bool = True,
-) -> ListenSummary:
-    """The body of ``tracelens listen``: be the X-Ray daemon until told to stop.
-
-    Stops on SIGINT / SIGTERM, after ``duration`` seconds or ``max_segments`` documents;
-    flushes what it received and prints the counts on stderr.
-
-    Args:
-        out: NDJSON file to append to.
-        bind: ``--bind HOST:PORT``; default 127.0.0.1:2000. Non-loopback addresses are
-            allowed only because the user typed them.
-        forward: ``--forward HOST:PORT`` of a real daemon.
-        duration: ``--duration`` seconds.
-        max_segments: ``--max-segments``.
-        install_signals: Install SIGINT / SIGTERM handlers (main thread only).
-
-    Returns:
-        The counts.
-
-    Raises:
-        SourceUnavailable: The address is unusable or the port is taken.
-    """
-    from rich.console import Console
-
-    console = Console(file=sys.stderr)
-    address = parse_address(bind) if bind is not None else DEFAULT_BIND
-    listener = Listener(
-        address,
-        out,
-        parse_address(forward) if forward is not None else None,
-        duration,
-        max_segments,
-        allow_remote=bind is not None,
-    )
-    previous: dict[signal.Signals, Any] = {}
-    if install_signals and threading.current_thread() is threading.main_thread():
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            listener.stop()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handle)
-    try:
-        listener.start()
-        host, port = listener.address
-        console.print(f"listening on {host}:{port}, writing {out} (Ctrl-C to stop)",
-                      markup=False)
-        summary = listener.wait()
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    console.print(format_listen_summary(summary), markup=False)
-    return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the listener from ``python -m tracelens.ingest.udp -o FILE [--bind H:P]...``.
-
-    Args:
-        argv: Arguments (default ``sys.argv[1:]``).
-
-    Returns:
-        The exit code.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m tracelens.ingest.udp")
-    parser.add_argument("-o", "--output", required=True, type=Path)
-    parser.add_argument("--bind")
-    parser.add_argument("--forward")
-    parser.add_argument("--duration", type=float)
-    parser.add_argument("--max-segments", type=int)
-    args = parser.parse_args(argv)
-    try:
-        run_listen(out=args.output, bind=args.bind, forward=args.forward,
-                   duration=args.duration, max_segments=args.max_segments)
-    except SourceUnavailable as exc:
-        print(f"SourceUnavailable: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 __all__ = [
     "DEFAULT_BIND",
     "ListenSummary",
     "Listener",
     "check_datagram",
-    "format_listen_summary",
-    "is_loopback",
-    "parse_address",
-    "run_listen",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())

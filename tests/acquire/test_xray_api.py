@@ -1,4 +1,4 @@
-"""Tests for tracelens.ingest.xray_api against moto in server mode (a real HTTP endpoint)."""
+"""Tests for tracelens.acquire (X-Ray fetch, side inputs) against moto in server mode (a real HTTP endpoint)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tracelens.acquire.backoff import RetryPolicy
+from tracelens.acquire.fetch import fetch_traces
+from tracelens.acquire.resume import prepare_resume
+from tracelens.acquire.windows import resolve_window, split_window
+from tracelens.acquire.xray_filter import build_filter_expression
+from tracelens.commands.fetch import run_fetch
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest.xray_api import (
-    RetryPolicy,
-    build_filter_expression,
-    fetch_traces,
-    prepare_resume,
-    resolve_window,
-    run_fetch,
-    split_window,
-)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,16 +39,37 @@ def make_docs(n: int, *, seed: int, base: int = BASE, fn: str = "orders") -> lis
         arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}"
         if i % 100 == 0:
             svc_id = f"{rng.getrandbits(64):016x}"
-            docs.append({"id": svc_id, "name": fn, "trace_id": trace_id, "start_time": start,
-                         "end_time": start + 0.2, "origin": "AWS::Lambda", "resource_arn": arn,
-                         "aws": {"request_id": f"req-{i}"}})
-        docs.append({
-            "id": fn_id, "name": fn, "trace_id": trace_id, "start_time": start + 0.01,
-            "end_time": start + 0.19, "origin": "AWS::Lambda::Function",
-            "aws": {"function_arn": arn, "account_id": ACCOUNT},
-            "subsegments": [{"id": f"{rng.getrandbits(64):016x}", "name": "Invocation",
-                             "start_time": start + 0.02, "end_time": start + 0.18}],
-        })
+            docs.append(
+                {
+                    "id": svc_id,
+                    "name": fn,
+                    "trace_id": trace_id,
+                    "start_time": start,
+                    "end_time": start + 0.2,
+                    "origin": "AWS::Lambda",
+                    "resource_arn": arn,
+                    "aws": {"request_id": f"req-{i}"},
+                }
+            )
+        docs.append(
+            {
+                "id": fn_id,
+                "name": fn,
+                "trace_id": trace_id,
+                "start_time": start + 0.01,
+                "end_time": start + 0.19,
+                "origin": "AWS::Lambda::Function",
+                "aws": {"function_arn": arn, "account_id": ACCOUNT},
+                "subsegments": [
+                    {
+                        "id": f"{rng.getrandbits(64):016x}",
+                        "name": "Invocation",
+                        "start_time": start + 0.02,
+                        "end_time": start + 0.18,
+                    }
+                ],
+            }
+        )
     return docs
 
 
@@ -102,8 +120,15 @@ def test_fetch_more_than_one_page_matches_what_was_put(
     pager = summary_pager(1000)
     pager.install(client)
     # WHEN fetched
-    summary = fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                           filter_expression=None, functions=(), sleep=_no_sleep)
+    summary = fetch_traces(
+        client=client,
+        start=WINDOW[0],
+        end=WINDOW[1],
+        out_dir=tmp_path,
+        filter_expression=None,
+        functions=(),
+        sleep=_no_sleep,
+    )
     # THEN both pages were read and every document came back unchanged
     assert pager.served == 1
     assert summary.summary_pages == 2
@@ -126,9 +151,13 @@ def test_window_split_into_six_hour_pieces(tmp_path: Path, client_factory: Any) 
     late = make_docs(4, seed=3, base=BASE + 10 * 3600)
     put(client, early + late)
     summary = fetch_traces(
-        client=client, start=datetime.fromtimestamp(BASE - 60, UTC),
-        end=datetime.fromtimestamp(BASE + 13 * 3600, UTC), out_dir=tmp_path,
-        filter_expression=None, functions=(), sleep=_no_sleep,
+        client=client,
+        start=datetime.fromtimestamp(BASE - 60, UTC),
+        end=datetime.fromtimestamp(BASE + 13 * 3600, UTC),
+        out_dir=tmp_path,
+        filter_expression=None,
+        functions=(),
+        sleep=_no_sleep,
     )
     assert summary.windows == 3
     assert summary.fetched == 7
@@ -146,9 +175,17 @@ def test_throttling_is_retried_with_seeded_backoff(
     summary_5xx = throttler("GetTraceSummaries", 2, code="ServiceUnavailable", status=503)
     summary_5xx.install(client)
     sleeps: list[float] = []
-    summary = fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                           filter_expression=None, functions=(), concurrency=1,
-                           sleep=sleeps.append, retry=RetryPolicy(seed=7))
+    summary = fetch_traces(
+        client=client,
+        start=WINDOW[0],
+        end=WINDOW[1],
+        out_dir=tmp_path,
+        filter_expression=None,
+        functions=(),
+        concurrency=1,
+        sleep=sleeps.append,
+        retry=RetryPolicy(seed=7),
+    )
     assert batch_throttle.raised == 6
     assert summary_5xx.raised == 2
     assert summary.throttles == 8
@@ -169,19 +206,32 @@ def test_throttling_gives_up_with_one_clear_error(
     put(client, make_docs(3, seed=5))
     throttler("BatchGetTraces", 100).install(client)
     with pytest.raises(SourceUnavailable, match=r"BatchGetTraces failed: ThrottledException"):
-        fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                     filter_expression=None, functions=(), sleep=_no_sleep,
-                     retry=RetryPolicy(max_attempts=3, seed=1))
+        fetch_traces(
+            client=client,
+            start=WINDOW[0],
+            end=WINDOW[1],
+            out_dir=tmp_path,
+            filter_expression=None,
+            functions=(),
+            sleep=_no_sleep,
+            retry=RetryPolicy(max_attempts=3, seed=1),
+        )
 
 
-def test_access_denied_is_not_retried(tmp_path: Path, client_factory: Any,
-                                      throttler: Any) -> None:
+def test_access_denied_is_not_retried(tmp_path: Path, client_factory: Any, throttler: Any) -> None:
     client = client_factory("xray")
     denied = throttler("GetTraceSummaries", 1, code="AccessDeniedException", status=403)
     denied.install(client)
     with pytest.raises(SourceUnavailable, match="GetTraceSummaries failed: AccessDenied"):
-        fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                     filter_expression=None, functions=(), sleep=_no_sleep)
+        fetch_traces(
+            client=client,
+            start=WINDOW[0],
+            end=WINDOW[1],
+            out_dir=tmp_path,
+            filter_expression=None,
+            functions=(),
+            sleep=_no_sleep,
+        )
     assert denied.raised == 1
 
 
@@ -190,9 +240,15 @@ def test_resume_after_interrupted_run(tmp_path: Path, client_factory: Any) -> No
     client = client_factory("xray")
     docs = make_docs(60, seed=6)
     put(client, docs)
-    args: dict[str, Any] = {"client": client, "start": WINDOW[0], "end": WINDOW[1],
-                            "out_dir": tmp_path, "filter_expression": None, "functions": (),
-                            "sleep": _no_sleep}
+    args: dict[str, Any] = {
+        "client": client,
+        "start": WINDOW[0],
+        "end": WINDOW[1],
+        "out_dir": tmp_path,
+        "filter_expression": None,
+        "functions": (),
+        "sleep": _no_sleep,
+    }
     fetch_traces(**args)
     path = tmp_path / "traces.ndjson"
     data = path.read_bytes()
@@ -232,8 +288,15 @@ def test_unprocessed_ids_are_retried(tmp_path: Path, client_factory: Any) -> Non
             parsed["UnprocessedTraceIds"].append(moved["Id"])
 
     client.meta.events.register("after-call.xray.BatchGetTraces", hold_back_first)
-    summary = fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                           filter_expression=None, functions=(), sleep=_no_sleep)
+    summary = fetch_traces(
+        client=client,
+        start=WINDOW[0],
+        end=WINDOW[1],
+        out_dir=tmp_path,
+        filter_expression=None,
+        functions=(),
+        sleep=_no_sleep,
+    )
     assert len(calls) == 2
     assert len(calls[1]) == 1
     assert summary.fetched == 5
@@ -248,9 +311,15 @@ def test_partial_and_limit_exceeded_traces(tmp_path: Path, client_factory: Any) 
     docs = make_docs(6, seed=9)
     fn_docs = [d for d in docs if d["origin"] == "AWS::Lambda::Function"]
     stuck = fn_docs[0]
-    open_doc = {"id": "00000000000000aa", "name": "child", "trace_id": stuck["trace_id"],
-                "start_time": stuck["start_time"] + 0.05, "in_progress": True,
-                "parent_id": stuck["id"], "type": "subsegment"}
+    open_doc = {
+        "id": "00000000000000aa",
+        "name": "child",
+        "trace_id": stuck["trace_id"],
+        "start_time": stuck["start_time"] + 0.05,
+        "in_progress": True,
+        "parent_id": stuck["id"],
+        "type": "subsegment",
+    }
     put(client, docs)
     put(client, [open_doc])
     flagged, big = fn_docs[1]["trace_id"], fn_docs[2]["trace_id"]
@@ -270,9 +339,16 @@ def test_partial_and_limit_exceeded_traces(tmp_path: Path, client_factory: Any) 
     client.meta.events.register("after-call.xray.BatchGetTraces", mark_limit)
     delays: list[float] = []
     # WHEN fetched
-    summary = fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                           filter_expression=None, functions=(), sleep=delays.append,
-                           partial_refetch_delay=3.0)
+    summary = fetch_traces(
+        client=client,
+        start=WINDOW[0],
+        end=WINDOW[1],
+        out_dir=tmp_path,
+        filter_expression=None,
+        functions=(),
+        sleep=delays.append,
+        partial_refetch_delay=3.0,
+    )
     # THEN both partial traces were fetched once more at the end; the one still in progress
     # is written and counted as partial; the big one is kept and counted
     assert delays == [3.0]
@@ -313,8 +389,15 @@ def test_filter_expression_is_sent(tmp_path: Path, client_factory: Any) -> None:
 
     client.meta.events.register("provide-client-params.xray.GetTraceSummaries", capture)
     put(client, make_docs(2, seed=10))
-    summary = fetch_traces(client=client, start=WINDOW[0], end=WINDOW[1], out_dir=tmp_path,
-                           filter_expression="error", functions=["orders"], sleep=_no_sleep)
+    summary = fetch_traces(
+        client=client,
+        start=WINDOW[0],
+        end=WINDOW[1],
+        out_dir=tmp_path,
+        filter_expression="error",
+        functions=["orders"],
+        sleep=_no_sleep,
+    )
     assert sent == ['(error) AND service("orders")']
     assert summary.fetched == 2
 
@@ -338,8 +421,9 @@ def test_split_window_and_resolve() -> None:
         resolve_window(last="an hour", since=None, until=None, now=t0)
 
 
-def test_run_fetch_with_config_and_dlq(tmp_path: Path, endpoint: str, client_factory: Any,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_fetch_with_config_and_dlq(
+    tmp_path: Path, endpoint: str, client_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN a function with an on-failure destination and an SQS event source whose
     # redrive DLQ holds a message, plus its traces (moto 5.2 keeps no DeadLetterConfig;
     # test_dlq_targets covers that path)
@@ -355,31 +439,50 @@ def test_run_fetch_with_config_and_dlq(tmp_path: Path, endpoint: str, client_fac
 
     def queue(name: str, **attrs: str) -> tuple[str, str]:
         url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         return url, arn
 
     _, fail_arn = queue("orders-failures")
     redrive_url, redrive_arn = queue("source-redrive", VisibilityTimeout="0")
-    _, source_arn = queue("orders-source", RedrivePolicy=json.dumps(
-        {"deadLetterTargetArn": redrive_arn, "maxReceiveCount": "3"}))
-    sqs.send_message(QueueUrl=redrive_url, MessageBody='{"order": 1}', MessageAttributes={
-        "RequestID": {"DataType": "String", "StringValue": "req-1"}})
+    _, source_arn = queue(
+        "orders-source",
+        RedrivePolicy=json.dumps({"deadLetterTargetArn": redrive_arn, "maxReceiveCount": "3"}),
+    )
+    sqs.send_message(
+        QueueUrl=redrive_url,
+        MessageBody='{"order": 1}',
+        MessageAttributes={"RequestID": {"DataType": "String", "StringValue": "req-1"}},
+    )
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("h.py", "def handler(e, c):\n    return e\n")
-    lam.create_function(FunctionName="orders", Runtime="python3.12", Role=role,
-                        Handler="h.handler", Code={"ZipFile": buf.getvalue()})
+    lam.create_function(
+        FunctionName="orders",
+        Runtime="python3.12",
+        Role=role,
+        Handler="h.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )
     lam.put_function_event_invoke_config(
-        FunctionName="orders", MaximumRetryAttempts=1,
-        DestinationConfig={"OnFailure": {"Destination": fail_arn}})
-    lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName="orders",
-                                    BatchSize=10)
+        FunctionName="orders",
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": fail_arn}},
+    )
+    lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName="orders", BatchSize=10)
     put(xray, make_docs(3, seed=11))
     # WHEN run as the command would
-    summary = run_fetch(out_dir=tmp_path, since=WINDOW[0], until=WINDOW[1],
-                        region="us-east-1", endpoint_url=endpoint, with_dlq=True, dlq_polls=2)
+    summary = run_fetch(
+        out_dir=tmp_path,
+        since=WINDOW[0],
+        until=WINDOW[1],
+        region="us-east-1",
+        endpoint_url=endpoint,
+        with_dlq=True,
+        dlq_polls=2,
+    )
     # THEN traces, config.json and the DLQ dumps are in the bundle
     assert summary.fetched == 3
     err = capsys.readouterr().err
@@ -411,20 +514,31 @@ def test_run_fetch_with_config_and_dlq(tmp_path: Path, endpoint: str, client_fac
 
 
 def test_dlq_targets() -> None:
-    from tracelens.ingest.aws_side import dlq_targets, sqs_queue_parts
+    from tracelens.acquire.aws_side import dlq_targets, sqs_queue_parts
 
     q = "arn:aws:sqs:us-east-1:123456789012:"
     config = {
         "functions": {
-            "a": {"DeadLetterConfig": {"TargetArn": q + "a-dlq"},
-                  "EventInvokeConfig": {"DestinationConfig": {
-                      "OnFailure": {"Destination": q + "a-fail"}}}},
+            "a": {
+                "DeadLetterConfig": {"TargetArn": q + "a-dlq"},
+                "EventInvokeConfig": {
+                    "DestinationConfig": {"OnFailure": {"Destination": q + "a-fail"}}
+                },
+            },
             "b": {"DeadLetterConfig": {"TargetArn": "arn:aws:sns:us-east-1:1:topic"}},
         },
-        "EventSourceMappings": [{"DestinationConfig": {"OnFailure": {
-            "Destination": q + "stream-fail"}}}],
-        "queues": {q + "src": {"Attributes": {"RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": q + "src-dlq", "maxReceiveCount": 3})}}},
+        "EventSourceMappings": [
+            {"DestinationConfig": {"OnFailure": {"Destination": q + "stream-fail"}}}
+        ],
+        "queues": {
+            q + "src": {
+                "Attributes": {
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": q + "src-dlq", "maxReceiveCount": 3}
+                    )
+                }
+            }
+        },
     }
     assert dlq_targets(config) == sorted(
         q + n for n in ("a-dlq", "a-fail", "stream-fail", "src-dlq")
@@ -437,8 +551,11 @@ def test_import_tracelens_does_not_import_boto3() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, tracelens, tracelens.ingest.xray_api, tracelens.ingest.udp, "
-            "tracelens.ingest.aws_side; print('boto3' in sys.modules, 'botocore' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True)
+    code = (
+        "import sys, tracelens, tracelens.acquire.fetch, tracelens.acquire.udp, "
+        "tracelens.acquire.aws_side, tracelens.commands.fetch; print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.strip() == "False False"

@@ -1,0 +1,106 @@
+"""``tracelens listen``: be the X-Ray daemon until told to stop, then print the counts."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tracelens.acquire.address import parse_host_port
+from tracelens.acquire.udp import DEFAULT_BIND, Listener
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import FrameType
+
+    from tracelens.acquire.udp import ListenSummary
+
+
+def format_listen_summary(summary: ListenSummary) -> str:
+    """One plain-text line of listener counts.
+
+    Args:
+        summary: The counts.
+
+    Returns:
+        The text.
+    """
+    text = (
+        f"received {summary.received}, malformed {summary.malformed}, "
+        f"written {summary.written}, dropped {summary.dropped}"
+    )
+    if summary.forwarded or summary.forward_errors:
+        text += f", forwarded {summary.forwarded}"
+        if summary.forward_errors:
+            text += f" ({summary.forward_errors} forward errors)"
+    if summary.dropped:
+        text += (
+            f"; {summary.dropped} datagrams were dropped because the writer could not keep "
+            "up: their segments are NOT in the file"
+        )
+    return text
+
+
+def run_listen(
+    *,
+    out: Path,
+    bind: str | None = None,
+    forward: str | None = None,
+    duration: float | None = None,
+    max_segments: int | None = None,
+    install_signals: bool = True,
+) -> ListenSummary:
+    """The body of ``tracelens listen``: be the X-Ray daemon until told to stop.
+
+    Stops on SIGINT / SIGTERM, after ``duration`` seconds or ``max_segments`` documents;
+    flushes what it received and prints the counts on stderr.
+
+    Args:
+        out: NDJSON file to append to.
+        bind: ``--bind HOST:PORT``; default 127.0.0.1:2000. Non-loopback addresses are
+            allowed only because the user typed them.
+        forward: ``--forward HOST:PORT`` of a real daemon.
+        duration: ``--duration`` seconds.
+        max_segments: ``--max-segments``.
+        install_signals: Install SIGINT / SIGTERM handlers (main thread only).
+
+    Returns:
+        The counts.
+
+    Raises:
+        SourceUnavailable: The address is unusable or the port is taken.
+    """
+    from rich.console import Console
+
+    console = Console(file=sys.stderr)
+    address = parse_host_port(bind) if bind is not None else DEFAULT_BIND
+    listener = Listener(
+        address,
+        out,
+        parse_host_port(forward) if forward is not None else None,
+        duration,
+        max_segments,
+        allow_remote=bind is not None,
+    )
+    previous: dict[signal.Signals, Any] = {}
+    if install_signals and threading.current_thread() is threading.main_thread():
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            listener.stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        listener.start()
+        host, port = listener.address
+        console.print(f"listening on {host}:{port}, writing {out} (Ctrl-C to stop)", markup=False)
+        summary = listener.wait()
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    console.print(format_listen_summary(summary), markup=False)
+    return summary
+
+
+__all__ = ["format_listen_summary", "run_listen"]
