@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from tracelens.model.frames import IngestStats, TraceFrames
     from tracelens.model.side import SideInputs
+    from tracelens.model.vocab import SqsEvidence, StreamEvidence
 
 # Entity columns the analyses join and group on as they are: categorical (see ``as_text``).
 _CATEGORICAL = (col.TRACE_ID, col.KIND, col.NAME, col.ARN)
@@ -51,10 +52,10 @@ class AnalysisResults:
     retry_delays: pl.DataFrame
     messages: pl.DataFrame  # one row per (function, SQS message)
     sqs_deliveries: pl.DataFrame
-    sqs_evidence: str  # "annotations" | "links" | "none"
+    sqs_evidence: SqsEvidence
     batches: pl.DataFrame  # one row per stream batch
     stream_deliveries: pl.DataFrame
-    stream_evidence: str  # "annotations" | "traces" | "none"
+    stream_evidence: StreamEvidence
     chains: pl.DataFrame
     findings: list[FindingRow]
     details: DetailFrames
@@ -156,7 +157,7 @@ def analyse_with_end(
     delays = async_mod.retry_delays(units.lazy(), events.lazy()).collect()
 
     sqs_deliveries = sqs_mod.annotated_deliveries(entities, invs_l).collect()
-    sqs_evidence = "annotations"
+    sqs_evidence: SqsEvidence = "annotations"
     if sqs_deliveries.is_empty():
         linked = sqs_mod.linked_deliveries(links, services, invs_l).collect()
         consumers = _names(linked)
@@ -177,7 +178,7 @@ def analyse_with_end(
     ).unique()
 
     stream_deliveries = streams_mod.annotated_deliveries(entities, invs_l).collect()
-    stream_evidence = "annotations"
+    stream_evidence: StreamEvidence = "annotations"
     if stream_deliveries.is_empty():
         excluded = pl.concat(
             [events.lazy().select(c.REQUEST), sqs_requests.lazy().select(c.REQUEST)]

@@ -9,27 +9,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tracelens.errors import EmulatorError
+from tracelens.model import vocab
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-SYNC_CALLERS = frozenset(
-    {"api_gateway", "alb", "cognito", "lex", "alexa", "cloudfront", "firehose", "sdk"}
-)
-ASYNC_CALLERS = frozenset(
-    {
-        "sns",
-        "s3",
-        "ses",
-        "cloudformation",
-        "cloudwatch_logs",
-        "eventbridge",
-        "codecommit",
-        "config",
-        "sdk_event",
-    }
-)
-POLL_CALLERS = frozenset({"sqs", "kinesis", "dynamodb"})
+SYNC_CALLERS: frozenset[str] = vocab.SYNC_CALLERS
+ASYNC_CALLERS: frozenset[str] = vocab.ASYNC_CALLERS
+POLL_CALLERS: frozenset[str] = vocab.POLL_CALLERS
 FAILURE_KINDS = frozenset({"exception", "timeout"})
 FAILURE_FLAGS = frozenset({"error", "fault", "throttle"})
 RETRY_MODES = frozenset({"none", "legacy", "standard", "adaptive"})
