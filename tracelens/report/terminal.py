@@ -35,7 +35,7 @@ REJECTION_ROWS = 5
 EXAMPLES = 3
 FILE_ROWS = 5
 
-SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def render_terminal(report: Report, *, console: Console) -> None:
