@@ -12,7 +12,7 @@ import pytest
 
 from tests.analysis.conftest import TraceBuilder, at, trace_id
 from tracelens.analysis import AnalysisResults, analyse
-from tracelens.analysis.findings import _age_advice
+from tracelens.analysis.findings._async import _age_advice
 from tracelens.ingest import read_traces
 from tracelens.ingest.side import read_side_inputs
 from tracelens.model.side import (

@@ -11,7 +11,8 @@ import pytest
 
 from tests.emulator.conftest import builtin_result
 from tracelens.emulator import EmulationResult, run_scenario
-from tracelens.emulator.scenario import ASYNC_CALLERS, POLL_CALLERS, SYNC_CALLERS, parse_scenario
+from tracelens.emulator.scenario import parse_scenario
+from tracelens.model.vocab import ASYNC_CALLERS, POLL_CALLERS, SYNC_CALLERS
 
 
 def _walk(entity: dict[str, Any]) -> list[dict[str, Any]]:

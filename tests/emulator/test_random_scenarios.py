@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracelens.emulator import run_scenario
-from tracelens.emulator.scenario import ASYNC_CALLERS, SYNC_CALLERS, parse_scenario
+from tracelens.emulator.scenario import parse_scenario
+from tracelens.model.vocab import ASYNC_CALLERS, SYNC_CALLERS
 
 FUNCTIONS = ("alpha", "beta")
 

@@ -10,26 +10,21 @@ import polars as pl
 from tracelens.analysis import columns as c
 from tracelens.analysis._expr import error_text, first_per_key, flagged, millis
 from tracelens.model import schema as col
+from tracelens.model import vocab
 from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
+from tracelens.model.vocab import ASYNC_FATES, ASYNC_OUTCOMES, BAD_OUTCOMES
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from tracelens.model.side import SideInputs
 
-OUTCOMES = (
-    "succeeded",
-    "succeeded_after_retry",
-    "retries_exhausted",
-    "event_age_exceeded",
-    "in_progress",
-)
-FATES = ("sent", "missing", "dropped", "unknown")
-BAD_OUTCOMES = ("retries_exhausted", "event_age_exceeded")
+OUTCOMES = ASYNC_OUTCOMES
+FATES = ASYNC_FATES
 #: How a fate is known (report-contract amendment "Fate evidence"): ``dump`` = the request id
 #: was checked against a comparable dump of the target, ``config`` = the config alone names a
 #: target (or none), ``none`` = neither (no config, or only a dump without request ids).
-FATE_EVIDENCE = ("dump", "config", "none")
+FATE_EVIDENCE = vocab.FATE_EVIDENCE
 
 # Lambda retries a failed async event about 1 minute after the first failed attempt and about
 # 2 minutes after the second (lambda-semantics.md R2.4, AWS "Asynchronous invocation"). A

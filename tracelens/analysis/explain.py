@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from tracelens.model.side import SideInputs
+    from tracelens.model.vocab import StoryKind
 
 #: The shortest key matched as a prefix of a longer id.
 MIN_PREFIX = 8
@@ -28,7 +29,7 @@ SEARCHED = (
 )
 
 # Order of events that share a timestamp.
-_ORDER = {
+_ORDER: dict[StoryKind, int] = {
     "segment": 0,
     "enqueue": 0,
     "request": 1,
@@ -54,7 +55,7 @@ class StoryEvent:
     """
 
     time: datetime | None
-    kind: str
+    kind: StoryKind
     function: str | None
     text: str
     duration_ms: float | None = None
@@ -267,7 +268,7 @@ def _summary(row: dict[str, Any], what: str) -> StoryEvent:
     )
 
 
-def _deliveries(deliveries: pl.DataFrame, kind: str) -> list[StoryEvent]:
+def _deliveries(deliveries: pl.DataFrame, kind: StoryKind) -> list[StoryEvent]:
     out = []
     ordered = deliveries.sort(col.START, c.INVOCATION, nulls_last=True)
     previous_end: datetime | None = None

@@ -7,8 +7,8 @@ import polars as pl
 from tracelens.analysis import columns as c
 from tracelens.analysis.stats import stat_exprs
 from tracelens.model import schema as col
+from tracelens.model.vocab import MODES as MODES
 
-MODES = ("sync", "async", "sqs", "stream", "unknown")
 MODE = "mode"
 
 

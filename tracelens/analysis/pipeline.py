@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from tracelens.model.frames import IngestStats, TraceFrames
     from tracelens.model.side import SideInputs
+    from tracelens.model.vocab import SqsEvidence, StreamEvidence
 
 # Entity columns the analyses join and group on as they are: categorical (see ``as_text``).
 _CATEGORICAL = (col.TRACE_ID, col.KIND, col.NAME, col.ARN)
@@ -51,10 +52,10 @@ class AnalysisResults:
     retry_delays: pl.DataFrame
     messages: pl.DataFrame  # one row per (function, SQS message)
     sqs_deliveries: pl.DataFrame
-    sqs_evidence: str  # "annotations" | "links" | "none"
+    sqs_evidence: SqsEvidence
     batches: pl.DataFrame  # one row per stream batch
     stream_deliveries: pl.DataFrame
-    stream_evidence: str  # "annotations" | "traces" | "none"
+    stream_evidence: StreamEvidence
     chains: pl.DataFrame
     findings: list[FindingRow]
     details: DetailFrames
@@ -261,7 +262,7 @@ def _async_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _As
 @dataclass(frozen=True, slots=True)
 class _SqsPart:
     deliveries: pl.DataFrame
-    evidence: str  # "annotations" | "links" | "none"
+    evidence: SqsEvidence
     messages: pl.DataFrame
     requests: pl.DataFrame  # requests on the SQS path
 
@@ -269,7 +270,7 @@ class _SqsPart:
 def _sqs_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _SqsPart:
     """SQS deliveries (by annotations, else by links), messages with fates, SQS requests."""
     deliveries = sqs_mod.annotated_deliveries(base.entities, base.invs_l).collect()
-    evidence = "annotations"
+    evidence: SqsEvidence = "annotations"
     if deliveries.is_empty():
         linked = sqs_mod.linked_deliveries(base.links, base.services, base.invs_l).collect()
         consumers = _names(linked)
@@ -292,7 +293,7 @@ def _sqs_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _SqsP
 @dataclass(frozen=True, slots=True)
 class _StreamPart:
     deliveries: pl.DataFrame
-    evidence: str  # "annotations" | "traces" | "none"
+    evidence: StreamEvidence
     batches: pl.DataFrame
 
 
@@ -305,7 +306,7 @@ def _stream_part(
 ) -> _StreamPart:
     """Stream deliveries (by annotations, else by traces) and batches with fates."""
     deliveries = streams_mod.annotated_deliveries(base.entities, base.invs_l).collect()
-    evidence = "annotations"
+    evidence: StreamEvidence = "annotations"
     if deliveries.is_empty():
         excluded = pl.concat(
             [async_.events.lazy().select(c.REQUEST), sqs.requests.lazy().select(c.REQUEST)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.async_events import BAD_OUTCOMES
 from tracelens.model import schema as col
+from tracelens.model.vocab import BAD_OUTCOMES
 
 _FLAGS = (col.ERROR, col.FAULT, col.THROTTLE)
 

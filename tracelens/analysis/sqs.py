@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
 from tracelens.analysis import columns as c
 from tracelens.analysis._expr import error_text, flagged
 from tracelens.model import schema as col
+from tracelens.model.vocab import SQS_FATES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -23,7 +24,7 @@ MESSAGE = c.MESSAGE_ID
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 DEFAULT_RETENTION_SECONDS = 345_600
 #: Fates of poison messages (report ``sqs.fates``).
-FATES = ("dlq", "retention_deleted", "in_queue", "unknown")
+FATES = SQS_FATES
 
 
 def annotated_deliveries(entities: pl.LazyFrame, invocations: pl.LazyFrame) -> pl.LazyFrame:
@@ -337,7 +338,7 @@ def messages(deliveries: pl.LazyFrame) -> pl.LazyFrame:
     ).drop("max_end")
 
 
-def outcome_of_deliveries(repeated_failure: str) -> pl.Expr:
+def outcome_of_deliveries(repeated_failure: Literal["poison", "failed"]) -> pl.Expr:
     """Outcome of an SQS message or stream batch from its delivery counts.
 
     Args:

@@ -9,6 +9,7 @@ import polars as pl
 from tracelens.analysis import columns as c
 from tracelens.analysis.sqs import outcome_of_deliveries
 from tracelens.model import schema as col
+from tracelens.model.vocab import STREAM_FATES
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -20,7 +21,7 @@ SEQ = "first_sequence"  # lowest sequence number of the batch, leading zeros str
 #: Kinesis' default retention and DynamoDB Streams' fixed one (lambda-semantics §0.2).
 STREAM_RETENTION_SECONDS = 86_400
 #: Fates of stream batches that ended badly (report ``streams.fates``).
-FATES = ("sent", "discarded", "unknown")
+FATES = STREAM_FATES
 
 
 def annotated_deliveries(entities: pl.LazyFrame, invocations: pl.LazyFrame) -> pl.LazyFrame:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from tracelens.analysis.details import DetailFrames
     from tracelens.analysis.pipeline import AnalysisResults
+    from tracelens.model.vocab import SqsEvidence, SqsFate, StreamEvidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class PoisonRow:
     first_seen: datetime
     last_seen: datetime
     last_error: str | None
-    fate: str | None
+    fate: SqsFate | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class SqsTotals:
     max_receive_count: int | None
     deliveries_histogram: dict[str, int]  # messages by deliveries, in deliveries order
     poison_messages: list[PoisonRow]  # by first seen, message id, function
-    evidence: str
+    evidence: SqsEvidence
     fates: dict[str, int]  # poison messages per ``sqs.FATES`` (empty: no fates known)
 
 
@@ -104,7 +105,7 @@ class StreamTotals:
     batches: int
     retried_batches: int
     max_attempts: int
-    evidence: str
+    evidence: StreamEvidence
     fates: dict[str, int] = field(default_factory=dict)  # per ``streams.FATES`` (or empty)
     still_retrying: int = 0
     fate_unknown_reasons: list[str] = field(default_factory=list)  # sorted

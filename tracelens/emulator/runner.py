@@ -10,7 +10,8 @@ from tracelens.emulator.functions import FunctionRuntime
 from tracelens.emulator.ids import IdGenerator
 from tracelens.emulator.paths import asynchronous, poll_sqs, poll_stream, sync
 from tracelens.emulator.result import EmulationResult
-from tracelens.emulator.scenario import ASYNC_CALLERS, SYNC_CALLERS, Scenario, arn_service
+from tracelens.emulator.scenario import Scenario, arn_service
+from tracelens.model.vocab import ASYNC_CALLERS, SYNC_CALLERS
 from tracelens.emulator.truth import build_truth
 from tracelens.emulator.xray import XRayWriter
 

@@ -15,34 +15,22 @@ import msgspec
 from msgspec import Meta, Struct, inspect
 
 from tracelens.errors import EmulatorError
+from tracelens.model.vocab import (
+    POLL_CALLERS,
+    AsyncCaller,
+    PollCaller,
+    SyncCaller,
+)
 from tracelens.validation import MISSING, InvalidDocument, Problem, convert, key_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-SyncCaller = Literal[
-    "api_gateway", "alb", "cognito", "lex", "alexa", "cloudfront", "firehose", "sdk"
-]
-AsyncCaller = Literal[
-    "sns",
-    "s3",
-    "ses",
-    "cloudformation",
-    "cloudwatch_logs",
-    "eventbridge",
-    "codecommit",
-    "config",
-    "sdk_event",
-]
-PollCaller = Literal["sqs", "kinesis", "dynamodb"]
 FailureKind = Literal["exception", "timeout"]
 FailureFlag = Literal["error", "fault", "throttle"]
 RetryMode = Literal["none", "legacy", "standard", "adaptive"]
 StreamKind = Literal["kinesis", "dynamodb"]
 
-SYNC_CALLERS: frozenset[str] = frozenset(get_args(SyncCaller))
-ASYNC_CALLERS: frozenset[str] = frozenset(get_args(AsyncCaller))
-POLL_CALLERS: frozenset[str] = frozenset(get_args(PollCaller))
 FAILURE_KINDS: frozenset[str] = frozenset(get_args(FailureKind))
 FAILURE_FLAGS: frozenset[str] = frozenset(get_args(FailureFlag))
 RETRY_MODES: frozenset[str] = frozenset(get_args(RetryMode))

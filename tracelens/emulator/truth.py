@@ -13,7 +13,9 @@ from collections import Counter, defaultdict
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from tracelens.emulator.scenario import ASYNC_CALLERS
+from tracelens.model.vocab import ASYNC_CALLERS
+from tracelens.model.vocab import ASYNC_OUTCOMES as _OUTCOMES
+from tracelens.model.vocab import BAD_OUTCOMES as BAD_OUTCOMES
 
 if TYPE_CHECKING:
     from tracelens.emulator.engine import Run
@@ -23,16 +25,7 @@ if TYPE_CHECKING:
 RETRY_WINDOW_S = 180.0
 HIGH_DWELL_MS = 60_000.0
 SYNC_THROTTLED_CRITICAL = 0.10
-BAD_OUTCOMES = ("retries_exhausted", "event_age_exceeded")
 DUMPED_TARGETS = ("sqs", "sns")  # target types the bundle writes a dump of
-
-_OUTCOMES = (
-    "succeeded",
-    "succeeded_after_retry",
-    "retries_exhausted",
-    "event_age_exceeded",
-    "in_progress",
-)
 
 
 def micros(t: float) -> int:

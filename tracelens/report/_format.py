@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from tracelens.model.vocab import ChainFate, ChainOutcome, FateEvidence
     from tracelens.report.models import Chain, Report, SqsSection, StreamsSection
 
-GOOD_OUTCOMES = frozenset({"succeeded", "succeeded_after_retry"})
+GOOD_OUTCOMES: frozenset[ChainOutcome] = frozenset({"succeeded", "succeeded_after_retry"})
 #: Fates whose events, messages or records are gone for good.
-LOST_FATES = frozenset({"dropped", "missing", "discarded", "retention_deleted"})
+LOST_FATES: frozenset[ChainFate] = frozenset(
+    {"dropped", "missing", "discarded", "retention_deleted"}
+)
 SQS_NO_QUEUE = "no queue attributes in the config: supply --config"
 
 
@@ -92,7 +95,7 @@ def histogram_items(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 
 
 #: How a ``sent`` fate is known, as the text and Markdown reports say it.
-SENT_EVIDENCE = (
+SENT_EVIDENCE: tuple[tuple[FateEvidence, str], ...] = (
     ("dump", "checked in DLQ dump"),
     ("config", "config names a DLQ; not checked"),
     ("none", "DLQ dump has no request ids; not checked"),
@@ -100,7 +103,11 @@ SENT_EVIDENCE = (
 #: What a person should do about fates that are unknown.
 UNKNOWN_FATE = "ended badly, fate unknown: supply `--config` (or `fetch --with-config`)"
 #: A chain's fate evidence, shown after its fate.
-CHAIN_EVIDENCE = {"dump": "checked in dump", "config": "per config", "none": "not checked"}
+CHAIN_EVIDENCE: dict[FateEvidence, str] = {
+    "dump": "checked in dump",
+    "config": "per config",
+    "none": "not checked",
+}
 
 
 def fate_parts(report: Report) -> list[tuple[str, bool]]:
@@ -111,7 +118,7 @@ def fate_parts(report: Report) -> list[tuple[str, bool]]:
     checked)". Unknown fates say how to learn them.
     """
     fates = report.async_.fates
-    by_evidence: dict[str, int] = {}
+    by_evidence: dict[FateEvidence, int] = {}
     for chain in report.chains:
         if chain.kind == "async" and chain.fate == "sent":
             key = chain.fate_evidence or "none"

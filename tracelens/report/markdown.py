@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tracelens.model.vocab import Severity
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
@@ -29,7 +30,6 @@ REJECTION_ROWS = 10
 FILE_ROWS = 20
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_./-]+")
-_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 # Characters that Markdown or inline HTML would interpret. ``&`` goes first so the entities
 # written for ``<`` and ``>`` are not escaped again; the rest get a backslash, which every
@@ -157,7 +157,7 @@ def _findings(report: Report) -> list[str]:
     if not report.findings:
         return [*lines, "No findings.", ""]
     findings = sorted(
-        report.findings, key=lambda f: (_SEVERITY_RANK.get(f.severity, 3), f.code, f.function or "")
+        report.findings, key=lambda f: (Severity(f.severity).rank, f.code, f.function or "")
     )
     for f in findings:
         where = f" in {escape(f.function)}" if f.function else ""

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 import msgspec
 
+from tracelens.model.vocab import (
+    ChainFate,
+    ChainKind,
+    ChainOutcome,
+    FateEvidence,
+    Severity,
+    SqsEvidence,
+    SqsFate,
+    StepKind,
+    StreamEvidence,
+)
+
 SCHEMA = "tracelens.report/1"
 
 
@@ -148,7 +160,7 @@ class PoisonMessage(msgspec.Struct, frozen=True, kw_only=True):
     first_seen: str
     last_seen: str
     last_error: str | None
-    fate: str | None = None  # "dlq" | "retention_deleted" | "in_queue" | "unknown"
+    fate: SqsFate | None = None
 
 
 class SqsFates(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,7 +182,7 @@ class SqsSection(msgspec.Struct, frozen=True, kw_only=True):
     max_receive_count: int | None
     deliveries_histogram: dict[str, int]
     poison_messages: list[PoisonMessage]
-    evidence: str  # "annotations" | "links" | "none"
+    evidence: SqsEvidence
     fates: SqsFates = msgspec.field(default_factory=SqsFates)
 
 
@@ -188,7 +200,7 @@ class StreamsSection(msgspec.Struct, frozen=True, kw_only=True):
     batches: int
     retried_batches: int
     max_attempts: int
-    evidence: str  # "annotations" | "traces" | "none"
+    evidence: StreamEvidence
     fates: StreamFates = msgspec.field(default_factory=StreamFates)
     #: Failed batches within every limit of their mapping when the data ends (shard blocked).
     still_retrying: int = 0
@@ -198,7 +210,7 @@ class StreamsSection(msgspec.Struct, frozen=True, kw_only=True):
 class ChainStep(msgspec.Struct, frozen=True, kw_only=True):
     """One interval of a chain's timeline (for the retry-chain Gantt chart)."""
 
-    kind: str  # "dwell" | "attempt" | "wait"
+    kind: StepKind
     start: str
     end: str | None
     error: str | None  # "Type: message" of a failed attempt
@@ -208,14 +220,14 @@ class ChainStep(msgspec.Struct, frozen=True, kw_only=True):
 class Chain(msgspec.Struct, frozen=True, kw_only=True):
     """An async event, SQS message or stream batch that was retried or ended badly."""
 
-    kind: str  # "async" | "sqs" | "stream"
+    kind: ChainKind
     key: str
     function: str
     trace_ids: list[str]
     attempts: int
-    outcome: str
-    fate: str | None
-    fate_evidence: str | None = None  # "dump" | "config" | "none"; null when fate is null
+    outcome: ChainOutcome
+    fate: ChainFate | None
+    fate_evidence: FateEvidence | None = None  # null when fate is null
     dwell_ms: float | None
     first_start: str
     last_end: str | None
@@ -226,7 +238,7 @@ class Chain(msgspec.Struct, frozen=True, kw_only=True):
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
     """Something a person should act on."""
 
-    severity: str  # "critical" | "warning" | "info"
+    severity: Severity
     code: str
     function: str | None
     count: int

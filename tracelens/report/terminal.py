@@ -8,6 +8,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from tracelens.model.vocab import Severity
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
@@ -34,8 +35,7 @@ REJECTION_ROWS = 5
 EXAMPLES = 3
 FILE_ROWS = 5
 
-SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def render_terminal(report: Report, *, console: Console) -> None:
@@ -140,7 +140,7 @@ def _findings(report: Report, console: Console) -> None:
         console.print("No findings.")
         return
     findings = sorted(
-        report.findings, key=lambda f: (_SEVERITY_RANK.get(f.severity, 3), f.code, f.function or "")
+        report.findings, key=lambda f: (Severity(f.severity).rank, f.code, f.function or "")
     )
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)

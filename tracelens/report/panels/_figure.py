@@ -30,8 +30,6 @@ SERIES_COLOURS: tuple[str, ...] = (
     "#17becf",
 )
 
-_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-
 
 def plot_text(value: str) -> str:
     """Escape untrusted text for plotly.js, which reads ``<b>``-style tags in every string.
@@ -41,11 +39,6 @@ def plot_text(value: str) -> str:
     these three makes trace data show literally, as text, and never as markup.
     """
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def severity_rank(severity: str) -> int:
-    """Sort key of a severity: critical first, unknown severities last."""
-    return _SEVERITY_RANK.get(severity, len(_SEVERITY_RANK))
 
 
 def series_colour(index: int) -> str:

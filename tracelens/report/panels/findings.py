@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracelens.model.vocab import Severity
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     FigureDict,
     base_layout,
     plot_text,
-    severity_rank,
 )
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def sorted_findings(findings: tuple[Finding, ...]) -> list[Finding]:
     """Findings by severity (critical, warning, info), then code, function and message."""
     return sorted(
         findings,
-        key=lambda f: (severity_rank(f.severity), f.code, f.function or "", f.message),
+        key=lambda f: (Severity(f.severity).rank, f.code, f.function or "", f.message),
     )
 
 

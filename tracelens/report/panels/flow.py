@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from tracelens.model.vocab import BAD_OUTCOMES
 from tracelens.report._format import SENT_EVIDENCE
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
@@ -16,6 +17,7 @@ from tracelens.report.panels._figure import (
 from tracelens.report.panels._view import sum_fates, sum_outcomes
 
 if TYPE_CHECKING:
+    from tracelens.model.vocab import AsyncFate, AsyncOutcome
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.models import AsyncFates
     from tracelens.report.panels._view import View
@@ -26,7 +28,7 @@ FLOW_TITLE = "Fate flow of async events: attempts, outcome, and where failed eve
 _NO_EVENTS = "No async events in this view."
 
 #: Outcome keys in display order, with their node label and severity colour.
-OUTCOMES: tuple[tuple[str, str, str], ...] = (
+OUTCOMES: tuple[tuple[AsyncOutcome, str, str], ...] = (
     ("succeeded", "succeeded", "ok"),
     ("succeeded_after_retry", "succeeded after retry", "info"),
     ("retries_exhausted", "retries exhausted", "warning"),
@@ -35,14 +37,12 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Fate keys in display order, with their node label and severity colour.
-FATES: tuple[tuple[str, str, str], ...] = (
+FATES: tuple[tuple[AsyncFate, str, str], ...] = (
     ("sent", "sent to DLQ / on-failure destination", "warning"),
     ("missing", "missing from DLQ", "critical"),
     ("dropped", "dropped (no DLQ)", "critical"),
     ("unknown", "ended badly, fate unknown: supply --config (or fetch --with-config)", "neutral"),
 )
-
-_GAVE_UP = ("retries_exhausted", "event_age_exceeded")
 
 
 def build_attempts(view: View, spec: PanelSpec) -> FigureDict:
@@ -111,7 +111,7 @@ def fates_by_outcome(view: View, fates: AsyncFates) -> dict[tuple[str, str], int
     joint: Counter[tuple[str, str]] = Counter(
         (chain.outcome, chain.fate or "unknown")
         for chain in view.chains
-        if chain.kind == "async" and chain.outcome in _GAVE_UP
+        if chain.kind == "async" and chain.outcome in BAD_OUTCOMES
     )
     totals: Counter[str] = Counter()
     for (_, fate), count in joint.items():
@@ -178,12 +178,12 @@ def build_flow(view: View, spec: PanelSpec) -> FigureDict:
         )
     else:
         node("gave_up", "failed for good", "warning")
-        links.extend((key, "gave_up", getattr(outcomes, key)) for key in _GAVE_UP)
+        links.extend((key, "gave_up", getattr(outcomes, key)) for key in BAD_OUTCOMES)
         links.extend(("gave_up", key, getattr(fates, key)) for key, _, _ in FATES)
     sent_note = _sent_evidence(view, fates.sent)
-    for key, label, severity in FATES:
-        note = sent_note if key == "sent" else ""
-        node(key, f"{label} ({getattr(fates, key)}{note})", severity)
+    for fate, label, severity in FATES:
+        note = sent_note if fate == "sent" else ""
+        node(fate, f"{label} ({getattr(fates, fate)}{note})", severity)
     links = [link for link in links if link[2] > 0]
     used = sorted({index[s] for s, _, _ in links} | {index[t] for _, t, _ in links})
     renumber = {old: new for new, old in enumerate(used)}
