@@ -11,9 +11,9 @@ from tracelens.emulator.ids import IdGenerator
 from tracelens.emulator.paths import asynchronous, poll_sqs, poll_stream, sync
 from tracelens.emulator.result import EmulationResult
 from tracelens.emulator.scenario import Scenario, arn_service
-from tracelens.model.vocab import ASYNC_CALLERS, SYNC_CALLERS
 from tracelens.emulator.truth import build_truth
 from tracelens.emulator.xray import XRayWriter
+from tracelens.model.vocab import ASYNC_CALLERS, SYNC_CALLERS
 
 
 class LambdaEmulator:
