@@ -19,7 +19,7 @@ from tracelens.report.models import (
 )
 
 #: A struct whose every field is a count.
-CountsT = TypeVar("CountsT", AsyncOutcomes, AsyncFates)
+_CountsT = TypeVar("_CountsT", AsyncOutcomes, AsyncFates)
 
 #: Key of the view over every function in the report.
 ALL_FUNCTIONS = ""
@@ -168,7 +168,7 @@ def sum_fates(details: tuple[FunctionDetail, ...]) -> AsyncFates:
     return _add_up(AsyncFates, [d.fates for d in details])
 
 
-def _add_up(kind: type[CountsT], parts: list[CountsT]) -> CountsT:
+def _add_up(kind: type[_CountsT], parts: list[_CountsT]) -> _CountsT:
     """A struct of counts whose every field is the sum of that field over ``parts``."""
     totals = {name: sum(getattr(part, name) for part in parts) for name in kind.__struct_fields__}
     return msgspec.convert(totals, kind)
