@@ -1,14 +1,23 @@
-"""Formatting shared by the text and Markdown renderers: durations, chain order, histograms."""
+"""Formatting shared by the text and Markdown renderers: durations, orders, paths, histograms."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracelens.model.vocab import Severity
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from tracelens.model.vocab import ChainFate, ChainOutcome, FateEvidence
-    from tracelens.report.models import Chain, Report, SqsSection, StreamsSection
+    from tracelens.report.models import (
+        Chain,
+        Finding,
+        Modes,
+        Report,
+        SqsSection,
+        StreamsSection,
+    )
 
 GOOD_OUTCOMES: frozenset[ChainOutcome] = frozenset({"succeeded", "succeeded_after_retry"})
 #: Fates whose events, messages or records are gone for good.
@@ -83,6 +92,23 @@ def worst_chains(chains: Iterable[Chain], limit: int) -> list[Chain]:
             c.key,
         ),
     )[:limit]
+
+
+def by_severity(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings most severe first, then by code and function."""
+    return sorted(findings, key=lambda f: (Severity(f.severity).rank, f.code, f.function or ""))
+
+
+def invoke_paths(modes: Modes) -> str:
+    """A function's requests on the invoke paths it was called by: ``sync 3, sqs 12`` (or ``-``)."""
+    counts = {
+        "sync": modes.sync,
+        "async": modes.async_,
+        "sqs": modes.sqs,
+        "stream": modes.stream,
+        "unknown": modes.unknown,
+    }
+    return ", ".join(f"{name} {count:,}" for name, count in counts.items() if count) or "-"
 
 
 def histogram_items(counts: Mapping[str, int]) -> list[tuple[str, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 import polars as pl
@@ -15,7 +15,6 @@ from tracelens.model import schema as col
 from tracelens.report.models import (
     SCHEMA,
     AsyncFates,
-    AsyncFatesEvidence,
     AsyncOutcomes,
     AsyncSection,
     Chain,
@@ -23,15 +22,12 @@ from tracelens.report.models import (
     FunctionDetail,
     FunctionSummary,
     InputSection,
-    Modes,
     PoisonMessage,
     RejectionOut,
     Report,
     ShardPoint,
     SqsFates,
     SqsSection,
-    Stats,
-    StreamFates,
     StreamsSection,
     SyncSection,
     TimePoint,
@@ -39,14 +35,9 @@ from tracelens.report.models import (
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResults
-    from tracelens.analysis.summary import (
-        AsyncTotals,
-        FunctionDetails,
-        FunctionTotals,
-        SqsTotals,
-        StatBlock,
-        StreamTotals,
-    )
+    from tracelens.analysis.summary import FunctionDetails, SqsTotals
+
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -69,16 +60,12 @@ def compact_number(value: float) -> str:
     return format(Decimal(repr(round(value, 6))).normalize(), "f")
 
 
-def _stats(block: StatBlock) -> Stats:
-    return Stats(
-        count=block.count,
-        min=block.min,
-        p50=block.p50,
-        p90=block.p90,
-        p99=block.p99,
-        max=block.max,
-        mean=block.mean,
-    )
+def _shaped(totals: object, struct: type[StructT]) -> StructT:
+    """A contract struct from analysis totals whose attributes bear the struct's field names.
+
+    Nested totals (statistic blocks, count dicts) become the nested structs the same way.
+    """
+    return msgspec.convert(totals, struct, from_attributes=True)
 
 
 def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
@@ -112,70 +99,15 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             dlq_dumps=results.dlq_dumps,
             notes=list(results.side_notes),
         ),
-        functions=[_function(f) for f in summary.functions],
-        sync=_sync_section(results),
-        async_=_async_section(summary.async_),
+        functions=[_shaped(f, FunctionSummary) for f in summary.functions],
+        sync=_shaped(results.sync, SyncSection),
+        async_=_shaped(summary.async_, AsyncSection),
         sqs=_sqs_section(summary.sqs),
-        streams=_streams_section(summary.streams),
+        streams=_shaped(summary.streams, StreamsSection),
         chains=_chains(results.chains),
-        findings=[
-            Finding(
-                severity=f.severity,
-                code=f.code,
-                function=f.function,
-                count=f.count,
-                message=f.message,
-                examples=list(f.examples),
-            )
-            for f in results.findings
-        ],
+        findings=[_shaped(f, Finding) for f in results.findings],
         details=[_detail(d) for d in summary.details],
         bucket_seconds=results.details.bucket_seconds,
-    )
-
-
-def _function(f: FunctionTotals) -> FunctionSummary:
-    return FunctionSummary(
-        name=f.name,
-        arn=f.arn,
-        requests=f.requests,
-        invocations=f.invocations,
-        cold_starts=f.cold_starts,
-        failed_invocations=f.failed_invocations,
-        failed_requests=f.failed_requests,
-        throttles=f.throttles,
-        modes=Modes(
-            sync=f.modes["sync"],
-            async_=f.modes["async"],
-            sqs=f.modes["sqs"],
-            stream=f.modes["stream"],
-            unknown=f.modes["unknown"],
-        ),
-        duration_ms=_stats(f.duration_ms),
-    )
-
-
-def _sync_section(results: AnalysisResults) -> SyncSection:
-    s = results.sync
-    return SyncSection(
-        requests=s.requests,
-        succeeded=s.succeeded,
-        failed=s.failed,
-        throttled=s.throttled,
-        client_retries=s.client_retries,
-        duplicate_executions=s.duplicate_executions,
-    )
-
-
-def _async_section(a: AsyncTotals) -> AsyncSection:
-    return AsyncSection(
-        events=a.events,
-        dwell_ms=_stats(a.dwell_ms),
-        attempts=a.attempts,
-        retry_delay_ms=_stats(a.retry_delay_ms),
-        outcomes=AsyncOutcomes(**a.outcomes),
-        fates=AsyncFates(**a.fates),
-        fates_evidence=AsyncFatesEvidence(**a.fates_evidence),
     )
 
 
@@ -201,18 +133,6 @@ def _sqs_section(s: SqsTotals) -> SqsSection:
         ],
         evidence=s.evidence,
         fates=SqsFates(**s.fates),
-    )
-
-
-def _streams_section(s: StreamTotals) -> StreamsSection:
-    return StreamsSection(
-        batches=s.batches,
-        retried_batches=s.retried_batches,
-        max_attempts=s.max_attempts,
-        evidence=s.evidence,
-        fates=StreamFates(**s.fates),
-        still_retrying=s.still_retrying,
-        fate_unknown_reasons=s.fate_unknown_reasons,
     )
 
 

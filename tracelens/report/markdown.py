@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tracelens.model.vocab import Severity
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
+    by_severity,
     duration,
     fate_parts,
     histogram_items,
+    invoke_paths,
     sqs_fates_line,
     stream_fates_line,
     worst_chains,
@@ -156,10 +157,7 @@ def _findings(report: Report) -> list[str]:
     lines = ["## Findings", ""]
     if not report.findings:
         return [*lines, "No findings.", ""]
-    findings = sorted(
-        report.findings, key=lambda f: (Severity(f.severity).rank, f.code, f.function or "")
-    )
-    for f in findings:
+    for f in by_severity(report.findings):
         where = f" in {escape(f.function)}" if f.function else ""
         lines.append(
             f"- **{escape(f.severity.upper())}** {_identifier(f.code)}{where} ({f.count:,}): "
@@ -176,14 +174,6 @@ def _functions(report: Report) -> list[str]:
         return [*lines, "No Lambda functions in the traces.", ""]
     rows = []
     for fn in report.functions:
-        modes = {
-            "sync": fn.modes.sync,
-            "async": fn.modes.async_,
-            "sqs": fn.modes.sqs,
-            "stream": fn.modes.stream,
-            "unknown": fn.modes.unknown,
-        }
-        paths = ", ".join(f"{k} {v:,}" for k, v in modes.items() if v) or "-"
         rows.append(
             [
                 escape(fn.name),
@@ -193,7 +183,7 @@ def _functions(report: Report) -> list[str]:
                 f"{fn.failed_invocations:,}",
                 f"{fn.failed_requests:,}",
                 f"{fn.throttles:,}",
-                paths,
+                invoke_paths(fn.modes),
                 _duration(fn.duration_ms.p50),
                 _duration(fn.duration_ms.p99),
             ]

@@ -12,9 +12,11 @@ from tracelens.model.vocab import Severity
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
+    by_severity,
     duration,
     fate_parts,
     histogram_items,
+    invoke_paths,
     sqs_fates_line,
     stream_fates_line,
     worst_chains,
@@ -139,13 +141,10 @@ def _findings(report: Report, console: Console) -> None:
     if not report.findings:
         console.print("No findings.")
         return
-    findings = sorted(
-        report.findings, key=lambda f: (Severity(f.severity).rank, f.code, f.function or "")
-    )
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
-    for finding in findings:
+    for finding in by_severity(report.findings):
         body = Text.assemble((finding.code, "bold"))
         if finding.function:
             body.append(f" {finding.function}")
@@ -156,10 +155,6 @@ def _findings(report: Report, console: Console) -> None:
         style = SEVERITY_STYLE.get(finding.severity, "")
         grid.add_row(Text(finding.severity.upper().ljust(8), style=style), body)
     console.print(grid)
-
-
-def _modes(modes: Mapping[str, int]) -> str:
-    return ", ".join(f"{name} {count:,}" for name, count in modes.items() if count) or "-"
 
 
 def _functions(report: Report, console: Console) -> None:
@@ -173,13 +168,6 @@ def _functions(report: Report, console: Console) -> None:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("Invoke paths", overflow="fold")
     for fn in report.functions:
-        modes = {
-            "sync": fn.modes.sync,
-            "async": fn.modes.async_,
-            "sqs": fn.modes.sqs,
-            "stream": fn.modes.stream,
-            "unknown": fn.modes.unknown,
-        }
         table.add_row(
             Text(fn.name),
             _n(fn.requests),
@@ -190,7 +178,7 @@ def _functions(report: Report, console: Console) -> None:
             _n(fn.throttles),
             duration(fn.duration_ms.p50),
             duration(fn.duration_ms.p99),
-            _modes(modes),
+            invoke_paths(fn.modes),
         )
     console.print(table)
 

@@ -1,4 +1,11 @@
-"""Dashboard panels: one figure builder per panel name, each a pure function of a View."""
+"""Dashboard panels: one figure builder per panel name, each a pure function of a View.
+
+Every builder is a ``PanelBuilder``: it takes the ``View`` to show (what the function filter
+selects) and the panel's ``PanelSpec`` (a ``title`` there replaces the panel's default; the
+table and chain panels also read ``limit``, the chain panel ``kinds``) and returns the figure
+as plain data, ``{"data": [...], "layout": {...}}``. A panel with nothing to show in a view
+still returns a figure, with a note that says so.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""Plain plotly figure dicts: the shared layout, colours, empty states and text escaping."""
+"""Plain plotly figure dicts: the shared layout, colours, empty states, tables and escaping."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: A plotly figure as plain JSON-able data: ``{"data": [...], "layout": {...}}``.
 FigureDict = dict[str, Any]
@@ -15,6 +18,9 @@ SEVERITY_COLOURS: dict[str, str] = {
     "ok": "#1e8449",
     "neutral": "#4d5656",
 }
+
+#: Text colour of table cells that need no stress.
+PLAIN_TEXT = "#1c2833"
 
 #: Colours of series that are not severities, in order of use.
 SERIES_COLOURS: tuple[str, ...] = (
@@ -52,12 +58,23 @@ def base_layout(
     x_title: str | None = None,
     y_title: str | None = None,
     height: int = 400,
+    tight: bool = False,
 ) -> dict[str, Any]:
-    """The layout every panel starts from: a left-aligned title and titled axes."""
+    """The layout every panel starts from: a left-aligned title and titled axes.
+
+    Args:
+        title: The panel title.
+        x_title: Title of the x axis, if the panel has one.
+        y_title: Title of the y axis, if the panel has one.
+        height: Height in pixels.
+        tight: Narrow margins, for panels with no axes or legend (tables, indicators).
+    """
     layout: dict[str, Any] = {
         "title": {"text": title, "x": 0.01, "xanchor": "left"},
         "height": height,
-        "margin": {"l": 70, "r": 30, "t": 60, "b": 110},
+        "margin": (
+            {"l": 20, "r": 20, "t": 60, "b": 10} if tight else {"l": 70, "r": 30, "t": 60, "b": 110}
+        ),
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#fbfcfc",
         "font": {"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
@@ -71,21 +88,86 @@ def base_layout(
     return layout
 
 
-def with_empty_note(figure: FigureDict, note: str) -> FigureDict:
-    """Add a centred note to a figure with nothing to plot, so the panel still says why."""
-    layout = figure["layout"]
-    layout["annotations"] = [
-        {
-            "text": note,
-            "showarrow": False,
-            "xref": "paper",
-            "yref": "paper",
-            "x": 0.5,
-            "y": 0.5,
-            "font": {"size": 14, "color": SEVERITY_COLOURS["neutral"]},
-        }
-    ]
-    return figure
+def stacked_layout(
+    title: str, categories: list[str], *, x_title: str, y_title: str
+) -> dict[str, Any]:
+    """The layout of stacked bars over categories shown in the given order."""
+    layout = base_layout(title, x_title=x_title, y_title=y_title)
+    layout["barmode"] = "stack"
+    layout["xaxis"].update(
+        {"type": "category", "categoryorder": "array", "categoryarray": categories}
+    )
+    return layout
+
+
+def figure_or_note(data: list[dict[str, Any]], layout: dict[str, Any], note: str) -> FigureDict:
+    """The figure of ``data``; with nothing to plot, a centred note says why the panel is empty."""
+    if not data:
+        layout["annotations"] = [
+            {
+                "text": note,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": SEVERITY_COLOURS["neutral"]},
+            }
+        ]
+    return {"data": data, "layout": layout}
+
+
+def table_figure(
+    title: str,
+    header: Sequence[str],
+    rows: list[list[str]],
+    *,
+    colours: list[list[str]],
+    widths: list[int],
+    row_height: int,
+    max_height: int,
+    align: str | list[str] = "left",
+    fills: list[list[str]] | None = None,
+) -> FigureDict:
+    """A table panel: a bold header on grey over the rows, cells coloured row by row.
+
+    Args:
+        title: The panel title.
+        header: Column names (plain text, shown bold).
+        rows: Cell texts, already escaped, one list per row; at least one row (a table with
+            nothing to show has a row that says so).
+        colours: Text colour of every cell, one list per row.
+        widths: Relative column widths.
+        row_height: Pixels added to the panel's height per row.
+        max_height: Largest panel height in pixels.
+        align: Alignment of every column, or one per column.
+        fills: Background colour of every cell, one list per row (plotly's default if None).
+    """
+    cells: dict[str, Any] = {
+        "values": _columns(rows),
+        "align": align,
+        "height": 26,
+        "font": {"color": _columns(colours)},
+    }
+    if fills is not None:
+        cells["fill"] = {"color": _columns(fills)}
+    table = {
+        "type": "table",
+        "columnwidth": widths,
+        "header": {
+            "values": [f"<b>{name}</b>" for name in header],
+            "fill": {"color": "#eaecee"},
+            "align": align,
+        },
+        "cells": cells,
+    }
+    height = min(130 + row_height * len(rows), max_height)
+    return {"data": [table], "layout": base_layout(title, height=height, tight=True)}
+
+
+def _columns(rows: list[list[str]]) -> list[list[str]]:
+    """Row-wise values as the column lists plotly's table wants."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def format_ms(value: float | None) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+import msgspec
 
 from tracelens.report.models import (
     AsyncFates,
@@ -14,6 +17,9 @@ from tracelens.report.models import (
     PoisonMessage,
     Report,
 )
+
+#: A struct whose every field is a count.
+_CountsT = TypeVar("_CountsT", AsyncOutcomes, AsyncFates)
 
 #: Key of the view over every function in the report.
 ALL_FUNCTIONS = ""
@@ -154,20 +160,15 @@ def _function_view(report: Report, name: str) -> View:
 
 def sum_outcomes(details: tuple[FunctionDetail, ...]) -> AsyncOutcomes:
     """Add up the async outcomes of several details."""
-    return AsyncOutcomes(
-        succeeded=sum(d.outcomes.succeeded for d in details),
-        succeeded_after_retry=sum(d.outcomes.succeeded_after_retry for d in details),
-        retries_exhausted=sum(d.outcomes.retries_exhausted for d in details),
-        event_age_exceeded=sum(d.outcomes.event_age_exceeded for d in details),
-        in_progress=sum(d.outcomes.in_progress for d in details),
-    )
+    return _add_up(AsyncOutcomes, [d.outcomes for d in details])
 
 
 def sum_fates(details: tuple[FunctionDetail, ...]) -> AsyncFates:
     """Add up the async fates of several details."""
-    return AsyncFates(
-        sent=sum(d.fates.sent for d in details),
-        missing=sum(d.fates.missing for d in details),
-        dropped=sum(d.fates.dropped for d in details),
-        unknown=sum(d.fates.unknown for d in details),
-    )
+    return _add_up(AsyncFates, [d.fates for d in details])
+
+
+def _add_up(kind: type[_CountsT], parts: list[_CountsT]) -> _CountsT:
+    """A struct of counts whose every field is the sum of that field over ``parts``."""
+    totals = {name: sum(getattr(part, name) for part in parts) for name in kind.__struct_fields__}
+    return msgspec.convert(totals, kind)

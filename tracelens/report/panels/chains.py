@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Any
 from tracelens.report._format import CHAIN_EVIDENCE
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
-    FigureDict,
     base_layout,
+    figure_or_note,
     format_ms,
     plot_text,
     plot_time,
-    with_empty_note,
 )
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.models import Chain
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 TITLE = "Worst retry chains over time: dwell, attempts and retry waits (hover for errors)"
@@ -87,15 +87,21 @@ def chain_label(chain: Chain) -> str:
     return f"{chain.kind} {chain.key} · {chain.function}"
 
 
+def _series(name: str, rows: list[tuple[str, str, float, str]]) -> dict[str, Any]:
+    """What bar and marker series share: the legend name, each row's chain and hover text."""
+    return {
+        "name": name,
+        "y": [label for label, _, _, _ in rows],
+        "hovertext": [hover for _, _, _, hover in rows],
+        "hovertemplate": "%{hovertext}<extra></extra>",
+    }
+
+
 def build(view: View, spec: PanelSpec) -> FigureDict:
     """A horizontal bar per chain step on a UTC time axis, worst chain on top.
 
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title, ``limit`` on chains, ``kinds`` of chains).
-
-    Returns:
-        The figure dict.
+    Shows the worst ``spec.limit`` chains (default ``DEFAULT_LIMIT``) of the ``spec.kinds``
+    asked for (every kind when none).
     """
     chains = worst_chains(view, spec)
     rows: dict[str, list[tuple[str, str, float, str]]] = {key: [] for key, _, _ in SERIES}
@@ -130,45 +136,34 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             trace = f"<br>trace {plot_text(step.trace_id)}" if step.trace_id else ""
             hover = f"{label}<br>{what}{error}{trace}<br>outcome: {outcome}"
             rows[series].append((label, step.start, span, hover))
-    data: list[dict[str, Any]] = []
-    for key, name, colour in SERIES:
-        bars = rows[key]
-        if not bars:
-            continue
-        data.append(
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": name,
-                "y": [bar[0] for bar in bars],
-                "base": [plot_time(bar[1]) for bar in bars],
-                "x": [round(bar[2], 3) for bar in bars],
-                "hovertext": [bar[3] for bar in bars],
-                "hovertemplate": "%{hovertext}<extra></extra>",
-                "marker": {"color": colour},
-            }
-        )
-    for key, name, colour, symbol in MARKERS:
-        points = rows[key]
-        if not points:
-            continue
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": name,
-                "y": [point[0] for point in points],
-                "x": [plot_time(point[1]) for point in points],
-                "hovertext": [point[3] for point in points],
-                "hovertemplate": "%{hovertext}<extra></extra>",
-                "marker": {
-                    "color": colour,
-                    "symbol": symbol,
-                    "size": 10,
-                    "line": {"width": 2, "color": colour},
-                },
-            }
-        )
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            **_series(name, rows[key]),
+            "base": [plot_time(start) for _, start, _, _ in rows[key]],
+            "x": [round(span, 3) for _, _, span, _ in rows[key]],
+            "marker": {"color": colour},
+        }
+        for key, name, colour in SERIES
+        if rows[key]
+    ]
+    data += [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            **_series(name, rows[key]),
+            "x": [plot_time(start) for _, start, _, _ in rows[key]],
+            "marker": {
+                "color": colour,
+                "symbol": symbol,
+                "size": 10,
+                "line": {"width": 2, "color": colour},
+            },
+        }
+        for key, name, colour, symbol in MARKERS
+        if rows[key]
+    ]
     layout = base_layout(
         spec.title or TITLE,
         x_title="time (UTC)",
@@ -185,5 +180,4 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             "autorange": "reversed",
         }
     )
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, "No retried or failed chains in this view.")
+    return figure_or_note(data, layout, "No retried or failed chains in this view.")

@@ -6,17 +6,18 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tracelens.report.panels._figure import (
-    FigureDict,
     base_layout,
+    figure_or_note,
     format_ms,
     plot_text,
     plot_time,
     series_colour,
-    with_empty_note,
+    stacked_layout,
 )
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 HISTOGRAM_TITLE = "Dwell time in Lambda's async queue: events per log-scale bucket"
@@ -47,15 +48,7 @@ def next_bucket(lower_ms: float) -> float | None:
 
 
 def build_histogram(view: View, spec: PanelSpec) -> FigureDict:
-    """Events per 1-2-5 log bucket of dwell time, stacked by function.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
-    """
+    """Events per 1-2-5 log bucket of dwell time, stacked by function."""
     bounds = sorted({float(key) for detail in view.details for key in detail.dwell_histogram_ms})
     labels = [format_ms(bound) for bound in bounds]
     ranges = [bucket_label(bound) for bound in bounds]
@@ -73,28 +66,19 @@ def build_histogram(view: View, spec: PanelSpec) -> FigureDict:
                 "hovertemplate": "%{customdata}: %{y} events<extra>%{fullData.name}</extra>",
             }
         )
-    layout = base_layout(
+    layout = stacked_layout(
         spec.title or HISTOGRAM_TITLE,
+        labels,
         x_title="dwell time, lower bound of 1-2-5 log bucket (ms / s / min)",
         y_title="async events",
     )
-    layout["barmode"] = "stack"
-    layout["xaxis"].update({"type": "category", "categoryorder": "array", "categoryarray": labels})
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, _NO_DWELL)
+    return figure_or_note(data, layout, _NO_DWELL)
 
 
 def build_ecdf(view: View, spec: PanelSpec) -> FigureDict:
     """The share of events that waited at most x, one line per function, log x axis.
 
     Built from each function's nearest-rank quantiles p0..p100, so each step is 1 %.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
     """
     data: list[dict[str, Any]] = []
     for index, detail in enumerate(d for d in view.details if d.dwell_quantiles_ms):
@@ -120,20 +104,11 @@ def build_ecdf(view: View, spec: PanelSpec) -> FigureDict:
     )
     layout["xaxis"]["type"] = "log"
     layout["yaxis"]["range"] = [0, 101]
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, _NO_DWELL)
+    return figure_or_note(data, layout, _NO_DWELL)
 
 
 def build_over_time(view: View, spec: PanelSpec) -> FigureDict:
-    """Dwell p50/p90/p99 per time bucket (one function) or p99 per function (all functions).
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
-    """
+    """Dwell p50/p90/p99 per time bucket (one function) or p99 per function (all functions)."""
     data: list[dict[str, Any]] = []
     details = [d for d in view.details if d.dwell_over_time]
     percentiles = ("p99",) if view.is_all else ("p50", "p90", "p99")
@@ -167,5 +142,4 @@ def build_over_time(view: View, spec: PanelSpec) -> FigureDict:
     )
     layout["xaxis"]["type"] = "date"
     layout["yaxis"]["type"] = "log"
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, _NO_DWELL)
+    return figure_or_note(data, layout, _NO_DWELL)

@@ -6,15 +6,16 @@ from typing import TYPE_CHECKING
 
 from tracelens.model.vocab import Severity
 from tracelens.report.panels._figure import (
+    PLAIN_TEXT,
     SEVERITY_COLOURS,
-    FigureDict,
-    base_layout,
     plot_text,
+    table_figure,
 )
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.models import Finding
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 TITLE = "Findings, most severe first, with example request, message or trace ids"
@@ -31,53 +32,33 @@ def sorted_findings(findings: tuple[Finding, ...]) -> list[Finding]:
 
 
 def build(view: View, spec: PanelSpec) -> FigureDict:
-    """A table of the view's findings; trace-derived text is escaped for plotly.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override, ``limit`` on rows).
-
-    Returns:
-        The figure dict.
-    """
+    """A table of the view's findings (at most ``spec.limit``), trace text escaped for plotly."""
     findings = sorted_findings(view.findings)
     if spec.limit is not None:
         findings = findings[: spec.limit]
-    columns: list[list[str]] = [[] for _ in _HEADER]
-    fills: list[str] = []
-    for finding in findings:
-        columns[0].append(plot_text(finding.severity))
-        columns[1].append(plot_text(finding.code))
-        columns[2].append(plot_text(finding.function or "(all)"))
-        columns[3].append(str(finding.count))
-        columns[4].append(plot_text(finding.message))
-        columns[5].append("<br>".join(plot_text(example) for example in finding.examples[:5]))
-        fills.append(SEVERITY_COLOURS.get(finding.severity, SEVERITY_COLOURS["neutral"]))
+    rows = [
+        [
+            plot_text(finding.severity),
+            plot_text(finding.code),
+            plot_text(finding.function or "(all)"),
+            str(finding.count),
+            plot_text(finding.message),
+            "<br>".join(plot_text(example) for example in finding.examples[:5]),
+        ]
+        for finding in findings
+    ]
+    badges = [SEVERITY_COLOURS.get(f.severity, SEVERITY_COLOURS["neutral"]) for f in findings]
     if not findings:
-        columns = [["none"], ["-"], ["-"], ["0"], ["Nothing to act on in this view."], ["-"]]
-        fills = [SEVERITY_COLOURS["ok"]]
-    table = {
-        "type": "table",
-        "columnwidth": [70, 170, 120, 50, 380, 230],
-        "header": {
-            "values": [f"<b>{name}</b>" for name in _HEADER],
-            "fill": {"color": "#eaecee"},
-            "align": "left",
-        },
-        "cells": {
-            "values": columns,
-            "align": "left",
-            "fill": {"color": [fills, *(["#ffffff"] * len(fills) for _ in _HEADER[1:])]},
-            "font": {
-                "color": [
-                    ["#ffffff"] * len(fills),
-                    *(["#1c2833"] * len(fills) for _ in _HEADER[1:]),
-                ]
-            },
-            "height": 26,
-        },
-    }
-    rows = max(len(findings), 1)
-    layout = base_layout(spec.title or TITLE, height=min(130 + 48 * rows, 900))
-    layout["margin"] = {"l": 20, "r": 20, "t": 60, "b": 10}
-    return {"data": [table], "layout": layout}
+        rows = [["none", "-", "-", "0", "Nothing to act on in this view.", "-"]]
+        badges = [SEVERITY_COLOURS["ok"]]
+    # The severity cell is a white word on its severity's colour.
+    return table_figure(
+        spec.title or TITLE,
+        _HEADER,
+        rows,
+        colours=[["#ffffff", *([PLAIN_TEXT] * (len(_HEADER) - 1))] for _ in rows],
+        fills=[[badge, *(["#ffffff"] * (len(_HEADER) - 1))] for badge in badges],
+        widths=[70, 170, 120, 50, 380, 230],
+        row_height=48,
+        max_height=900,
+    )

@@ -9,10 +9,10 @@ from tracelens.model.vocab import BAD_OUTCOMES
 from tracelens.report._format import SENT_EVIDENCE
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
-    FigureDict,
     base_layout,
+    figure_or_note,
     histogram_bars,
-    with_empty_note,
+    stacked_layout,
 )
 from tracelens.report.panels._view import sum_fates, sum_outcomes
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tracelens.model.vocab import AsyncFate, AsyncOutcome
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.models import AsyncFates
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 ATTEMPTS_TITLE = "Attempts per async event (1 = no retry)"
@@ -46,27 +47,13 @@ FATES: tuple[tuple[AsyncFate, str, str], ...] = (
 
 
 def build_attempts(view: View, spec: PanelSpec) -> FigureDict:
-    """Async events by number of attempts observed, stacked by function.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
-    """
+    """Async events by number of attempts observed, stacked by function."""
     categories, data = histogram_bars(
         [(d.function, d.attempts) for d in view.details], x_noun="attempts", y_noun="events"
     )
-    layout = base_layout(
-        spec.title or ATTEMPTS_TITLE, x_title="attempts per event", y_title="async events"
-    )
-    layout["barmode"] = "stack"
-    layout["xaxis"].update(
-        {"type": "category", "categoryorder": "array", "categoryarray": categories}
-    )
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, _NO_EVENTS)
+    title = spec.title or ATTEMPTS_TITLE
+    layout = stacked_layout(title, categories, x_title="attempts per event", y_title="async events")
+    return figure_or_note(data, layout, _NO_EVENTS)
 
 
 def attempts_by_outcome(view: View) -> dict[tuple[int, str], int] | None:
@@ -136,15 +123,7 @@ def _sent_evidence(view: View, sent: int) -> str:
 
 
 def build_flow(view: View, spec: PanelSpec) -> FigureDict:
-    """A sankey from async events through attempts and outcome to the fate of failed events.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
-    """
+    """A sankey from async events through attempts and outcome to the fate of failed events."""
     outcomes = sum_outcomes(view.details)
     fates = sum_fates(view.details)
     total = sum(getattr(outcomes, key) for key, _, _ in OUTCOMES)
@@ -205,5 +184,4 @@ def build_flow(view: View, spec: PanelSpec) -> FigureDict:
         },
     }
     layout = base_layout(spec.title or FLOW_TITLE, height=460)
-    figure: FigureDict = {"data": [sankey] if links else [], "layout": layout}
-    return figure if links else with_empty_note(figure, _NO_EVENTS)
+    return figure_or_note([sankey] if links else [], layout, _NO_EVENTS)

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracelens.report.panels._figure import (
+    PLAIN_TEXT,
     SEVERITY_COLOURS,
-    FigureDict,
-    base_layout,
     format_ms,
     plot_text,
+    table_figure,
 )
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 TITLE = "Per function: requests, invocations, cold starts, failures, throttles and duration (ms)"
-
-_PLAIN = "#1c2833"
 
 _HEADER = [
     "function",
@@ -34,24 +33,12 @@ _HEADER = [
 
 
 def build(view: View, spec: PanelSpec) -> FigureDict:
-    """A table with one row per function, sorted by name.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override, ``limit`` on rows).
-
-    Returns:
-        The figure dict.
-    """
+    """A table with one row per function (at most ``spec.limit``), sorted by name."""
     functions = sorted(view.functions, key=lambda f: f.name)
     if spec.limit is not None:
         functions = functions[: spec.limit]
-    columns: list[list[str]] = [[] for _ in _HEADER]
-    failed_colours: list[str] = []
-    request_colours: list[str] = []
-    throttle_colours: list[str] = []
-    for f in functions:
-        row = [
+    rows = [
+        [
             plot_text(f.name),
             f"{f.requests:,d}",
             f"{f.invocations:,d}",
@@ -62,42 +49,35 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             format_ms(f.duration_ms.p50),
             format_ms(f.duration_ms.p99),
         ]
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-        failed_colours.append(SEVERITY_COLOURS["critical"] if f.failed_invocations else _PLAIN)
-        request_colours.append(SEVERITY_COLOURS["critical"] if f.failed_requests else _PLAIN)
-        throttle_colours.append(SEVERITY_COLOURS["warning"] if f.throttles else _PLAIN)
+        for f in functions
+    ]
+    # Failures and throttles stand out when there are any.
+    colours = [
+        [
+            *([PLAIN_TEXT] * 4),
+            _stress(f.failed_invocations, "critical"),
+            _stress(f.failed_requests, "critical"),
+            _stress(f.throttles, "warning"),
+            PLAIN_TEXT,
+            PLAIN_TEXT,
+        ]
+        for f in functions
+    ]
     if not functions:
-        columns = [["(no functions)"], *(["-"] for _ in _HEADER[1:])]
-        failed_colours = request_colours = throttle_colours = [_PLAIN]
-    plain = [_PLAIN] * len(failed_colours)
-    table = {
-        "type": "table",
-        "columnwidth": [220, 90, 100, 90, 130, 120, 90, 110, 110],
-        "header": {
-            "values": [f"<b>{name}</b>" for name in _HEADER],
-            "fill": {"color": "#eaecee"},
-            "align": ["left", *(["right"] * (len(_HEADER) - 1))],
-        },
-        "cells": {
-            "values": columns,
-            "align": ["left", *(["right"] * (len(_HEADER) - 1))],
-            "height": 26,
-            "font": {
-                "color": [
-                    plain,
-                    plain,
-                    plain,
-                    plain,
-                    failed_colours,
-                    request_colours,
-                    throttle_colours,
-                    plain,
-                    plain,
-                ]
-            },
-        },
-    }
-    layout = base_layout(spec.title or TITLE, height=min(130 + 28 * max(len(functions), 1), 900))
-    layout["margin"] = {"l": 20, "r": 20, "t": 60, "b": 10}
-    return {"data": [table], "layout": layout}
+        rows = [["(no functions)", *(["-"] * (len(_HEADER) - 1))]]
+        colours = [[PLAIN_TEXT] * len(_HEADER)]
+    return table_figure(
+        spec.title or TITLE,
+        _HEADER,
+        rows,
+        colours=colours,
+        widths=[220, 90, 100, 90, 130, 120, 90, 110, 110],
+        row_height=28,
+        max_height=900,
+        align=["left", *(["right"] * (len(_HEADER) - 1))],
+    )
+
+
+def _stress(count: int, severity: str) -> str:
+    """The text colour of a count: its severity's colour when there are any, else plain."""
+    return SEVERITY_COLOURS[severity] if count else PLAIN_TEXT

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tracelens.report.panels._figure import SEVERITY_COLOURS, FigureDict, base_layout
+from tracelens.report.panels._figure import SEVERITY_COLOURS, base_layout
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 TITLE = (
@@ -63,15 +64,7 @@ def headline_numbers(view: View) -> list[tuple[str, float, str, str]]:
 
 
 def build(view: View, spec: PanelSpec) -> FigureDict:
-    """One plotly indicator per headline number, coloured by severity.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (its title overrides the default).
-
-    Returns:
-        The figure dict.
-    """
+    """One plotly indicator per headline number, coloured by severity."""
     numbers = headline_numbers(view)
     data: list[dict[str, Any]] = []
     for column, (label, value, suffix, severity) in enumerate(numbers):
@@ -90,7 +83,6 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
                 "domain": {"row": 0, "column": column},
             }
         )
-    layout = base_layout(spec.title or TITLE, height=200)
+    layout = base_layout(spec.title or TITLE, height=200, tight=True)
     layout["grid"] = {"rows": 1, "columns": len(numbers), "pattern": "independent"}
-    layout["margin"] = {"l": 20, "r": 20, "t": 60, "b": 10}
     return {"data": data, "layout": layout}

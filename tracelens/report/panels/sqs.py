@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracelens.report.panels._figure import (
+    PLAIN_TEXT,
     SEVERITY_COLOURS,
-    FigureDict,
-    base_layout,
+    figure_or_note,
     histogram_bars,
     plot_text,
-    with_empty_note,
+    stacked_layout,
+    table_figure,
 )
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
     from tracelens.report.models import PoisonMessage
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 DELIVERIES_TITLE = "SQS deliveries per message (more than 1 = redelivered)"
@@ -41,33 +43,21 @@ _POISON_HEADER = [
 
 
 def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
-    """SQS messages by number of deliveries, stacked by function.
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
-    """
+    """SQS messages by number of deliveries, stacked by function."""
     categories, data = histogram_bars(
         [(d.function, d.deliveries_histogram) for d in view.details],
         x_noun="deliveries",
         y_noun="messages",
     )
-    layout = base_layout(
+    layout = stacked_layout(
         spec.title or DELIVERIES_TITLE,
+        categories,
         x_title="deliveries per message",
         y_title="SQS messages (log scale)",
     )
-    layout["barmode"] = "stack"
-    layout["xaxis"].update(
-        {"type": "category", "categoryorder": "array", "categoryarray": categories}
-    )
     # Most messages are delivered once; a log axis keeps the redelivered ones visible.
     layout["yaxis"].update({"type": "log", "dtick": 1})
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, "No SQS messages in this view.")
+    return figure_or_note(data, layout, "No SQS messages in this view.")
 
 
 def sorted_poison(poison: tuple[PoisonMessage, ...]) -> list[PoisonMessage]:
@@ -76,59 +66,37 @@ def sorted_poison(poison: tuple[PoisonMessage, ...]) -> list[PoisonMessage]:
 
 
 def build_poison(view: View, spec: PanelSpec) -> FigureDict:
-    """A table of the view's poison messages, escaped for plotly.
+    """A table of the view's worst poison messages, escaped for plotly.
 
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override, ``limit`` on rows).
-
-    Returns:
-        The figure dict.
+    Shows at most ``spec.limit`` rows (default ``DEFAULT_POISON_LIMIT``).
     """
     poison = sorted_poison(view.poison)
-    limit = spec.limit or DEFAULT_POISON_LIMIT
-    shown = poison[:limit]
-    columns: list[list[str]] = [[] for _ in _POISON_HEADER]
-    for message in shown:
-        columns[0].append(plot_text(message.message_id))
-        columns[1].append(plot_text(message.function))
-        columns[2].append(str(message.deliveries))
-        columns[3].append(plot_text(message.first_seen))
-        columns[4].append(plot_text(message.last_seen))
-        columns[5].append(plot_text(message.last_error or "(none recorded)"))
-        columns[6].append(plot_text(_FATE_TEXT.get(message.fate or "", "-")))
-    if not shown:
-        columns = [
-            ["none"],
-            ["-"],
-            ["0"],
-            ["-"],
-            ["-"],
-            ["No poison messages in this view."],
-            ["-"],
+    shown = poison[: spec.limit or DEFAULT_POISON_LIMIT]
+    rows = [
+        [
+            plot_text(message.message_id),
+            plot_text(message.function),
+            str(message.deliveries),
+            plot_text(message.first_seen),
+            plot_text(message.last_seen),
+            plot_text(message.last_error or "(none recorded)"),
+            plot_text(_FATE_TEXT.get(message.fate or "", "-")),
         ]
+        for message in shown
+    ]
+    if not shown:
+        rows = [["none", "-", "0", "-", "-", "No poison messages in this view.", "-"]]
     title = spec.title or POISON_TITLE
     if len(poison) > len(shown):
         title += f" (worst {len(shown)} of {len(poison)})"
-    table = {
-        "type": "table",
-        "columnwidth": [230, 140, 80, 190, 190, 330, 170],
-        "header": {
-            "values": [f"<b>{name}</b>" for name in _POISON_HEADER],
-            "fill": {"color": "#eaecee"},
-            "align": "left",
-        },
-        "cells": {
-            "values": columns,
-            "align": "left",
-            "height": 26,
-            "font": {
-                "color": [["#1c2833"] * len(columns[0])] * 2
-                + [[SEVERITY_COLOURS["critical"]] * len(columns[0])]
-                + [["#1c2833"] * len(columns[0])] * 4
-            },
-        },
-    }
-    layout = base_layout(title, height=min(130 + 30 * max(len(shown), 1), 800))
-    layout["margin"] = {"l": 20, "r": 20, "t": 60, "b": 10}
-    return {"data": [table], "layout": layout}
+    # Every poison message failed every delivery: the deliveries column is red.
+    colours = [PLAIN_TEXT, PLAIN_TEXT, SEVERITY_COLOURS["critical"], *([PLAIN_TEXT] * 4)]
+    return table_figure(
+        title,
+        _POISON_HEADER,
+        rows,
+        colours=[colours for _ in rows],
+        widths=[230, 140, 80, 190, 190, 330, 170],
+        row_height=30,
+        max_height=800,
+    )

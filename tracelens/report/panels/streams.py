@@ -5,31 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tracelens.report.panels._figure import (
-    FigureDict,
     base_layout,
+    figure_or_note,
     plot_text,
     plot_time,
     series_colour,
-    with_empty_note,
 )
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import PanelSpec
+    from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
 TITLE = "Retried stream batches per shard over time (a retried batch blocks its shard)"
 
 
 def build(view: View, spec: PanelSpec) -> FigureDict:
-    """Retried batches per time bucket, one bar series per (function, shard).
-
-    Args:
-        view: The view to show.
-        spec: The panel's spec (title override).
-
-    Returns:
-        The figure dict.
-    """
+    """Retried batches per time bucket, one bar series per (function, shard)."""
     series: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     for detail in view.details:
         for point in detail.stream_batches:
@@ -70,5 +62,4 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
     )
     layout["barmode"] = "stack"
     layout["xaxis"]["type"] = "date"
-    figure: FigureDict = {"data": data, "layout": layout}
-    return figure if data else with_empty_note(figure, "No stream batches in this view.")
+    return figure_or_note(data, layout, "No stream batches in this view.")
