@@ -19,6 +19,7 @@ from tracelens.analysis.findings import FindingRow, findings
 from tracelens.analysis.functions import function_summary, request_modes
 from tracelens.analysis.invocations import attempt_rows, invocations
 from tracelens.analysis.requests import request_outcomes, requests, service_segments
+from tracelens.analysis.retry_window import retry_delays
 from tracelens.analysis.selection import select
 from tracelens.model import schema as col
 
@@ -255,7 +256,7 @@ def _async_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _As
         data_end=data_end,
     )
     events, units = pl.collect_all([events_l, units_l])
-    delays = async_mod.retry_delays(units.lazy(), events.lazy()).collect()
+    delays = retry_delays(units.lazy(), events.lazy()).collect()
     return _AsyncPart(events=events, units=units, delays=delays)
 
 
