@@ -81,7 +81,7 @@ def _high_dwell(inputs: FindingInputs) -> pl.LazyFrame:
     )
 
 
-def _exhausted_advice(side: SideInputs, fn: str, _: Row) -> str:
+def _exhausted_advice(side: SideInputs, fn: str, _: Row | None = None) -> str:
     config = side.functions.get(fn)
     if config is None:
         return "fix the errors shown in the chains (" + no_config(fn, "settings") + ")"
@@ -95,7 +95,7 @@ def _exhausted_advice(side: SideInputs, fn: str, _: Row) -> str:
     )
 
 
-def _age_advice(side: SideInputs, fn: str, _: Row) -> str:
+def _age_advice(side: SideInputs, fn: str, _: Row | None = None) -> str:
     config = side.functions.get(fn)
     if config is None:
         return (

@@ -144,7 +144,7 @@ def _stream_mappings(side: SideInputs, fn: str) -> list[EventSourceMapping]:
     )
 
 
-def _stream_retry_advice(side: SideInputs, fn: str, _: Row) -> str:
+def _stream_retry_advice(side: SideInputs, fn: str, _: Row | None = None) -> str:
     mappings = _stream_mappings(side, fn)
     if not mappings:
         return (
