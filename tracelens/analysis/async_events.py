@@ -8,10 +8,17 @@ import polars as pl
 
 from tracelens.analysis import columns as c
 from tracelens.analysis._expr import error_text, first_per_key, flagged, millis
+from tracelens.analysis.async_config import (
+    CONFIGURED,
+    HAS_TARGET,
+    MAX_AGE,
+    MAX_RETRY,
+    TARGET_DUMPED,
+    TARGET_UNCOMPARABLE,
+)
 from tracelens.analysis.retry_window import (
     FIRST_RETRY_DELAY,
     LATER_RETRY_DELAY,
-    MAX_RETRY,
     RETRY_WINDOW,
     with_retry_policy,
 )
@@ -23,7 +30,6 @@ from tracelens.model.vocab import ASYNC_FATES, ASYNC_OUTCOMES, BAD_OUTCOMES
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tracelens.model.side import SideInputs
 
 OUTCOMES = ASYNC_OUTCOMES
 FATES = ASYNC_FATES
@@ -31,52 +37,6 @@ FATES = ASYNC_FATES
 #: was checked against a comparable dump of the target, ``config`` = the config alone names a
 #: target (or none), ``none`` = neither (no config, or only a dump without request ids).
 FATE_EVIDENCE = vocab.FATE_EVIDENCE
-
-_CONFIGURED = "configured"
-_MAX_AGE = "max_age_s"
-_HAS_TARGET = "has_target"
-_TARGET_DUMPED = "target_dumped"
-_TARGET_UNCOMPARABLE = "target_uncomparable"
-
-
-def config_frame(side: SideInputs) -> pl.DataFrame:
-    """One row per configured function: retry policy and failure targets.
-
-    ``target_dumped`` is true when a comparable dump of one of its targets was supplied (a
-    dump belongs to the target whose ARN equals its ``QueueArn``); ``target_uncomparable``
-    when only dumps without request ids (``SideDump.comparable`` false) were supplied for them.
-    """
-    dumped = {d.queue_arn for d in side.dumps if d.queue_arn and d.comparable}
-    uncomparable = {d.queue_arn for d in side.dumps if d.queue_arn and not d.comparable}
-    rows = [
-        {
-            c.FUNCTION: name,
-            _CONFIGURED: True,
-            MAX_RETRY: cfg.maximum_retry_attempts,
-            _MAX_AGE: cfg.maximum_event_age_seconds,
-            _HAS_TARGET: bool(cfg.failure_targets),
-            _TARGET_DUMPED: any(t in dumped for t in cfg.failure_targets),
-            _TARGET_UNCOMPARABLE: any(t in uncomparable for t in cfg.failure_targets),
-        }
-        for name, cfg in sorted(side.functions.items())
-    ]
-    return pl.DataFrame(
-        rows,
-        schema={
-            c.FUNCTION: col.ENTITIES[col.NAME],  # joined with names read from the traces
-            _CONFIGURED: pl.Boolean,
-            MAX_RETRY: pl.Int64,
-            _MAX_AGE: pl.Int64,
-            _HAS_TARGET: pl.Boolean,
-            _TARGET_DUMPED: pl.Boolean,
-            _TARGET_UNCOMPARABLE: pl.Boolean,
-        },
-    )
-
-
-def comparable_request_ids(side: SideInputs) -> frozenset[str]:
-    """Request ids of every dump they can be checked against (``SideDump.comparable``)."""
-    return frozenset().union(*(d.request_ids for d in side.dumps if d.comparable))
 
 
 def async_units(
@@ -284,11 +244,11 @@ def _with_units_and_config(
         .join(config.lazy(), on=c.FUNCTION, how="left")
         .with_columns(
             pl.col(c.ATTEMPTS).fill_null(0),
-            pl.col(_MAX_AGE).fill_null(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
-            pl.col(_CONFIGURED).fill_null(False),
-            pl.col(_HAS_TARGET).fill_null(False),
-            pl.col(_TARGET_DUMPED).fill_null(False),
-            pl.col(_TARGET_UNCOMPARABLE).fill_null(False),
+            pl.col(MAX_AGE).fill_null(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
+            pl.col(CONFIGURED).fill_null(False),
+            pl.col(HAS_TARGET).fill_null(False),
+            pl.col(TARGET_DUMPED).fill_null(False),
+            pl.col(TARGET_UNCOMPARABLE).fill_null(False),
             pl.col("last_failed").fill_null(False),
             pl.col("units_open").fill_null(False),
         )
@@ -320,7 +280,7 @@ def _outcome(end: pl.Expr | None) -> pl.Expr:
     next_delay = (
         pl.when(pl.col(c.ATTEMPTS) == 1).then(FIRST_RETRY_DELAY).otherwise(LATER_RETRY_DELAY)
     )
-    age_limit = pl.col(col.START) + pl.duration(seconds=pl.col(_MAX_AGE))
+    age_limit = pl.col(col.START) + pl.duration(seconds=pl.col(MAX_AGE))
     retry_too_late = age_limit < pl.col("units_end") + next_delay
     if end is None:
         # Nothing tells when the data ends: whatever could still continue is in progress.
@@ -377,23 +337,23 @@ def _fate_and_evidence(dumped_ids: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
         .then(pl.lit(None, pl.String))
         .when(in_dump)
         .then(pl.lit("sent"))
-        .when(~pl.col(_CONFIGURED))
+        .when(~pl.col(CONFIGURED))
         .then(pl.lit("unknown"))
-        .when(~pl.col(_HAS_TARGET))
+        .when(~pl.col(HAS_TARGET))
         .then(pl.lit("dropped"))
-        .when(pl.col(_TARGET_DUMPED))
+        .when(pl.col(TARGET_DUMPED))
         .then(pl.lit("missing"))
         .otherwise(pl.lit("sent"))
     )
     evidence = (
         pl.when(~bad)
         .then(pl.lit(None, pl.String))
-        .when(in_dump | (pl.col(_CONFIGURED) & pl.col(_HAS_TARGET) & pl.col(_TARGET_DUMPED)))
+        .when(in_dump | (pl.col(CONFIGURED) & pl.col(HAS_TARGET) & pl.col(TARGET_DUMPED)))
         .then(pl.lit("dump"))
-        .when(~pl.col(_CONFIGURED))
+        .when(~pl.col(CONFIGURED))
         .then(pl.lit("none"))
         # The only dump of its target has no request ids: the config's word was not checked.
-        .when(pl.col(_HAS_TARGET) & pl.col(_TARGET_UNCOMPARABLE))
+        .when(pl.col(HAS_TARGET) & pl.col(TARGET_UNCOMPARABLE))
         .then(pl.lit("none"))
         .otherwise(pl.lit("config"))
     )
@@ -422,46 +382,3 @@ def _event_columns() -> list[pl.Expr | str]:
         c.FATE_EVIDENCE,
         pl.when(_open()).then(None).otherwise(pl.col("units_end")).alias(c.LAST_END),
     ]
-
-
-def partial_dumps(events: pl.LazyFrame, side: SideInputs) -> dict[str, tuple[int, int]]:
-    """Targets whose comparable dumps are partial: queue ARN -> (messages held, M).
-
-    A dump is partial (report-contract amendment "Fate evidence") when the queue held more
-    messages when it was dumped (``expected_messages``, recorded by ``fetch --with-dlq``), or
-    when it holds exactly 1 or exactly 10 messages (what one ``receive-message`` call returns
-    by default and at most) and fewer than the events that ended badly and should be in it.
-    M is the recorded queue depth if known, else the number of those events. Several dumps
-    of one target are added up.
-    """
-    held: dict[str, int] = {}
-    recorded: dict[str, int] = {}
-    for dump in side.dumps:
-        if not dump.comparable or not dump.queue_arn:
-            continue
-        # ``messages`` counts what the file holds; never fewer than the request ids read.
-        count = max(dump.messages, len(dump.request_ids))
-        held[dump.queue_arn] = held.get(dump.queue_arn, 0) + count
-        if dump.expected_messages is not None:
-            recorded[dump.queue_arn] = max(recorded.get(dump.queue_arn, 0), dump.expected_messages)
-    if not held:
-        return {}
-    bad = dict(
-        events.filter(pl.col(c.OUTCOME).is_in(BAD_OUTCOMES))
-        .group_by(pl.col(c.FUNCTION).cast(pl.String))
-        .len()
-        .collect()
-        .iter_rows()
-    )
-    should_hold = dict.fromkeys(held, 0)
-    for name, cfg in side.functions.items():
-        for target in set(cfg.failure_targets) & held.keys():
-            should_hold[target] += int(bad.get(name, 0))
-    partial: dict[str, tuple[int, int]] = {}
-    for arn, messages in sorted(held.items()):
-        depth = recorded.get(arn)
-        if depth is not None and depth > messages:
-            partial[arn] = (messages, depth)
-        elif messages in (1, 10) and messages < should_hold[arn]:
-            partial[arn] = (messages, should_hold[arn])
-    return partial

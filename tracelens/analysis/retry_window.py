@@ -8,6 +8,7 @@ import polars as pl
 
 from tracelens.analysis import columns as c
 from tracelens.analysis._expr import millis
+from tracelens.analysis.async_config import MAX_RETRY
 from tracelens.model import schema as col
 
 # Lambda retries a failed async event about 1 minute after the first failed attempt and about
@@ -23,9 +24,6 @@ LATER_RETRY_DELAY = timedelta(minutes=2)
 THROTTLE_RETRY_MAX = timedelta(minutes=5)
 #: The most retries Lambda allows (MaximumRetryAttempts 0-2, lambda-semantics.md R2.5).
 MAX_RETRY_ATTEMPTS = 2
-
-#: Column of an event row: MaximumRetryAttempts (from the config, else inferred).
-MAX_RETRY = "max_retry"
 
 
 def with_retry_policy(

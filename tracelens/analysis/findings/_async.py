@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.async_events import partial_dumps
+from tracelens.analysis.async_config import partial_dumps
 from tracelens.analysis.findings._rule import (
     MAX_EXAMPLES,
     Rule,
