@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from tracelens.analysis import columns as c
 from tracelens.analysis._expr import error_text, first_per_key, flagged, millis
+from tracelens.analysis.async_config import (
+    CONFIGURED,
+    HAS_TARGET,
+    MAX_AGE,
+    MAX_RETRY,
+    TARGET_DUMPED,
+    TARGET_UNCOMPARABLE,
+)
+from tracelens.analysis.retry_window import (
+    FIRST_RETRY_DELAY,
+    LATER_RETRY_DELAY,
+    RETRY_WINDOW,
+    with_retry_policy,
+)
 from tracelens.model import schema as col
 from tracelens.model import vocab
 from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
@@ -17,7 +30,6 @@ from tracelens.model.vocab import ASYNC_FATES, ASYNC_OUTCOMES, BAD_OUTCOMES
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tracelens.model.side import SideInputs
 
 OUTCOMES = ASYNC_OUTCOMES
 FATES = ASYNC_FATES
@@ -25,67 +37,6 @@ FATES = ASYNC_FATES
 #: was checked against a comparable dump of the target, ``config`` = the config alone names a
 #: target (or none), ``none`` = neither (no config, or only a dump without request ids).
 FATE_EVIDENCE = vocab.FATE_EVIDENCE
-
-# Lambda retries a failed async event about 1 minute after the first failed attempt and about
-# 2 minutes after the second (lambda-semantics.md R2.4, AWS "Asynchronous invocation"). A
-# failed last attempt can therefore only be followed by another one within about 3 minutes of
-# its end; after that the event has ended, whatever MaximumRetryAttempts says.
-RETRY_WINDOW = timedelta(minutes=3)
-FIRST_RETRY_DELAY = timedelta(minutes=1)
-LATER_RETRY_DELAY = timedelta(minutes=2)
-# While Lambda is throttling the function, throttled tries are retried with an interval that
-# grows up to 5 minutes (lambda-semantics.md R2.7), bounded only by MaximumEventAgeInSeconds:
-# a throttle seen this close to the end of the data means the function is still throttled.
-THROTTLE_RETRY_MAX = timedelta(minutes=5)
-#: The most retries Lambda allows (MaximumRetryAttempts 0-2, lambda-semantics.md R2.5).
-MAX_RETRY_ATTEMPTS = 2
-
-_CONFIGURED = "configured"
-_MAX_RETRY = "max_retry"
-_MAX_AGE = "max_age_s"
-_HAS_TARGET = "has_target"
-_TARGET_DUMPED = "target_dumped"
-_TARGET_UNCOMPARABLE = "target_uncomparable"
-
-
-def config_frame(side: SideInputs) -> pl.DataFrame:
-    """One row per configured function: retry policy and failure targets.
-
-    ``target_dumped`` is true when a comparable dump of one of its targets was supplied (a
-    dump belongs to the target whose ARN equals its ``QueueArn``); ``target_uncomparable``
-    when only dumps without request ids (``SideDump.comparable`` false) were supplied for them.
-    """
-    dumped = {d.queue_arn for d in side.dumps if d.queue_arn and d.comparable}
-    uncomparable = {d.queue_arn for d in side.dumps if d.queue_arn and not d.comparable}
-    rows = [
-        {
-            c.FUNCTION: name,
-            _CONFIGURED: True,
-            _MAX_RETRY: cfg.maximum_retry_attempts,
-            _MAX_AGE: cfg.maximum_event_age_seconds,
-            _HAS_TARGET: bool(cfg.failure_targets),
-            _TARGET_DUMPED: any(t in dumped for t in cfg.failure_targets),
-            _TARGET_UNCOMPARABLE: any(t in uncomparable for t in cfg.failure_targets),
-        }
-        for name, cfg in sorted(side.functions.items())
-    ]
-    return pl.DataFrame(
-        rows,
-        schema={
-            c.FUNCTION: col.ENTITIES[col.NAME],  # joined with names read from the traces
-            _CONFIGURED: pl.Boolean,
-            _MAX_RETRY: pl.Int64,
-            _MAX_AGE: pl.Int64,
-            _HAS_TARGET: pl.Boolean,
-            _TARGET_DUMPED: pl.Boolean,
-            _TARGET_UNCOMPARABLE: pl.Boolean,
-        },
-    )
-
-
-def comparable_request_ids(side: SideInputs) -> frozenset[str]:
-    """Request ids of every dump they can be checked against (``SideDump.comparable``)."""
-    return frozenset().union(*(d.request_ids for d in side.dumps if d.comparable))
 
 
 def async_units(
@@ -215,7 +166,7 @@ def async_events(
     # Materialised: the retry policy reads it three times (per function, throttles, rows).
     joined = _with_units_and_config(events, _per_event(units), config).collect().lazy()
     end = None if data_end is None else pl.lit(data_end, dtype=col.TIME)
-    joined = _with_retry_policy(joined, units, invocations, end)
+    joined = with_retry_policy(joined, units, invocations, end)
     outcome = _outcome(end)
     fate, evidence = _fate_and_evidence(dumped_ids)
     result = (
@@ -293,11 +244,11 @@ def _with_units_and_config(
         .join(config.lazy(), on=c.FUNCTION, how="left")
         .with_columns(
             pl.col(c.ATTEMPTS).fill_null(0),
-            pl.col(_MAX_AGE).fill_null(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
-            pl.col(_CONFIGURED).fill_null(False),
-            pl.col(_HAS_TARGET).fill_null(False),
-            pl.col(_TARGET_DUMPED).fill_null(False),
-            pl.col(_TARGET_UNCOMPARABLE).fill_null(False),
+            pl.col(MAX_AGE).fill_null(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
+            pl.col(CONFIGURED).fill_null(False),
+            pl.col(HAS_TARGET).fill_null(False),
+            pl.col(TARGET_DUMPED).fill_null(False),
+            pl.col(TARGET_UNCOMPARABLE).fill_null(False),
             pl.col("last_failed").fill_null(False),
             pl.col("units_open").fill_null(False),
         )
@@ -329,7 +280,7 @@ def _outcome(end: pl.Expr | None) -> pl.Expr:
     next_delay = (
         pl.when(pl.col(c.ATTEMPTS) == 1).then(FIRST_RETRY_DELAY).otherwise(LATER_RETRY_DELAY)
     )
-    age_limit = pl.col(col.START) + pl.duration(seconds=pl.col(_MAX_AGE))
+    age_limit = pl.col(col.START) + pl.duration(seconds=pl.col(MAX_AGE))
     retry_too_late = age_limit < pl.col("units_end") + next_delay
     if end is None:
         # Nothing tells when the data ends: whatever could still continue is in progress.
@@ -360,7 +311,7 @@ def _outcome(end: pl.Expr | None) -> pl.Expr:
             .otherwise(pl.lit("in_progress"))
         )
         # The last attempt failed.
-        .when(pl.col(c.ATTEMPTS) >= pl.col(_MAX_RETRY) + 1)
+        .when(pl.col(c.ATTEMPTS) >= pl.col(MAX_RETRY) + 1)
         .then(pl.lit("retries_exhausted"))
         # Inside the retry window, unless the age limit passed before the retry was due.
         .when((in_window & ~(expired & retry_too_late)) | throttled_wait)
@@ -386,23 +337,23 @@ def _fate_and_evidence(dumped_ids: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
         .then(pl.lit(None, pl.String))
         .when(in_dump)
         .then(pl.lit("sent"))
-        .when(~pl.col(_CONFIGURED))
+        .when(~pl.col(CONFIGURED))
         .then(pl.lit("unknown"))
-        .when(~pl.col(_HAS_TARGET))
+        .when(~pl.col(HAS_TARGET))
         .then(pl.lit("dropped"))
-        .when(pl.col(_TARGET_DUMPED))
+        .when(pl.col(TARGET_DUMPED))
         .then(pl.lit("missing"))
         .otherwise(pl.lit("sent"))
     )
     evidence = (
         pl.when(~bad)
         .then(pl.lit(None, pl.String))
-        .when(in_dump | (pl.col(_CONFIGURED) & pl.col(_HAS_TARGET) & pl.col(_TARGET_DUMPED)))
+        .when(in_dump | (pl.col(CONFIGURED) & pl.col(HAS_TARGET) & pl.col(TARGET_DUMPED)))
         .then(pl.lit("dump"))
-        .when(~pl.col(_CONFIGURED))
+        .when(~pl.col(CONFIGURED))
         .then(pl.lit("none"))
         # The only dump of its target has no request ids: the config's word was not checked.
-        .when(pl.col(_HAS_TARGET) & pl.col(_TARGET_UNCOMPARABLE))
+        .when(pl.col(HAS_TARGET) & pl.col(TARGET_UNCOMPARABLE))
         .then(pl.lit("none"))
         .otherwise(pl.lit("config"))
     )
@@ -425,147 +376,9 @@ def _event_columns() -> list[pl.Expr | str]:
             ),
         ).alias(c.DWELL_MS),
         c.ATTEMPTS,
-        pl.col(_MAX_RETRY),
+        pl.col(MAX_RETRY),
         c.OUTCOME,
         c.FATE,
         c.FATE_EVIDENCE,
         pl.when(_open()).then(None).otherwise(pl.col("units_end")).alias(c.LAST_END),
     ]
-
-
-def _with_retry_policy(
-    joined: pl.LazyFrame, units: pl.LazyFrame, invocations: pl.LazyFrame, end: pl.Expr | None
-) -> pl.LazyFrame:
-    """Add ``max_retry`` (MaximumRetryAttempts) and ``throttled_at_end`` per event.
-
-    MaximumRetryAttempts comes from the config for the function. Without config it is
-    inferred from the data: the most attempts any event of the function reached, minus 1
-    (at most 2), once the data shows that many is all it gets: an event of the function
-    failed that many attempts and its retry window passed with no further attempt (or it
-    reached Lambda's maximum of 3). Until then the AWS maximum of 2 is assumed, so an event
-    inside its retry window stays in progress.
-
-    ``throttled_at_end``: the function has a throttled attempt, invocation or request (429)
-    within ``THROTTLE_RETRY_MAX`` of the end of the data.
-    """
-    if end is None:
-        stopped = pl.lit(False)
-    else:
-        stopped = (
-            pl.col("last_failed")
-            & ~pl.col("units_open")
-            & (end > pl.col("units_end") + RETRY_WINDOW)
-        )
-    per_function = joined.group_by(c.FUNCTION).agg(
-        pl.col(c.ATTEMPTS).max().alias("most_attempts"),
-        (stopped & (pl.col(c.ATTEMPTS) == pl.col(c.ATTEMPTS).max())).any().alias("stopped"),
-        (pl.col(col.HTTP_STATUS) == 429)
-        .fill_null(False)
-        .filter(_near_end(pl.coalesce(col.END, col.START), end))
-        .any()
-        .alias("request_throttled"),
-    )
-    recent = pl.col(col.THROTTLE).fill_null(False) & _near_end(pl.coalesce(col.END, col.START), end)
-    throttles = (
-        pl.concat(
-            [
-                invocations.filter(recent).select(c.FUNCTION),
-                units.filter(recent)
-                .select(c.REQUEST)
-                .join(joined.select(c.REQUEST, c.FUNCTION), on=c.REQUEST, how="inner")
-                .select(c.FUNCTION),
-            ]
-        )
-        .drop_nulls()
-        .unique()
-        .with_columns(pl.lit(True).alias("inv_throttled"))
-    )
-    inferred = (
-        pl.when(pl.col("stopped") | (pl.col("most_attempts") > MAX_RETRY_ATTEMPTS))
-        .then((pl.col("most_attempts") - 1).clip(0, MAX_RETRY_ATTEMPTS))
-        .otherwise(pl.lit(MAX_RETRY_ATTEMPTS))
-    )
-    return (
-        joined.join(per_function, on=c.FUNCTION, how="left")
-        .join(throttles, on=c.FUNCTION, how="left")
-        .with_columns(
-            pl.coalesce(pl.col(_MAX_RETRY), inferred).cast(pl.Int64).alias(_MAX_RETRY),
-            (
-                pl.col("request_throttled").fill_null(False)
-                | pl.col("inv_throttled").fill_null(False)
-            ).alias("throttled_at_end"),
-        )
-    )
-
-
-def _near_end(time: pl.Expr, end: pl.Expr | None) -> pl.Expr:
-    if end is None:
-        return pl.lit(False)
-    return time >= end - THROTTLE_RETRY_MAX
-
-
-def retry_delays(units: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
-    """Retry delays: start of attempt N+1 minus end of attempt N, one row per retry."""
-    ordered = units.sort(c.REQUEST, c.N)
-    # After the sort, the previous attempt of the same event is the previous row: a plain
-    # shift compared on the key is much cheaper than a window over a string key.
-    same_event = pl.col(c.REQUEST) == pl.col(c.REQUEST).shift(1)
-    return (
-        ordered.with_columns(
-            pl.when(same_event).then(pl.col(col.END).shift(1)).alias("previous_end"),
-        )
-        .filter(pl.col("previous_end").is_not_null())
-        .join(events.select(c.REQUEST, c.FUNCTION), on=c.REQUEST, how="inner")
-        .select(
-            c.FUNCTION,
-            c.REQUEST,
-            c.N,
-            pl.col("previous_end").alias("wait_start"),
-            pl.col(col.START).alias("wait_end"),
-            col.TRACE_ID,
-            millis(pl.col("previous_end"), pl.col(col.START)).alias(c.DELAY_MS),
-        )
-    )
-
-
-def partial_dumps(events: pl.LazyFrame, side: SideInputs) -> dict[str, tuple[int, int]]:
-    """Targets whose comparable dumps are partial: queue ARN -> (messages held, M).
-
-    A dump is partial (report-contract amendment "Fate evidence") when the queue held more
-    messages when it was dumped (``expected_messages``, recorded by ``fetch --with-dlq``), or
-    when it holds exactly 1 or exactly 10 messages (what one ``receive-message`` call returns
-    by default and at most) and fewer than the events that ended badly and should be in it.
-    M is the recorded queue depth if known, else the number of those events. Several dumps
-    of one target are added up.
-    """
-    held: dict[str, int] = {}
-    recorded: dict[str, int] = {}
-    for dump in side.dumps:
-        if not dump.comparable or not dump.queue_arn:
-            continue
-        # ``messages`` counts what the file holds; never fewer than the request ids read.
-        count = max(dump.messages, len(dump.request_ids))
-        held[dump.queue_arn] = held.get(dump.queue_arn, 0) + count
-        if dump.expected_messages is not None:
-            recorded[dump.queue_arn] = max(recorded.get(dump.queue_arn, 0), dump.expected_messages)
-    if not held:
-        return {}
-    bad = dict(
-        events.filter(pl.col(c.OUTCOME).is_in(BAD_OUTCOMES))
-        .group_by(pl.col(c.FUNCTION).cast(pl.String))
-        .len()
-        .collect()
-        .iter_rows()
-    )
-    should_hold = dict.fromkeys(held, 0)
-    for name, cfg in side.functions.items():
-        for target in set(cfg.failure_targets) & held.keys():
-            should_hold[target] += int(bad.get(name, 0))
-    partial: dict[str, tuple[int, int]] = {}
-    for arn, messages in sorted(held.items()):
-        depth = recorded.get(arn)
-        if depth is not None and depth > messages:
-            partial[arn] = (messages, depth)
-        elif messages in (1, 10) and messages < should_hold[arn]:
-            partial[arn] = (messages, should_hold[arn])
-    return partial

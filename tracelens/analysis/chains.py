@@ -90,17 +90,13 @@ def _async_heads(events: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
         .agg(pl.col(col.TRACE_ID).alias(c.TRACE_IDS))
     )
     return chained.join(async_traces, on=c.REQUEST, how="left").select(
-        pl.lit("async").alias(c.CHAIN_KIND),
-        pl.col(c.REQUEST).alias(c.KEY),
-        c.FUNCTION,
-        c.TRACE_IDS,
-        c.ATTEMPTS,
-        c.OUTCOME,
-        c.FATE,
-        c.FATE_EVIDENCE,
-        c.DWELL_MS,
-        pl.col(c.ENQUEUED).alias(c.FIRST_START),
-        c.LAST_END,
+        _head(
+            "async",
+            pl.col(c.REQUEST),
+            fate_evidence=pl.col(c.FATE_EVIDENCE),
+            dwell_ms=pl.col(c.DWELL_MS),
+            first_start=pl.col(c.ENQUEUED),
+        )
     )
 
 
@@ -108,11 +104,7 @@ def _sqs_heads(messages: pl.LazyFrame) -> pl.LazyFrame:
     """Chain heads of the SQS messages redelivered, poison or failed."""
     return messages.filter(
         (pl.col(c.ATTEMPTS) > 1) | pl.col(c.OUTCOME).is_in(["poison", "failed"])
-    ).select(
-        pl.lit("sqs").alias(c.CHAIN_KIND),
-        pl.col("message_id").alias(c.KEY),
-        *_common_head(),
-    )
+    ).select(_head("sqs", pl.col("message_id")))
 
 
 def _stream_heads(batches: pl.LazyFrame) -> pl.LazyFrame:
@@ -121,11 +113,7 @@ def _stream_heads(batches: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("retried")
         | (pl.col(c.OUTCOME) == "failed")
         | ((pl.col(c.OUTCOME) == "in_progress") & (pl.col(c.FAILURES) > 0))
-    ).select(
-        pl.lit("stream").alias(c.CHAIN_KIND),
-        c.KEY,
-        *_common_head(),
-    )
+    ).select(_head("stream", pl.col(c.KEY)))
 
 
 def _async_steps(
@@ -137,40 +125,22 @@ def _async_steps(
     return pl.concat(
         [
             event_rows.filter(pl.col(c.DWELL_MS).is_not_null()).select(
-                pl.lit("async").alias(c.CHAIN_KIND),
-                c.FUNCTION,
-                c.KEY,
-                pl.lit("dwell").alias(STEP_KIND),
-                pl.coalesce(c.DWELL_START, c.ENQUEUED).alias(col.START),
-                pl.coalesce(
-                    c.DWELL_END,
-                    pl.col(c.ENQUEUED) + pl.duration(microseconds=pl.col(c.DWELL_MS) * 1000),
-                ).alias(col.END),
-                pl.lit(None, pl.String).alias(ERROR),
-                col.TRACE_ID,
+                _step(
+                    "async",
+                    "dwell",
+                    pl.coalesce(c.DWELL_START, c.ENQUEUED),
+                    pl.coalesce(
+                        c.DWELL_END,
+                        pl.col(c.ENQUEUED) + pl.duration(microseconds=pl.col(c.DWELL_MS) * 1000),
+                    ),
+                )
             ),
             unit_rows.join(event_rows.select(c.KEY, c.FUNCTION), on=c.KEY).select(
-                pl.lit("async").alias(c.CHAIN_KIND),
-                c.FUNCTION,
-                c.KEY,
-                pl.lit("attempt").alias(STEP_KIND),
-                col.START,
-                col.END,
-                pl.col(ERROR),
-                col.TRACE_ID,
+                _step("async", "attempt", pl.col(col.START), pl.col(col.END), pl.col(ERROR))
             ),
             delays.rename({c.REQUEST: c.KEY})
             .join(async_keys, on=c.KEY, how="semi")
-            .select(
-                pl.lit("async").alias(c.CHAIN_KIND),
-                c.FUNCTION,
-                c.KEY,
-                pl.lit("wait").alias(STEP_KIND),
-                pl.col("wait_start").alias(col.START),
-                pl.col("wait_end").alias(col.END),
-                pl.lit(None, pl.String).alias(ERROR),
-                col.TRACE_ID,
-            ),
+            .select(_step("async", "wait", pl.col("wait_start"), pl.col("wait_end"))),
         ]
     )
 
@@ -193,17 +163,45 @@ def _timelines(*steps: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _common_head() -> list[pl.Expr]:
+def _head(
+    chain_kind: str,
+    key: pl.Expr,
+    *,
+    fate_evidence: pl.Expr | None = None,
+    dwell_ms: pl.Expr | None = None,
+    first_start: pl.Expr | None = None,
+) -> list[pl.Expr]:
+    """The columns of a chain head (``_HEAD``); poll chains have no fate evidence and no dwell."""
     return [
+        pl.lit(chain_kind).alias(c.CHAIN_KIND),
+        key.alias(c.KEY),
         pl.col(c.FUNCTION),
         pl.col(c.TRACE_IDS),
         pl.col(c.ATTEMPTS),
         pl.col(c.OUTCOME),
         pl.col(c.FATE),  # poison messages and stream batches that ended badly; else null
-        pl.lit(None, pl.String).alias(c.FATE_EVIDENCE),
-        pl.lit(None, pl.Float64).alias(c.DWELL_MS),
-        pl.col(c.FIRST_START),
+        (pl.lit(None, pl.String) if fate_evidence is None else fate_evidence).alias(
+            c.FATE_EVIDENCE
+        ),
+        (pl.lit(None, pl.Float64) if dwell_ms is None else dwell_ms).alias(c.DWELL_MS),
+        (pl.col(c.FIRST_START) if first_start is None else first_start).alias(c.FIRST_START),
         pl.col(c.LAST_END),
+    ]
+
+
+def _step(
+    chain_kind: str, step_kind: str, start: pl.Expr, end: pl.Expr, error: pl.Expr | None = None
+) -> list[pl.Expr]:
+    """The columns of a timeline step (``_STEP``); ``error`` only on attempts."""
+    return [
+        pl.lit(chain_kind).alias(c.CHAIN_KIND),
+        pl.col(c.FUNCTION),
+        pl.col(c.KEY),
+        pl.lit(step_kind).alias(STEP_KIND),
+        start.alias(col.START),
+        end.alias(col.END),
+        (pl.lit(None, pl.String) if error is None else error).alias(ERROR),
+        pl.col(col.TRACE_ID),
     ]
 
 
@@ -215,23 +213,15 @@ def _delivery_steps(kind: str, deliveries: pl.LazyFrame, heads: pl.LazyFrame) ->
         .with_columns(pl.col(col.END).shift(1).over(c.FUNCTION, c.KEY).alias("previous_end"))
     )
     attempts = rows.select(
-        pl.lit(kind).alias(c.CHAIN_KIND),
-        c.FUNCTION,
-        c.KEY,
-        pl.lit("attempt").alias(STEP_KIND),
-        col.START,
-        col.END,
-        pl.when(pl.col(c.FAILED)).then(pl.col(ERROR)).alias(ERROR),
-        col.TRACE_ID,
+        _step(
+            kind,
+            "attempt",
+            pl.col(col.START),
+            pl.col(col.END),
+            pl.when(pl.col(c.FAILED)).then(pl.col(ERROR)),
+        )
     )
     waits = rows.filter(pl.col("previous_end").is_not_null()).select(
-        pl.lit(kind).alias(c.CHAIN_KIND),
-        c.FUNCTION,
-        c.KEY,
-        pl.lit("wait").alias(STEP_KIND),
-        pl.col("previous_end").alias(col.START),
-        pl.col(col.START).alias(col.END),
-        pl.lit(None, pl.String).alias(ERROR),
-        col.TRACE_ID,
+        _step(kind, "wait", pl.col("previous_end"), pl.col(col.START))
     )
     return pl.concat([attempts, waits]).select(_STEP)

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from tracelens.analysis import columns as c
 from tracelens.analysis.pipeline import AnalysisResults, analyse_with_end
+from tracelens.analysis.story_events import (
+    StoryEvent,
+    delivery_events,
+    lone_invocation_events,
+    request_events,
+    segment_events,
+    summary_event,
+    unrun_events,
+)
 from tracelens.errors import SelectionError
 from tracelens.model import schema as col
 from tracelens.model.frames import TraceFrames
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from tracelens.model.side import SideInputs
     from tracelens.model.vocab import StoryKind
 
@@ -42,25 +49,6 @@ _ORDER: dict[StoryKind, int] = {
     "fate": 5,
     "dlq": 6,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class StoryEvent:
-    """One thing that happened to the explained key.
-
-    ``kind`` is one of segment (a caller's or an inferred segment), request (a Lambda request
-    with no recorded invocation), enqueue, dwell, attempt, wait, invocation, delivery, outcome,
-    fate, dlq. ``text`` and ``error`` come from traces and dumps: untrusted, escape before
-    display.
-    """
-
-    time: datetime | None
-    kind: StoryKind
-    function: str | None
-    text: str
-    duration_ms: float | None = None
-    error: str | None = None
-    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,16 +191,16 @@ def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.Da
     if messages.height:
         subject = "SQS message"
         deliveries = results.sqs_deliveries.filter(pl.col("message_id") == key)
-        events += _deliveries(deliveries, "delivery")
+        events += delivery_events(deliveries, "delivery")
         for row in messages.iter_rows(named=True):
-            events.append(_summary(row, "message"))
+            events.append(summary_event(row, "message"))
         requests = set(deliveries.get_column(c.REQUEST).drop_nulls().to_list())
     elif batches.height:
         subject = "stream batch"
         deliveries = results.stream_deliveries.filter(pl.col(c.KEY) == key)
-        events += _deliveries(deliveries.rename({"inv_error": "error"}), "delivery")
+        events += delivery_events(deliveries.rename({"inv_error": "error"}), "delivery")
         for row in batches.iter_rows(named=True):
-            events.append(_summary(row, "batch"))
+            events.append(summary_event(row, "batch"))
         requests = set(deliveries.get_column(c.REQUEST).drop_nulls().to_list())
     else:
         by_request = results.requests.filter(pl.col(c.REQUEST) == key)
@@ -223,11 +211,11 @@ def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.Da
         else:
             requests = set(results.requests.get_column(c.REQUEST).to_list())
             subject = "trace"
-        events += _requests(results, side, requests)
-        events += _unrun(results, entities, requests)
+        events += request_events(results, side, requests)
+        events += unrun_events(results, entities, requests)
         if subject == "trace":
-            events += _lone_invocations(results)
-            events += _segments(entities)
+            events += lone_invocation_events(results)
+            events += segment_events(entities)
     if not events:
         return Story(key=key, found=False, subject="")
     trace_ids = {e.trace_id for e in events if e.trace_id}
@@ -252,330 +240,3 @@ def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.Da
         trace_ids=tuple(sorted(trace_ids)),
         events=tuple(ordered),
     )
-
-
-def _summary(row: dict[str, Any], what: str) -> StoryEvent:
-    fate = f"; fate {row[c.FATE]}" if row.get(c.FATE) else ""
-    if row.get(c.FATE_REASON):
-        fate += f" ({row[c.FATE_REASON]})"
-    return StoryEvent(
-        time=row[c.LAST_END] or row[c.FIRST_START],
-        kind="outcome",
-        function=row[c.FUNCTION],
-        text=f"{what} {row[c.OUTCOME]} after {row[c.ATTEMPTS]} deliveries "
-        f"({row[c.FAILURES]} failed){fate}",
-        error=row[c.LAST_ERROR],
-    )
-
-
-def _deliveries(deliveries: pl.DataFrame, kind: StoryKind) -> list[StoryEvent]:
-    out = []
-    ordered = deliveries.sort(col.START, c.INVOCATION, nulls_last=True)
-    previous_end: datetime | None = None
-    for number, row in enumerate(ordered.iter_rows(named=True), start=1):
-        if previous_end is not None and row[col.START] is not None:
-            out.append(
-                StoryEvent(
-                    time=previous_end,
-                    kind="wait",
-                    function=row[c.FUNCTION],
-                    text=f"waited before delivery {number}",
-                    duration_ms=_ms(previous_end, row[col.START]),
-                )
-            )
-        receive = row.get(col.RECEIVE_COUNT)
-        extra = f", receive count {receive}" if receive is not None else ""
-        state = "failed" if row[c.FAILED] else "in progress" if row[col.IN_PROGRESS] else "ok"
-        out.append(
-            StoryEvent(
-                time=row[col.START],
-                kind=kind,
-                function=row[c.FUNCTION],
-                text=f"{kind} {number} ({state}{extra}), request {row[c.REQUEST]}",
-                duration_ms=_ms(row[col.START], row[col.END]),
-                error=row.get("error") if row[c.FAILED] else None,
-                trace_id=row[col.TRACE_ID],
-            )
-        )
-        previous_end = row[col.END]
-    return out
-
-
-def _ms(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds() * 1000.0
-
-
-def _requests(results: AnalysisResults, side: SideInputs, requests: set[str]) -> list[StoryEvent]:
-    keys = sorted(requests)
-    out: list[StoryEvent] = []
-    dlq = {
-        m.request_id: (d, m) for d in side.dumps for m in d.dlq_messages if m.request_id in requests
-    }
-    records = {
-        r.request_id: (d, r)
-        for d in side.dumps
-        for r in d.destination_records
-        if r.request_id in requests
-    }
-    async_events = results.events.filter(pl.col(c.REQUEST).is_in(keys))
-    for ev in async_events.iter_rows(named=True):
-        request, fn = ev[c.REQUEST], ev[c.FUNCTION]
-        out.append(
-            StoryEvent(
-                time=ev[c.ENQUEUED],
-                kind="enqueue",
-                function=fn,
-                text=f"async event {request} accepted (202) and queued",
-                trace_id=ev[col.TRACE_ID],
-            )
-        )
-        if ev[c.DWELL_MS] is not None:
-            out.append(
-                StoryEvent(
-                    time=ev[c.DWELL_START] or ev[c.ENQUEUED],
-                    kind="dwell",
-                    function=fn,
-                    text="waited in Lambda's internal queue",
-                    duration_ms=ev[c.DWELL_MS],
-                    trace_id=ev[col.TRACE_ID],
-                )
-            )
-        units = results.units.filter(pl.col(c.REQUEST) == request).sort(c.N)
-        for delay in results.retry_delays.filter(pl.col(c.REQUEST) == request).iter_rows(
-            named=True
-        ):
-            out.append(
-                StoryEvent(
-                    time=delay["wait_start"],
-                    kind="wait",
-                    function=fn,
-                    text=f"retry wait before attempt {delay[c.N]}",
-                    duration_ms=delay[c.DELAY_MS],
-                )
-            )
-        for unit in units.iter_rows(named=True):
-            state = "failed" if unit[c.FAILED] else "in progress" if unit[col.IN_PROGRESS] else "ok"
-            out.append(
-                StoryEvent(
-                    time=unit[col.START],
-                    kind="attempt",
-                    function=fn,
-                    text=f"attempt {unit[c.N]} ({state})",
-                    duration_ms=_ms(unit[col.START], unit[col.END]),
-                    error=unit["error"],
-                    trace_id=unit[col.TRACE_ID],
-                )
-            )
-        last = ev[c.LAST_END]
-        if last is None and units.height:
-            last = units.get_column(col.START).max()
-        out.append(
-            StoryEvent(
-                time=last or ev[c.ENQUEUED],
-                kind="outcome",
-                function=fn,
-                text=f"outcome: {ev[c.OUTCOME]} after {ev[c.ATTEMPTS]} attempts "
-                f"(MaximumRetryAttempts {ev['max_retry']})",
-            )
-        )
-        if ev[c.FATE] is not None:
-            out.append(
-                StoryEvent(
-                    time=last or ev[c.ENQUEUED],
-                    kind="fate",
-                    function=fn,
-                    text=_fate_text(ev[c.FATE]) + _EVIDENCE.get(ev.get(c.FATE_EVIDENCE) or "", ""),
-                )
-            )
-        if request in dlq:
-            dump, message = dlq[request]
-            out.append(
-                StoryEvent(
-                    time=last or ev[c.ENQUEUED],
-                    kind="dlq",
-                    function=fn,
-                    text=f"found in DLQ dump {dump.source} ({dump.queue_arn or 'queue unknown'}), "
-                    f"ErrorCode {message.error_code}",
-                    error=message.error_message,
-                )
-            )
-        if request in records:
-            dump, record = records[request]
-            out.append(
-                StoryEvent(
-                    time=last or ev[c.ENQUEUED],
-                    kind="dlq",
-                    function=fn,
-                    text=f"on-failure record in {dump.source}: condition {record.condition}, "
-                    f"approximateInvokeCount {record.approximate_invoke_count}",
-                )
-            )
-    plain = results.requests.filter(
-        pl.col(c.REQUEST).is_in(keys)
-        & ~pl.col(c.REQUEST).is_in(async_events.get_column(c.REQUEST).to_list())
-    )
-    invocations = results.invocations.join(plain.select(c.REQUEST), on=c.REQUEST, how="semi")
-    for inv in invocations.sort(col.START, c.INVOCATION, nulls_last=True).iter_rows(named=True):
-        state = "failed" if inv[c.FAILED] else "in progress" if inv[col.IN_PROGRESS] else "ok"
-        cold = ", cold start" if inv[c.COLD] else ""
-        out.append(
-            StoryEvent(
-                time=inv[col.START],
-                kind="invocation",
-                function=inv[c.FUNCTION],
-                text=f"invocation of request {inv[c.REQUEST]} ({state}{cold})",
-                duration_ms=inv[c.DURATION_MS],
-                error=inv["inv_error"],
-                trace_id=inv[col.TRACE_ID],
-            )
-        )
-    return out
-
-
-def _flags(row: dict[str, Any]) -> str:
-    status = row[col.HTTP_STATUS]
-    parts = [f"HTTP {status}"] if status is not None else []
-    throttled = bool(row.get(col.THROTTLE)) or status == 429
-    parts += [
-        flag
-        for flag, on in (
-            ("throttled", throttled),
-            ("fault", bool(row.get(col.FAULT))),
-            ("error", bool(row.get(col.ERROR)) and not throttled),
-            ("in progress", bool(row.get(col.IN_PROGRESS))),
-        )
-        if on
-    ]
-    return ", ".join(parts) or "no status recorded"
-
-
-def _unrun(
-    results: AnalysisResults, entities: pl.DataFrame, requests: set[str]
-) -> list[StoryEvent]:
-    """Lambda requests with no attempt or invocation recorded (e.g. a throttled sync call)."""
-    covered = set(results.events.get_column(c.REQUEST).to_list())
-    covered |= set(results.invocations.get_column(c.REQUEST).drop_nulls().to_list())
-    lonely = sorted(requests - covered)
-    if not lonely:
-        return []
-    flags = (
-        entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
-        .with_columns(pl.coalesce(col.REQUEST_ID, col.ID).alias(c.REQUEST))
-        .filter(pl.col(c.REQUEST).is_in(lonely))
-        .sort(col.START, col.ID, nulls_last=True)
-        .group_by(c.REQUEST, maintain_order=True)
-        .agg(
-            pl.col(col.THROTTLE).any(),
-            pl.col(col.FAULT).any(),
-            pl.col(col.ERROR).any(),
-            pl.col(col.CAUSE).drop_nulls().first(),
-        )
-    )
-    rows = (
-        results.requests.filter(pl.col(c.REQUEST).is_in(lonely))
-        .join(flags, on=c.REQUEST, how="left")
-        .sort(col.START, c.REQUEST, nulls_last=True)
-    )
-    out = []
-    for row in rows.iter_rows(named=True):
-        out.append(
-            StoryEvent(
-                time=row[col.START],
-                kind="request",
-                function=_text(row[c.FUNCTION]),
-                text=f"request {row[c.REQUEST]} to Lambda ({_flags(row)}); no invocation "
-                "recorded: the function did not run for it, or ran untraced",
-                duration_ms=_ms(row[col.START], row[col.END]),
-                error=row[col.CAUSE],
-                trace_id=_text(row[col.TRACE_ID]),
-            )
-        )
-    return out
-
-
-def _lone_invocations(results: AnalysisResults) -> list[StoryEvent]:
-    """Function segments with no Lambda service segment in the traces."""
-    lone = results.invocations.filter(pl.col(c.REQUEST).is_null())
-    out = []
-    for inv in lone.sort(col.START, c.INVOCATION, nulls_last=True).iter_rows(named=True):
-        state = "failed" if inv[c.FAILED] else "in progress" if inv[col.IN_PROGRESS] else "ok"
-        cold = ", cold start" if inv[c.COLD] else ""
-        out.append(
-            StoryEvent(
-                time=inv[col.START],
-                kind="invocation",
-                function=_text(inv[c.FUNCTION]),
-                text=f"invocation {inv[c.INVOCATION]} ({state}{cold}); the trace holds no "
-                "Lambda service segment for it, so its request id is unknown",
-                duration_ms=inv[c.DURATION_MS],
-                error=inv["inv_error"],
-                trace_id=_text(inv[col.TRACE_ID]),
-            )
-        )
-    return out
-
-
-def _segments(entities: pl.DataFrame) -> list[StoryEvent]:
-    """Callers' segments and the segments X-Ray inferred from their calls to Lambda."""
-    rows = entities.filter(
-        pl.col(col.TOP) & pl.col(col.KIND).is_in([col.KIND_SEGMENT, col.KIND_INFERRED])
-    ).sort(col.START, col.ID, nulls_last=True)
-    served = set(
-        entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
-        .get_column(col.TRACE_ID)
-        .cast(pl.String)
-        .to_list()
-    )
-    out = []
-    for row in rows.iter_rows(named=True):
-        name = _text(row[col.NAME]) or "?"
-        origin = _text(row[col.ORIGIN])
-        if row[col.KIND] == col.KIND_INFERRED:
-            function = name if origin == "AWS::Lambda" else None
-            unserved = (
-                "; Lambda recorded no request in this trace"
-                if function is not None and str(row[col.TRACE_ID]) not in served
-                else ""
-            )
-            text = (
-                f"call to {name} as the caller saw it ({origin or 'inferred'} segment X-Ray "
-                f"built from the caller's subsegment; {_flags(row)}){unserved}"
-            )
-        else:
-            function = None
-            text = f"segment {name} ({origin or 'no origin'}; {_flags(row)})"
-        out.append(
-            StoryEvent(
-                time=row[col.START],
-                kind="segment",
-                function=function,
-                text=text,
-                duration_ms=_ms(row[col.START], row[col.END]),
-                error=row[col.CAUSE],
-                trace_id=_text(row[col.TRACE_ID]),
-            )
-        )
-    return out
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-#: How a fate is known (``fate_evidence``), appended to the fate line.
-_EVIDENCE = {
-    "dump": " (checked in the dump)",
-    "config": " (per the config; not checked against a dump)",
-    "none": " (not checked: supply `--config` and a dump with request ids)",
-}
-
-
-def _fate_text(fate: str) -> str:
-    return {
-        "sent": "fate: sent to the DLQ / on-failure destination",
-        "missing": "fate: MISSING from the supplied DLQ / destination dump",
-        "dropped": "fate: DROPPED (no DLQ or on-failure destination configured)",
-        "unknown": "fate: unknown (no config for this function)",
-    }.get(fate, f"fate: {fate}")

@@ -13,12 +13,14 @@ from tracelens.analysis import sqs as sqs_mod
 from tracelens.analysis import streams as streams_mod
 from tracelens.analysis import sync as sync_mod
 from tracelens.analysis._expr import as_text
+from tracelens.analysis.async_config import comparable_request_ids, config_frame
 from tracelens.analysis.chains import chains as build_chains
 from tracelens.analysis.details import DetailFrames, bucket_seconds, details
 from tracelens.analysis.findings import FindingRow, findings
 from tracelens.analysis.functions import function_summary, request_modes
 from tracelens.analysis.invocations import attempt_rows, invocations
 from tracelens.analysis.requests import request_outcomes, requests, service_segments
+from tracelens.analysis.retry_window import retry_delays
 from tracelens.analysis.selection import select
 from tracelens.model import schema as col
 
@@ -250,12 +252,12 @@ def _async_part(base: _Base, side: SideInputs, data_end: datetime | None) -> _As
         base.services,
         base.attempts,
         base.invs_l,
-        config=async_mod.config_frame(side),
-        dumped_ids=async_mod.comparable_request_ids(side),
+        config=config_frame(side),
+        dumped_ids=comparable_request_ids(side),
         data_end=data_end,
     )
     events, units = pl.collect_all([events_l, units_l])
-    delays = async_mod.retry_delays(units.lazy(), events.lazy()).collect()
+    delays = retry_delays(units.lazy(), events.lazy()).collect()
     return _AsyncPart(events=events, units=units, delays=delays)
 
 

@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.async_events import partial_dumps
-from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, grouped, no_config
+from tracelens.analysis.async_config import partial_dumps
+from tracelens.analysis.findings._rule import (
+    MAX_EXAMPLES,
+    Rule,
+    advised,
+    grouped,
+    no_config,
+    sentence,
+)
 from tracelens.model.side import DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
 from tracelens.model.vocab import Severity
 
@@ -74,7 +81,7 @@ def _high_dwell(inputs: FindingInputs) -> pl.LazyFrame:
     )
 
 
-def _exhausted_advice(side: SideInputs, fn: str) -> str:
+def _exhausted_advice(side: SideInputs, fn: str, _: Row | None = None) -> str:
     config = side.functions.get(fn)
     if config is None:
         return "fix the errors shown in the chains (" + no_config(fn, "settings") + ")"
@@ -88,7 +95,7 @@ def _exhausted_advice(side: SideInputs, fn: str) -> str:
     )
 
 
-def _age_advice(side: SideInputs, fn: str) -> str:
+def _age_advice(side: SideInputs, fn: str, _: Row | None = None) -> str:
     config = side.functions.get(fn)
     if config is None:
         return (
@@ -107,20 +114,6 @@ def _age_advice(side: SideInputs, fn: str) -> str:
     )
 
 
-def _dropped(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} async events of {row[c.FUNCTION]} failed and were lost because it has "
-        "no DLQ or on-failure destination; configure one so failed events are kept."
-    )
-
-
-def _missing_from_dlq(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} failed async events of {row[c.FUNCTION]} are not in the supplied DLQ / "
-        "destination dump; check the target's permissions, encryption and retention."
-    )
-
-
 def _not_in_partial_dump(inputs: FindingInputs, row: Row) -> str:
     fn = row[c.FUNCTION]
     note = inputs.partial_notes.get(fn)
@@ -128,30 +121,6 @@ def _not_in_partial_dump(inputs: FindingInputs, row: Row) -> str:
         f"{row['count']} failed async events of {fn} were not found in a partial dump ({note}); "
         "dump the whole queue (loop `receive-message` until it is empty, or `tracelens "
         "fetch --with-dlq`) to tell whether they are missing."
-    )
-
-
-def _fate_unknown(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} async events of {row[c.FUNCTION]} ended badly, fate unknown: supply "
-        "`--config` (or `fetch --with-config`) to tell whether they went to a DLQ or were "
-        "dropped."
-    )
-
-
-def _retries_exhausted(inputs: FindingInputs, row: Row) -> str:
-    fn = row[c.FUNCTION]
-    return (
-        f"{row['count']} async events of {fn} failed on every retry; "
-        f"{_exhausted_advice(inputs.side, fn)}."
-    )
-
-
-def _age_exceeded(inputs: FindingInputs, row: Row) -> str:
-    fn = row[c.FUNCTION]
-    return (
-        f"{row['count']} async events of {fn} expired before they could succeed; "
-        f"{_age_advice(inputs.side, fn)}."
     )
 
 
@@ -169,13 +138,19 @@ ASYNC_RULES = (
         code="ASYNC_EVENTS_DROPPED",
         severity=Severity.CRITICAL,
         plan=_events_with(c.FATE, "dropped"),
-        message=_dropped,
+        message=sentence(
+            "{count} async events of {function} failed and were lost because it has no DLQ or "
+            "on-failure destination; configure one so failed events are kept."
+        ),
     ),
     Rule(
         code="ASYNC_EVENTS_MISSING_FROM_DLQ",
         severity=Severity.CRITICAL,
         plan=_missing(in_partial=False),
-        message=_missing_from_dlq,
+        message=sentence(
+            "{count} failed async events of {function} are not in the supplied DLQ / destination "
+            "dump; check the target's permissions, encryption and retention."
+        ),
     ),
     Rule(
         code="ASYNC_EVENTS_NOT_IN_PARTIAL_DUMP",
@@ -187,19 +162,22 @@ ASYNC_RULES = (
         code="ASYNC_FATE_UNKNOWN",
         severity=Severity.WARNING,
         plan=_events_with(c.FATE, "unknown"),
-        message=_fate_unknown,
+        message=sentence(
+            "{count} async events of {function} ended badly, fate unknown: supply `--config` (or "
+            "`fetch --with-config`) to tell whether they went to a DLQ or were dropped."
+        ),
     ),
     Rule(
         code="ASYNC_RETRIES_EXHAUSTED",
         severity=Severity.WARNING,
         plan=_events_with(c.OUTCOME, "retries_exhausted"),
-        message=_retries_exhausted,
+        message=advised("async events of {fn} failed on every retry", _exhausted_advice),
     ),
     Rule(
         code="ASYNC_EVENT_AGE_EXCEEDED",
         severity=Severity.WARNING,
         plan=_events_with(c.OUTCOME, "event_age_exceeded"),
-        message=_age_exceeded,
+        message=advised("async events of {fn} expired before they could succeed", _age_advice),
     ),
     Rule(
         code="HIGH_DWELL",

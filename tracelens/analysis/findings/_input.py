@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, single_row
+from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, sentence, single_row
 from tracelens.model.frames import NOT_SEGMENTS
 from tracelens.model.vocab import Severity
 
@@ -48,15 +48,6 @@ def _uncomparable(inputs: FindingInputs) -> pl.LazyFrame:
     return single_row(len(sources), sources[:MAX_EXAMPLES])
 
 
-def _uncomparable_message(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} DLQ / destination dumps have no RequestID message attributes, "
-        "so failed events could not be checked against them; dump the queue again with "
-        "`aws sqs receive-message --message-attribute-names All` (or `tracelens fetch "
-        "--with-dlq`)."
-    )
-
-
 INPUT_RULES = (
     Rule(
         code="INPUT_REJECTED",
@@ -68,6 +59,10 @@ INPUT_RULES = (
         code="DLQ_DUMP_NOT_COMPARABLE",
         severity=Severity.WARNING,
         plan=_uncomparable,
-        message=_uncomparable_message,
+        message=sentence(
+            "{count} DLQ / destination dumps have no RequestID message attributes, so failed "
+            "events could not be checked against them; dump the queue again with `aws sqs "
+            "receive-message --message-attribute-names All` (or `tracelens fetch --with-dlq`)."
+        ),
     ),
 )

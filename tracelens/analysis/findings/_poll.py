@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.findings._rule import Rule, count_of, grouped, no_config
+from tracelens.analysis.findings._rule import Rule, advised, count_of, grouped, no_config
 from tracelens.model.vocab import SQS_FATES, STREAM_ENDED_BY, STREAM_FATES, Severity
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ def _sqs_mapping(side: SideInputs, fn: str) -> EventSourceMapping | None:
     return None
 
 
-def _redelivery_advice(side: SideInputs, fn: str, collateral: int) -> str:
+def _redelivery_advice(side: SideInputs, fn: str, row: Row) -> str:
+    collateral = row["collateral"]
     if not collateral:
         return (
             "each was redelivered after a failed delivery of its own: fix the errors shown in "
@@ -143,7 +144,7 @@ def _stream_mappings(side: SideInputs, fn: str) -> list[EventSourceMapping]:
     )
 
 
-def _stream_retry_advice(side: SideInputs, fn: str) -> str:
+def _stream_retry_advice(side: SideInputs, fn: str, _: Row | None = None) -> str:
     mappings = _stream_mappings(side, fn)
     if not mappings:
         return (
@@ -183,30 +184,6 @@ def _stream_retry_advice(side: SideInputs, fn: str) -> str:
             "blocks its shard until it expires: set one of them"
         )
     return advice
-
-
-def _poison_message(inputs: FindingInputs, row: Row) -> str:
-    fn = row[c.FUNCTION]
-    return (
-        f"{row['count']} SQS messages failed on every delivery to {fn}; "
-        f"{_poison_advice(inputs.side, fn, row)}."
-    )
-
-
-def _redelivery_message(inputs: FindingInputs, row: Row) -> str:
-    fn = row[c.FUNCTION]
-    return (
-        f"{row['count']} SQS messages were delivered to {fn} more than once; "
-        f"{_redelivery_advice(inputs.side, fn, row['collateral'])}."
-    )
-
-
-def _retried_message(inputs: FindingInputs, row: Row) -> str:
-    fn = row[c.FUNCTION]
-    return (
-        f"{row['count']} stream batches of {fn} were retried; "
-        f"{_stream_retry_advice(inputs.side, fn)}."
-    )
 
 
 def _stream_fate_message(inputs: FindingInputs, row: Row) -> str:
@@ -249,19 +226,19 @@ POLL_RULES = (
         code="SQS_POISON_MESSAGE",
         severity=_poison_severity,
         plan=_poison,
-        message=_poison_message,
+        message=advised("SQS messages failed on every delivery to {fn}", _poison_advice),
     ),
     Rule(
         code="SQS_REDELIVERY",
         severity=Severity.INFO,
         plan=_redelivered,
-        message=_redelivery_message,
+        message=advised("SQS messages were delivered to {fn} more than once", _redelivery_advice),
     ),
     Rule(
         code="STREAM_BATCH_RETRIED",
         severity=Severity.WARNING,
         plan=_retried_batches,
-        message=_retried_message,
+        message=advised("stream batches of {fn} were retried", _stream_retry_advice),
     ),
     Rule(
         code="STREAM_RECORDS_DISCARDED",

@@ -93,6 +93,27 @@ def no_config(fn: str, what: str) -> str:
     return f"no {what} for {fn} in the config: supply --config for specific advice"
 
 
+def sentence(template: str) -> Callable[[FindingInputs, Row], str]:
+    """A message: ``template`` filled with the row's columns (``{count}``, ``{function}``, ...)."""
+
+    def message(_: FindingInputs, row: Row) -> str:
+        return template.format_map(row)
+
+    return message
+
+
+def advised(
+    subject: str, advice: Callable[[SideInputs, str, Row], str]
+) -> Callable[[FindingInputs, Row], str]:
+    """A message "{count} {subject}; {advice}." (``{fn}`` in ``subject``: the function)."""
+
+    def message(inputs: FindingInputs, row: Row) -> str:
+        fn = row[c.FUNCTION]
+        return f"{row['count']} {subject.format(fn=fn)}; {advice(inputs.side, fn, row)}."
+
+    return message
+
+
 def single_row(count: int, examples: list[str]) -> pl.LazyFrame:
     """A plan of one finding that belongs to no function."""
     return pl.LazyFrame(

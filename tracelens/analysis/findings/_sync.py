@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, grouped
+from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, grouped, sentence
 from tracelens.model.vocab import Severity
 
 if TYPE_CHECKING:
@@ -82,31 +82,6 @@ def _cold_starts(inputs: FindingInputs) -> pl.LazyFrame:
     return grouped(inputs.invocations.filter(pl.col(c.COLD)), pl.coalesce(c.REQUEST, "trace_id"))
 
 
-def _throttled_message(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} of {row['total']} synchronous requests to {row[c.FUNCTION]} were "
-        "throttled (429) and failed for their callers; raise the function's reserved "
-        "concurrency or the account's concurrency quota, or slow the callers down."
-    )
-
-
-def _failures_message(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} synchronous requests to {row[c.FUNCTION]} failed with a Lambda service "
-        "error or a function error; fix the errors that `tracelens explain` shows for the "
-        "examples."
-    )
-
-
-def _duplicates_message(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} synchronous calls ran {row[c.FUNCTION]} more than once because the "
-        "client re-sent a request the function had already run (e.g. after a read timeout); "
-        "make the handler idempotent or raise the client's read timeout above the function's "
-        "duration."
-    )
-
-
 def _not_reached_message(_: FindingInputs, row: Row) -> str:
     fn = row[c.FUNCTION]
     caller = row.get(c.CALLER) or "an unidentified caller"
@@ -118,13 +93,6 @@ def _not_reached_message(_: FindingInputs, row: Row) -> str:
     )
 
 
-def _cold_starts_message(_: FindingInputs, row: Row) -> str:
-    return (
-        f"{row['count']} invocations of {row[c.FUNCTION]} were cold starts; consider "
-        "provisioned concurrency if their latency matters."
-    )
-
-
 SYNC_RULES = (
     Rule(
         code="SYNC_THROTTLED",
@@ -132,19 +100,31 @@ SYNC_RULES = (
         # throttled (decided in the plan)
         severity=lambda _, row: Severity(row["severity"]),
         plan=_throttles,
-        message=_throttled_message,
+        message=sentence(
+            "{count} of {total} synchronous requests to {function} were throttled (429) and "
+            "failed for their callers; raise the function's reserved concurrency or the "
+            "account's concurrency quota, or slow the callers down."
+        ),
     ),
     Rule(
         code="SYNC_FAILURES",
         severity=Severity.WARNING,
         plan=_failures,
-        message=_failures_message,
+        message=sentence(
+            "{count} synchronous requests to {function} failed with a Lambda service error or "
+            "a function error; fix the errors that `tracelens explain` shows for the examples."
+        ),
     ),
     Rule(
         code="SYNC_DUPLICATE_EXECUTIONS",
         severity=Severity.WARNING,
         plan=_duplicates,
-        message=_duplicates_message,
+        message=sentence(
+            "{count} synchronous calls ran {function} more than once because the client "
+            "re-sent a request the function had already run (e.g. after a read timeout); make "
+            "the handler idempotent or raise the client's read timeout above the function's "
+            "duration."
+        ),
     ),
     Rule(
         code="LAMBDA_NOT_REACHED",
@@ -156,6 +136,9 @@ SYNC_RULES = (
         code="COLD_STARTS",
         severity=Severity.INFO,
         plan=_cold_starts,
-        message=_cold_starts_message,
+        message=sentence(
+            "{count} invocations of {function} were cold starts; consider provisioned "
+            "concurrency if their latency matters."
+        ),
     ),
 )
