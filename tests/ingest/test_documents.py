@@ -13,7 +13,7 @@ from tests.conftest import require_shared
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest import feed, processes, read_traces
 from tracelens.ingest.files import expand_paths
-from tracelens.ingest.normalise import finish
+from tracelens.ingest.merge import finish
 from tracelens.ingest.processes import plan, read_in_processes
 from tracelens.model import schema as col
 

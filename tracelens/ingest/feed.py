@@ -28,7 +28,7 @@ import msgspec
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
-from tracelens.ingest.normalise import Part
+from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
     Reader,
     detect,

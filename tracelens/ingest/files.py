@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
-from tracelens.ingest.normalise import finish
+from tracelens.ingest.merge import finish
 from tracelens.ingest.processes import read_parts
 from tracelens.model import bundle
 from tracelens.model.frames import NOT_SEGMENTS

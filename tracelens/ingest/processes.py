@@ -24,7 +24,7 @@ from tracelens.ingest.feed import (
     read_fed,
     spawn_reader,
 )
-from tracelens.ingest.normalise import Part
+from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
     Reader,
     detect,

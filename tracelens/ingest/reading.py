@@ -20,7 +20,8 @@ import polars as pl
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
 from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
-from tracelens.ingest.normalise import FrameBuilder, Part
+from tracelens.ingest.merge import Part
+from tracelens.ingest.normalise import FrameBuilder
 from tracelens.model.frames import Rejection
 from tracelens.model.segment import Entity
 
