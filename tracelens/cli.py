@@ -12,7 +12,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from tracelens.commands import emulate as emulate_command
 from tracelens.commands import explain as explain_command
 from tracelens.commands.fetch import WITH_CONFIG_HELP, WITH_DLQ_HELP
 from tracelens.errors import SourceUnavailable, TracelensError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: Exit codes (ARCHITECTURE.md "Commands").
 EXIT_THRESHOLD = 1
@@ -161,30 +164,51 @@ def _with_side_options(command: Any) -> Any:
     return command
 
 
+#: The trace paths of analyze, explain and dashboard.
+_paths_argument = click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+
+
+def _format_option(choices: list[str], help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def _output_option(
+    help_text: str, *, directory: bool = False, required: bool = False
+) -> Callable[[Any], Any]:
+    """``-o/--output``: a file to write, or (``directory``) a directory."""
+    kind = (
+        click.Path(file_okay=False, path_type=Path)
+        if directory
+        else click.Path(dir_okay=False, path_type=Path)
+    )
+    return click.option("-o", "--output", required=required, type=kind, help=help_text)
+
+
+def _functions_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option("--function", "functions", multiple=True, metavar="NAME", help=help_text)
+
+
+def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
+    """The side inputs and the ``--function`` filter analyze and dashboard share."""
+
+    def apply(command: Any) -> Any:
+        return _with_side_options(_functions_option(functions_help)(command))
+
+    return apply
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to FILE instead of stdout.",
-)
-@_with_side_options
-@click.option(
-    "--function",
-    "functions",
-    multiple=True,
-    metavar="NAME",
-    help="Only these functions. Repeatable.",
-)
+@_paths_argument
+@_format_option(["text", "json", "markdown"], "Report format.")
+@_output_option("Write the report to FILE instead of stdout.")
+@_report_inputs("Only these functions. Repeatable.")
 @click.option("--since", type=Timestamp(), help="Only requests starting at or after this time.")
 @click.option("--until", type=Timestamp(), help="Only requests starting before this time.")
 @click.option(
@@ -231,14 +255,10 @@ def analyze(
 
 @main.command()
 @click.argument("key")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-    help="Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
+@_paths_argument
+@_format_option(
+    ["text", "markdown", "json"],
+    "Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
 )
 @_with_side_options
 def explain(
@@ -257,13 +277,10 @@ def explain(
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "-o",
-    "--output",
+@_paths_argument
+@_output_option(
+    "The HTML file to write (one self-contained file, no network needed to view it).",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The HTML file to write (one self-contained file, no network needed to view it).",
 )
 @click.option(
     "--dashboard",
@@ -273,14 +290,7 @@ def explain(
     metavar="NAME|FILE",
     help="A built-in dashboard (incident, async, queues, streams) or a TOML spec file.",
 )
-@_with_side_options
-@click.option(
-    "--function",
-    "functions",
-    multiple=True,
-    metavar="NAME",
-    help="Only these functions, in every panel. Repeatable.",
-)
+@_report_inputs("Only these functions, in every panel. Repeatable.")
 def dashboard(
     paths: tuple[str, ...],
     output: Path,
@@ -322,11 +332,9 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     metavar="HOST:PORT",
     help="Also send every document as an X-Ray daemon datagram to HOST:PORT.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
+@_output_option(
+    "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
+    directory=True,
 )
 def emulate(
     scenario: str | None, list_only: bool, seed: int, udp: str | None, output: Path | None
@@ -356,24 +364,16 @@ def emulate(
 @click.option("--since", type=Timestamp(), help="Window start (ISO-8601; naive = UTC).")
 @click.option("--until", type=Timestamp(), help="Window end (default: now).")
 @click.option("--filter", "filter_expression", metavar="EXPR", help="X-Ray filter expression.")
-@click.option(
-    "--function",
-    "functions",
-    multiple=True,
-    metavar="NAME",
-    help="Only traces through this Lambda function. Repeatable.",
-)
+@_functions_option("Only traces through this Lambda function. Repeatable.")
 @click.option("--region", help="AWS region (default: boto3's configuration).")
 @click.option("--profile", help="Named AWS profile (default: boto3's credential chain).")
 @click.option("--endpoint-url", metavar="URL", help="Another X-Ray endpoint (e.g. a local mock).")
 @click.option("--with-config", is_flag=True, help=WITH_CONFIG_HELP)
 @click.option("--with-dlq", is_flag=True, help=WITH_DLQ_HELP)
-@click.option(
-    "-o",
-    "--output",
+@_output_option(
+    "Bundle directory; traces.ndjson is appended to, so running again resumes.",
+    directory=True,
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Bundle directory; traces.ndjson is appended to, so running again resumes.",
 )
 def fetch(
     last: str | None,
@@ -427,13 +427,7 @@ def fetch(
     metavar="HOST:PORT",
     help="Where to listen; an address beyond loopback must be given explicitly.",
 )
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="NDJSON file that every valid segment document is appended to.",
-)
+@_output_option("NDJSON file that every valid segment document is appended to.", required=True)
 @click.option("--forward", metavar="HOST:PORT", help="Also forward every datagram, unchanged.")
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."

@@ -9,7 +9,8 @@ import pytest
 from _docs import async_request, batch_page, seg, write_lines
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
-from tracelens.ingest import processes, read_traces
+from tracelens.ingest import read_traces
+from tracelens.ingest.reading import DEFAULT_LIMITS, ReadLimits
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
@@ -161,16 +162,16 @@ def test_valid_document_of_any_size(tmp_path: Path) -> None:
 )
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_file_that_is_not_json_costs_one_rejection_per_line(
-    tmp_path: Path, text: str, workers: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, text: str, workers: int
 ) -> None:
     path = tmp_path / "not.json"
     path.write_text(text)
-    if workers > 1:  # each file fed to reader processes
-        monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+    # with several workers, each file is fed to reader processes
+    limits = ReadLimits(parallel_min_bytes=0) if workers > 1 else DEFAULT_LIMITS
     with pytest.raises(NoUsableInput):
-        read_traces([path], workers=workers)
+        read_traces([path], workers=workers, limits=limits)
     good = write_lines(tmp_path / "good.ndjson", [GOOD])
-    frames = read_traces([path, good], workers=workers)
+    frames = read_traces([path, good], workers=workers, limits=limits)
     assert [(r.file, r.line) for r in frames.stats.rejections] == [
         (str(path), 1),
         (str(path), 2),

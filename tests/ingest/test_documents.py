@@ -11,10 +11,11 @@ from _docs import TRACE, async_request, batch_page, seg, write_gzip, write_lines
 
 from tests.conftest import require_shared
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest import feed, processes, read_traces
+from tracelens.ingest import read_traces
 from tracelens.ingest.files import expand_paths
-from tracelens.ingest.normalise import finish
+from tracelens.ingest.merge import finish
 from tracelens.ingest.processes import plan, read_in_processes
+from tracelens.ingest.reading import ReadLimits
 from tracelens.model import schema as col
 
 
@@ -168,10 +169,7 @@ def test_sdk_retries_and_go_attempts_are_not_lambda_attempts(tmp_path: Path) -> 
     assert frames.entities.get_column(col.KIND).to_list() == ["function", "invocation"]
 
 
-def test_parallel_ranges_equal_sequential_reading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+def test_parallel_ranges_equal_sequential_reading(tmp_path: Path) -> None:
     lines = []
     for n in range(300):
         trace = f"1-6437350a-{n:024x}"
@@ -181,7 +179,7 @@ def test_parallel_ranges_equal_sequential_reading(
     path = tmp_path / "big.ndjson"
     path.write_text("\n".join(lines) + "\n")
     sequential = read_traces([path], workers=1)
-    tasks = plan([path], 3)
+    tasks = plan([path], 3, limits=ReadLimits(parallel_min_bytes=0))
     assert len(tasks) == 3
     parallel = finish(read_in_processes(tasks, 3, tmp_path), files=[str(path)])
     assert parallel.entities.equals(sequential.entities)
@@ -191,9 +189,7 @@ def test_parallel_ranges_equal_sequential_reading(
     ]
 
 
-def test_many_files_of_every_form_read_in_processes_as_in_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_many_files_of_every_form_read_in_processes_as_in_one(tmp_path: Path) -> None:
     # GIVEN a directory of pages, gzip, NDJSON split into ranges, broken and empty files,
     # with documents repeated across files (the first file read wins)
     def request(n: int) -> list[dict[str, object]]:
@@ -211,10 +207,10 @@ def test_many_files_of_every_form_read_in_processes_as_in_one(
     (folder / "f_bad.json").write_text('{"Traces": [{"Id": 1, ')
     sequential = read_traces([folder], workers=1)
     # WHEN the same directory is read by reader processes
-    monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
+    limits = ReadLimits(parallel_min_bytes=0)
     # (the plain NDJSON files in two ranges each)
-    assert len(plan(expand_paths([folder]), 2)) == 8
-    parallel = read_traces([folder], workers=2)
+    assert len(plan(expand_paths([folder]), 2, limits=limits)) == 8
+    parallel = read_traces([folder], workers=2, limits=limits)
     # THEN the frames and the counts are the same, rejections with file and line
     assert parallel.entities.equals(sequential.entities)
     assert parallel.links.equals(sequential.links)
@@ -227,9 +223,7 @@ def test_many_files_of_every_form_read_in_processes_as_in_one(
 
 
 @pytest.mark.parametrize("form", ["page", "gzip_lines", "gzip_truncated", "broken_value"])
-def test_large_files_fed_to_reader_processes_read_as_in_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
-) -> None:
+def test_large_files_fed_to_reader_processes_read_as_in_one(tmp_path: Path, form: str) -> None:
     # GIVEN one file that cannot be split in byte ranges: one JSON value, or gzip
     docs = [d for n in range(40) for d in async_request(f"1-6437350a-{n:024x}")]
     docs[5] = {"id": "not-hex", "name": "bad id", "trace_id": docs[4]["trace_id"]}
@@ -246,10 +240,9 @@ def test_large_files_fed_to_reader_processes_read_as_in_one(
             path.write_bytes(path.read_bytes()[:-400])
     sequential = read_traces([path], workers=1)
     # WHEN it is split here and fed in many small chunks to two reader processes
-    monkeypatch.setattr(processes, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(feed, "_CHUNK_BYTES", 2000)
-    assert [task.fed for task in plan([path], 2)] == [True]
-    parallel = read_traces([path], workers=2)
+    limits = ReadLimits(parallel_min_bytes=0, chunk_bytes=2000)
+    assert [task.fed for task in plan([path], 2, limits=limits)] == [True]
+    parallel = read_traces([path], workers=2, limits=limits)
     # THEN rows, counts and rejections (with their lines) are those of one process
     assert parallel.entities.equals(sequential.entities)
     assert parallel.links.equals(sequential.links)

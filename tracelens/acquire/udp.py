@@ -7,7 +7,7 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -290,15 +290,8 @@ class Listener:
         Returns:
             A snapshot of the counters.
         """
-        return ListenSummary(
-            received=self.received,
-            malformed=self.malformed,
-            written=self.written,
-            dropped=self.dropped,
-            forwarded=self.forwarded,
-            forward_errors=self.forward_errors,
-            rcvbuf=self.rcvbuf,
-        )
+        # The listener's counters bear the names of the summary's fields.
+        return ListenSummary(**{f.name: getattr(self, f.name) for f in fields(ListenSummary)})
 
     # --- threads ---------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tracelens.commands.report_io import build_report, emit
+from tracelens.model.vocab import Severity, severity_rank
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tracelens.report.models import Finding, Report
-
-SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
 
 
 def run(
@@ -47,8 +46,9 @@ def run(
 
 def crossing(report: Report, fail_on: str) -> list[Finding]:
     """The findings of severity ``fail_on`` or worse, in report order."""
-    threshold = SEVERITY_RANK[fail_on]
-    return [f for f in report.findings if SEVERITY_RANK.get(f.severity, -1) >= threshold]
+    # A lower rank is more urgent; an unknown severity (rank 9) never crosses.
+    threshold = Severity(fail_on).rank
+    return [f for f in report.findings if severity_rank(f.severity) <= threshold]
 
 
 def fail_on_line(fail_on: str, crossed: list[Finding]) -> str:

@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from tracelens.emulator.ids import IdGenerator
     from tracelens.emulator.scenario import CallerSpec, FunctionSpec, Scenario
 
+# What stands around a resource name in the ARNs ``Run.arn`` writes, by service (others: none).
+_ARN_RESOURCE = {
+    "lambda": ("function:", ""),
+    "kinesis": ("stream/", ""),
+    "dynamodb": ("table/", "/stream/2026-11-01T00:00:00.000"),
+}
+
 
 @dataclass
 class FunctionTally:
@@ -99,20 +106,8 @@ class Run:
     def arn(self, service: str, resource: str) -> str:
         """Return an ARN in the scenario's region and account."""
         s = self.scenario
-        if service == "lambda":
-            return f"arn:aws:lambda:{s.region}:{s.account}:function:{resource}"
-        if service == "sqs":
-            return f"arn:aws:sqs:{s.region}:{s.account}:{resource}"
-        if service == "sns":
-            return f"arn:aws:sns:{s.region}:{s.account}:{resource}"
-        if service == "kinesis":
-            return f"arn:aws:kinesis:{s.region}:{s.account}:stream/{resource}"
-        if service == "dynamodb":
-            return (
-                f"arn:aws:dynamodb:{s.region}:{s.account}:table/{resource}"
-                "/stream/2026-11-01T00:00:00.000"
-            )
-        return f"arn:aws:{service}:{s.region}:{s.account}:{resource}"
+        prefix, suffix = _ARN_RESOURCE.get(service, ("", ""))
+        return f"arn:aws:{service}:{s.region}:{s.account}:{prefix}{resource}{suffix}"
 
     def queue_url(self, name: str) -> str:
         """Return the SQS queue URL of a queue name."""
@@ -301,6 +296,42 @@ def function_span(
     tally.cold_starts += ex.cold
     tally.failed_invocations += failed
     return span
+
+
+def record_polled_invocation(
+    run: Run,
+    runtime: FunctionRuntime,
+    ex: Execution,
+    svc: Span,
+    *,
+    request_id: str,
+    mode: str,
+    failed: bool,
+    error: tuple[str, str] | None,
+    records: list[Span],
+) -> None:
+    """Write one invocation by an event source mapping (SQS or stream): the service segment
+    ``svc``, the function segment under it (built here), and the request for the truth."""
+    fn = function_span(
+        run,
+        runtime,
+        ex,
+        trace_id=svc.trace_id,
+        parent_id=svc.id,
+        failed=failed,
+        error=error,
+        records=records,
+    )
+    run.writer.record(svc)
+    run.writer.record(fn)
+    run.note_request(
+        runtime.spec.name,
+        request_id,
+        mode,
+        throttled=failed and runtime.spec.failure_flag == "throttle",
+        failed=failed,
+        executions=1,
+    )
 
 
 def service_span(

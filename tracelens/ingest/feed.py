@@ -28,9 +28,11 @@ import msgspec
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
-from tracelens.ingest.normalise import Part
+from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
+    DEFAULT_LIMITS,
     Reader,
+    ReadLimits,
     detect,
     first_bytes,
     long_line_values,
@@ -45,7 +47,6 @@ from tracelens.model.frames import Rejection
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-_CHUNK_BYTES = 8 * 1024 * 1024
 _CHUNK = struct.Struct("<QIQ")
 _VALUE = struct.Struct("<qqI")
 
@@ -88,7 +89,9 @@ def decode_rejections(rows: Iterable[list[Any]]) -> tuple[Rejection, ...]:
     return tuple(Rejection(file=file, line=line, reason=reason) for file, line, reason in rows)
 
 
-def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
+def read_fed(
+    path: Path, index: int, workers: int, scratch: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> list[Part]:
     """Read one file by feeding its values to ``workers`` reader processes."""
     name = str(path)
     outs = [scratch / f"fed-{number}" for number in range(workers)]
@@ -101,7 +104,7 @@ def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
     problem: Rejection | None = None
     not_a_value = broken = False
     try:
-        problem, not_a_value = _feed(path, pipes)
+        problem, not_a_value = _feed(path, pipes, limits)
     except BrokenPipeError:
         broken = True  # a reader died; its exit status says why
     finally:
@@ -113,19 +116,17 @@ def read_fed(path: Path, index: int, workers: int, scratch: Path) -> list[Part]:
     check_readers(list(zip(processes, outs, strict=True)))
     if broken:
         raise SourceUnavailable(f"{name}: a reader process stopped reading")
-    chunks = sorted(
-        (chunk for out in outs for chunk in _fed_result(out)), key=lambda pair: pair[0]
-    )
+    chunks = sorted((chunk for out in outs for chunk in _fed_result(out)), key=lambda pair: pair[0])
     parts = [part for _, part in chunks]
     if problem is not None:
         if not_a_value and not any(part.documents for part in parts):
             # Not one JSON value after all: read it the way a small file is read.
-            return read_files([path], first_index=index)
+            return read_files([path], first_index=index, limits=limits)
         parts.append(Part(rows=[], links=[], documents=0, rejected=1, rejections=(problem,)))
     return parts
 
 
-def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
+def _feed(path: Path, pipes: list[IO[bytes]], limits: ReadLimits) -> tuple[Rejection | None, bool]:
     """Send the file's values to the pipes in chunks.
 
     Returns why reading stopped early, if it did, and whether that is because the file is not
@@ -153,11 +154,11 @@ def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
         with stream:
             if not first_bytes(stream).strip():
                 return Rejection(file=name, line=None, reason="empty file"), False
-            for line, pos, raw in _values(stream):
+            for line, pos, raw in _values(stream, limits.detect_bytes):
                 chunk.append(_VALUE.pack(-1 if line is None else line, pos, len(raw)))
                 chunk.append(raw)
                 size += len(raw)
-                if size >= _CHUNK_BYTES:
+                if size >= limits.chunk_bytes:
                     send()
     except JsonStreamError as exc:
         problem = Rejection(file=name, line=exc.line, reason=f"not valid JSON ({exc.reason})")
@@ -172,9 +173,9 @@ def _feed(path: Path, pipes: list[IO[bytes]]) -> tuple[Rejection | None, bool]:
     return problem, not_a_value
 
 
-def _values(stream: BinaryIO) -> Iterator[tuple[int | None, int, bytes]]:
+def _values(stream: BinaryIO, detect_bytes: int) -> Iterator[tuple[int | None, int, bytes]]:
     """(line number, position, bytes) of each value, as ``reading`` numbers them."""
-    form = detect(stream)
+    form = detect(stream, limit=detect_bytes)
     if form == "ndjson":
         for number, pos, line in ndjson_lines(stream):
             if line.strip():

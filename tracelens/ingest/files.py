@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
-from tracelens.ingest.normalise import finish
+from tracelens.ingest.merge import finish
 from tracelens.ingest.processes import read_parts
+from tracelens.ingest.reading import DEFAULT_LIMITS, ReadLimits
 from tracelens.model import bundle
 from tracelens.model.frames import NOT_SEGMENTS
 
@@ -32,13 +33,17 @@ if TYPE_CHECKING:
 _SKIPPED_SUFFIXES = (".md", ".txt.md", ".html", ".toml", ".py")
 
 
-def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> TraceFrames:
+def read_traces(
+    paths: Sequence[str | Path], *, workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
+) -> TraceFrames:
     """Read every trace document under ``paths`` into TraceFrames.
 
     Args:
         paths: Files, directories (read recursively; a bundle's ``config.json``,
             ``truth.json`` and ``dlq/`` are side inputs, not traces) and glob patterns.
         workers: Processes for large NDJSON files; default: the number of CPUs, at most 4.
+        limits: The sizes that decide how input is read (``ReadLimits``); the defaults suit
+            every input, smaller ones exist for tests.
 
     Returns:
         The normalised frames; ``stats`` counts documents, duplicates and rejections.
@@ -51,7 +56,7 @@ def read_traces(paths: Sequence[str | Path], *, workers: int | None = None) -> T
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
     with tempfile.TemporaryDirectory(prefix="tracelens-") as scratch:
-        parts = read_parts(files, workers, Path(scratch))
+        parts = read_parts(files, workers, Path(scratch), limits=limits)
         frames = finish(parts, files=[str(f) for f in files])
     if frames.stats.documents == 0:
         for rejection in frames.stats.rejections:

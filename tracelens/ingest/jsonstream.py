@@ -84,6 +84,20 @@ class _Scanner:
     def error(self, reason: str) -> JsonStreamError:
         return JsonStreamError(reason, self.line())
 
+    def next_inside(self, end: int, what: str) -> int | None:
+        """The next byte inside an array or object (``what``), or None past its ``end`` byte.
+
+        Raises:
+            JsonStreamError: the input ends before the array or object is closed.
+        """
+        char = self.peek()
+        if char is None:
+            raise self.error(f"truncated JSON: {what} is never closed")
+        if char == end:
+            self.pos += 1
+            return None
+        return char
+
     def peek(self) -> int | None:
         """Skip whitespace and return the next byte without consuming it; None at the end."""
         while True:
@@ -216,13 +230,7 @@ def iter_elements(stream: Readable) -> Iterator[bytes]:
 
 def _array_elements(scanner: _Scanner) -> Iterator[bytes]:
     expecting_value = True
-    while True:
-        char = scanner.peek()
-        if char is None:
-            raise scanner.error("truncated JSON: an array is never closed")
-        if char == _ARRAY_END:
-            scanner.pos += 1
-            return
+    while (char := scanner.next_inside(_ARRAY_END, "an array")) is not None:
         if char == _COMMA and not expecting_value:
             scanner.pos += 1
             expecting_value = True
@@ -239,13 +247,7 @@ def _object(scanner: _Scanner) -> Iterator[bytes]:
     scanner.mark = start
     scanner.pos += 1
     found = False
-    while True:
-        char = scanner.peek()
-        if char is None:
-            raise scanner.error("truncated JSON: an object is never closed")
-        if char == _OBJECT_END:
-            scanner.pos += 1
-            break
+    while (char := scanner.next_inside(_OBJECT_END, "an object")) is not None:
         if char == _COMMA:
             scanner.pos += 1
             continue
@@ -316,28 +318,23 @@ class FirstLine:
 
 def _lines(buffered: bytes, stream: Readable) -> Iterator[bytes]:
     """The lines of ``buffered`` and then of ``stream`` (each with its newline, if it has one)."""
-    start = 0
-    end = buffered.find(b"\n")
-    while end >= 0:
-        yield buffered[start : end + 1]
-        start = end + 1
-        end = buffered.find(b"\n", start)
-    rest = buffered[start:]
+    rest = b""  # the start of a line that continues in the next block
+    block = buffered
     while True:
-        block = stream.read(_CHUNK)
-        if not block:
-            break
         end = block.find(b"\n")
         if end < 0:
             rest += block
-            continue
-        yield rest + block[: end + 1]
-        start = end + 1
-        end = block.find(b"\n", start)
-        while end >= 0:
-            yield block[start : end + 1]
+        else:
+            yield rest + block[: end + 1]
             start = end + 1
             end = block.find(b"\n", start)
-        rest = block[start:]
+            while end >= 0:
+                yield block[start : end + 1]
+                start = end + 1
+                end = block.find(b"\n", start)
+            rest = block[start:]
+        block = stream.read(_CHUNK)
+        if not block:
+            break
     if rest:
         yield rest

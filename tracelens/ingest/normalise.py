@@ -1,36 +1,30 @@
-"""Flatten decoded documents into entity and link rows, remove duplicates, build TraceFrames.
+"""Flatten decoded documents into entity and link rows, in batches (``FrameBuilder``).
 
 Only the entities analyses use become rows (see ``tracelens.model.schema``): every top-level
 document, and the ``Dwell Time`` / ``Attempt #N`` subsegments of Lambda service segments, the
 ``Initialization`` / ``Invocation`` subsegments of function segments, and subsegments carrying
 record annotations, at any depth. Walking is iterative, so no document depth can overflow the
-stack.
+stack. Merging the batches of all readers into TraceFrames is ``tracelens.ingest.merge``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import msgspec
 import polars as pl
 
 from tracelens.model import schema as col
-from tracelens.model.frames import IngestStats, Rejection, TraceFrames
 from tracelens.model.segment import CHILDREN_DECODER, Cause, Child, Entity
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 
 # Internal ordering and de-duplication columns; dropped before the frames are returned.
-_FILE = "_file"  # index of the input file
-_POS = "_pos"  # byte offset (or element index) of the value the document came from
-_SUB = "_sub"  # index of the document inside that value
-_TOP_IN_PROGRESS = "_top_in_progress"  # that document was in progress
-_INDEPENDENT = "_independent"  # the top-level document is an independently sent subsegment
+FILE = "_file"  # index of the input file
+POS = "_pos"  # byte offset (or element index) of the value the document came from
+SUB = "_sub"  # index of the document inside that value
+TOP_IN_PROGRESS = "_top_in_progress"  # that document was in progress
+INDEPENDENT = "_independent"  # the top-level document is an independently sent subsegment
 
 # Times as X-Ray's float epoch seconds, as the builder collects them; converted in ``take``.
 _START_S = "_start_s"
@@ -39,22 +33,22 @@ _DWELL_END_S = "_dwell_end_s"
 _SECONDS: dict[str, pl.DataType] = {_START_S: pl.Float64(), _END_S: pl.Float64()}
 
 # Rows as reader batches hold them: the entity columns plus the internal ones. DOC_ID is the
-# id of the top-level document the row was read from until ``finish`` attaches independent
+# id of the top-level document the row was read from until ``merge.finish`` attaches independent
 # subsegments to their owners.
-_ROW_SCHEMA: dict[str, pl.DataType] = {
+ROW_SCHEMA: dict[str, pl.DataType] = {
     **{name: dtype for name, dtype in col.ENTITIES.items() if name != col.TOP},
     col.TOP: pl.Boolean(),
-    _FILE: pl.Int32(),
-    _POS: pl.Int64(),
-    _SUB: pl.Int32(),
-    _TOP_IN_PROGRESS: pl.Boolean(),
-    _INDEPENDENT: pl.Boolean(),
+    FILE: pl.Int32(),
+    POS: pl.Int64(),
+    SUB: pl.Int32(),
+    TOP_IN_PROGRESS: pl.Boolean(),
+    INDEPENDENT: pl.Boolean(),
 }
 _LINK_ROW_SCHEMA: dict[str, pl.DataType] = {
     **col.LINKS,
-    _FILE: pl.Int32(),
-    _POS: pl.Int64(),
-    _SUB: pl.Int32(),
+    FILE: pl.Int32(),
+    POS: pl.Int64(),
+    SUB: pl.Int32(),
 }
 
 
@@ -144,7 +138,7 @@ def _number(value: object) -> float | None:
 
 def _columns(*names: str) -> dict[str, pl.DataType]:
     """A batch layout: the per-builder document index, then the named row columns."""
-    known = {**_ROW_SCHEMA, **_SECONDS}
+    known = {**ROW_SCHEMA, **_SECONDS}
     # The builder collects plain text; categorical columns are cast when a batch is taken.
     return {"_doc": pl.Int64(), **{name: _collected(known[name]) for name in names}}
 
@@ -157,7 +151,7 @@ def _collected(dtype: pl.DataType) -> pl.DataType:
 _DOC_COLUMNS = _columns(
     col.TRACE_ID, col.ID, col.PARENT_ID, col.KIND, col.NAME, col.ORIGIN, _START_S, _END_S,
     col.IN_PROGRESS, col.ERROR, col.FAULT, col.THROTTLE, col.HTTP_STATUS, col.REQUEST_ID,
-    col.ARN, col.CAUSE, _FILE, _POS, _SUB, _TOP_IN_PROGRESS, _INDEPENDENT, col.OPERATION,
+    col.ARN, col.CAUSE, FILE, POS, SUB, TOP_IN_PROGRESS, INDEPENDENT, col.OPERATION,
 )  # fmt: skip
 _SUB_COLUMNS = _columns(
     col.ID, col.PARENT_ID, col.KIND, col.NAME, _START_S, _END_S, col.IN_PROGRESS,
@@ -357,11 +351,11 @@ class FrameBuilder:
             "_doc",
             col.TRACE_ID,
             pl.col(col.ID).alias(col.DOC_ID),
-            _FILE,
-            _POS,
-            _SUB,
-            _TOP_IN_PROGRESS,
-            _INDEPENDENT,
+            FILE,
+            POS,
+            SUB,
+            TOP_IN_PROGRESS,
+            INDEPENDENT,
         )
         tops = docs.with_columns(pl.col(col.ID).alias(col.DOC_ID), pl.lit(True).alias(col.TOP))
         nested = subs.join(owner, on="_doc", how="left", maintain_order="left").with_columns(
@@ -373,12 +367,12 @@ class FrameBuilder:
         rows = (
             pl.concat([tops, nested], how="diagonal_relaxed")
             .sort(
-                [_FILE, _POS, _SUB, col.TOP],
+                [FILE, POS, SUB, col.TOP],
                 descending=[False, False, False, True],
                 maintain_order=True,
             )
             .with_columns(_seconds_to_time(_START_S, col.START), _seconds_to_time(_END_S, col.END))
-            .select([pl.col(name).cast(dtype) for name, dtype in _ROW_SCHEMA.items()])
+            .select([pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()])
         )
         link_rows = (
             links.join(owner, on="_doc", how="left", maintain_order="left")
@@ -390,141 +384,3 @@ class FrameBuilder:
 
 def _seconds_to_time(name: str, alias: str) -> pl.Expr:
     return (pl.col(name) * 1_000_000).round().cast(pl.Int64).cast(col.TIME).alias(alias)
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """What one reader produced: raw rows, raw links, and its counts."""
-
-    rows: list[pl.LazyFrame]  # raw row batches, in reading order
-    links: list[pl.LazyFrame]
-    documents: int
-    rejected: int
-    rejections: tuple[Rejection, ...]
-
-
-def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
-    """Merge reader parts: remove duplicates, attach independent subsegments, type the columns.
-
-    Duplicates follow report-contract.md: a document whose (trace_id, id) was already read is
-    dropped; a complete document always wins over an in-progress one, and between two complete
-    ones the first read wins.
-    """
-    # Parts arrive in a fixed order (file, byte range, batch), so row order is deterministic
-    # without sorting; analyses sort explicitly anyway. Batches may live on disk (Arrow IPC
-    # written by reader processes). Whole-data questions (duplicates, owners of independent
-    # subsegments) are answered first on a few columns; then each batch is settled and
-    # collected on its own, so memory holds the result plus one batch.
-    row_batches = [batch for part in parts for batch in part.rows]
-    link_batches = [batch for part in parts for batch in part.links]
-    rows = pl.concat(row_batches) if row_batches else _empty(_ROW_SCHEMA).lazy()
-    # DOC_ID is still the id of the document each row was read from (see _ROW_SCHEMA).
-    instance = [col.TRACE_ID, col.DOC_ID, _FILE, _POS, _SUB]
-    duplicates = _duplicates(rows)
-    winners = None
-    if duplicates:
-        winners = (
-            rows.filter(pl.col(col.TOP))
-            .select([*instance, _TOP_IN_PROGRESS])
-            .sort([_TOP_IN_PROGRESS, _FILE, _POS, _SUB])
-            .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
-            .select(instance)
-            .collect()
-        )
-    owners = _independent_owners(rows if winners is None else _keep(rows, winners, instance))
-
-    def settle(batch: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
-        if winners is not None:
-            batch = _keep(batch, winners, instance)
-        if owners is not None:
-            batch = (
-                batch.join(
-                    owners.lazy(),
-                    left_on=[col.TRACE_ID, col.DOC_ID],
-                    right_on=[col.TRACE_ID, "_top"],
-                    how="left",
-                    maintain_order="left",
-                )
-                .with_columns(pl.coalesce("_owner", col.DOC_ID).alias(col.DOC_ID))
-                .drop("_owner")
-            )
-        return batch.select(columns).collect()
-
-    entities = _stack([settle(b, list(col.ENTITIES)) for b in row_batches], col.ENTITIES)
-    link_frame = _stack([settle(b, list(col.LINKS)) for b in link_batches], col.LINKS)
-    stats = IngestStats(
-        files=tuple(sorted(files)),
-        documents=sum(part.documents for part in parts),
-        duplicates=duplicates,
-        rejected=sum(part.rejected for part in parts),
-        rejections=tuple(r for part in parts for r in part.rejections)[:100],
-    )
-    return TraceFrames(entities=entities, links=link_frame, stats=stats)
-
-
-def _duplicates(rows: pl.LazyFrame) -> int:
-    """How many top-level documents repeat the (trace_id, id) of one read before.
-
-    Distinct hashes prove distinct keys, so the exact count (which holds every key in memory)
-    runs only when some hashes collide.
-    """
-    keys = rows.filter(pl.col(col.TOP)).select(pl.struct(col.TRACE_ID, col.ID).alias("_key"))
-    total, hashes = keys.select(pl.len(), pl.col("_key").hash(seed=0).n_unique()).collect().row(0)
-    if hashes == total:
-        return 0
-    distinct = keys.select(pl.col("_key").n_unique()).collect().item()
-    return int(total) - int(distinct)
-
-
-def _keep(rows: pl.LazyFrame, winners: pl.DataFrame, instance: list[str]) -> pl.LazyFrame:
-    return rows.join(winners.lazy(), on=instance, how="semi", maintain_order="left")
-
-
-def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
-    """Concatenate collected batches without copying them into one chunk."""
-    if not frames:
-        return _empty(dict(schema))
-    return pl.concat(frames, rechunk=False)
-
-
-def _independent_owners(rows: pl.LazyFrame) -> pl.DataFrame | None:
-    """Map each independently sent subsegment to the segment that contains its parent.
-
-    Returns (trace_id, ``_top``: the independent document's id, ``_owner``), or None when no
-    document was sent independently. The parent may itself be an independent subsegment, so
-    the lookup repeats until nothing changes (bounded by the number of independent documents).
-    """
-    independent = (
-        rows.filter(pl.col(_INDEPENDENT) & pl.col(col.TOP))
-        .select(col.TRACE_ID, pl.col(col.ID).alias("_top"), pl.col(col.PARENT_ID))
-        .collect()
-    )
-    if independent.is_empty():
-        return None
-    owners = (
-        rows.filter(~pl.col(_INDEPENDENT))
-        .select(col.TRACE_ID, pl.col(col.ID).alias("_parent"), pl.col(col.DOC_ID).alias("_owner"))
-        .unique(subset=[col.TRACE_ID, "_parent"], keep="first", maintain_order=True)
-        .collect()
-    )
-    pending = independent
-    resolved = pl.DataFrame(
-        schema={col.TRACE_ID: _ROW_SCHEMA[col.TRACE_ID], "_top": pl.String, "_owner": pl.String}
-    )
-    for _ in range(independent.height + 1):
-        found = pending.join(
-            owners, left_on=[col.TRACE_ID, col.PARENT_ID], right_on=[col.TRACE_ID, "_parent"]
-        ).select(col.TRACE_ID, "_top", "_owner")
-        if found.is_empty():
-            break
-        resolved = pl.concat([resolved, found])
-        pending = pending.join(found, on=[col.TRACE_ID, "_top"], how="anti")
-        # An independent subsegment whose parent is now resolved can own others in turn.
-        owners = pl.concat(
-            [owners, found.rename({"_top": "_parent"}).select(col.TRACE_ID, "_parent", "_owner")]
-        )
-    return resolved.unique(subset=[col.TRACE_ID, "_top"], keep="first", maintain_order=True)
-
-
-def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame(schema=schema)

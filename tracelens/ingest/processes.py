@@ -24,9 +24,11 @@ from tracelens.ingest.feed import (
     read_fed,
     spawn_reader,
 )
-from tracelens.ingest.normalise import Part
+from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
+    DEFAULT_LIMITS,
     Reader,
+    ReadLimits,
     detect,
     open_input,
     read_file,
@@ -38,9 +40,6 @@ from tracelens.model.frames import Rejection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-# Below this many bytes of input, starting processes costs more than it saves.
-PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +55,18 @@ class Task:
     fed: bool = False
 
 
-def read_parts(files: Sequence[Path], workers: int, scratch: Path) -> list[Part]:
+def read_parts(
+    files: Sequence[Path], workers: int, scratch: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> list[Part]:
     """Read the files, in reader processes when there are several and enough bytes."""
-    tasks = plan(files, workers)
+    tasks = plan(files, workers, limits=limits)
     fed = any(task.fed for task in tasks)
-    if fed or (len(tasks) > 1 and sum(t.size for t in tasks) >= PARALLEL_MIN_BYTES):
-        return read_in_processes(tasks, workers, scratch)
-    return read_files(files)
+    if fed or (len(tasks) > 1 and sum(t.size for t in tasks) >= limits.parallel_min_bytes):
+        return read_in_processes(tasks, workers, scratch, limits=limits)
+    return read_files(files, limits=limits)
 
 
-def plan(files: Sequence[Path], workers: int) -> list[Task]:
+def plan(files: Sequence[Path], workers: int, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[Task]:
     """Tasks in reading order: large plain NDJSON files split into ``workers`` ranges, other
     large files (gzip, one large JSON value) fed to the reader processes."""
     tasks: list[Task] = []
@@ -74,25 +75,26 @@ def plan(files: Sequence[Path], workers: int) -> list[Task]:
             size = path.stat().st_size
         except OSError:
             size = 0  # reading it reports the problem
-        form = _large_form(path) if workers > 1 and size >= PARALLEL_MIN_BYTES else None
+        big = workers > 1 and size >= limits.parallel_min_bytes
+        form = _large_form(path, limits.detect_bytes) if big else None
         if form == "ranges":
             tasks.extend(
-                Task(path, index, end - start, start, end)
-                for start, end in _ranges(path, workers)
+                Task(path, index, end - start, start, end) for start, end in _ranges(path, workers)
             )
         else:
             tasks.append(Task(path, index, size, fed=form == "fed"))
     return tasks
 
 
-def _large_form(path: Path) -> str | None:
-    """"ranges" for plain NDJSON, "fed" for gzip or one JSON value, None if unreadable."""
+def _large_form(path: Path, detect_bytes: int) -> str | None:
+    """ "ranges" for plain NDJSON, "fed" for gzip or one JSON value, None if unreadable."""
     try:
         stream, compressed = open_input(path)
     except SourceUnavailable:
         return None  # reading it as a whole file reports the problem
     with stream:
-        return "ranges" if not compressed and detect(stream) == "ndjson" else "fed"
+        plain_lines = not compressed and detect(stream, limit=detect_bytes) == "ndjson"
+    return "ranges" if plain_lines else "fed"
 
 
 def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
@@ -107,7 +109,9 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def read_in_processes(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
+def read_in_processes(
+    tasks: Sequence[Task], workers: int, scratch: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> list[Part]:
     """Run the tasks in up to ``workers`` reader processes; the parts come back in order."""
     parts: list[Part] = []
     for number, (fed, run) in enumerate(itertools.groupby(tasks, key=lambda task: task.fed)):
@@ -116,7 +120,8 @@ def read_in_processes(tasks: Sequence[Task], workers: int, scratch: Path) -> lis
         if fed:
             for count, task in enumerate(run):
                 (place / str(count)).mkdir()
-                parts.extend(read_fed(task.path, task.index, workers, place / str(count)))
+                out = place / str(count)
+                parts.extend(read_fed(task.path, task.index, workers, out, limits=limits))
         else:
             parts.extend(_read_run(list(run), workers, place))
     return parts

@@ -4,8 +4,9 @@ The form of a file is detected by content, never by name: gzip by its magic byte
 when one of its first lines is a complete JSON value on its own; otherwise one JSON value
 filling the file (a pretty-printed document, a list, or a ``{"Traces": [...]}`` page), whose
 top-level array elements are split out and decoded one at a time so that a large file is never
-held in memory as parsed documents. A first line too long to check (``_DETECT_LIMIT``) is split
-the same way, confined to that line, and the lines after it are NDJSON (``long_line_values``).
+held in memory as parsed documents. A first line too long to check (``ReadLimits.detect_bytes``)
+is split the same way, confined to that line, and the lines after it are NDJSON
+(``long_line_values``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import polars as pl
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
 from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
-from tracelens.ingest.normalise import FrameBuilder, Part
+from tracelens.ingest.merge import Part
+from tracelens.ingest.normalise import FrameBuilder
 from tracelens.model.frames import Rejection
 from tracelens.model.segment import Entity
 
@@ -30,8 +32,23 @@ if TYPE_CHECKING:
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BATCH_ROWS = 100_000
-_DETECT_LIMIT = 16 * 1024 * 1024  # X-Ray documents are at most 64 KB; NDJSON lines stay far below
 _MAX_KEPT_REJECTIONS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """The sizes that decide how input is read (tests pass small ones to reach every path)."""
+
+    #: Below this many bytes of input, starting reader processes costs more than it saves.
+    parallel_min_bytes: int = 48 * 1024 * 1024
+    #: Bytes of values sent to a reader process at a time when a file is fed to them.
+    chunk_bytes: int = 8 * 1024 * 1024
+    #: The longest first line ``detect`` reads whole (X-Ray documents are at most 64 KB;
+    #: NDJSON lines stay far below).
+    detect_bytes: int = 16 * 1024 * 1024
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 def open_input(path: Path) -> tuple[BinaryIO, bool]:
@@ -167,16 +184,20 @@ def spilled_batches(
     )
 
 
-def read_files(files: Sequence[Path], *, first_index: int = 0) -> list[Part]:
+def read_files(
+    files: Sequence[Path], *, first_index: int = 0, limits: ReadLimits = DEFAULT_LIMITS
+) -> list[Part]:
     """Read every file in this process, in order (numbered from ``first_index``)."""
     reader = Reader()
     begin = reader.mark()
     for index, path in enumerate(files, start=first_index):
-        read_file(reader, path, index)
+        read_file(reader, path, index, limits=limits)
     return [reader.batches(), reader.since(begin)]
 
 
-def read_file(reader: Reader, path: Path, index: int) -> None:
+def read_file(
+    reader: Reader, path: Path, index: int, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> None:
     """Read one whole file of any form."""
     reader.start(str(path), index)
     try:
@@ -186,7 +207,7 @@ def read_file(reader: Reader, path: Path, index: int) -> None:
             if not head.strip():
                 reader.reject(None, "empty file")
                 return
-            form = detect(stream)
+            form = detect(stream, limit=limits.detect_bytes)
             if form == "ndjson":
                 _read_ndjson(stream, reader)
                 return
@@ -232,20 +253,20 @@ def first_bytes(stream: BinaryIO) -> bytes:
     return data
 
 
-def detect(stream: BinaryIO) -> str:
+def detect(stream: BinaryIO, *, limit: int = DEFAULT_LIMITS.detect_bytes) -> str:
     """Return "ndjson" when one of the first three non-blank lines is a whole JSON value,
     "long" when the first is too long to tell, else "single" (one JSON value in the file).
 
-    Lines are read at most ``_DETECT_LIMIT`` bytes at a time: a longer first line (a whole
+    Lines are read at most ``limit`` bytes at a time: a longer first line (a whole
     BatchGetTraces page written on one line, or one very large document) is read by the
     streaming splitter rather than decoded here in one piece (``long_line_values``).
     """
     checked = 0
     while True:
-        line = stream.readline(_DETECT_LIMIT)
+        line = stream.readline(limit)
         if not line:
             break
-        if len(line) == _DETECT_LIMIT and not line.endswith(b"\n"):
+        if len(line) == limit and not line.endswith(b"\n"):
             if checked == 0 and line.strip():
                 stream.seek(0)
                 return "long"

@@ -19,7 +19,7 @@ from tracelens.emulator.engine import (
     Run,
     arrivals,
     failure_text,
-    function_span,
+    record_polled_invocation,
     record_span,
     service_span,
 )
@@ -277,25 +277,16 @@ def _invoke(run: Run, q: _Queue, batch: list[_Message]) -> None:
                     },
                 }
             )
-    fn = function_span(
+    record_polled_invocation(
         run,
         runtime,
         ex,
-        trace_id=trace_id,
-        parent_id=svc.id,
+        svc,
+        request_id=request_id,
+        mode="sqs",
         failed=invocation_failed,
         error=(ex.error or ("BatchProcessingError", "one or more records failed")),
         records=records,
-    )
-    run.writer.record(svc)
-    run.writer.record(fn)
-    run.note_request(
-        runtime.spec.name,
-        request_id,
-        "sqs",
-        throttled=invocation_failed and runtime.spec.failure_flag == "throttle",
-        failed=invocation_failed,
-        executions=1,
     )
     failed_from = processed - 1 if any(record_fails[:processed]) else processed
     done = [] if invocation_failed else batch[:failed_from]

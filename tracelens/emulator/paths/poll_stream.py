@@ -11,8 +11,8 @@ from tracelens.emulator.engine import (
     Run,
     arrivals,
     failure_text,
-    function_span,
     iso_time,
+    record_polled_invocation,
     record_span,
     service_span,
 )
@@ -254,25 +254,16 @@ def _invoke(run: Run, shard: _Shard, batch: _Batch) -> None:
         end=svc_end,
         status=200,
     )
-    fn = function_span(
+    record_polled_invocation(
         run,
         runtime,
         ex,
-        trace_id=batch.trace_id,
-        parent_id=svc.id,
+        svc,
+        request_id=request_id,
+        mode="stream",
         failed=failed,
         error=error,
         records=spans,
-    )
-    run.writer.record(svc)
-    run.writer.record(fn)
-    run.note_request(
-        runtime.spec.name,
-        request_id,
-        "stream",
-        throttled=failed and runtime.spec.failure_flag == "throttle",
-        failed=failed,
-        executions=1,
     )
     key = _key(shard, batch)
     entry = run.stream_batches.setdefault(key, _entry(shard, batch, "in_progress"))

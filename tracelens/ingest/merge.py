@@ -1,0 +1,155 @@
+"""Merge the row batches of all readers into TraceFrames: remove duplicates, attach
+independently sent subsegments to their owners, type the columns and stack the batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from tracelens.ingest.normalise import FILE, INDEPENDENT, POS, ROW_SCHEMA, SUB, TOP_IN_PROGRESS
+from tracelens.model import schema as col
+from tracelens.model.frames import IngestStats, Rejection, TraceFrames
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What one reader produced: raw rows, raw links, and its counts."""
+
+    rows: list[pl.LazyFrame]  # raw row batches, in reading order
+    links: list[pl.LazyFrame]
+    documents: int
+    rejected: int
+    rejections: tuple[Rejection, ...]
+
+
+def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
+    """Merge reader parts: remove duplicates, attach independent subsegments, type the columns.
+
+    Duplicates follow report-contract.md: a document whose (trace_id, id) was already read is
+    dropped; a complete document always wins over an in-progress one, and between two complete
+    ones the first read wins.
+    """
+    # Parts arrive in a fixed order (file, byte range, batch), so row order is deterministic
+    # without sorting; analyses sort explicitly anyway. Batches may live on disk (Arrow IPC
+    # written by reader processes). Whole-data questions (duplicates, owners of independent
+    # subsegments) are answered first on a few columns; then each batch is settled and
+    # collected on its own, so memory holds the result plus one batch.
+    row_batches = [batch for part in parts for batch in part.rows]
+    link_batches = [batch for part in parts for batch in part.links]
+    rows = pl.concat(row_batches) if row_batches else _empty(ROW_SCHEMA).lazy()
+    # DOC_ID is still the id of the document each row was read from (see ROW_SCHEMA).
+    instance = [col.TRACE_ID, col.DOC_ID, FILE, POS, SUB]
+    duplicates = _duplicates(rows)
+    winners = None
+    if duplicates:
+        winners = (
+            rows.filter(pl.col(col.TOP))
+            .select([*instance, TOP_IN_PROGRESS])
+            .sort([TOP_IN_PROGRESS, FILE, POS, SUB])
+            .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
+            .select(instance)
+            .collect()
+        )
+    owners = _independent_owners(rows if winners is None else _keep(rows, winners, instance))
+
+    def settle(batch: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+        if winners is not None:
+            batch = _keep(batch, winners, instance)
+        if owners is not None:
+            batch = (
+                batch.join(
+                    owners.lazy(),
+                    left_on=[col.TRACE_ID, col.DOC_ID],
+                    right_on=[col.TRACE_ID, "_top"],
+                    how="left",
+                    maintain_order="left",
+                )
+                .with_columns(pl.coalesce("_owner", col.DOC_ID).alias(col.DOC_ID))
+                .drop("_owner")
+            )
+        return batch.select(columns).collect()
+
+    entities = _stack([settle(b, list(col.ENTITIES)) for b in row_batches], col.ENTITIES)
+    link_frame = _stack([settle(b, list(col.LINKS)) for b in link_batches], col.LINKS)
+    stats = IngestStats(
+        files=tuple(sorted(files)),
+        documents=sum(part.documents for part in parts),
+        duplicates=duplicates,
+        rejected=sum(part.rejected for part in parts),
+        rejections=tuple(r for part in parts for r in part.rejections)[:100],
+    )
+    return TraceFrames(entities=entities, links=link_frame, stats=stats)
+
+
+def _duplicates(rows: pl.LazyFrame) -> int:
+    """How many top-level documents repeat the (trace_id, id) of one read before.
+
+    Distinct hashes prove distinct keys, so the exact count (which holds every key in memory)
+    runs only when some hashes collide.
+    """
+    keys = rows.filter(pl.col(col.TOP)).select(pl.struct(col.TRACE_ID, col.ID).alias("_key"))
+    total, hashes = keys.select(pl.len(), pl.col("_key").hash(seed=0).n_unique()).collect().row(0)
+    if hashes == total:
+        return 0
+    distinct = keys.select(pl.col("_key").n_unique()).collect().item()
+    return int(total) - int(distinct)
+
+
+def _keep(rows: pl.LazyFrame, winners: pl.DataFrame, instance: list[str]) -> pl.LazyFrame:
+    return rows.join(winners.lazy(), on=instance, how="semi", maintain_order="left")
+
+
+def _stack(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """Concatenate collected batches without copying them into one chunk."""
+    if not frames:
+        return _empty(dict(schema))
+    return pl.concat(frames, rechunk=False)
+
+
+def _independent_owners(rows: pl.LazyFrame) -> pl.DataFrame | None:
+    """Map each independently sent subsegment to the segment that contains its parent.
+
+    Returns (trace_id, ``_top``: the independent document's id, ``_owner``), or None when no
+    document was sent independently. The parent may itself be an independent subsegment, so
+    the lookup repeats until nothing changes (bounded by the number of independent documents).
+    """
+    independent = (
+        rows.filter(pl.col(INDEPENDENT) & pl.col(col.TOP))
+        .select(col.TRACE_ID, pl.col(col.ID).alias("_top"), pl.col(col.PARENT_ID))
+        .collect()
+    )
+    if independent.is_empty():
+        return None
+    owners = (
+        rows.filter(~pl.col(INDEPENDENT))
+        .select(col.TRACE_ID, pl.col(col.ID).alias("_parent"), pl.col(col.DOC_ID).alias("_owner"))
+        .unique(subset=[col.TRACE_ID, "_parent"], keep="first", maintain_order=True)
+        .collect()
+    )
+    pending = independent
+    resolved = pl.DataFrame(
+        schema={col.TRACE_ID: ROW_SCHEMA[col.TRACE_ID], "_top": pl.String, "_owner": pl.String}
+    )
+    for _ in range(independent.height + 1):
+        found = pending.join(
+            owners, left_on=[col.TRACE_ID, col.PARENT_ID], right_on=[col.TRACE_ID, "_parent"]
+        ).select(col.TRACE_ID, "_top", "_owner")
+        if found.is_empty():
+            break
+        resolved = pl.concat([resolved, found])
+        pending = pending.join(found, on=[col.TRACE_ID, "_top"], how="anti")
+        # An independent subsegment whose parent is now resolved can own others in turn.
+        owners = pl.concat(
+            [owners, found.rename({"_top": "_parent"}).select(col.TRACE_ID, "_parent", "_owner")]
+        )
+    return resolved.unique(subset=[col.TRACE_ID, "_top"], keep="first", maintain_order=True)
+
+
+def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
