@@ -207,8 +207,8 @@ def _sqs_fate(m: dict[str, Any], retention: dict[str, int], data_end: float) -> 
     """Where a poison message is when the data ends (None for other messages)."""
     if not _is_poison(m):
         return None
-    if m["outcome"] == "dead_lettered":
-        return "dlq"
+    if m["outcome"] == "dead_lettered" and m["dead_lettered_at"] <= data_end:
+        return "dlq"  # moved after the data ends: still in the queue as the data shows it
     if m["outcome"] == "expired" and data_end >= m["sent"] + retention[m["queue"]]:
         return "retention_deleted"
     return "in_queue"
