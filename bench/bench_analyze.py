@@ -128,8 +128,17 @@ def main() -> int:
         else:
             path = _generated(args.workdir, args.segments, args.form)
     out = args.workdir / "report.json"
-    command = [sys.executable, "-m", "tracelens", "analyze", str(path), "--format", "json",
-               "-o", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "tracelens",
+        "analyze",
+        str(path),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+    ]
     elapsed, peak_kib, code = _run(command)
     size_mb = sum(p.stat().st_size for p in ([path] if path.is_file() else path.iterdir())) / 1e6
     print(f"file: {path} ({size_mb:.0f} MB, form {args.form})")

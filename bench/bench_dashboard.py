@@ -40,8 +40,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("-o", "--output", type=Path, default=ROOT / "bench" / "out" /
-                        "dashboard.html", help="where to write the incident dashboard")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=ROOT / "bench" / "out" / "dashboard.html",
+        help="where to write the incident dashboard",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()

@@ -84,7 +84,7 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_binary_garbage(tmp_path: Path) -> None:
     junk = tmp_path / "junk.bin"
-    junk.write_bytes(b"\xff\xfe\x00garbage\n{\"a\": [\n")
+    junk.write_bytes(b'\xff\xfe\x00garbage\n{"a": [\n')
     _assert_one_line_error(_run("analyze", junk), "junk.bin")
 
 
@@ -116,7 +116,10 @@ def test_no_traceback_from_the_real_process(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     proc = subprocess.run(
         [sys.executable, "-m", "tracelens", "analyze", str(empty)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -143,12 +146,19 @@ def _group_raising(exc: BaseException) -> click.Group:
 @pytest.mark.parametrize(
     ("exc", "code", "stderr"),
     [
-        (NoUsableInput("traces.ndjson: nothing usable\nsecond line"), 2,
-         "error: traces.ndjson: nothing usable second line\n"),
+        (
+            NoUsableInput("traces.ndjson: nothing usable\nsecond line"),
+            2,
+            "error: traces.ndjson: nothing usable second line\n",
+        ),
         (KeyboardInterrupt(), EXIT_INTERRUPTED, "\n"),
         (BrokenPipeError(), EXIT_BROKEN_PIPE, ""),
-        (ValueError("bug"), 2, "error: internal error (ValueError: bug); rerun with "
-         "TRACELENS_DEBUG=1 for a traceback and please report it\n"),
+        (
+            ValueError("bug"),
+            2,
+            "error: internal error (ValueError: bug); rerun with "
+            "TRACELENS_DEBUG=1 for a traceback and please report it\n",
+        ),
     ],
 )
 def test_failures_map_to_exit_codes(exc: BaseException, code: int, stderr: str) -> None:
@@ -184,8 +194,11 @@ def _json_report(*args: str | Path) -> dict[str, Any]:
 
 def _totals(doc: dict[str, Any]) -> tuple[int, int, int]:
     fns = doc["functions"]
-    return (sum(f["requests"] for f in fns), sum(f["invocations"] for f in fns),
-            sum(f["cold_starts"] for f in fns))
+    return (
+        sum(f["requests"] for f in fns),
+        sum(f["invocations"] for f in fns),
+        sum(f["cold_starts"] for f in fns),
+    )
 
 
 @pytest.mark.usefixtures("pipeline")
@@ -206,8 +219,10 @@ def test_localstack_file_among_traces_is_a_counted_rejection(real_traces: Path) 
     localstack = real_traces / "localstack" / "test_lambda_destinations.snapshot.json"
     doc = _json_report(real_traces / "aws-iatk" / "traceWithLinks01.json", localstack)
     assert doc["input"]["rejected"] >= 1
-    assert any(r["file"].endswith("test_lambda_destinations.snapshot.json")
-               for r in doc["input"]["rejections"])
+    assert any(
+        r["file"].endswith("test_lambda_destinations.snapshot.json")
+        for r in doc["input"]["rejections"]
+    )
 
 
 @pytest.mark.usefixtures("pipeline")
@@ -231,8 +246,14 @@ def test_fail_on_critical_trips_on_dropped_events() -> None:
 
 
 @pytest.mark.usefixtures("pipeline")
-@pytest.mark.parametrize(("fmt", "marker"), [("text", "Findings"), ("markdown", "# Lambda incident report"),
-                                             ("json", '"schema": "tracelens.report/1"')])
+@pytest.mark.parametrize(
+    ("fmt", "marker"),
+    [
+        ("text", "Findings"),
+        ("markdown", "# Lambda incident report"),
+        ("json", '"schema": "tracelens.report/1"'),
+    ],
+)
 def test_output_file(tmp_path: Path, fmt: str, marker: str) -> None:
     out = tmp_path / f"report.{fmt}"
     result = _run("analyze", SAMPLES / "async_retry_storm", "--format", fmt, "-o", out)
@@ -245,7 +266,8 @@ def test_output_file(tmp_path: Path, fmt: str, marker: str) -> None:
 def test_output_to_missing_directory_is_one_line(tmp_path: Path, real_traces: Path) -> None:
     out = tmp_path / "no" / "such" / "dir" / "r.json"
     _assert_one_line_error(
-        _run("analyze", real_traces / "aws-iatk" / "traceWithLinks01.json", "-o", out), "cannot write"
+        _run("analyze", real_traces / "aws-iatk" / "traceWithLinks01.json", "-o", out),
+        "cannot write",
     )
 
 

@@ -48,16 +48,30 @@ def test_emulate_over_udp_into_listen_then_analyze_matches_truth(
     port = _free_udp_port()
     received = tmp_path / "received.ndjson"
     listener = subprocess.Popen(
-        [sys.executable, "-m", "tracelens", "listen", "--bind", f"127.0.0.1:{port}",
-         "-o", str(received), "--duration", "240"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tracelens",
+            "listen",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "-o",
+            str(received),
+            "--duration",
+            "240",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(1.5)  # let it bind
         # WHEN the emulator sends every document to it while writing its bundle
         bundle = tmp_path / "bundle"
-        emulated = _cli("emulate", scenario, "--seed", "5", "--udp", f"127.0.0.1:{port}",
-                        "-o", str(bundle))
+        emulated = _cli(
+            "emulate", scenario, "--seed", "5", "--udp", f"127.0.0.1:{port}", "-o", str(bundle)
+        )
         assert emulated.returncode == 0, emulated.stderr
         expected = _lines(bundle / "traces.ndjson")
         deadline = time.monotonic() + 60
@@ -73,9 +87,15 @@ def test_emulate_over_udp_into_listen_then_analyze_matches_truth(
     assert _lines(received) == expected
     assert "received" in stderr
     assert "malformed" in stderr
-    analysed = _cli("analyze", str(received), "--config", str(bundle / "config.json"),
-                    *[arg for p in sorted((bundle / "dlq").glob("*.json")) for arg in ("--dlq", str(p))],
-                    "--format", "json")
+    analysed = _cli(
+        "analyze",
+        str(received),
+        "--config",
+        str(bundle / "config.json"),
+        *[arg for p in sorted((bundle / "dlq").glob("*.json")) for arg in ("--dlq", str(p))],
+        "--format",
+        "json",
+    )
     assert analysed.returncode == 0, analysed.stderr
     report = json.loads(analysed.stdout)
     # every figure of the truth, as the emulator round-trip tests compare them

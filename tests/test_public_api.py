@@ -47,8 +47,9 @@ def test_import_is_light() -> None:
         "heavy = ('boto3', 'botocore', 'plotly', 'aws_xray_sdk', 'polars', 'rich', 'click')\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert proc.stdout.strip() == ""
 
 
@@ -58,6 +59,7 @@ def test_cli_imports_no_aws_or_plotly() -> None:
         "heavy = ('boto3', 'botocore', 'plotly', 'aws_xray_sdk')\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert proc.stdout.strip() == ""

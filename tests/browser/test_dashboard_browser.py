@@ -47,8 +47,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def dashboard_report() -> Report:
     """The realistic Report of ``tests/report/conftest.py`` (loaded by path: no packages)."""
-    spec = importlib.util.spec_from_file_location("tracelens_dashboard_fixtures",
-                                                  REPORT_FIXTURES)
+    spec = importlib.util.spec_from_file_location("tracelens_dashboard_fixtures", REPORT_FIXTURES)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -111,8 +110,9 @@ def incident_page(
 ) -> Iterator[_Loaded]:
     """The incident dashboard of the fixture report, loaded offline."""
     path = tmp_path_factory.mktemp("dashboard") / "incident.html"
-    path.write_text(render_html(dashboard_report, spec=load_dashboard_spec("incident")),
-                    encoding="utf-8")
+    path.write_text(
+        render_html(dashboard_report, spec=load_dashboard_spec("incident")), encoding="utf-8"
+    )
     loaded = _load(browser, path)
     yield loaded
     loaded.page.context.close()
@@ -187,8 +187,9 @@ def test_escaping_alone_stops_payloads_without_the_csp(
 ) -> None:
     # GIVEN the dashboard with its Content Security Policy removed, so only escaping protects
     page_html = render_html(dashboard_report, spec=load_dashboard_spec("incident"))
-    without_csp, removed = re.subn(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "",
-                                   page_html)
+    without_csp, removed = re.subn(
+        r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page_html
+    )
     assert removed == 1
     path = tmp_path / "no-csp.html"
     path.write_text(without_csp, encoding="utf-8")

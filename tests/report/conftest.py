@@ -124,8 +124,15 @@ def _simulate_async(rng: random.Random, function: str, count: int, minutes: int)
         for attempt in range(3):
             end = start + timedelta(milliseconds=rng.uniform(20, 900))
             failed = rng.random() < fail_p
-            error = (HOSTILE_ERROR if function == HOSTILE_FUNCTION
-                     else "TimeoutError: downstream timed out after 3 s") if failed else None
+            error = (
+                (
+                    HOSTILE_ERROR
+                    if function == HOSTILE_FUNCTION
+                    else "TimeoutError: downstream timed out after 3 s"
+                )
+                if failed
+                else None
+            )
             event.attempts.append((start, end, error))
             if not failed:
                 event.outcome = "succeeded" if attempt == 0 else "succeeded_after_retry"
@@ -152,22 +159,45 @@ def _simulate_async(rng: random.Random, function: str, count: int, minutes: int)
 def _chain_of(event: _Event) -> Chain:
     """The retry chain (with timeline steps) of an async event."""
     first = event.attempts[0][0]
-    steps = [ChainStep(kind="dwell", start=iso(event.enqueued), end=iso(first), error=None,
-                       trace_id=f"1-{int(event.enqueued.timestamp()):08x}-{0:024x}")]
+    steps = [
+        ChainStep(
+            kind="dwell",
+            start=iso(event.enqueued),
+            end=iso(first),
+            error=None,
+            trace_id=f"1-{int(event.enqueued.timestamp()):08x}-{0:024x}",
+        )
+    ]
     for index, (start, end, error) in enumerate(event.attempts):
         if index:
             previous_end = event.attempts[index - 1][1]
-            steps.append(ChainStep(kind="wait", start=iso(previous_end), end=iso(start),
-                                   error=None, trace_id=None))
-        steps.append(ChainStep(kind="attempt", start=iso(start), end=iso(end), error=error,
-                               trace_id=f"1-{int(start.timestamp()):08x}-{index:024x}"))
+            steps.append(
+                ChainStep(
+                    kind="wait", start=iso(previous_end), end=iso(start), error=None, trace_id=None
+                )
+            )
+        steps.append(
+            ChainStep(
+                kind="attempt",
+                start=iso(start),
+                end=iso(end),
+                error=error,
+                trace_id=f"1-{int(start.timestamp()):08x}-{index:024x}",
+            )
+        )
     return Chain(
-        kind="async", key=event.request_id, function=event.function,
+        kind="async",
+        key=event.request_id,
+        function=event.function,
         trace_ids=sorted({s.trace_id for s in steps if s.trace_id}),
-        attempts=len(event.attempts), outcome=event.outcome, fate=event.fate,
-        dwell_ms=event.dwell_ms, first_start=iso(event.enqueued),
+        attempts=len(event.attempts),
+        outcome=event.outcome,
+        fate=event.fate,
+        dwell_ms=event.dwell_ms,
+        first_start=iso(event.enqueued),
         last_end=iso(event.attempts[-1][1]),
-        errors=[e for _, _, e in event.attempts if e], steps=steps,
+        errors=[e for _, _, e in event.attempts if e],
+        steps=steps,
     )
 
 
@@ -179,54 +209,89 @@ def _async_detail(function: str, events: list[_Event]) -> FunctionDetail:
         offset = int((event.enqueued - T0).total_seconds() // BUCKET_SECONDS) * BUCKET_SECONDS
         buckets.setdefault(T0 + timedelta(seconds=offset), []).append(event.dwell_ms)
     over_time = [
-        TimePoint(start=iso(start), count=len(values),
-                  p50=nearest_rank(sorted(values), 50), p90=nearest_rank(sorted(values), 90),
-                  p99=nearest_rank(sorted(values), 99))
+        TimePoint(
+            start=iso(start),
+            count=len(values),
+            p50=nearest_rank(sorted(values), 50),
+            p90=nearest_rank(sorted(values), 90),
+            p99=nearest_rank(sorted(values), 99),
+        )
         for start, values in sorted(buckets.items())
     ]
     outcomes = Counter(e.outcome for e in events)
     fates = Counter(e.fate for e in events if e.fate)
     return FunctionDetail(
-        function=function, events=len(events),
+        function=function,
+        events=len(events),
         dwell_quantiles_ms=[nearest_rank(dwells, p) if p else dwells[0] for p in range(101)],
         dwell_histogram_ms=dict(sorted(Counter(log_bucket(d) for d in dwells).items())),
         dwell_over_time=over_time,
         attempts={str(k): v for k, v in sorted(Counter(len(e.attempts) for e in events).items())},
-        outcomes=_outcomes(outcomes), fates=_fates(fates),
-        deliveries_histogram={}, poison_messages=0, stream_batches=[],
+        outcomes=_outcomes(outcomes),
+        fates=_fates(fates),
+        deliveries_histogram={},
+        poison_messages=0,
+        stream_batches=[],
     )
 
 
 def _outcomes(counts: Counter[str]) -> AsyncOutcomes:
     return AsyncOutcomes(
-        succeeded=counts["succeeded"], succeeded_after_retry=counts["succeeded_after_retry"],
+        succeeded=counts["succeeded"],
+        succeeded_after_retry=counts["succeeded_after_retry"],
         retries_exhausted=counts["retries_exhausted"],
-        event_age_exceeded=counts["event_age_exceeded"], in_progress=counts["in_progress"],
+        event_age_exceeded=counts["event_age_exceeded"],
+        in_progress=counts["in_progress"],
     )
 
 
 def _fates(counts: Counter[str]) -> AsyncFates:
-    return AsyncFates(sent=counts["sent"], missing=counts["missing"],
-                      dropped=counts["dropped"], unknown=counts["unknown"])
+    return AsyncFates(
+        sent=counts["sent"],
+        missing=counts["missing"],
+        dropped=counts["dropped"],
+        unknown=counts["unknown"],
+    )
 
 
 def _empty_detail(function: str) -> dict[str, object]:
     return {
-        "function": function, "events": 0, "dwell_quantiles_ms": [], "dwell_histogram_ms": {},
-        "dwell_over_time": [], "attempts": {}, "outcomes": _outcomes(Counter()),
+        "function": function,
+        "events": 0,
+        "dwell_quantiles_ms": [],
+        "dwell_histogram_ms": {},
+        "dwell_over_time": [],
+        "attempts": {},
+        "outcomes": _outcomes(Counter()),
         "fates": _fates(Counter()),
     }
 
 
-def _summary(name: str, requests: int, invocations: int, failed: int,
-             modes: dict[str, int], rng: random.Random) -> FunctionSummary:
+def _summary(
+    name: str,
+    requests: int,
+    invocations: int,
+    failed: int,
+    modes: dict[str, int],
+    rng: random.Random,
+) -> FunctionSummary:
     durations = [rng.uniform(20, 900) for _ in range(min(invocations, 500))]
     return FunctionSummary(
-        name=name, arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{name}",
-        requests=requests, invocations=invocations, cold_starts=max(1, invocations // 40),
-        failed_invocations=failed, failed_requests=failed, throttles=failed // 10,
-        modes=Modes(sync=modes.get("sync", 0), async_=modes.get("async", 0),
-                    sqs=modes.get("sqs", 0), stream=modes.get("stream", 0), unknown=0),
+        name=name,
+        arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{name}",
+        requests=requests,
+        invocations=invocations,
+        cold_starts=max(1, invocations // 40),
+        failed_invocations=failed,
+        failed_requests=failed,
+        throttles=failed // 10,
+        modes=Modes(
+            sync=modes.get("sync", 0),
+            async_=modes.get("async", 0),
+            sqs=modes.get("sqs", 0),
+            stream=modes.get("stream", 0),
+            unknown=0,
+        ),
         duration_ms=stats(durations),
     )
 
@@ -253,10 +318,14 @@ def synthetic_report(*, events: int = 600, seed: int = 7, minutes: int = 30) -> 
         details.append(_async_detail(function, simulated))
         attempts = sum(len(e.attempts) for e in simulated)
         failed = sum(1 for e in simulated for _, _, err in e.attempts if err)
-        summaries.append(_summary(function, len(simulated), attempts, failed,
-                                  {"async": len(simulated)}, rng))
-    chains = [_chain_of(e) for e in all_events
-              if len(e.attempts) > 1 or e.outcome in ("retries_exhausted", "event_age_exceeded")]
+        summaries.append(
+            _summary(function, len(simulated), attempts, failed, {"async": len(simulated)}, rng)
+        )
+    chains = [
+        _chain_of(e)
+        for e in all_events
+        if len(e.attempts) > 1 or e.outcome in ("retries_exhausted", "event_age_exceeded")
+    ]
 
     # SQS: most messages once, some redelivered, a few poison (every delivery failed).
     messages = max(50, events // 10)
@@ -269,24 +338,39 @@ def synthetic_report(*, events: int = 600, seed: int = 7, minutes: int = 30) -> 
         message_id = HOSTILE_MESSAGE_ID if n == 9 else f"msg-{n:05d}"
         last = first + timedelta(seconds=30 * (count - 1))
         if count >= 2:
-            chains.append(Chain(
-                kind="sqs", key=message_id, function=SQS_FUNCTION, trace_ids=[],
-                attempts=count, fate=None,
-                outcome="poison" if n % 27 == 0 or n == 9 else "redelivered",
-                dwell_ms=None, first_start=iso(first), last_end=iso(last),
-                errors=["ValueError: cannot parse order"] * (count - 1), steps=[],
-            ))
+            chains.append(
+                Chain(
+                    kind="sqs",
+                    key=message_id,
+                    function=SQS_FUNCTION,
+                    trace_ids=[],
+                    attempts=count,
+                    fate=None,
+                    outcome="poison" if n % 27 == 0 or n == 9 else "redelivered",
+                    dwell_ms=None,
+                    first_start=iso(first),
+                    last_end=iso(last),
+                    errors=["ValueError: cannot parse order"] * (count - 1),
+                    steps=[],
+                )
+            )
         if (count >= 2 and n % 27 == 0) or n == 9:
-            poison.append(PoisonMessage(
-                message_id=message_id, function=SQS_FUNCTION, deliveries=count,
-                first_seen=iso(first), last_seen=iso(last),
-                last_error=HOSTILE_ERROR if n == 9 else "ValueError: cannot parse order",
-            ))
+            poison.append(
+                PoisonMessage(
+                    message_id=message_id,
+                    function=SQS_FUNCTION,
+                    deliveries=count,
+                    first_seen=iso(first),
+                    last_seen=iso(last),
+                    last_error=HOSTILE_ERROR if n == 9 else "ValueError: cannot parse order",
+                )
+            )
     poison.sort(key=lambda p: (p.first_seen, p.message_id))
     sqs_detail = FunctionDetail(
         **_empty_detail(SQS_FUNCTION),  # type: ignore[arg-type]
         deliveries_histogram={str(k): v for k, v in sorted(deliveries.items())},
-        poison_messages=len(poison), stream_batches=[],
+        poison_messages=len(poison),
+        stream_batches=[],
     )
 
     # Streams: four shards, one batch per shard per minute, retries during the incident.
@@ -297,86 +381,161 @@ def synthetic_report(*, events: int = 600, seed: int = 7, minutes: int = 30) -> 
             retried = 1 if shard == 2 and 12 <= minute <= 18 else 0
             retried_total += retried
             start = T0 + timedelta(minutes=minute)
-            points.append(ShardPoint(shard_id=f"shardId-{shard:012d}", start=iso(start),
-                                     batches=1, retried=retried))
+            points.append(
+                ShardPoint(
+                    shard_id=f"shardId-{shard:012d}", start=iso(start), batches=1, retried=retried
+                )
+            )
             if retried:
-                chains.append(Chain(
-                    kind="stream", key=f"shardId-{shard:012d}/{1000 + minute}",
-                    function=STREAM_FUNCTION, trace_ids=[], attempts=3, outcome="retried",
-                    fate=None, dwell_ms=None, first_start=iso(start),
-                    last_end=iso(start + timedelta(seconds=40)),
-                    errors=["KeyError: 'customer_id'"] * 2,
-                    steps=[ChainStep(kind="attempt", start=iso(start + timedelta(seconds=15 * i)),
-                                     end=iso(start + timedelta(seconds=15 * i + 5)),
-                                     error="KeyError: 'customer_id'" if i < 2 else None,
-                                     trace_id=None) for i in range(3)],
-                ))
+                chains.append(
+                    Chain(
+                        kind="stream",
+                        key=f"shardId-{shard:012d}/{1000 + minute}",
+                        function=STREAM_FUNCTION,
+                        trace_ids=[],
+                        attempts=3,
+                        outcome="retried",
+                        fate=None,
+                        dwell_ms=None,
+                        first_start=iso(start),
+                        last_end=iso(start + timedelta(seconds=40)),
+                        errors=["KeyError: 'customer_id'"] * 2,
+                        steps=[
+                            ChainStep(
+                                kind="attempt",
+                                start=iso(start + timedelta(seconds=15 * i)),
+                                end=iso(start + timedelta(seconds=15 * i + 5)),
+                                error="KeyError: 'customer_id'" if i < 2 else None,
+                                trace_id=None,
+                            )
+                            for i in range(3)
+                        ],
+                    )
+                )
     stream_detail = FunctionDetail(
         **_empty_detail(STREAM_FUNCTION),  # type: ignore[arg-type]
-        deliveries_histogram={}, poison_messages=0, stream_batches=points,
+        deliveries_histogram={},
+        poison_messages=0,
+        stream_batches=points,
     )
     delivered = sum(k * v for k, v in deliveries.items())
-    summaries.append(_summary(SQS_FUNCTION, messages, delivered, delivered - messages,
-                              {"sqs": delivered}, rng))
-    summaries.append(_summary(STREAM_FUNCTION, len(points), len(points) + 2 * retried_total,
-                              2 * retried_total, {"stream": len(points)}, rng))
+    summaries.append(
+        _summary(SQS_FUNCTION, messages, delivered, delivered - messages, {"sqs": delivered}, rng)
+    )
+    summaries.append(
+        _summary(
+            STREAM_FUNCTION,
+            len(points),
+            len(points) + 2 * retried_total,
+            2 * retried_total,
+            {"stream": len(points)},
+            rng,
+        )
+    )
 
     outcomes = Counter(e.outcome for e in all_events)
     fates = Counter(e.fate for e in all_events if e.fate)
     findings = [
-        Finding(severity="critical", code="ASYNC_EVENTS_DROPPED", function="payments-async",
-                count=fates_of(all_events, "payments-async", "dropped"),
-                message="Events that failed every retry were dropped: configure a DLQ or an "
-                        "on-failure destination.",
-                examples=[e.request_id for e in all_events if e.fate == "dropped"][:5]),
-        Finding(severity="critical", code="SQS_POISON_MESSAGE", function=SQS_FUNCTION,
-                count=len(poison), message="Messages failed on every delivery: add a redrive "
-                "policy or handle the bad input.", examples=[p.message_id for p in poison][:5]),
-        Finding(severity="warning", code="ASYNC_RETRIES_EXHAUSTED", function=HOSTILE_FUNCTION,
-                count=fates_of(all_events, HOSTILE_FUNCTION, "unknown"),
-                message=f"Retries exhausted; last error {HOSTILE_ERROR}",
-                examples=[HOSTILE_ERROR]),
-        Finding(severity="warning", code="INPUT_REJECTED", function=None, count=1,
-                message="1 line could not be read.", examples=[]),
-        Finding(severity="warning", code="STREAM_BATCH_RETRIED", function=STREAM_FUNCTION,
-                count=retried_total, message="A batch was retried whole and blocked its shard.",
-                examples=[c.key for c in chains if c.kind == "stream"][:5]),
-        Finding(severity="info", code="SQS_REDELIVERY", function=SQS_FUNCTION,
-                count=sum(v for k, v in deliveries.items() if k > 1),
-                message="Messages were delivered more than once.", examples=[]),
+        Finding(
+            severity="critical",
+            code="ASYNC_EVENTS_DROPPED",
+            function="payments-async",
+            count=fates_of(all_events, "payments-async", "dropped"),
+            message="Events that failed every retry were dropped: configure a DLQ or an "
+            "on-failure destination.",
+            examples=[e.request_id for e in all_events if e.fate == "dropped"][:5],
+        ),
+        Finding(
+            severity="critical",
+            code="SQS_POISON_MESSAGE",
+            function=SQS_FUNCTION,
+            count=len(poison),
+            message="Messages failed on every delivery: add a redrive "
+            "policy or handle the bad input.",
+            examples=[p.message_id for p in poison][:5],
+        ),
+        Finding(
+            severity="warning",
+            code="ASYNC_RETRIES_EXHAUSTED",
+            function=HOSTILE_FUNCTION,
+            count=fates_of(all_events, HOSTILE_FUNCTION, "unknown"),
+            message=f"Retries exhausted; last error {HOSTILE_ERROR}",
+            examples=[HOSTILE_ERROR],
+        ),
+        Finding(
+            severity="warning",
+            code="INPUT_REJECTED",
+            function=None,
+            count=1,
+            message="1 line could not be read.",
+            examples=[],
+        ),
+        Finding(
+            severity="warning",
+            code="STREAM_BATCH_RETRIED",
+            function=STREAM_FUNCTION,
+            count=retried_total,
+            message="A batch was retried whole and blocked its shard.",
+            examples=[c.key for c in chains if c.kind == "stream"][:5],
+        ),
+        Finding(
+            severity="info",
+            code="SQS_REDELIVERY",
+            function=SQS_FUNCTION,
+            count=sum(v for k, v in deliveries.items() if k > 1),
+            message="Messages were delivered more than once.",
+            examples=[],
+        ),
     ]
     chains.sort(key=lambda c: (c.first_start, c.kind, c.key))
     all_dwell = [e.dwell_ms for e in all_events]
     retry_delays = [
         (b[0] - a[1]).total_seconds() * 1000
-        for e in all_events for a, b in zip(e.attempts, e.attempts[1:], strict=False)
+        for e in all_events
+        for a, b in zip(e.attempts, e.attempts[1:], strict=False)
     ]
     return Report(
         schema=SCHEMA,
         generated_by="tracelens 0.1.0",
         input=InputSection(
-            files=["bundle/traces.ndjson", HOSTILE_FUNCTION + ".ndjson"], documents=events * 4,
-            duplicates=0, rejected=1,
+            files=["bundle/traces.ndjson", HOSTILE_FUNCTION + ".ndjson"],
+            documents=events * 4,
+            duplicates=0,
+            rejected=1,
             rejections=[RejectionOut(file="bundle/traces.ndjson", line=3, reason=HOSTILE_ERROR)],
-            traces=events * 2, start=iso(T0), end=iso(T0 + timedelta(minutes=minutes + 10)),
-            config=True, dlq_dumps=1,
+            traces=events * 2,
+            start=iso(T0),
+            end=iso(T0 + timedelta(minutes=minutes + 10)),
+            config=True,
+            dlq_dumps=1,
         ),
         functions=sorted(summaries, key=lambda s: s.name),
         async_=AsyncSection(
-            events=len(all_events), dwell_ms=stats(all_dwell),
-            attempts={str(k): v for k, v in
-                      sorted(Counter(len(e.attempts) for e in all_events).items())},
-            retry_delay_ms=stats(retry_delays), outcomes=_outcomes(outcomes), fates=_fates(fates),
+            events=len(all_events),
+            dwell_ms=stats(all_dwell),
+            attempts={
+                str(k): v for k, v in sorted(Counter(len(e.attempts) for e in all_events).items())
+            },
+            retry_delay_ms=stats(retry_delays),
+            outcomes=_outcomes(outcomes),
+            fates=_fates(fates),
         ),
         sqs=SqsSection(
-            messages=messages, deliveries=delivered,
+            messages=messages,
+            deliveries=delivered,
             redelivered_messages=sum(v for k, v in deliveries.items() if k > 1),
-            max_deliveries=max(deliveries), max_receive_count=max(deliveries),
+            max_deliveries=max(deliveries),
+            max_receive_count=max(deliveries),
             deliveries_histogram={str(k): v for k, v in sorted(deliveries.items())},
-            poison_messages=poison, evidence="annotations",
+            poison_messages=poison,
+            evidence="annotations",
         ),
-        streams=StreamsSection(batches=len(points), retried_batches=retried_total,
-                               max_attempts=3, evidence="annotations"),
+        streams=StreamsSection(
+            batches=len(points),
+            retried_batches=retried_total,
+            max_attempts=3,
+            evidence="annotations",
+        ),
         chains=chains,
         findings=findings,
         details=sorted([*details, sqs_detail, stream_detail], key=lambda d: d.function),

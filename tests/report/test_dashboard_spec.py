@@ -44,8 +44,10 @@ def test_repo_and_package_copies_are_identical() -> None:
 
 def test_user_file_with_options(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
-    path.write_text('title = "Mine"\npanels = ["headline", '
-                    '{ panel = "chains", kinds = ["sqs"], limit = 3, title = "T" }]\n')
+    path.write_text(
+        'title = "Mine"\npanels = ["headline", '
+        '{ panel = "chains", kinds = ["sqs"], limit = 3, title = "T" }]\n'
+    )
     spec = load_dashboard_spec(str(path))
     assert spec.name == "mine"
     assert spec.title == "Mine"
@@ -60,13 +62,13 @@ def test_user_file_with_options(tmp_path: Path) -> None:
         ('title = "x"', "missing key 'panels'"),
         ("panels = 3", "key 'panels' must be a non-empty list"),
         ("panels = []", "key 'panels' must be a non-empty list"),
-        ("title = 5\npanels = [\"headline\"]", "key 'title' must be a string"),
+        ('title = 5\npanels = ["headline"]', "key 'title' must be a string"),
         ('panels = [{ title = "x" }]', "missing key 'panels[0].panel'"),
         ('panels = [{ panel = "chains", limit = 0 }]', "'panels[0].limit' must be a positive"),
         ('panels = [{ panel = "chains", kinds = ["kafka"] }]', "'panels[0].kinds'"),
         ('panels = [{ panel = "chains", colour = "red" }]', "unknown key 'panels[0].colour'"),
         ('panel = ["headline"]', "unknown key 'panel'"),
-        ('panels = [1]', "'panels[0]' must be a panel name or a table, got an integer"),
+        ("panels = [1]", "'panels[0]' must be a panel name or a table, got an integer"),
         ('panels = ["headline"\n', "TOML syntax error"),
     ],
 )

@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 
     from tracelens.report.models import Report
 
-HOSTILE = ("<script>window.__pwned=1</script>", '"><img src=x onerror="window.__pwned=1">',
-           "</script><script>window.__pwned=1</script>")
+HOSTILE = (
+    "<script>window.__pwned=1</script>",
+    '"><img src=x onerror="window.__pwned=1">',
+    "</script><script>window.__pwned=1</script>",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +68,9 @@ def test_every_panel_has_its_deterministic_div(page: str) -> None:
 
 
 def test_duplicate_panels_get_numbered_ids() -> None:
-    spec = DashboardSpec(name="x", title="x",
-                         panels=(PanelSpec(panel="chains"), PanelSpec(panel="chains")))
+    spec = DashboardSpec(
+        name="x", title="x", panels=(PanelSpec(panel="chains"), PanelSpec(panel="chains"))
+    )
     assert panel_div_ids(spec) == ["panel-chains", "panel-chains-2"]
 
 
@@ -85,8 +89,9 @@ def test_function_filter_options_are_escaped(page: str) -> None:
 
 
 def test_json_block_cannot_be_broken_out_of_and_round_trips(page: str) -> None:
-    match = re.search(rf'<script type="application/json" id="{DATA_ID}">(.*?)</script>', page,
-                      re.DOTALL)
+    match = re.search(
+        rf'<script type="application/json" id="{DATA_ID}">(.*?)</script>', page, re.DOTALL
+    )
     assert match is not None
     block = match.group(1)
     assert "<" not in block
@@ -107,7 +112,7 @@ def test_json_for_script_escapes_and_drops_non_finite() -> None:
 
 
 def test_page_text_from_traces_is_html_escaped(page: str) -> None:
-    header = page[page.index("<header>"):page.index("</header>")]
+    header = page[page.index("<header>") : page.index("</header>")]
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;.ndjson" in header
 
 

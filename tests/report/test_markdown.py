@@ -71,9 +71,14 @@ def test_findings_are_listed_with_examples_most_severe_first() -> None:
 
 
 def test_hostile_finding_code_is_escaped() -> None:
-    report = replace(empty_report(), findings=[
-        Finding(severity="warning", code="`<b>`", function=None, count=1, message="m",
-                examples=[])])
+    report = replace(
+        empty_report(),
+        findings=[
+            Finding(
+                severity="warning", code="`<b>`", function=None, count=1, message="m", examples=[]
+            )
+        ],
+    )
     doc = render_markdown(report)
     assert "<b>" not in doc
     assert "\\`&lt;b&gt;\\`" in doc

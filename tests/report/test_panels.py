@@ -101,8 +101,7 @@ def test_ecdf_is_monotonic_per_function(views: list[View]) -> None:
 
 
 def test_headline_numbers_match_report(dashboard_report: Report, views: list[View]) -> None:
-    numbers = {label: (value, severity) for label, value, _, severity in
-               headline_numbers(views[0])}
+    numbers = {label: (value, severity) for label, value, _, severity in headline_numbers(views[0])}
     assert numbers["async events"][0] == dashboard_report.async_.events
     assert numbers["dropped"] == (dashboard_report.async_.fates.dropped, "critical")
     assert numbers["poison messages"][0] == len(dashboard_report.sqs.poison_messages)
@@ -171,13 +170,11 @@ def test_failed_and_throttled_requests_are_not_green() -> None:
 
     report = fixed_report()
     views = build_views(report)
-    numbers = {label: (value, severity) for label, value, _, severity in
-               headline_numbers(views[0])}
+    numbers = {label: (value, severity) for label, value, _, severity in headline_numbers(views[0])}
     assert numbers["failed requests"] == (18, "critical")
     assert numbers["throttled requests"] == (3, "warning")
     script = next(v for v in views if v.key == SCRIPT_FUNCTION)
-    numbers = {label: (value, severity) for label, value, _, severity in
-               headline_numbers(script)}
+    numbers = {label: (value, severity) for label, value, _, severity in headline_numbers(script)}
     assert numbers["failed requests"] == (2, "critical")
     assert numbers["throttled requests"] == (1, "warning")
     table = build_panel(script, PanelSpec(panel="functions_table"))["data"][0]

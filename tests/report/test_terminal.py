@@ -22,7 +22,10 @@ from tracelens.report.terminal import WORST_CHAINS, render_terminal
 
 def _render(report: object, *, width: int = 100) -> str:
     console = Console(
-        file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+        file=io.StringIO(),
+        width=width,
+        color_system=None,
+        force_terminal=False,
         legacy_windows=False,
     )
     render_terminal(report, console=console)  # type: ignore[arg-type]
@@ -50,9 +53,16 @@ def test_markup_and_html_in_names_appear_literally() -> None:
 def test_markup_in_a_narrow_unwrapped_place_is_literal() -> None:
     hostile = replace(
         empty_report(),
-        findings=[Finding(severity="info", code="X", function="[bold]x[/]", count=1,
-                          message="[link=http://evil]click[/link] <script>alert(1)</script>",
-                          examples=["[/]"])],
+        findings=[
+            Finding(
+                severity="info",
+                code="X",
+                function="[bold]x[/]",
+                count=1,
+                message="[link=http://evil]click[/link] <script>alert(1)</script>",
+                examples=["[/]"],
+            )
+        ],
     )
     out = _render(hostile, width=200)
     assert "[bold]x[/]" in out
@@ -75,21 +85,50 @@ def test_rejections_show_file_line_and_reason() -> None:
 
 
 def _chain(key: str, *, attempts: int, outcome: str, fate: str | None, start: str) -> Chain:
-    return Chain(kind="async", key=key, function="f", trace_ids=[], attempts=attempts,
-                 outcome=outcome, fate=fate, dwell_ms=None, first_start=start, last_end=None,
-                 errors=[])
+    return Chain(
+        kind="async",
+        key=key,
+        function="f",
+        trace_ids=[],
+        attempts=attempts,
+        outcome=outcome,
+        fate=fate,
+        dwell_ms=None,
+        first_start=start,
+        last_end=None,
+        errors=[],
+    )
 
 
 def test_worst_chains_puts_lost_events_first_and_caps_at_ten() -> None:
     chains = [
-        _chain(f"ok-{i:02d}", attempts=2, outcome="succeeded_after_retry", fate=None,
-               start=f"2026-11-28T01:00:{i:02d}.000000Z")
+        _chain(
+            f"ok-{i:02d}",
+            attempts=2,
+            outcome="succeeded_after_retry",
+            fate=None,
+            start=f"2026-11-28T01:00:{i:02d}.000000Z",
+        )
         for i in range(12)
     ]
-    chains.append(_chain("lost", attempts=3, outcome="retries_exhausted", fate="dropped",
-                         start="2026-11-28T02:00:00.000000Z"))
-    chains.append(_chain("sent", attempts=3, outcome="retries_exhausted", fate="sent",
-                         start="2026-11-28T02:00:00.000000Z"))
+    chains.append(
+        _chain(
+            "lost",
+            attempts=3,
+            outcome="retries_exhausted",
+            fate="dropped",
+            start="2026-11-28T02:00:00.000000Z",
+        )
+    )
+    chains.append(
+        _chain(
+            "sent",
+            attempts=3,
+            outcome="retries_exhausted",
+            fate="sent",
+            start="2026-11-28T02:00:00.000000Z",
+        )
+    )
     worst = worst_chains(chains, WORST_CHAINS)
     assert len(worst) == 10
     assert [c.key for c in worst[:3]] == ["lost", "sent", "ok-00"]
@@ -97,8 +136,14 @@ def test_worst_chains_puts_lost_events_first_and_caps_at_ten() -> None:
 
 @pytest.mark.parametrize(
     ("ms", "text"),
-    [(None, "-"), (0.25, "0.2 ms"), (999.9, "999.9 ms"), (1500.0, "1.50 s"),
-     (123400.0, "2m 03.4s"), (7_300_000.0, "2h 01m")],
+    [
+        (None, "-"),
+        (0.25, "0.2 ms"),
+        (999.9, "999.9 ms"),
+        (1500.0, "1.50 s"),
+        (123400.0, "2m 03.4s"),
+        (7_300_000.0, "2h 01m"),
+    ],
 )
 def test_duration(ms: float | None, text: str) -> None:
     assert duration(ms) == text
