@@ -19,6 +19,7 @@ from tracelens.model.vocab import BAD_OUTCOMES as BAD_OUTCOMES
 
 if TYPE_CHECKING:
     from tracelens.emulator.engine import Run
+    from tracelens.emulator.scenario import QueueSpec
 
 #: A failed async attempt may be retried about 1 min then 2 min after it (lambda-semantics
 #: R2.x): an event is ``in_progress`` only while the data ends within this window (D6).
@@ -190,8 +191,8 @@ def _is_poison(m: dict[str, Any]) -> bool:
 def _sqs_totals(run: Run, messages: list[dict[str, Any]], data_end: float) -> dict[str, Any]:
     seen = [m for m in messages if m["deliveries"] > 0]
     counts = [c for m in seen for c in m["receive_counts"]]
-    retention = {q.name: q.retention_s for q in run.scenario.queues.values()}
-    fates = Counter(fate for m in seen if (fate := _sqs_fate(m, retention, data_end)))
+    queues = {q.name: q for q in run.scenario.queues.values()}
+    fates = Counter(fate for m in seen if (fate := _sqs_fate(m, queues, data_end)))
     return {
         "messages": len(seen),
         "deliveries": sum(m["deliveries"] for m in seen),
@@ -203,13 +204,19 @@ def _sqs_totals(run: Run, messages: list[dict[str, Any]], data_end: float) -> di
     }
 
 
-def _sqs_fate(m: dict[str, Any], retention: dict[str, int], data_end: float) -> str | None:
+def _sqs_fate(m: dict[str, Any], queues: dict[str, QueueSpec], data_end: float) -> str | None:
     """Where a poison message is when the data ends (None for other messages)."""
     if not _is_poison(m):
         return None
-    if m["outcome"] == "dead_lettered" and m["dead_lettered_at"] <= data_end:
-        return "dlq"  # moved after the data ends: still in the queue as the data shows it
-    if m["outcome"] == "expired" and data_end >= m["sent"] + retention[m["queue"]]:
+    # SQS moves a message at the receive after its maxReceiveCount-th: the traces show that
+    # coming once a traced delivery carried that receive count. A move whose last receives
+    # were throttled (no trace) cannot be seen, so the message stays in the queue as the data
+    # shows it.
+    queue = queues[m["queue"]]
+    limit = queue.max_receive_count
+    if m["outcome"] == "dead_lettered" and limit and max(m["receive_counts"]) >= limit:
+        return "dlq"
+    if m["outcome"] == "expired" and data_end >= m["sent"] + queue.retention_s:
         return "retention_deleted"
     return "in_queue"
 
@@ -281,7 +288,7 @@ def _chains(
     data_end: float,
 ) -> list[dict[str, Any]]:
     """Every async event, SQS message or stream batch retried or ended badly (contract)."""
-    retention = {q.name: q.retention_s for q in run.scenario.queues.values()}
+    queues = {q.name: q for q in run.scenario.queues.values()}
     chains: list[dict[str, Any]] = []
     for e in events:
         if len(e["attempts"]) > 1 or e["outcome"] in BAD_OUTCOMES:
@@ -313,7 +320,7 @@ def _chains(
                     "function": m["function"],
                     "attempts": len(log),
                     "outcome": outcome,
-                    "fate": _sqs_fate(m, retention, data_end),
+                    "fate": _sqs_fate(m, queues, data_end),
                     "fate_evidence": None,
                     "dwell_ms": None,
                     "errors": [d["error"] for d in log if d["error"] is not None],

@@ -46,7 +46,6 @@ class _Message:
     receive_counts: list[int] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)  # one entry per delivery
     state: str = "queued"  # queued | deleted | dead_lettered | expired
-    dead_lettered_at: float | None = None  # when it was moved to the DLQ
     group: str | None = None  # FIFO MessageGroupId
     producer: Span | None = None  # kept until the end when child links are written
     send_sub: Span | None = None
@@ -159,7 +158,6 @@ def _poll(run: Run, q: _Queue, key: float) -> None:
             m.receive_count += 1
             if spec.max_receive_count is not None and m.receive_count > spec.max_receive_count:
                 m.state = "dead_lettered"  # R3.12; on a FIFO queue the group continues (R3.22)
-                m.dead_lettered_at = run.clock.now
                 system = {
                     "ApproximateReceiveCount": str(m.receive_count - 1),
                     "DeadLetterQueueSourceArn": q.arn,
@@ -332,11 +330,6 @@ def collect(run: Run, queues: dict[str, _Queue]) -> None:
                     "delivery_log": m.log,
                     "final_receive_count": m.receive_count,
                     "outcome": outcome,
-                    **(
-                        {"dead_lettered_at": round(m.dead_lettered_at, 6)}
-                        if m.dead_lettered_at is not None
-                        else {}
-                    ),
                     **({"group": m.group, "seq": m.seq} if m.group is not None else {}),
                 }
             )
