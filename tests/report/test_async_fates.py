@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jsonschema
 import pytest
-from rich.console import Console
+from _render import terminal_text
 
 import tracelens
 from tracelens.model.side import SideInputs
@@ -17,7 +16,6 @@ from tracelens.report.dashboard_spec import PanelSpec
 from tracelens.report.markdown import render_markdown
 from tracelens.report.panels import build_panel, build_views
 from tracelens.report.schema import report_schema
-from tracelens.report.terminal import render_terminal
 
 if TYPE_CHECKING:
     from tracelens.report.models import Report
@@ -37,14 +35,6 @@ def _report(paths: list[Path], *, config: Path | None = None, bundle: bool = Fal
     return tracelens.build_report(results, generated_by="tracelens test")
 
 
-def _text(report: Report) -> str:
-    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
-    render_terminal(report, console=console)
-    out = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(out, str)
-    return out
-
-
 def _json(report: Report) -> dict[str, object]:
     from tracelens.report.json_report import render_json
 
@@ -61,7 +51,7 @@ def test_sent_checked_in_a_dump() -> None:
     assert data["async"]["fates_evidence"] == {"dump": 11, "config": 0, "none": 0}  # type: ignore[index]
     bad = [c for c in report.chains if c.fate is not None]
     assert {(c.fate, c.fate_evidence) for c in bad} == {("sent", "dump")}
-    assert "11 sent (checked in DLQ dump)" in _text(report)
+    assert "11 sent (checked in DLQ dump)" in terminal_text(report, width=200)
     assert "11 sent (checked in DLQ dump)" in render_markdown(report)
 
 
@@ -71,7 +61,7 @@ def test_sent_per_config_only() -> None:
     report = _report([bundle / "traces.ndjson"], config=bundle / "config.json")
     data = _json(report)
     assert data["async"]["fates_evidence"] == {"dump": 0, "config": 11, "none": 0}  # type: ignore[index]
-    assert "11 sent (config names a DLQ; not checked)" in _text(report)
+    assert "11 sent (config names a DLQ; not checked)" in terminal_text(report, width=200)
     assert "11 sent (config names a DLQ; not checked)" in render_markdown(report)
 
 
@@ -84,7 +74,7 @@ def test_without_config_says_how_to_learn_the_fate() -> None:
     assert data["async"]["outcomes"]["in_progress"] == 0  # type: ignore[index]
     assert data["async"]["fates"]["unknown"] == 12  # type: ignore[index]
     assert data["async"]["fates_evidence"] == {"dump": 0, "config": 0, "none": 12}  # type: ignore[index]
-    assert f"12 {UNKNOWN}" in _text(report)
+    assert f"12 {UNKNOWN}" in terminal_text(report, width=200)
     assert f"12 {UNKNOWN}" in render_markdown(report)
     codes = {f["code"]: f for f in data["findings"]}  # type: ignore[union-attr]
     assert codes["ASYNC_FATE_UNKNOWN"]["severity"] == "warning"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import jsonschema
 import pytest
-from rich.console import Console
+from _render import terminal_text
 
 from tracelens.analysis import analyse
 from tracelens.ingest import read_traces
@@ -22,7 +21,6 @@ from tracelens.report.panels import sqs as sqs_panel
 from tracelens.report.panels import streams as streams_panel
 from tracelens.report.panels._view import build_views
 from tracelens.report.schema import report_schema
-from tracelens.report.terminal import render_terminal
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 
@@ -31,14 +29,6 @@ def _report(name: str, *, config: bool = True) -> Report:
     bundle = SAMPLES / name
     side = read_side_inputs([bundle] if config else [], config=None, dlq=[])
     return build_report(analyse(read_traces([bundle]), side), generated_by="tracelens test")
-
-
-def _text(report: Report) -> str:
-    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
-    render_terminal(report, console=console)
-    out = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(out, str)
-    return out
 
 
 def _valid(report: Report) -> dict[str, object]:
@@ -61,7 +51,7 @@ def test_sqs_fates_without_config_are_unknown() -> None:
     report = _report("sqs_poison_no_redrive", config=False)
     assert report.sqs.fates == SqsFates(unknown=1)
     _valid(report)
-    text = _text(report)
+    text = terminal_text(report, width=200)
     assert "no queue attributes in the config: supply --config" in text
 
 
@@ -72,7 +62,7 @@ def test_stream_fates_in_the_report() -> None:
     (ended,) = [c for c in report.chains if c.kind == "stream" and c.fate]
     assert (ended.fate, ended.outcome, ended.attempts) == ("sent", "failed", 14)
     _valid(report)
-    assert "1 sent to the on-failure destination" in _text(report)
+    assert "1 sent to the on-failure destination" in terminal_text(report, width=200)
 
 
 def test_stream_fates_without_config_give_the_reason() -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import jsonschema
 from _fixed_report import fixed_report, replace
-from rich.console import Console
+from _render import terminal_text
 
 from tracelens.report.dashboard_spec import load_dashboard_spec
 from tracelens.report.html import render_html
@@ -15,7 +14,6 @@ from tracelens.report.json_report import render_json
 from tracelens.report.markdown import render_markdown
 from tracelens.report.models import InputSection, Report
 from tracelens.report.schema import report_schema
-from tracelens.report.terminal import render_terminal
 
 NOTES = [
     "dlq/x.json has no QueueArn; taken as the only configured DLQ arn:aws:sqs:us-east-1:1:q",
@@ -43,9 +41,7 @@ def test_json_carries_notes_and_the_schema_accepts_them() -> None:
 
 
 def test_terminal_shows_notes_literally() -> None:
-    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
-    render_terminal(_with_notes(), console=console)
-    out = console.file.getvalue()  # type: ignore[attr-defined]
+    out = terminal_text(_with_notes(), width=200)
     assert f"note: {NOTES[0]}" in out
     assert f"note: {NOTES[1]}" in out
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from _fixed_report import (
     MARKUP_FUNCTION,
@@ -13,37 +11,23 @@ from _fixed_report import (
     fixed_report,
     replace,
 )
-from rich.console import Console
+from _render import terminal_text
 
 from tracelens.report._format import duration, worst_chains
 from tracelens.report.models import Chain, Finding
-from tracelens.report.terminal import WORST_CHAINS, render_terminal
-
-
-def _render(report: object, *, width: int = 100) -> str:
-    console = Console(
-        file=io.StringIO(),
-        width=width,
-        color_system=None,
-        force_terminal=False,
-        legacy_windows=False,
-    )
-    render_terminal(report, console=console)  # type: ignore[arg-type]
-    out = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(out, str)
-    return out
+from tracelens.report.terminal import WORST_CHAINS
 
 
 def test_fixed_report_matches_golden() -> None:
-    check_golden("fixed_report.txt", _render(fixed_report()))
+    check_golden("fixed_report.txt", terminal_text(fixed_report()))
 
 
 def test_empty_report_matches_golden() -> None:
-    check_golden("empty_report.txt", _render(empty_report()))
+    check_golden("empty_report.txt", terminal_text(empty_report()))
 
 
 def test_markup_and_html_in_names_appear_literally() -> None:
-    out = _render(fixed_report(), width=200)
+    out = terminal_text(fixed_report(), width=200)
     rows = [line for line in out.splitlines() if "async 180" in line or "sync 3" in line]
     assert any(line.strip().startswith(MARKUP_FUNCTION + " ") for line in rows)
     assert any(line.strip().startswith(SCRIPT_FUNCTION + " ") for line in rows)
@@ -64,7 +48,7 @@ def test_markup_in_a_narrow_unwrapped_place_is_literal() -> None:
             )
         ],
     )
-    out = _render(hostile, width=200)
+    out = terminal_text(hostile, width=200)
     assert "[bold]x[/]" in out
     assert "[link=http://evil]click[/link] <script>alert(1)</script>" in out
     assert "e.g. [/]" in out
@@ -73,13 +57,13 @@ def test_markup_in_a_narrow_unwrapped_place_is_literal() -> None:
 def test_findings_come_first_and_most_severe_first() -> None:
     report = fixed_report()
     shuffled = replace(report, findings=list(reversed(report.findings)))
-    out = _render(shuffled)
+    out = terminal_text(shuffled)
     assert out.index("Findings") < out.index("Functions") < out.index("Async events")
     assert out.index("CRITICAL") < out.index("WARNING") < out.index("INFO")
 
 
 def test_rejections_show_file_line_and_reason() -> None:
-    out = _render(fixed_report())
+    out = terminal_text(fixed_report())
     assert "bundle/traces.ndjson:17: segment document has no 'trace_id'" in out
     assert "... and 2 more" in out
 
