@@ -5,7 +5,10 @@ folders (``diff -r BEFORE AFTER``): every report (json, text, markdown, html) of
 bundle under ``sample_traces/`` and of every file under ``../shared/real_traces`` must be
 byte-identical. A file tracelens refuses is recorded as its exit code and error line.
 
-    python bench/report_snapshot.py OUT_DIR
+    python bench/report_snapshot.py OUT_DIR [ANALYZE_OPTION...]
+
+Options after OUT_DIR are given to every analyze and dashboard run, e.g. ``--partitions 7``
+to check that the partitioned engine gives the same reports as one partition.
 """
 
 from __future__ import annotations
@@ -48,19 +51,20 @@ def run(args: list[str]) -> tuple[int, bytes]:
 
 def main() -> int:
     """Write OUT_DIR/<input>.<format> for every input and format."""
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
     out = Path(sys.argv[1])
+    extra = sys.argv[2:]
     out.mkdir(parents=True, exist_ok=True)
     for name, path in inputs():
         # Paths relative to the repository root, as reports print them: the same in any clone.
         given = os.path.relpath(path, ROOT)
         for fmt, suffix in FORMATS.items():
-            code, text = run(["analyze", given, "--format", fmt])
+            code, text = run(["analyze", given, "--format", fmt, *extra])
             (out / f"{name}.{suffix}").write_bytes(f"exit {code}\n".encode() + text)
         html = out / f"{name}.html"
-        code, text = run(["dashboard", given, "-o", str(html.resolve())])
+        code, text = run(["dashboard", given, "-o", str(html.resolve()), *extra])
         if code != 0 or not html.exists():
             html.write_bytes(f"exit {code}\n".encode() + text)
     print(f"wrote {len(list(out.iterdir()))} files to {out}")

@@ -8,6 +8,7 @@ input (one ``error: ...`` line on stderr, never a traceback); 130 interrupted.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from datetime import UTC, datetime
@@ -23,10 +24,13 @@ from tracelens.commands import dashboard as dashboard_command
 from tracelens.commands import emulate as emulate_command
 from tracelens.commands import explain as explain_command
 from tracelens.commands.fetch import WITH_CONFIG_HELP, WITH_DLQ_HELP
+from tracelens.commands.report_io import engine_options
 from tracelens.errors import SourceUnavailable, TracelensError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from tracelens.engine.run import EngineOptions
 
 #: Exit codes (ARCHITECTURE.md "Commands").
 EXIT_THRESHOLD = 1
@@ -164,6 +168,47 @@ def _with_side_options(command: Any) -> Any:
     return command
 
 
+_engine_option_list = [
+    click.option(
+        "--work-dir",
+        metavar="DIR",
+        help="Where to spill partitioned rows while reading (default: the system's temporary "
+        "directory). Removed when the command ends.",
+    ),
+    click.option(
+        "--keep-work-dir", is_flag=True, help="Keep the work directory (its path is printed)."
+    ),
+    click.option(
+        "--partitions",
+        type=click.IntRange(min=1, max=4096),
+        metavar="N",
+        help="Partitions to split the traces into by trace id (default: one per ~96 MB of "
+        "input). More partitions, less memory.",
+    ),
+]
+
+
+def _engine_options(command: Any) -> Any:
+    """``--work-dir``, ``--keep-work-dir`` and ``--partitions``, passed on as ``engine``."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        work_dir: str | None,
+        keep_work_dir: bool,
+        partitions: int | None,
+        **kwargs: Any,
+    ) -> Any:
+        engine = engine_options(
+            work_dir=work_dir, keep_work_dir=keep_work_dir, partitions=partitions
+        )
+        return command(*args, engine=engine, **kwargs)
+
+    for option in reversed(_engine_option_list):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 #: The trace paths of analyze, explain and dashboard.
 _paths_argument = click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 
@@ -216,6 +261,7 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     type=click.Choice(["critical", "warning"]),
     help="Exit with 1 when a finding of this severity or worse exists.",
 )
+@_engine_options
 def analyze(
     paths: tuple[str, ...],
     fmt: str,
@@ -226,6 +272,7 @@ def analyze(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    engine: EngineOptions,
 ) -> None:
     """Report on traces: dwell, retry chains, DLQ fates, redeliveries, findings.
 
@@ -248,6 +295,7 @@ def analyze(
         since=since,
         until=until,
         fail_on=fail_on,
+        engine=engine,
     )
     if crossed:
         raise click.exceptions.Exit(EXIT_THRESHOLD)
@@ -291,6 +339,7 @@ def explain(
     help="A built-in dashboard (incident, async, queues, streams) or a TOML spec file.",
 )
 @_report_inputs("Only these functions, in every panel. Repeatable.")
+@_engine_options
 def dashboard(
     paths: tuple[str, ...],
     output: Path,
@@ -298,6 +347,7 @@ def dashboard(
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
     functions: tuple[str, ...],
+    engine: EngineOptions,
 ) -> None:
     """Write an offline HTML dashboard of the traces: one file to open, attach or keep.
 
@@ -313,6 +363,7 @@ def dashboard(
         config=config,
         dlq=dlq,
         functions=functions,
+        engine=engine,
     )
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from tests.analysis.conftest import TraceBuilder, at, trace_id
 from tracelens.analysis import analyse
-from tracelens.analysis.pipeline import analyse_with_end
 from tracelens.ingest.files import read_traces
 from tracelens.model.side import DlqMessage, FunctionConfig, SideDump, SideInputs
 
@@ -274,7 +273,7 @@ def test_async_dropped_on_a_week_of_data_is_not_age_exceeded() -> None:
     frames = _async_dropped_without_config()
     assert frames.end is not None
     # WHEN
-    results = analyse_with_end(frames, SideInputs(), data_end=frames.end + timedelta(days=7))
+    results = analyse(frames, SideInputs(), data_end=frames.end + timedelta(days=7))
     # THEN they ran out of retries; their age limit (6 h) was never what ended them
     outcomes = _outcomes(results)
     assert outcomes["retries_exhausted"] == 12
@@ -284,7 +283,7 @@ def test_async_dropped_on_a_week_of_data_is_not_age_exceeded() -> None:
     assert "ASYNC_EVENT_AGE_EXCEEDED" not in codes
     assert not any("MaximumEventAgeInSeconds" in f.message for f in results.findings)
     # a window of a week around the data (--since / --until) changes nothing
-    week = analyse_with_end(
+    week = analyse(
         frames,
         SideInputs(),
         since=frames.end - timedelta(days=7),

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.analysis.conftest import TraceBuilder, at, trace_id
-from tracelens.analysis.pipeline import analyse_with_end
+from tracelens.analysis import analyse
 from tracelens.model.side import DlqMessage, FunctionConfig, SideDump, SideInputs
 
 DLQ = "arn:aws:sqs:us-east-1:123456789012:fn-dlq"
@@ -114,7 +114,7 @@ def test_async_outcome_and_evidence_invariants(
         dumps=dumps,
     )
     # WHEN
-    results = analyse_with_end(b.frames(), side, data_end=at(data_end))
+    results = analyse(b.frames(), side, data_end=at(data_end))
     events = {row["request"]: row for row in results.events.iter_rows(named=True)}
     end = at(data_end)
     max_age = cfg.maximum_event_age_seconds if cfg else 21600

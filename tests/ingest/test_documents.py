@@ -13,7 +13,7 @@ from tests.conftest import require_shared
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest import read_traces
 from tracelens.ingest.files import expand_paths
-from tracelens.ingest.merge import finish
+from tracelens.ingest.merge import ingest_stats, settle
 from tracelens.ingest.processes import plan, read_in_processes
 from tracelens.ingest.reading import ReadLimits
 from tracelens.model import schema as col
@@ -181,10 +181,12 @@ def test_parallel_ranges_equal_sequential_reading(tmp_path: Path) -> None:
     sequential = read_traces([path], workers=1)
     tasks = plan([path], 3, limits=ReadLimits(parallel_min_bytes=0))
     assert len(tasks) == 3
-    parallel = finish(read_in_processes(tasks, 3, tmp_path), files=[str(path)])
-    assert parallel.entities.equals(sequential.entities)
-    assert parallel.stats == sequential.stats
-    assert [r.line for r in parallel.stats.rejections] == [
+    parts = read_in_processes(tasks, 3, tmp_path)
+    entities, _, duplicates = settle(parts, 0)
+    stats = ingest_stats(parts, files=[str(path)], duplicates=duplicates)
+    assert entities.equals(sequential.entities)
+    assert stats == sequential.stats
+    assert [r.line for r in stats.rejections] == [
         i + 1 for i, line in enumerate(lines) if line == "{broken"
     ]
 

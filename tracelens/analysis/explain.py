@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.pipeline import AnalysisResults, analyse_with_end
+from tracelens.analysis.pipeline import AnalysisResults, analyse
 from tracelens.analysis.story_events import (
     StoryEvent,
     delivery_events,
@@ -180,7 +180,7 @@ def _explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
         links=frames.links.filter(pl.col(col.TRACE_ID).is_in(keep)),
         stats=frames.stats,
     )
-    results = analyse_with_end(subset, side, data_end=frames.end)
+    results = analyse(subset, side, data_end=frames.end)
     return _story(results, side, key, subset.entities)
 
 

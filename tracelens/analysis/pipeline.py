@@ -1,4 +1,5 @@
-"""analyse(): run every analysis over TraceFrames and side inputs into AnalysisResults."""
+"""The cross-trace analyses: from the facts of every partition (``facts``) and the side
+inputs to AnalysisResults (``analyse_facts``); ``analyse`` for frames held in memory."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from tracelens.analysis import columns as c
 from tracelens.analysis import sqs as sqs_mod
 from tracelens.analysis import streams as streams_mod
 from tracelens.analysis import sync as sync_mod
-from tracelens.analysis._expr import as_text
 from tracelens.analysis.async_config import comparable_request_ids, config_frame
 from tracelens.analysis.chains import chains as build_chains
 from tracelens.analysis.details import DetailFrames, bucket_seconds, details
+from tracelens.analysis.facts import Facts, partition_facts
 from tracelens.analysis.findings import FindingRow, findings
 from tracelens.analysis.functions import function_summary, request_modes
-from tracelens.analysis.invocations import attempt_rows, invocations
-from tracelens.analysis.requests import request_outcomes, requests, service_segments
+from tracelens.analysis.requests import request_outcomes, requests
 from tracelens.analysis.retry_window import retry_delays
 from tracelens.analysis.selection import select
 from tracelens.model import schema as col
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from tracelens.model.frames import IngestStats, TraceFrames
     from tracelens.model.side import SideInputs
     from tracelens.model.vocab import SqsEvidence, StreamEvidence
-
-# Entity columns the analyses join and group on as they are: categorical (see ``as_text``).
-_CATEGORICAL = (col.TRACE_ID, col.KIND, col.NAME, col.ARN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +71,10 @@ def analyse(
     functions: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    data_end: datetime | None = None,
 ) -> AnalysisResults:
-    """Analyse normalised traces: requests, async events, SQS messages, stream batches.
+    """Analyse normalised traces held in memory: their facts as one partition, then
+    ``analyse_facts`` (the engine does the same per partition of a larger input).
 
     Args:
         frames: Normalised traces.
@@ -84,18 +83,23 @@ def analyse(
             when unique, or function ARNs with or without qualifier.
         since: Keep requests whose service segment starts at or after this time.
         until: Keep requests whose service segment starts before this time.
+        data_end: When the data ends, when ``frames`` are a subset of it; default: their end.
 
     Returns:
         The analysis results.
 
     Raises:
-        SelectionError: A name matches no function in the traces (names match exactly, in
-            any case when unique, or as a function ARN), ``since`` is not before ``until``,
-            or the selection holds no Lambda request (see ``analysis.selection``).
+        SelectionError: see ``analyse_facts``.
     """
-    names = select(frames, functions=functions, since=since, until=until)
-    return analyse_with_end(
-        frames, side, functions=names, since=since, until=until, data_end=frames.end
+    facts = partition_facts(frames.entities, frames.links)
+    return analyse_facts(
+        facts,
+        side,
+        stats=frames.stats,
+        functions=functions,
+        since=since,
+        until=until,
+        data_end=data_end,
     )
 
 
@@ -115,25 +119,46 @@ def _names(frame: pl.DataFrame) -> list[str]:
     return sorted(str(n) for n in frame.get_column(c.FUNCTION).unique().drop_nulls())
 
 
-def analyse_with_end(
-    frames: TraceFrames,
+def analyse_facts(
+    facts: Facts,
     side: SideInputs,
     *,
+    stats: IngestStats,
     functions: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
-    data_end: datetime | None,
+    data_end: datetime | None = None,
 ) -> AnalysisResults:
-    """``analyse`` with an explicit "when the data ends" (for analysing a subset of frames)."""
-    window = _window(functions, since, until)
-    base = _base(frames, window)
+    """The cross-trace analyses and the results, from the facts of every partition.
+
+    Args:
+        facts: ``merge_facts`` of every partition's ``partition_facts``.
+        side: Config and DLQ / destination dumps.
+        stats: What ingest read.
+        functions: Restrict everything to these functions (see ``analyse``).
+        since: Keep requests whose service segment starts at or after this time.
+        until: Keep requests whose service segment starts before this time.
+        data_end: When the data ends, when the facts are of a subset of it (``explain``);
+            default: the end of the facts.
+
+    Raises:
+        SelectionError: A name matches no function in the traces (names match exactly, in
+            any case when unique, or as a function ARN), ``since`` is not before ``until``,
+            or the selection holds no Lambda request (see ``analysis.selection``).
+    """
+    names = select(facts, functions=functions, since=since, until=until)
+    data_end = facts.end if data_end is None else data_end
+    window = _window(names, since, until)
+    base = _base(facts, window)
     async_ = _async_part(base, side, data_end)
     sqs = _sqs_part(base, side, data_end)
     streams = _stream_part(base, side, data_end, async_, sqs)
-    facts = _request_facts(base, window, async_, sqs, streams)
+    request_facts = _request_facts(base, facts, window, async_, sqs, streams)
     summary_df, chains_df = pl.collect_all(
         [
-            function_summary(base.reqs.lazy(), base.invs_l, facts.modes, facts.outcomes.lazy()),
+            function_summary(
+                base.reqs.lazy(), base.invs_l, request_facts.modes, request_facts.outcomes.lazy()
+            ),
             build_chains(
                 async_.events.lazy(),
                 async_.units.lazy(),
@@ -146,15 +171,18 @@ def analyse_with_end(
         ]
     )
     return AnalysisResults(
-        stats=frames.stats,
-        traces=frames.traces,
-        start=frames.start,
-        end=frames.end,
+        stats=stats,
+        traces=facts.traces,
+        start=facts.start,
+        end=facts.end,
         has_config=side.has_config,
         dlq_dumps=len(side.dumps),
         functions=summary_df,
         requests=base.reqs.join(
-            facts.outcomes.drop(c.FUNCTION), on=c.REQUEST, how="left", maintain_order="left"
+            request_facts.outcomes.drop(c.FUNCTION),
+            on=c.REQUEST,
+            how="left",
+            maintain_order="left",
         ),
         invocations=base.invs,
         events=async_.events,
@@ -173,18 +201,18 @@ def analyse_with_end(
             batches=streams.batches.lazy(),
             invocations=base.invs_l,
             side=side,
-            stats=frames.stats,
-            sync=facts.sync,
+            stats=stats,
+            sync=request_facts.sync,
         ),
         details=details(
             async_.events.lazy(),
             sqs.messages.lazy(),
             streams.batches.lazy(),
-            width=_bucket_width(frames, async_.events, streams.batches),
+            width=_bucket_width(facts, async_.events, streams.batches),
         ),
-        sync=sync_mod.totals(facts.sync.requests, facts.sync.calls),
-        sync_requests=facts.sync.requests,
-        sync_calls=facts.sync.calls,
+        sync=sync_mod.totals(request_facts.sync.requests, request_facts.sync.calls),
+        sync_requests=request_facts.sync.requests,
+        sync_calls=request_facts.sync.calls,
         side_notes=side.notes,
     )
 
@@ -193,7 +221,7 @@ def analyse_with_end(
 class _Base:
     """The building blocks every later step reads: entities, requests and invocations."""
 
-    entities: pl.LazyFrame
+    entities: pl.LazyFrame  # the dwell and record rows (Facts.entities)
     links: pl.LazyFrame
     services: pl.LazyFrame
     attempts: pl.LazyFrame
@@ -209,29 +237,23 @@ class _Base:
         return self.invs.lazy()
 
 
-def _base(frames: TraceFrames, window: pl.Expr) -> _Base:
-    """Entities as text, service segments, attempts, and the requests and invocations kept."""
-    entities = as_text(frames.entities.lazy(), keep=_CATEGORICAL)
-    links = as_text(frames.links.lazy())
-    # Materialise the small building blocks once: every later plan reuses them.
-    services_df, attempts_df = pl.collect_all(
-        [service_segments(entities), attempt_rows(entities, service_segments(entities))]
-    )
-    services, attempts = services_df.lazy(), attempts_df.lazy()
+def _base(facts: Facts, window: pl.Expr) -> _Base:
+    """The requests and invocations kept by the window, and the facts they come from."""
+    services = facts.services.lazy()
     reqs_lazy = requests(services).filter(window)
-    invs_lazy = invocations(entities, services, attempts)
     kept = reqs_lazy.select(c.REQUEST).with_columns(kept=pl.lit(True))
-    invs_lazy = sqs_mod.with_error_columns(
-        invs_lazy.join(kept, on=c.REQUEST, how="left")
+    invs_lazy = (
+        facts.invocations.lazy()
+        .join(kept, on=c.REQUEST, how="left")
         .filter(pl.col("kept").fill_null(False) | (pl.col(c.REQUEST).is_null() & window))
         .drop("kept")
     )
     reqs, invs = pl.collect_all([reqs_lazy, invs_lazy])
     return _Base(
-        entities=entities,
-        links=links,
+        entities=facts.entities.lazy(),
+        links=facts.links.lazy(),
         services=services,
-        attempts=attempts,
+        attempts=facts.attempts.lazy(),
         reqs=reqs,
         invs=invs,
     )
@@ -331,7 +353,12 @@ class _RequestFacts:
 
 
 def _request_facts(
-    base: _Base, window: pl.Expr, async_: _AsyncPart, sqs: _SqsPart, streams: _StreamPart
+    base: _Base,
+    facts: Facts,
+    window: pl.Expr,
+    async_: _AsyncPart,
+    sqs: _SqsPart,
+    streams: _StreamPart,
 ) -> _RequestFacts:
     """Invoke path, throttled / failed per request, and the sync requests and calls."""
     modes = request_modes(
@@ -348,7 +375,7 @@ def _request_facts(
     sync_reqs, not_reached = pl.collect_all(
         [
             sync_mod.sync_requests(base.reqs_l, modes_df.lazy(), outcomes_df.lazy(), base.invs_l),
-            sync_mod.lambda_not_reached(base.entities, base.services).filter(window),
+            sync_mod.lambda_not_reached(facts.not_reached.lazy(), base.services).filter(window),
         ]
     )
     sync_calls = sync_mod.logical_calls(sync_reqs.lazy()).collect()
@@ -359,7 +386,7 @@ def _request_facts(
     )
 
 
-def _bucket_width(frames: TraceFrames, events: pl.DataFrame, batches: pl.DataFrame) -> int:
+def _bucket_width(facts: Facts, events: pl.DataFrame, batches: pl.DataFrame) -> int:
     """Time bucket width over the enqueue times of events and first starts of batches."""
     times = pl.concat(
         [
@@ -369,6 +396,6 @@ def _bucket_width(frames: TraceFrames, events: pl.DataFrame, batches: pl.DataFra
     ).get_column(col.START)
     first, last = times.min(), times.max()
     return bucket_seconds(
-        first if first is not None else frames.start,  # type: ignore[arg-type]
-        last if last is not None else frames.end,  # type: ignore[arg-type]
+        first if first is not None else facts.start,  # type: ignore[arg-type]
+        last if last is not None else facts.end,  # type: ignore[arg-type]
     )

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from tracelens.analysis import columns as c
 from tracelens.errors import SelectionError
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tracelens.model.frames import TraceFrames
+    from tracelens.analysis.facts import Facts
 
 #: A Lambda function ARN: partition, region, account, name and an optional version / alias.
 FUNCTION_ARN = re.compile(
@@ -44,18 +45,30 @@ def unqualified(arn: str) -> str:
     return ":".join(arn.split(":")[:7])
 
 
-def _lambda_entities(frames: TraceFrames) -> pl.DataFrame:
-    """Name, ARN, kind and start of every Lambda service, function and inferred segment."""
-    entities = frames.entities
-    lam = entities.filter(
-        pl.col(col.KIND).is_in([col.KIND_SERVICE, col.KIND_FUNCTION])
-        | ((pl.col(col.KIND) == col.KIND_INFERRED) & (pl.col(col.ORIGIN) == "AWS::Lambda"))
-    )
-    return lam.select(
-        pl.col(col.NAME).cast(pl.String),
-        pl.col(col.ARN).cast(pl.String),
-        pl.col(col.KIND).cast(pl.String),
-        col.START,
+def _lambda_nodes(facts: Facts) -> pl.DataFrame:
+    """Name, ARN, kind and start of every Lambda service, function and inferred segment
+    (inferred segments without their start: only their names and ARNs are read)."""
+    return pl.concat(
+        [
+            facts.services.select(
+                pl.col(col.NAME).cast(pl.String),
+                pl.col(col.ARN).cast(pl.String),
+                pl.lit(col.KIND_SERVICE).alias(col.KIND),
+                col.START,
+            ),
+            facts.invocations.select(
+                pl.col(c.FUNCTION).cast(pl.String).alias(col.NAME),
+                pl.col(col.ARN).cast(pl.String),
+                pl.lit(col.KIND_FUNCTION).alias(col.KIND),
+                col.START,
+            ),
+            facts.inferred.select(
+                col.NAME,
+                col.ARN,
+                pl.lit(col.KIND_INFERRED).alias(col.KIND),
+                pl.lit(None, dtype=col.TIME).alias(col.START),
+            ),
+        ]
     ).filter(pl.col(col.NAME).is_not_null())
 
 
@@ -113,11 +126,11 @@ def resolve_function(given: str, present: Sequence[str], arns: dict[str, set[str
     return found
 
 
-def select_functions(frames: TraceFrames, given: Sequence[str]) -> tuple[str, ...]:
+def select_functions(facts: Facts, given: Sequence[str]) -> tuple[str, ...]:
     """Resolve every ``--function`` value (see ``resolve_function``); sorted, without repeats."""
     if not given:
         return ()
-    lam = _lambda_entities(frames)
+    lam = _lambda_nodes(facts)
     present = sorted(set(lam.get_column(col.NAME).to_list()))
     arns: dict[str, set[str]] = {}
     for name, arn in lam.select(col.NAME, col.ARN).drop_nulls().unique().iter_rows():
@@ -127,7 +140,7 @@ def select_functions(frames: TraceFrames, given: Sequence[str]) -> tuple[str, ..
 
 
 def check_window(
-    frames: TraceFrames,
+    facts: Facts,
     functions: Sequence[str],
     since: datetime | None,
     until: datetime | None,
@@ -147,7 +160,7 @@ def check_window(
         )
     if not functions and since is None and until is None:
         return
-    lam = _lambda_entities(frames)
+    lam = _lambda_nodes(facts)
     services = lam.filter(pl.col(col.KIND) == col.KIND_SERVICE)
     starts = services if services.height else lam.filter(pl.col(col.KIND) == col.KIND_FUNCTION)
     chosen = starts.filter(pl.col(col.NAME).is_in(list(functions))) if functions else starts
@@ -181,7 +194,7 @@ def check_window(
 
 
 def select(
-    frames: TraceFrames,
+    facts: Facts,
     *,
     functions: Sequence[str] = (),
     since: datetime | None = None,
@@ -193,6 +206,6 @@ def select(
         SelectionError: A name matches no function (or several), ``since`` is not before
             ``until``, or the selection holds no Lambda request.
     """
-    names = select_functions(frames, functions)
-    check_window(frames, names, since, until)
+    names = select_functions(facts, functions)
+    check_window(facts, names, since, until)
     return names

@@ -133,13 +133,14 @@ def totals(requests: pl.DataFrame, calls: pl.DataFrame) -> SyncTotals:
     )
 
 
-def lambda_not_reached(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFrame:
-    """Failed calls to Lambda that no Lambda request answered.
+def not_reached_candidates(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFrame:
+    """Failed calls to Lambda that no Lambda request of their own trace answered, with their
+    caller; ``lambda_not_reached`` drops those a request of any trace answered.
 
     An inferred ``AWS::Lambda`` segment (X-Ray builds it from the caller's subsegment) with
     fault, error, throttle or a status of 400 or more, and no service segment with the same
-    parent (the caller's subsegment) or the same request id: Lambda never recorded a request
-    for the call (e.g. API Gateway's 500 when the invoke was refused).
+    parent (the caller's subsegment): Lambda may never have recorded a request for the call
+    (e.g. API Gateway's 500 when the invoke was refused).
 
     The caller's subsegment is not kept by ingest, so the caller is the innermost top-level
     segment or function segment of the same trace whose span contains the call's start; when
@@ -147,12 +148,12 @@ def lambda_not_reached(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.Laz
     it, the caller is null (unidentified) rather than a guess.
 
     Args:
-        entities: All entity rows.
-        services: Service segment rows with their request key.
+        entities: The entity rows of a whole number of traces.
+        services: Their service segment rows with their request key.
 
     Returns:
         Columns id, trace_id, start, function (the called function when X-Ray named the
-        inferred segment after it, else null) and caller.
+        inferred segment after it, else null), caller and request_id.
     """
     flagged = (
         pl.col(col.ERROR).fill_null(False)
@@ -172,9 +173,7 @@ def lambda_not_reached(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.Laz
     answered = services.filter(pl.col(col.PARENT_ID).is_not_null()).select(
         col.TRACE_ID, col.PARENT_ID
     )
-    unanswered = inferred.join(answered, on=[col.TRACE_ID, col.PARENT_ID], how="anti").join(
-        services.select(pl.col(c.REQUEST).alias(col.REQUEST_ID)), on=col.REQUEST_ID, how="anti"
-    )
+    unanswered = inferred.join(answered, on=[col.TRACE_ID, col.PARENT_ID], how="anti")
     candidates = entities.filter(
         pl.col(col.TOP) & pl.col(col.KIND).is_in([col.KIND_SEGMENT, col.KIND_FUNCTION])
     ).select(
@@ -198,14 +197,31 @@ def lambda_not_reached(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.Laz
         )
     )
     name = pl.col(col.NAME).cast(pl.String)
+    return unanswered.join(callers, on=col.ID, how="left").select(
+        col.ID,
+        col.TRACE_ID,
+        col.START,
+        pl.when(name != _GENERIC_NAME).then(name).alias(c.FUNCTION),
+        c.CALLER,
+        col.REQUEST_ID,
+    )
+
+
+def lambda_not_reached(candidates: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFrame:
+    """Failed calls to Lambda that no Lambda request answered (D3 "Lambda not reached").
+
+    Args:
+        candidates: ``not_reached_candidates`` of every partition.
+        services: Service segment rows of every partition, with their request key.
+
+    Returns:
+        The candidates no request answered by request id either, without ``request_id``,
+        sorted by trace id, start and id.
+    """
     return (
-        unanswered.join(callers, on=col.ID, how="left")
-        .select(
-            col.ID,
-            col.TRACE_ID,
-            col.START,
-            pl.when(name != _GENERIC_NAME).then(name).alias(c.FUNCTION),
-            c.CALLER,
+        candidates.join(
+            services.select(pl.col(c.REQUEST).alias(col.REQUEST_ID)), on=col.REQUEST_ID, how="anti"
         )
+        .drop(col.REQUEST_ID)
         .sort(pl.col(col.TRACE_ID).cast(pl.String), col.START, col.ID)
     )

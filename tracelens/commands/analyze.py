@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
+    from tracelens.engine.run import EngineOptions
     from tracelens.report.models import Finding, Report
 
 
@@ -28,13 +29,16 @@ def run(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    engine: EngineOptions | None = None,
 ) -> bool:
     """Write the report; with ``fail_on``, name the findings that cross it on stderr.
 
     Returns:
         Whether a finding of severity ``fail_on`` or worse exists.
     """
-    report = build_report(paths, config, dlq, functions=functions, since=since, until=until)
+    report = build_report(
+        paths, config, dlq, functions=functions, since=since, until=until, engine=engine
+    )
     emit(report, fmt=fmt, output=output)
     if fail_on is None:
         return False

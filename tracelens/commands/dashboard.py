@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from tracelens.engine.run import EngineOptions
+
 
 def run(
     paths: Sequence[str],
@@ -23,6 +25,7 @@ def run(
     config: Sequence[Path],
     dlq: Sequence[str],
     functions: Sequence[str],
+    engine: EngineOptions | None = None,
 ) -> None:
     """Write the ``dashboard_name`` dashboard of the traces to ``output``.
 
@@ -30,7 +33,7 @@ def run(
         TracelensError: The spec is unusable or ``output`` cannot be written.
     """
     spec = tracelens.load_dashboard_spec(dashboard_name)  # a bad spec fails before any work
-    report = build_report(paths, config, dlq, functions=functions)
+    report = build_report(paths, config, dlq, functions=functions, engine=engine)
     page = tracelens.render_html(report, spec=spec)
     try:
         output.write_text(page, encoding="utf-8")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from tracelens.engine.run import EngineOptions
     from tracelens.model.side import SideInputs
     from tracelens.report.models import Report
 
@@ -23,6 +24,15 @@ if TYPE_CHECKING:
 def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]) -> SideInputs:
     """The side inputs of PATH... (bundles), ``--config`` and ``--dlq``."""
     return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
+
+
+def engine_options(
+    *, work_dir: str | None, keep_work_dir: bool, partitions: int | None
+) -> EngineOptions:
+    """The engine options of the command line."""
+    from tracelens.engine.run import EngineOptions
+
+    return EngineOptions(work_dir=work_dir, keep_work_dir=keep_work_dir, partitions=partitions)
 
 
 def build_report(
@@ -33,11 +43,14 @@ def build_report(
     functions: Sequence[str],
     since: datetime | None = None,
     until: datetime | None = None,
+    engine: EngineOptions | None = None,
 ) -> Report:
     """Read the traces and side inputs, analyse them and build the Report."""
-    frames = tracelens.read_traces(list(paths))
-    side = side_inputs(paths, config, dlq)
-    results = tracelens.analyse(frames, side, functions=functions, since=since, until=until)
+    from tracelens.engine.run import open_run
+
+    with open_run(list(paths), engine) as run:
+        side = side_inputs(paths, config, dlq)
+        results = run.analyse(side, functions=functions, since=since, until=until)
     return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
 
 

@@ -90,7 +90,13 @@ def decode_rejections(rows: Iterable[list[Any]]) -> tuple[Rejection, ...]:
 
 
 def read_fed(
-    path: Path, index: int, workers: int, scratch: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+    path: Path,
+    index: int,
+    workers: int,
+    scratch: Path,
+    partitions: int = 1,
+    *,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[Part]:
     """Read one file by feeding its values to ``workers`` reader processes."""
     name = str(path)
@@ -98,7 +104,7 @@ def read_fed(
     processes = []
     for out in outs:
         out.mkdir()
-        command = ["--fed", name, str(index), str(out)]
+        command = ["--fed", name, str(index), str(out), str(partitions)]
         processes.append(spawn_reader(out, command, stdin=subprocess.PIPE))
     pipes = [p.stdin for p in processes if p.stdin is not None]
     problem: Rejection | None = None
@@ -116,13 +122,15 @@ def read_fed(
     check_readers(list(zip(processes, outs, strict=True)))
     if broken:
         raise SourceUnavailable(f"{name}: a reader process stopped reading")
-    chunks = sorted((chunk for out in outs for chunk in _fed_result(out)), key=lambda pair: pair[0])
+    chunks = sorted(
+        (chunk for out in outs for chunk in _fed_result(out, partitions)), key=lambda pair: pair[0]
+    )
     parts = [part for _, part in chunks]
     if problem is not None:
         if not_a_value and not any(part.documents for part in parts):
             # Not one JSON value after all: read it the way a small file is read.
-            return read_files([path], first_index=index, limits=limits)
-        parts.append(Part(rows=[], links=[], documents=0, rejected=1, rejections=(problem,)))
+            return read_files([path], partitions=partitions, first_index=index, limits=limits)
+        parts.append(Part(batches=[], documents=0, rejected=1, rejections=(problem,)))
     return parts
 
 
@@ -187,16 +195,16 @@ def _values(stream: BinaryIO, detect_bytes: int) -> Iterator[tuple[int | None, i
             yield None, index, element
 
 
-def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
+def run_fed_reader(name: str, index: int, out: Path, partitions: int, source: BinaryIO) -> None:
     """Reader side: decode the chunks arriving on ``source``; write batches and meta.json."""
-    reader = Reader(spill=out)
+    reader = Reader(partitions=partitions, spill=out)
     reader.start(name, index)
     chunks = []
     while header := source.read(_CHUNK.size):
         number, values, size = _CHUNK.unpack(header)
         body = memoryview(source.read(size))
         mark = reader.mark()
-        first = len(reader.rows)
+        first = len(reader.batches)
         at = 0
         for _ in range(values):
             line, pos, length = _VALUE.unpack_from(body, at)
@@ -209,7 +217,7 @@ def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
         chunks.append(
             {
                 "chunk": number,
-                "batches": [first, len(reader.rows)],
+                "batches": [first, len(reader.batches)],
                 "documents": part.documents,
                 "rejected": part.rejected,
                 "rejections": encode_rejections(part.rejections),
@@ -218,13 +226,14 @@ def run_fed_reader(name: str, index: int, out: Path, source: BinaryIO) -> None:
     (out / "meta.json").write_bytes(msgspec.json.encode(chunks))
 
 
-def _fed_result(out: Path) -> list[tuple[int, Part]]:
+def _fed_result(out: Path, partitions: int) -> list[tuple[int, Part]]:
     chunks = msgspec.json.decode((out / "meta.json").read_bytes())
     result = []
     for chunk in chunks:
         part = spilled_batches(
             out,
             range(*chunk["batches"]),
+            partitions,
             documents=chunk["documents"],
             rejected=chunk["rejected"],
             rejections=decode_rejections(chunk["rejections"]),

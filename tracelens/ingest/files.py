@@ -13,30 +13,109 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
-from tracelens.ingest.merge import finish
+from tracelens.ingest.merge import Part, ingest_stats, settle
+from tracelens.ingest.partition import partitions_for
 from tracelens.ingest.processes import read_parts
 from tracelens.ingest.reading import DEFAULT_LIMITS, ReadLimits
 from tracelens.model import bundle
-from tracelens.model.frames import NOT_SEGMENTS
+from tracelens.model.frames import NOT_SEGMENTS, IngestStats, TraceFrames
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tracelens.model.frames import Rejection, TraceFrames
+    import polars as pl
+
+    from tracelens.model.frames import Rejection
 
 # Files in a directory that are not traces: documentation (a bundle's side inputs are
 # ``bundle.SIDE_FILES`` and its ``dlq/`` directory).
 _SKIPPED_SUFFIXES = (".md", ".txt.md", ".html", ".toml", ".py")
 
 
+@dataclass(frozen=True, slots=True)
+class Partitioned:
+    """Trace files read and split into partitions by trace id (the first stage): each
+    partition is settled on its own (``settle``) into entities and links."""
+
+    parts: list[Part]
+    partitions: int
+    files: tuple[str, ...]
+
+    @property
+    def documents(self) -> int:
+        return sum(part.documents for part in self.parts)
+
+    def settle(self, partition: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """Partition ``partition``'s entities and links, and its number of duplicates."""
+        return settle(self.parts, partition)
+
+    def stats(self, duplicates: int) -> IngestStats:
+        """What was read, with the duplicates all partitions found."""
+        return ingest_stats(self.parts, files=self.files, duplicates=duplicates)
+
+    def check_usable(self) -> None:
+        """Raise NoUsableInput unless at least one segment document was read."""
+        if self.documents:
+            return
+        rejections = [r for part in self.parts for r in part.rejections]
+        for rejection in rejections:
+            if rejection.reason in NOT_SEGMENTS:
+                raise NoUsableInput(f"{rejection.file} is {rejection.reason}")
+        first = rejections[0] if rejections else None
+        detail = f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
+        raise NoUsableInput(
+            f"no valid X-Ray segment documents in {_describe(self.files)}{detail}; "
+            "expected BatchGetTraces output, segment documents or daemon datagrams"
+        )
+
+
+def read_partitioned(
+    files: Sequence[Path],
+    scratch: Path,
+    *,
+    workers: int | None = None,
+    partitions: int | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> Partitioned:
+    """Read trace files (``expand_paths``) into partitions, spilling rows under ``scratch``.
+
+    Args:
+        files: The trace files.
+        scratch: A directory for reader processes' spilled rows (kept until settled).
+        workers: Reader processes for large inputs; default: the number of CPUs, at most 4.
+        partitions: How many partitions; default: from the input's size
+            (``partition.partitions_for``).
+        limits: The sizes that decide how input is read (``ReadLimits``).
+    """
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    if partitions is None:
+        partitions = partitions_for(sum(_input_bytes(f) for f in files))
+    parts = read_parts(files, workers, scratch, partitions=partitions, limits=limits)
+    return Partitioned(parts=parts, partitions=partitions, files=tuple(str(f) for f in files))
+
+
+def _input_bytes(path: Path) -> int:
+    """The file's size, times 5 for gzip (a usual ratio for trace JSON)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+    except OSError:
+        return 0  # reading it reports the problem
+    return size * 5 if compressed else size
+
+
 def read_traces(
     paths: Sequence[str | Path], *, workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
 ) -> TraceFrames:
-    """Read every trace document under ``paths`` into TraceFrames.
+    """Read every trace document under ``paths`` into TraceFrames held in memory (one
+    partition; the engine reads large inputs partition by partition instead).
 
     Args:
         paths: Files, directories (read recursively; a bundle's ``config.json``,
@@ -53,29 +132,18 @@ def read_traces(
         NoUsableInput: not one valid segment document was read.
     """
     files = expand_paths(paths)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4)
     with tempfile.TemporaryDirectory(prefix="tracelens-") as scratch:
-        parts = read_parts(files, workers, Path(scratch), limits=limits)
-        frames = finish(parts, files=[str(f) for f in files])
-    if frames.stats.documents == 0:
-        for rejection in frames.stats.rejections:
-            if rejection.reason in NOT_SEGMENTS:
-                raise NoUsableInput(f"{rejection.file} is {rejection.reason}")
-        first = frames.stats.rejections[0] if frames.stats.rejections else None
-        detail = f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
-        raise NoUsableInput(
-            f"no valid X-Ray segment documents in {_describe(files)}{detail}; "
-            "expected BatchGetTraces output, segment documents or daemon datagrams"
-        )
-    return frames
+        read = read_partitioned(files, Path(scratch), workers=workers, partitions=1, limits=limits)
+        read.check_usable()
+        entities, links, duplicates = read.settle(0)
+    return TraceFrames(entities=entities, links=links, stats=read.stats(duplicates))
 
 
 def _where(rejection: Rejection) -> str:
     return f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
 
 
-def _describe(files: Sequence[Path]) -> str:
+def _describe(files: Sequence[str]) -> str:
     if len(files) == 1:
         return str(files[0])
     return f"{len(files)} files"

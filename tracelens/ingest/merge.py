@@ -1,4 +1,4 @@
-"""Merge the row batches of all readers into TraceFrames: remove duplicates, attach
+"""Settle the row batches of all readers, one partition at a time: remove duplicates, attach
 independently sent subsegments to their owners, type the columns and stack the batches.
 """
 
@@ -11,37 +11,66 @@ import polars as pl
 
 from tracelens.ingest.normalise import FILE, INDEPENDENT, POS, ROW_SCHEMA, SUB, TOP_IN_PROGRESS
 from tracelens.model import schema as col
-from tracelens.model.frames import IngestStats, Rejection, TraceFrames
+from tracelens.model.frames import IngestStats, Rejection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
 @dataclass(frozen=True, slots=True)
-class Part:
-    """What one reader produced: raw rows, raw links, and its counts."""
+class Batch:
+    """One batch of a reader's rows and links, split by partition (``partition.split``):
+    ``rows[k]`` holds partition k's rows, None when it has none."""
 
-    rows: list[pl.LazyFrame]  # raw row batches, in reading order
-    links: list[pl.LazyFrame]
+    rows: tuple[pl.LazyFrame | None, ...]
+    links: tuple[pl.LazyFrame | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What one reader produced: raw row batches, and its counts."""
+
+    batches: list[Batch]  # in reading order
     documents: int
     rejected: int
     rejections: tuple[Rejection, ...]
 
 
-def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
-    """Merge reader parts: remove duplicates, attach independent subsegments, type the columns.
+def ingest_stats(parts: Sequence[Part], *, files: Sequence[str], duplicates: int) -> IngestStats:
+    """The counts of all readers' parts (``duplicates`` from ``settle`` of every partition)."""
+    return IngestStats(
+        files=tuple(sorted(files)),
+        documents=sum(part.documents for part in parts),
+        duplicates=duplicates,
+        rejected=sum(part.rejected for part in parts),
+        rejections=tuple(r for part in parts for r in part.rejections)[:100],
+    )
+
+
+def settle(parts: Sequence[Part], partition: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """One partition's entities and links from reader parts, and its number of duplicates:
+    duplicates removed, independent subsegments attached, columns typed.
 
     Duplicates follow report-contract.md: a document whose (trace_id, id) was already read is
     dropped; a complete document always wins over an in-progress one, and between two complete
-    ones the first read wins.
+    ones the first read wins. All documents of a trace are in one partition, so a partition
+    answers this on its own.
     """
     # Parts arrive in a fixed order (file, byte range, batch), so row order is deterministic
     # without sorting; analyses sort explicitly anyway. Batches may live on disk (Arrow IPC
-    # written by reader processes). Whole-data questions (duplicates, owners of independent
-    # subsegments) are answered first on a few columns; then each batch is settled and
-    # collected on its own, so memory holds the result plus one batch.
-    row_batches = [batch for part in parts for batch in part.rows]
-    link_batches = [batch for part in parts for batch in part.links]
+    # written by reader processes). Whole-partition questions (duplicates, owners of
+    # independent subsegments) are answered first on a few columns; then each batch is
+    # settled and collected on its own, so memory holds the result plus one batch.
+    row_batches = [b.rows[partition] for part in parts for b in part.batches]
+    link_batches = [b.links[partition] for part in parts for b in part.batches]
+    return _settle(
+        [b for b in row_batches if b is not None], [b for b in link_batches if b is not None]
+    )
+
+
+def _settle(
+    row_batches: list[pl.LazyFrame], link_batches: list[pl.LazyFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     rows = pl.concat(row_batches) if row_batches else _empty(ROW_SCHEMA).lazy()
     # DOC_ID is still the id of the document each row was read from (see ROW_SCHEMA).
     instance = [col.TRACE_ID, col.DOC_ID, FILE, POS, SUB]
@@ -58,7 +87,7 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
         )
     owners = _independent_owners(rows if winners is None else _keep(rows, winners, instance))
 
-    def settle(batch: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+    def settled(batch: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
         if winners is not None:
             batch = _keep(batch, winners, instance)
         if owners is not None:
@@ -75,16 +104,9 @@ def finish(parts: Sequence[Part], *, files: Sequence[str]) -> TraceFrames:
             )
         return batch.select(columns).collect()
 
-    entities = _stack([settle(b, list(col.ENTITIES)) for b in row_batches], col.ENTITIES)
-    link_frame = _stack([settle(b, list(col.LINKS)) for b in link_batches], col.LINKS)
-    stats = IngestStats(
-        files=tuple(sorted(files)),
-        documents=sum(part.documents for part in parts),
-        duplicates=duplicates,
-        rejected=sum(part.rejected for part in parts),
-        rejections=tuple(r for part in parts for r in part.rejections)[:100],
-    )
-    return TraceFrames(entities=entities, links=link_frame, stats=stats)
+    entities = _stack([settled(b, list(col.ENTITIES)) for b in row_batches], col.ENTITIES)
+    link_frame = _stack([settled(b, list(col.LINKS)) for b in link_batches], col.LINKS)
+    return entities, link_frame, duplicates
 
 
 def _duplicates(rows: pl.LazyFrame) -> int:

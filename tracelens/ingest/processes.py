@@ -56,14 +56,20 @@ class Task:
 
 
 def read_parts(
-    files: Sequence[Path], workers: int, scratch: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+    files: Sequence[Path],
+    workers: int,
+    scratch: Path,
+    *,
+    partitions: int = 1,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[Part]:
-    """Read the files, in reader processes when there are several and enough bytes."""
+    """Read the files, in reader processes when there are several and enough bytes; every
+    batch is split into ``partitions`` by trace id (``partition``)."""
     tasks = plan(files, workers, limits=limits)
     fed = any(task.fed for task in tasks)
     if fed or (len(tasks) > 1 and sum(t.size for t in tasks) >= limits.parallel_min_bytes):
-        return read_in_processes(tasks, workers, scratch, limits=limits)
-    return read_files(files, limits=limits)
+        return read_in_processes(tasks, workers, scratch, partitions=partitions, limits=limits)
+    return read_files(files, partitions=partitions, limits=limits)
 
 
 def plan(files: Sequence[Path], workers: int, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[Task]:
@@ -110,7 +116,12 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
 
 
 def read_in_processes(
-    tasks: Sequence[Task], workers: int, scratch: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+    tasks: Sequence[Task],
+    workers: int,
+    scratch: Path,
+    *,
+    partitions: int = 1,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[Part]:
     """Run the tasks in up to ``workers`` reader processes; the parts come back in order."""
     parts: list[Part] = []
@@ -121,13 +132,15 @@ def read_in_processes(
             for count, task in enumerate(run):
                 (place / str(count)).mkdir()
                 out = place / str(count)
-                parts.extend(read_fed(task.path, task.index, workers, out, limits=limits))
+                parts.extend(
+                    read_fed(task.path, task.index, workers, out, partitions, limits=limits)
+                )
         else:
-            parts.extend(_read_run(list(run), workers, place))
+            parts.extend(_read_run(list(run), workers, place, partitions))
     return parts
 
 
-def _read_run(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
+def _read_run(tasks: Sequence[Task], workers: int, scratch: Path, partitions: int) -> list[Part]:
     """Whole files and ranges: each process reads a contiguous run of tasks (balanced by size),
     so its row batches follow the previous process's in reading order, and the result is the
     same however many ran."""
@@ -136,13 +149,15 @@ def _read_run(tasks: Sequence[Task], workers: int, scratch: Path) -> list[Part]:
         out = scratch / f"reader-{number}"
         out.mkdir()
         jobs = [{**dataclasses.asdict(tasks[n]), "path": str(tasks[n].path)} for n in group]
-        (out / "jobs.json").write_bytes(msgspec.json.encode(jobs))
+        (out / "jobs.json").write_bytes(
+            msgspec.json.encode({"partitions": partitions, "jobs": jobs})
+        )
         processes.append((spawn_reader(out, [str(out)]), out))
     check_readers(processes)
     rows: list[Part] = []
     counts: list[tuple[Part, int]] = []
     for _, out in processes:
-        batches, task_counts = worker_result(out)
+        batches, task_counts = worker_result(out, partitions)
         rows.append(batches)
         counts.extend(task_counts)
     # Line numbers of an NDJSON range count from its start: add the lines of earlier ranges.
@@ -177,8 +192,7 @@ def _shift_lines(part: Part, offset: int) -> Part:
         for r in part.rejections
     )
     return Part(
-        rows=part.rows,
-        links=part.links,
+        batches=part.batches,
         documents=part.documents,
         rejected=part.rejected,
         rejections=shifted,
@@ -191,9 +205,10 @@ def run_worker(out: Path) -> None:
     Writes ``out/meta.json``: the number of batches and, per task, its counts, rejections and
     lines read (or the error that stopped it: later tasks are not run).
     """
-    reader = Reader(spill=out)
+    work = msgspec.json.decode((out / "jobs.json").read_bytes())
+    reader = Reader(partitions=int(work["partitions"]), spill=out)
     tasks: list[dict[str, object]] = []
-    for job in msgspec.json.decode((out / "jobs.json").read_bytes()):
+    for job in work["jobs"]:
         mark = reader.mark()
         lines = 0
         path = Path(job["path"])
@@ -215,11 +230,11 @@ def run_worker(out: Path) -> None:
             }
         )
     reader.flush()
-    meta = {"batches": len(reader.rows), "tasks": tasks}
+    meta = {"batches": len(reader.batches), "tasks": tasks}
     (out / "meta.json").write_bytes(msgspec.json.encode(meta))
 
 
-def worker_result(out: Path) -> tuple[Part, list[tuple[Part, int]]]:
+def worker_result(out: Path, partitions: int) -> tuple[Part, list[tuple[Part, int]]]:
     """What ``run_worker`` wrote: its row batches (left on disk, scanned lazily) as one part,
     and each task's counts with the number of lines it read."""
     meta = msgspec.json.decode((out / "meta.json").read_bytes())
@@ -230,9 +245,10 @@ def worker_result(out: Path) -> tuple[Part, list[tuple[Part, int]]]:
         part = spilled_batches(
             out,
             range(0),
+            partitions,
             documents=task["documents"],
             rejected=task["rejected"],
             rejections=decode_rejections(task["rejections"]),
         )
         counts.append((part, int(task["lines"])))
-    return spilled_batches(out, range(int(meta["batches"]))), counts
+    return spilled_batches(out, range(int(meta["batches"])), partitions), counts

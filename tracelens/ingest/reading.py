@@ -21,8 +21,9 @@ import polars as pl
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
 from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
-from tracelens.ingest.merge import Part
+from tracelens.ingest.merge import Batch, Part
 from tracelens.ingest.normalise import FrameBuilder
+from tracelens.ingest.partition import split
 from tracelens.model.frames import Rejection
 from tracelens.model.segment import Entity
 
@@ -82,15 +83,15 @@ class Reader:
     Counts are read per piece of work with ``mark`` and ``since``.
     """
 
-    def __init__(self, *, spill: Path | None = None) -> None:
+    def __init__(self, *, partitions: int = 1, spill: Path | None = None) -> None:
         self.name = ""
         self.file_index = 0
         self.builder = FrameBuilder()
+        self.partitions = partitions
         self.spill = spill
         self.rejected = 0
         self.rejections: list[Rejection] = []  # the first _MAX_KEPT_REJECTIONS of all files
-        self.rows: list[pl.LazyFrame] = []
-        self.links: list[pl.LazyFrame] = []
+        self.batches: list[Batch] = []
 
     def start(self, name: str, file_index: int) -> None:
         """Values from now on come from this file."""
@@ -127,8 +128,7 @@ class Reader:
     def since(self, mark: Mark) -> Part:
         """Documents and rejections since ``mark``, as a part without rows."""
         return Part(
-            rows=[],
-            links=[],
+            batches=[],
             documents=self.builder.documents - mark.documents,
             rejected=self.rejected - mark.rejected,
             rejections=tuple(self.rejections[mark.kept :]),
@@ -146,38 +146,57 @@ class Reader:
         self.rejections.extend(taken[1])
 
     def flush(self) -> None:
+        """Split the collected rows by partition (``partition.split``) into one batch; with a
+        ``spill`` directory, write its pieces there as Arrow IPC at once."""
         if not self.builder.pending and not self.builder.links:
             return
         rows, links = self.builder.take()
+        row_pieces = split(rows, self.partitions)
+        link_pieces = split(links, self.partitions)
         if self.spill is None:
-            self.rows.append(rows.lazy())
-            self.links.append(links.lazy())
+            self.batches.append(
+                Batch(
+                    rows=tuple(None if f is None else f.lazy() for f in row_pieces),
+                    links=tuple(None if f is None else f.lazy() for f in link_pieces),
+                )
+            )
             return
-        number = len(self.rows)
-        rows.write_ipc(self.spill / f"rows-{number:06d}.arrow")
-        links.write_ipc(self.spill / f"links-{number:06d}.arrow")
-        spilled = spilled_batches(self.spill, range(number, number + 1))
-        self.rows.extend(spilled.rows)
-        self.links.extend(spilled.links)
+        number = len(self.batches)
+        for kind, pieces in (("rows", row_pieces), ("links", link_pieces)):
+            for k, piece in enumerate(pieces):
+                if piece is not None:
+                    piece.write_ipc(self.spill / _spill_name(kind, number, k))
+        self.batches.extend(
+            spilled_batches(self.spill, range(number, number + 1), self.partitions).batches
+        )
 
-    def batches(self) -> Part:
+    def part(self) -> Part:
         """Every row batch (the last one flushed now), as a part without counts."""
         self.flush()
-        return Part(rows=self.rows, links=self.links, documents=0, rejected=0, rejections=())
+        return Part(batches=self.batches, documents=0, rejected=0, rejections=())
+
+
+def _spill_name(kind: str, number: int, partition: int) -> str:
+    return f"{kind}-{number:06d}-{partition:04d}.arrow"
 
 
 def spilled_batches(
     spill: Path,
     numbers: range,
+    partitions: int,
     *,
     documents: int = 0,
     rejected: int = 0,
     rejections: tuple[Rejection, ...] = (),
 ) -> Part:
     """The batches ``numbers`` a reader spilled into ``spill``, scanned lazily, as a part."""
+
+    def scans(kind: str, number: int) -> tuple[pl.LazyFrame | None, ...]:
+        files = [spill / _spill_name(kind, number, k) for k in range(partitions)]
+        return tuple(pl.scan_ipc(f) if f.exists() else None for f in files)
+
     return Part(
-        rows=[pl.scan_ipc(spill / f"rows-{n:06d}.arrow") for n in numbers],
-        links=[pl.scan_ipc(spill / f"links-{n:06d}.arrow") for n in numbers],
+        batches=[Batch(rows=scans("rows", n), links=scans("links", n)) for n in numbers],
         documents=documents,
         rejected=rejected,
         rejections=rejections,
@@ -185,14 +204,18 @@ def spilled_batches(
 
 
 def read_files(
-    files: Sequence[Path], *, first_index: int = 0, limits: ReadLimits = DEFAULT_LIMITS
+    files: Sequence[Path],
+    *,
+    partitions: int = 1,
+    first_index: int = 0,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[Part]:
     """Read every file in this process, in order (numbered from ``first_index``)."""
-    reader = Reader()
+    reader = Reader(partitions=partitions)
     begin = reader.mark()
     for index, path in enumerate(files, start=first_index):
         read_file(reader, path, index, limits=limits)
-    return [reader.batches(), reader.since(begin)]
+    return [reader.part(), reader.since(begin)]
 
 
 def read_file(

@@ -11,10 +11,10 @@ from tracelens.ingest.processes import run_worker
 
 def main(argv: list[str]) -> int:
     """``python -m tracelens.ingest.worker DIR`` runs DIR/jobs.json (``processes.run_worker``);
-    ``... --fed NAME INDEX DIR`` reads values from stdin (``feed.run_fed_reader``)."""
+    ``... --fed NAME INDEX DIR PARTITIONS`` reads values from stdin (``feed.run_fed_reader``)."""
     if argv[:1] == ["--fed"]:
-        _, name, index, out = argv
-        run_fed_reader(name, int(index), Path(out), sys.stdin.buffer)
+        _, name, index, out, partitions = argv
+        run_fed_reader(name, int(index), Path(out), int(partitions), sys.stdin.buffer)
         return 0
     (out,) = argv
     run_worker(Path(out))

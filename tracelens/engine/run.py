@@ -1,0 +1,80 @@
+"""Run an analysis of trace paths with the chosen engine, in a work directory."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tracelens.engine.local import analyse_local
+from tracelens.engine.sources import open_inputs
+from tracelens.engine.workdir import work_directory
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+    from tracelens.analysis.pipeline import AnalysisResults
+    from tracelens.engine.sources import Inputs
+    from tracelens.model.side import SideInputs
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How to run: where to spill, how many partitions."""
+
+    work_dir: str | None = None  # default: the system's temporary directory
+    keep_work_dir: bool = False
+    partitions: int | None = None  # default: from the input's size
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Traces read into partitions (the first stage), ready to be analysed."""
+
+    inputs: Inputs
+    options: EngineOptions
+
+    def analyse(
+        self,
+        side: SideInputs,
+        *,
+        functions: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AnalysisResults:
+        """The facts of every partition, then the cross-trace analyses.
+
+        Raises:
+            SelectionError: see ``analysis.pipeline.analyse_facts``.
+        """
+        return analyse_local(self.inputs, side, functions=functions, since=since, until=until)
+
+
+@contextmanager
+def open_run(paths: Sequence[str | Path], options: EngineOptions | None = None) -> Iterator[Run]:
+    """Read the traces under ``paths`` into partitions in a work directory, removed (unless
+    kept) when the block ends.
+
+    Raises:
+        SourceUnavailable, NoUsableInput: see ``sources.open_inputs``.
+        WorkDirError: the work directory cannot be written.
+    """
+    options = options or EngineOptions()
+    with work_directory(options.work_dir, keep=options.keep_work_dir) as work:
+        yield Run(open_inputs(paths, work, partitions=options.partitions), options)
+
+
+def analyse_paths(
+    paths: Sequence[str | Path],
+    side: SideInputs,
+    options: EngineOptions | None = None,
+    *,
+    functions: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AnalysisResults:
+    """Read, partition and analyse the traces under ``paths`` (see ``open_run``)."""
+    with open_run(paths, options) as run:
+        return run.analyse(side, functions=functions, since=since, until=until)
