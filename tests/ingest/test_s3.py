@@ -316,8 +316,9 @@ def test_gzip_object_bytes_intact(aws: Any) -> None:
 
 
 def test_object_changed_since_listing_is_refused(aws: Any) -> None:
+    # Without an ETag (an object not from a listing) the size still tells.
     put(aws, "run/a.ndjson", b"0123456789")
-    (obj,) = s3.list_objects("s3://traces/run")
+    obj = s3.S3Object(BUCKET, "run/a.ndjson", 10)
     put(aws, "run/a.ndjson", b"0123456789abcdef")
     message = one_line_error(lambda: s3.open_object(obj))
     assert message == (
@@ -325,6 +326,55 @@ def test_object_changed_since_listing_is_refused(aws: Any) -> None:
         "(listed with 10 bytes, now 16)"
     )
     assert "changed" in one_line_error(lambda: s3.open_object(obj, 2, 5))
+
+
+def test_object_replaced_since_listing_is_refused(aws: Any) -> None:
+    # Same size, other bytes: only the ETag tells the versions apart.
+    put(aws, "run/a.ndjson", b"0123456789")
+    (obj,) = s3.list_objects("s3://traces/run")
+    assert obj.etag
+    put(aws, "run/a.ndjson", b"9876543210")
+    for start, end in ((0, None), (2, 5)):
+        message = one_line_error(lambda start=start, end=end: s3.open_object(obj, start, end))
+        assert message == (
+            "s3://traces/run/a.ndjson: the object changed while it was being read "
+            "(its ETag is not the listed one)"
+        )
+
+
+def test_ignored_byte_range_is_refused(aws: Any) -> None:
+    put(aws, "r.bin", bytes(range(100)))
+    (obj,) = s3.list_objects("s3://traces/r.bin")
+    client = s3.client()
+
+    def drop_content_range(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.pop("ContentRange", None)
+
+    client.meta.events.register("after-call.s3.GetObject", drop_content_range)
+    message = one_line_error(lambda: s3.open_object(obj, 10, 20, client=client))
+    assert message.startswith("s3://traces/r.bin: the endpoint ignored a byte-range request")
+
+
+def test_read_failing_mid_stream(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ReadTimeoutError
+    from botocore.response import StreamingBody
+
+    put(aws, "a.ndjson", b"x" * 300_000)
+    (obj,) = s3.list_objects("s3://traces/a.ndjson")
+    original = StreamingBody.read
+    served = [0]
+
+    def flaky(self: Any, amt: int | None = None) -> bytes:
+        if served[0] >= 100_000:
+            raise ReadTimeoutError(endpoint_url="http://s3")
+        chunk: bytes = original(self, amt)
+        served[0] += len(chunk)
+        return chunk
+
+    monkeypatch.setattr(StreamingBody, "read", flaky)
+    with s3.open_object(obj) as stream:
+        message = one_line_error(stream.read)
+    assert message.startswith(f"s3://traces/a.ndjson: reading failed at byte {served[0]}: ")
 
 
 def test_missing_key(aws: Any) -> None:
@@ -362,6 +412,13 @@ def test_no_credentials(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE", raising=False)
     message = one_line_error(lambda: s3.list_objects("s3://traces/run"))
     assert message.startswith("s3://traces/run: no AWS credentials found: set AWS_PROFILE")
+
+
+def test_unknown_profile(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    message = one_line_error(lambda: s3.list_objects("s3://traces/run"))
+    assert message.startswith("cannot create an S3 client: ")
+    assert "no-such-profile" in message
 
 
 def test_endpoint_unreachable(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -414,6 +471,13 @@ def test_download_refuses_keys_that_escape(aws: Any, tmp_path: Path) -> None:
     message = one_line_error(lambda: s3.download_prefix("s3://traces/work", tmp_path / "d"))
     assert message == "s3://traces/work/../escape: this key cannot be a local file name"
     assert not (tmp_path / "escape").exists()
+
+
+def test_download_into_an_unwritable_place(aws: Any, tmp_path: Path) -> None:
+    put(aws, "work/p/a.arrow")
+    (tmp_path / "file").write_bytes(b"")
+    message = one_line_error(lambda: s3.download_prefix("s3://traces/work", tmp_path / "file"))
+    assert message.startswith(f"{tmp_path / 'file' / 'p' / 'a.arrow'}: cannot write a copy of ")
 
 
 def test_upload_refused_names_put_object(aws: Any, tmp_path: Path) -> None:

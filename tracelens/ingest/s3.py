@@ -28,7 +28,7 @@ import re
 import shutil
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
@@ -56,11 +56,17 @@ _clients: dict[tuple[int, tuple[tuple[str, str], ...]], Any] = {}
 
 @dataclass(frozen=True, order=True)
 class S3Object:
-    """One object: where it is and its size in bytes (as listed)."""
+    """One object: where it is, its size in bytes and its ETag (as listed).
+
+    The ETag (``""`` when unknown) is not part of equality; when known, every read asks S3
+    for that version of the object (If-Match), so reads of byte ranges of one object made
+    by different processes cannot mix two versions of it.
+    """
 
     bucket: str
     key: str
     size: int
+    etag: str = field(default="", compare=False)
 
     @property
     def url(self) -> str:
@@ -189,7 +195,7 @@ def list_objects(url: str, client: Any = None, *, page_size: int | None = None) 
             elif status != 404:
                 _raise(url, exc, "s3:GetObject")
         else:
-            return [S3Object(bucket, key, int(head["ContentLength"]))]
+            return [S3Object(bucket, key, int(head["ContentLength"]), str(head.get("ETag", "")))]
     prefix = key if not key or key.endswith("/") else f"{key}/"
     found = [
         obj for obj in _list_prefix(s3, url, bucket, prefix, page_size) if _is_trace(obj, prefix)
@@ -212,7 +218,9 @@ def _list_prefix(
         )
         for page in pages:
             for item in page.get("Contents", ()):
-                yield S3Object(bucket, str(item["Key"]), int(item["Size"]))
+                yield S3Object(
+                    bucket, str(item["Key"]), int(item["Size"]), str(item.get("ETag", ""))
+                )
     except Exception as exc:
         if not _is_aws_error(exc):
             raise
@@ -237,7 +245,7 @@ def open_object(
     The body is streamed from S3 as it is read (``read(n)``, ``readline()``, ``readinto``
     and iteration work as for a file); nothing is read ahead beyond a buffer. When the object
     no longer has the size it was listed with, the read is refused rather than giving a
-    different object's bytes.
+    different object's bytes; so is an object replaced since it was listed (its ETag).
 
     Args:
         obj: The object (from ``list_objects``).
@@ -262,9 +270,17 @@ def open_object(
     kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
     if ranged:
         kwargs["Range"] = f"bytes={start}-{stop - 1}"
+    if obj.etag:
+        kwargs["IfMatch"] = obj.etag
     response = _call(obj.url, "s3:GetObject", s3.get_object, **kwargs)
     total = _object_size(response, ranged=ranged)
     length = int(response["ContentLength"])
+    if total is None:
+        response["Body"].close()
+        raise SourceUnavailable(
+            f"{obj.url}: the endpoint ignored a byte-range request (no Content-Range in "
+            "its answer), so part of the object cannot be read"
+        )
     if total != obj.size or length != stop - start:
         response["Body"].close()
         raise SourceUnavailable(
@@ -381,8 +397,8 @@ def download_prefix(url: str, local_dir: str | Path, *, client: Any = None) -> l
         The files written, sorted.
 
     Raises:
-        SourceUnavailable: The prefix cannot be listed or an object cannot be read, or a key
-            cannot be a local path (``..``, empty parts).
+        SourceUnavailable: The prefix cannot be listed, an object cannot be read or written
+            locally, or a key cannot be a local path (``..``, empty parts).
     """
     bucket, key = parse_s3_url(url)
     prefix = _folder(key)
@@ -397,9 +413,15 @@ def download_prefix(url: str, local_dir: str | Path, *, client: Any = None) -> l
         if any(part in ("", ".", "..") for part in parts):
             raise SourceUnavailable(f"{obj.url}: this key cannot be a local file name")
         path = target.joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open_object(obj, client=s3) as source, path.open("wb") as sink:
-            shutil.copyfileobj(source, sink, _CHUNK)
+        with open_object(obj, client=s3) as source:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("wb") as sink:
+                    shutil.copyfileobj(source, sink, _CHUNK)
+            except OSError as exc:
+                raise SourceUnavailable(
+                    f"{path}: cannot write a copy of {obj.url}: {exc.strerror or exc}"
+                ) from exc
         written.append(path)
     return sorted(written)
 
@@ -536,6 +558,11 @@ def _failure(url: str, exc: BaseException, action: str) -> SourceUnavailable:
             return SourceUnavailable(f"{url}: bucket {bucket} does not exist")
         if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and not code):
             return SourceUnavailable(f"{url}: no such object")
+        if code == "PreconditionFailed":
+            return SourceUnavailable(
+                f"{url}: the object changed while it was being read (its ETag is not the "
+                "listed one)"
+            )
         if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
             return SourceUnavailable(f"{url}: access denied (needs {action} on bucket {bucket})")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
