@@ -6,8 +6,10 @@ environment (``AWS_ENDPOINT_URL`` and fake keys), as boto3's standard chain read
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
+import multiprocessing
 import pickle
 import socket
 from pathlib import Path
@@ -115,6 +117,19 @@ def test_s3_object() -> None:
 
 def test_client_uses_the_standard_chain(aws: Any, endpoint: str) -> None:
     assert s3.client().meta.endpoint_url == endpoint
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_other_processes_make_their_own_client(aws: Any, method: str) -> None:
+    put(aws, "run/a.ndjson", b"12345")
+    s3.list_objects("s3://traces/run")  # this process's client exists before the fork
+    context = multiprocessing.get_context(method)
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        listed = pool.submit(s3.list_objects, "s3://traces/run").result(timeout=60)
+        content = pool.submit(s3.read_bytes, "s3://traces/run/a.ndjson").result(timeout=60)
+    assert listed == [s3.S3Object(BUCKET, "run/a.ndjson", 5)]
+    assert listed[0].etag
+    assert content == b"12345"
 
 
 # --- listing ---------------------------------------------------------------------------
@@ -278,7 +293,9 @@ def test_byte_ranges(aws: Any, start: int, end: int | None) -> None:
     put(aws, "r.bin", data)
     (obj,) = s3.list_objects("s3://traces/r.bin")
     with s3.open_object(obj, start, end) as stream:
+        assert stream.tell() == start
         assert stream.read() == data[start:end]
+        assert stream.tell() == start + len(data[start:end])
 
 
 def test_byte_range_is_a_range_request(aws: Any) -> None:
@@ -313,6 +330,10 @@ def test_gzip_object_bytes_intact(aws: Any) -> None:
         raw = stream.read()
     assert raw == compressed
     assert gzip.decompress(raw) == text
+    with s3.open_object(obj) as stream:
+        assert stream.peek(2)[:2] == b"\x1f\x8b"  # the form is detected by content
+        with gzip.GzipFile(fileobj=stream) as unzipped:
+            assert list(unzipped) == text.splitlines(keepends=True)
 
 
 def test_object_changed_since_listing_is_refused(aws: Any) -> None:

@@ -243,7 +243,9 @@ def open_object(
     """A readable binary stream of an object, or of its bytes ``start`` to ``end - 1``.
 
     The body is streamed from S3 as it is read (``read(n)``, ``readline()``, ``readinto``
-    and iteration work as for a file); nothing is read ahead beyond a buffer. When the object
+    and iteration work as for a file; ``peek`` too, for detecting the form by content;
+    ``tell`` is the offset in the whole object; it cannot seek); nothing is read ahead beyond
+    a buffer. When the object
     no longer has the size it was listed with, the read is refused rather than giving a
     different object's bytes; so is an object replaced since it was listed (its ETag).
 
@@ -264,7 +266,9 @@ def open_object(
         raise ValueError(f"bad byte range {start}..{end} of {obj.url}")
     stop = obj.size if end is None else min(end, obj.size)
     if start >= stop:
-        return io.BytesIO(b"")
+        empty = io.BytesIO()
+        empty.seek(start)  # tell() is the offset in the object, as for a real range
+        return empty
     s3 = _client(client)
     ranged = start > 0 or stop < obj.size
     kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
@@ -287,7 +291,8 @@ def open_object(
             f"{obj.url}: the object changed while it was being read "
             f"(listed with {obj.size} bytes, now {total})"
         )
-    return io.BufferedReader(_StreamingRaw(response["Body"], obj.url), buffer_size=1 << 16)
+    raw = _StreamingRaw(response["Body"], obj.url, start)
+    return io.BufferedReader(raw, buffer_size=1 << 16)
 
 
 def _object_size(response: dict[str, Any], *, ranged: bool) -> int | None:
@@ -300,16 +305,22 @@ def _object_size(response: dict[str, Any], *, ranged: bool) -> int | None:
 
 
 class _StreamingRaw(io.RawIOBase):
-    """A raw stream over a botocore ``StreamingBody`` (read in the sizes asked for)."""
+    """A raw stream over a botocore ``StreamingBody`` (read in the sizes asked for).
 
-    def __init__(self, body: Any, url: str) -> None:
+    Not seekable; ``tell`` is the offset in the whole object (a range starts at ``start``).
+    """
+
+    def __init__(self, body: Any, url: str, start: int) -> None:
         super().__init__()
         self._body = body
         self._url = url
-        self._position = 0
+        self._position = start
 
     def readable(self) -> bool:
         return True
+
+    def tell(self) -> int:
+        return self._position
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
