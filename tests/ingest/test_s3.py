@@ -314,6 +314,55 @@ def test_byte_range_is_a_range_request(aws: Any) -> None:
     assert ranges == ["bytes=10-19", None]
 
 
+def test_seek_behaves_as_a_local_file(aws: Any, tmp_path: Path) -> None:
+    data = b"".join(b"%d %s\n" % (i, b"x" * (i % 97)) for i in range(8000))
+    assert len(data) > 300_000  # several buffers
+    put(aws, "lines.ndjson", data)
+    (obj,) = s3.list_objects("s3://traces/lines.ndjson")
+    local = tmp_path / "lines.ndjson"
+    local.write_bytes(data)
+    client = s3.client()
+    gets: list[str | None] = []
+    client.meta.events.register(
+        "before-call.s3.GetObject", lambda params, **_: gets.append(params["headers"].get("Range"))
+    )
+
+    def steps(handle: Any) -> list[object]:
+        seen: list[object] = [handle.read(7), handle.seek(0), handle.read(3), handle.tell()]
+        for target in (200_000, 50_000, len(data) - 5):  # as the reader splits a file in ranges
+            seen += [handle.seek(target), handle.readline(), handle.tell()]
+        seen += [handle.seek(-10, 2), handle.read(), handle.tell(), handle.seek(3, 1)]
+        seen += [handle.seek(1000), handle.read(20), handle.tell()]
+        return seen
+
+    with local.open("rb") as handle:
+        expected = steps(handle)
+    with s3.open_object(obj, client=client) as stream:
+        assert stream.seekable()
+        assert steps(stream) == expected
+    # The rewind after the first bytes stays in the buffer; each far seek is one ranged GET.
+    assert gets[0] is None
+    last = len(data) - 1
+    assert gets[1:] == [
+        f"bytes=200000-{last}",
+        f"bytes=50000-{last}",
+        f"bytes={last - 4}-{last}",
+        f"bytes={last - 9}-{last}",
+        f"bytes=1000-{last}",
+    ]
+
+
+def test_seek_in_a_range_ends_at_the_range_end(aws: Any) -> None:
+    put(aws, "r.bin", bytes(range(100)))
+    (obj,) = s3.list_objects("s3://traces/r.bin")
+    with s3.open_object(obj, 10, 20) as stream:
+        assert stream.seek(0, 2) == 20
+        assert stream.seek(15) == 15
+        assert stream.read() == bytes(range(15, 20))
+        assert stream.seek(5) == 5
+        assert stream.read(3) == bytes(range(5, 8))
+
+
 @pytest.mark.parametrize(("start", "end"), [(-1, None), (10, 5)])
 def test_bad_byte_range(start: int, end: int | None) -> None:
     with pytest.raises(ValueError, match="bad byte range"):

@@ -242,12 +242,13 @@ def open_object(
 ) -> BinaryIO:
     """A readable binary stream of an object, or of its bytes ``start`` to ``end - 1``.
 
-    The body is streamed from S3 as it is read (``read(n)``, ``readline()``, ``readinto``
-    and iteration work as for a file; ``peek`` too, for detecting the form by content;
-    ``tell`` is the offset in the whole object; it cannot seek); nothing is read ahead beyond
-    a buffer. When the object
-    no longer has the size it was listed with, the read is refused rather than giving a
-    different object's bytes; so is an object replaced since it was listed (its ETag).
+    The body is streamed from S3 as it is read (``read(n)``, ``readline()``, ``readinto``,
+    ``peek`` and iteration work as for a file); nothing is read ahead beyond a 64 KiB
+    buffer. Positions (``tell``, ``seek``) are offsets in the whole object: the stream
+    starts at ``start`` and ends at ``end``; a seek outside the buffer starts a new ranged
+    GetObject there, so a reader can look at the first bytes and go back to 0 as in a file.
+    An object whose size or ETag is no longer the listed one is refused rather than giving
+    another version's bytes.
 
     Args:
         obj: The object (from ``list_objects``).
@@ -260,39 +261,104 @@ def open_object(
 
     Raises:
         ValueError: ``start`` is negative or ``end`` is before ``start``.
-        SourceUnavailable: The object cannot be read (missing, refused, changed, unreachable).
+        SourceUnavailable: The object cannot be read (missing, refused, changed, unreachable);
+            also from a later read or seek.
     """
     if start < 0 or (end is not None and end < start):
         raise ValueError(f"bad byte range {start}..{end} of {obj.url}")
     stop = obj.size if end is None else min(end, obj.size)
-    if start >= stop:
-        empty = io.BytesIO()
-        empty.seek(start)  # tell() is the offset in the object, as for a real range
-        return empty
-    s3 = _client(client)
-    ranged = start > 0 or stop < obj.size
-    kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
-    if ranged:
-        kwargs["Range"] = f"bytes={start}-{stop - 1}"
-    if obj.etag:
-        kwargs["IfMatch"] = obj.etag
-    response = _call(obj.url, "s3:GetObject", s3.get_object, **kwargs)
-    total = _object_size(response, ranged=ranged)
-    length = int(response["ContentLength"])
-    if total is None:
-        response["Body"].close()
-        raise SourceUnavailable(
-            f"{obj.url}: the endpoint ignored a byte-range request (no Content-Range in "
-            "its answer), so part of the object cannot be read"
-        )
-    if total != obj.size or length != stop - start:
-        response["Body"].close()
-        raise SourceUnavailable(
-            f"{obj.url}: the object changed while it was being read "
-            f"(listed with {obj.size} bytes, now {total})"
-        )
-    raw = _StreamingRaw(response["Body"], obj.url, start)
+    raw = _ObjectRaw(_client(client), obj, start, stop)
     return io.BufferedReader(raw, buffer_size=1 << 16)
+
+
+class _ObjectRaw(io.RawIOBase):
+    """A raw stream over bytes ``[position, stop)`` of an object, one GetObject per run.
+
+    The first GetObject is made at once, so that a missing or refused object fails on open.
+    """
+
+    def __init__(self, s3: Any, obj: S3Object, start: int, stop: int) -> None:
+        super().__init__()
+        self._s3 = s3
+        self._obj = obj
+        self._stop = stop
+        self._position = start
+        self._body: Any = None
+        if start < stop or obj.size == 0:
+            self._body = self._get(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._stop}[whence]
+        target = base + offset
+        if target < 0:
+            raise ValueError(f"negative seek position {target} in {self._obj.url}")
+        if target != self._position:
+            self._drop_body()
+            self._position = target
+        return target
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._stop - self._position)
+        if wanted <= 0:
+            return 0
+        if self._body is None:
+            self._body = self._get(self._position)
+        try:
+            data = self._body.read(wanted)
+        except Exception as exc:
+            raise SourceUnavailable(
+                f"{self._obj.url}: reading failed at byte {self._position}: {_first_line(exc)}"
+            ) from exc
+        n = len(data)
+        view[:n] = data
+        self._position += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._drop_body()
+        super().close()
+
+    def _drop_body(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+    def _get(self, position: int) -> Any:
+        """The body of a GetObject of ``[position, stop)``, checked against the listing."""
+        obj = self._obj
+        ranged = position > 0 or self._stop < obj.size
+        kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
+        if ranged:
+            kwargs["Range"] = f"bytes={position}-{self._stop - 1}"
+        if obj.etag:
+            kwargs["IfMatch"] = obj.etag
+        response = _call(obj.url, "s3:GetObject", self._s3.get_object, **kwargs)
+        total = _object_size(response, ranged=ranged)
+        length = int(response["ContentLength"])
+        if total is None:
+            response["Body"].close()
+            raise SourceUnavailable(
+                f"{obj.url}: the endpoint ignored a byte-range request (no Content-Range in "
+                "its answer), so part of the object cannot be read"
+            )
+        if total != obj.size or length != self._stop - position:
+            response["Body"].close()
+            raise SourceUnavailable(
+                f"{obj.url}: the object changed while it was being read "
+                f"(listed with {obj.size} bytes, now {total})"
+            )
+        return response["Body"]
 
 
 def _object_size(response: dict[str, Any], *, ranged: bool) -> int | None:
@@ -302,43 +368,6 @@ def _object_size(response: dict[str, Any], *, ranged: bool) -> int | None:
     content_range = str(response.get("ContentRange", ""))
     _, _, total = content_range.rpartition("/")
     return int(total) if total.isdigit() else None
-
-
-class _StreamingRaw(io.RawIOBase):
-    """A raw stream over a botocore ``StreamingBody`` (read in the sizes asked for).
-
-    Not seekable; ``tell`` is the offset in the whole object (a range starts at ``start``).
-    """
-
-    def __init__(self, body: Any, url: str, start: int) -> None:
-        super().__init__()
-        self._body = body
-        self._url = url
-        self._position = start
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        try:
-            data = self._body.read(len(view))
-        except Exception as exc:
-            raise SourceUnavailable(
-                f"{self._url}: reading failed at byte {self._position}: {_first_line(exc)}"
-            ) from exc
-        n = len(data)
-        view[:n] = data
-        self._position += n
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
 
 
 def read_bytes(url: str, *, client: Any = None) -> bytes:
