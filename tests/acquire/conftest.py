@@ -1,49 +1,14 @@
-"""Fixtures for the live-source tests: a moto server on loopback and botocore event hooks."""
+"""Fixtures for the live-source tests: boto3 clients for the shared moto server (tests/conftest.py)
+and botocore event hooks."""
 
 from __future__ import annotations
 
 import json
-import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """A moto server (real HTTP) on 127.0.0.1, a free port; yields its endpoint URL.
-
-    Dummy credentials are set in the environment for the fixture's lifetime only.
-    """
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_SESSION_TOKEN", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.delenv("AWS_PROFILE", raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-
-
-@pytest.fixture
-def endpoint(moto_server: str) -> str:
-    """The moto endpoint, with all of moto's state reset before the test."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    return moto_server
 
 
 @pytest.fixture
