@@ -20,6 +20,7 @@ import click
 import tracelens
 from tracelens.acquire.address import parse_host_port
 from tracelens.commands import analyze as analyze_command
+from tracelens.commands import convert as convert_command
 from tracelens.commands import dashboard as dashboard_command
 from tracelens.commands import emulate as emulate_command
 from tracelens.commands import explain as explain_command
@@ -365,6 +366,30 @@ def dashboard(
         functions=functions,
         engine=engine,
     )
+
+
+@main.command()
+@_paths_argument
+@_output_option(
+    "The dataset directory to write (new or empty, or a dataset with --overwrite).",
+    directory=True,
+    required=True,
+)
+@click.option("--overwrite", is_flag=True, help="Replace the dataset already in DIR.")
+@_engine_options
+def convert(paths: tuple[str, ...], output: Path, overwrite: bool, engine: EngineOptions) -> None:
+    """Write traces as a Parquet dataset that analyze, explain and dashboard read directly.
+
+    The dataset holds the normalised traces partitioned by trace id, the bundle's side
+    inputs (config.json, dlq/) and a manifest of what was read (documents, rejections, input
+    files), so later looks at an incident skip JSON parsing.
+
+    \b
+    Example:
+        tracelens convert traces/ -o incident.parquet
+        tracelens analyze incident.parquet --format json
+    """
+    convert_command.run(paths, output=output, overwrite=overwrite, engine=engine)
 
 
 def _host_port(value: str, option: str) -> tuple[str, int]:

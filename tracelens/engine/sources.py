@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from tracelens.engine.dataset import is_dataset, open_dataset
+from tracelens.errors import SourceUnavailable
 from tracelens.ingest.files import expand_paths, read_partitioned
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     import polars as pl
 
@@ -37,12 +39,23 @@ def open_inputs(
     partitions: int | None = None,
     workers: int | None = None,
 ) -> Inputs:
-    """Read ``paths`` (files, directories, globs) into partitions under ``scratch``.
+    """Read ``paths`` (files, directories, globs) into partitions under ``scratch``, or open
+    the one dataset ``paths`` names (``tracelens convert``), which is partitioned already.
 
     Raises:
-        SourceUnavailable: a path does not exist or cannot be read.
+        SourceUnavailable: a path does not exist or cannot be read, or a dataset is given
+            with other paths.
         NoUsableInput: not one valid segment document was read.
+        DatasetError: a dataset is incomplete or of another schema version.
     """
+    datasets = [Path(p) for p in paths if is_dataset(Path(p))]
+    if datasets:
+        if len(paths) > 1:
+            raise SourceUnavailable(
+                f"{datasets[0]} is a dataset (tracelens convert): analyse it on its own, or "
+                "convert all the inputs into one dataset"
+            )
+        return open_dataset(datasets[0])
     files = expand_paths(paths)
     read = read_partitioned(files, scratch, workers=workers, partitions=partitions)
     read.check_usable()
