@@ -35,6 +35,7 @@ class Run:
 
     inputs: Inputs
     options: EngineOptions
+    work: Path  # the work directory
 
     def analyse(
         self,
@@ -49,7 +50,9 @@ class Run:
         Raises:
             SelectionError: see ``analysis.pipeline.analyse_facts``.
         """
-        return analyse_local(self.inputs, side, functions=functions, since=since, until=until)
+        return analyse_local(
+            self.inputs, side, self.work, functions=functions, since=since, until=until
+        )
 
 
 @contextmanager
@@ -63,7 +66,7 @@ def open_run(paths: Sequence[str | Path], options: EngineOptions | None = None) 
     """
     options = options or EngineOptions()
     with work_directory(options.work_dir, keep=options.keep_work_dir) as work:
-        yield Run(open_inputs(paths, work, partitions=options.partitions), options)
+        yield Run(open_inputs(paths, work, partitions=options.partitions), options, work)
 
 
 def analyse_paths(
