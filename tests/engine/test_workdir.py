@@ -49,9 +49,12 @@ def test_an_unwritable_work_directory_is_one_clear_error(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("number", [errno.ENOSPC, errno.EROFS])
 def test_a_full_disk_names_the_work_directory(tmp_path: Path, number: int) -> None:
+    def fill(work: Path) -> None:
+        raise OSError(number, "No space left on device")
+
     with pytest.raises(WorkDirError, match="work directory") as caught:
-        with work_directory(tmp_path) as work:
-            raise OSError(number, "No space left on device")
+        _inside(tmp_path, fill)
+    (work,) = _made
     assert str(work) in str(caught.value)
     assert not work.exists()
 
