@@ -6,9 +6,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from tracelens.engine.local import analyse_local
 from tracelens.engine.sources import open_inputs
 from tracelens.engine.workdir import work_directory
+from tracelens.model.frames import TraceFrames
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -53,6 +56,14 @@ class Run:
         return analyse_local(
             self.inputs, side, self.work, functions=functions, since=since, until=until
         )
+
+    def frames(self) -> TraceFrames:
+        """Every partition settled and held together (``explain`` reads whole traces)."""
+        pieces = [self.inputs.settle(k) for k in range(self.inputs.partitions)]
+        entities = pl.concat([p[0] for p in pieces], rechunk=False)
+        links = pl.concat([p[1] for p in pieces], rechunk=False)
+        stats = self.inputs.stats(sum(p[2] for p in pieces))
+        return TraceFrames(entities=entities, links=links, stats=stats)
 
 
 @contextmanager
