@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 
 def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]) -> SideInputs:
-    """The side inputs of PATH... (bundles), ``--config`` and ``--dlq``."""
-    return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
+    """The side inputs of PATH... (bundles: directories or ``s3://`` prefixes), ``--config``
+    and ``--dlq``."""
+    return tracelens.read_side_inputs(list(paths), config=config, dlq=list(dlq))
 
 
 def engine_options(

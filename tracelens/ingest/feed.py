@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 import msgspec
 
 from tracelens.errors import SourceUnavailable
+from tracelens.ingest.inputs import InputFile
 from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
 from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
@@ -90,7 +91,7 @@ def decode_rejections(rows: Iterable[list[Any]]) -> tuple[Rejection, ...]:
 
 
 def read_fed(
-    path: Path,
+    path: InputFile,
     index: int,
     workers: int,
     scratch: Path,
@@ -134,7 +135,7 @@ def read_fed(
     return parts
 
 
-def _feed(path: Path, pipes: list[IO[bytes]], limits: ReadLimits) -> tuple[Rejection | None, bool]:
+def _feed(path: InputFile, pipes: list[IO[bytes]], limits: ReadLimits) -> tuple[Rejection | None, bool]:
     """Send the file's values to the pipes in chunks.
 
     Returns why reading stopped early, if it did, and whether that is because the file is not
