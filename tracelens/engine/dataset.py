@@ -357,9 +357,7 @@ def upload_dataset(local: Path, url: str, *, replace: bool) -> None:
     """
     if replace:
         s3.delete_prefix(url)
-    files = sorted(
-        (f.relative_to(local).parts, f) for f in local.rglob("*") if f.is_file()
-    )
+    files = sorted((f.relative_to(local).parts, f) for f in local.rglob("*") if f.is_file())
     for parts, file in files:
         if parts != (MANIFEST,):
             s3.upload_file(file, s3.join(url, *parts))

@@ -27,7 +27,6 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 import msgspec
 
 from tracelens.errors import SourceUnavailable
-from tracelens.ingest.inputs import InputFile
 from tracelens.ingest.jsonstream import JsonStreamError, iter_elements
 from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
@@ -47,6 +46,8 @@ from tracelens.model.frames import Rejection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+
+    from tracelens.ingest.inputs import InputFile
 
 _CHUNK = struct.Struct("<QIQ")
 _VALUE = struct.Struct("<qqI")
@@ -135,7 +136,9 @@ def read_fed(
     return parts
 
 
-def _feed(path: InputFile, pipes: list[IO[bytes]], limits: ReadLimits) -> tuple[Rejection | None, bool]:
+def _feed(
+    path: InputFile, pipes: list[IO[bytes]], limits: ReadLimits
+) -> tuple[Rejection | None, bool]:
     """Send the file's values to the pipes in chunks.
 
     Returns why reading stopped early, if it did, and whether that is because the file is not

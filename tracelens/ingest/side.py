@@ -64,10 +64,10 @@ def read_side_inputs(
     config_files: list[InputFile] = []
     dump_specs: list[tuple[str | None, InputFile]] = []
     for path in paths:
-        config_file, dumps = bundle_side_files(path)
+        config_file, bundle_dumps = bundle_side_files(path)
         if config_file is not None:
             config_files.append(config_file)
-        dump_specs.extend((None, p) for p in dumps)
+        dump_specs.extend((None, p) for p in bundle_dumps)
     if isinstance(config, Path):
         config_files.append(config)
     elif config is not None:
@@ -111,7 +111,7 @@ def bundle_side_files(path: str | Path) -> tuple[InputFile | None, list[InputFil
 def _s3_bundle_files(url: str) -> tuple[InputFile | None, list[InputFile]]:
     """``bundle_side_files`` of an ``s3://`` URL: listed, never guessed from a failed read."""
     _, key = s3.parse_s3_url(url)
-    if glob.has_magic(url) or (key and not key.endswith("/") and s3.find_object(url)):
+    if glob.has_magic(url) or (key and not key.endswith("/") and s3.find_object(url) is not None):
         return None, []  # not a folder
     config = s3.find_object(s3.join(url, bundle.CONFIG_FILE))
     dlq = s3.join(url, bundle.DLQ_DIR)

@@ -11,7 +11,10 @@ Parquet files as traces; writing and opening it is ``tracelens.engine.dataset``:
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Written last: a dataset without it is incomplete.
 MANIFEST = "manifest.json"
