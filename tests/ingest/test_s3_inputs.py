@@ -249,3 +249,19 @@ def test_a_dataset_inside_a_walked_directory_is_an_error(tmp_path: Path) -> None
         expand_paths([bundle])
     # Named on its own, the dataset is read.
     assert analyze_json(converted).replace(str(converted), str(bundle)) == expected
+
+
+def test_a_dataset_partition_file_named_or_globbed_is_an_error(tmp_path: Path) -> None:
+    converted = tmp_path / "ds"
+    assert run_cli("convert", SAMPLES / "healthy_api", "-o", converted).exit_code == 0
+    for given in (converted / "bucket=0000" / "entities.parquet", converted / "*" / "*.parquet"):
+        with pytest.raises(SourceUnavailable, match=f"{converted}: a tracelens dataset"):
+            expand_paths([str(given)])
+
+
+def test_side_input_errors_name_the_s3_object(aws: Any) -> None:
+    upload_tree(aws, SAMPLES / "healthy_api", "bad")
+    aws.put_object(Bucket=BUCKET, Key="bad/config.json", Body=b"{not json")
+    one_line_error(
+        run_cli("analyze", f"s3://{BUCKET}/bad"), f"s3://{BUCKET}/bad/config.json", "not valid JSON"
+    )

@@ -177,14 +177,16 @@ def expand_paths(paths: Sequence[str | Path]) -> list[InputFile]:
         if path.is_dir():
             found.extend(_walk(path))
         elif path.is_file():
-            found.append(path)
+            found.append(_not_in_dataset(path))
         elif glob.has_magic(str(raw)):
             matches = sorted(glob.glob(str(raw), recursive=True))
             if not matches:
                 raise SourceUnavailable(f"{raw}: no file matches this pattern")
             for match in matches:
                 match_path = Path(match)
-                found.extend(_walk(match_path) if match_path.is_dir() else [match_path])
+                found.extend(
+                    _walk(match_path) if match_path.is_dir() else [_not_in_dataset(match_path)]
+                )
         elif path.exists():
             raise SourceUnavailable(f"{raw}: not a regular file or directory")
         else:
@@ -222,6 +224,15 @@ def _refuse_dataset(dataset: str | Path, given: str | Path) -> NoReturn:
         "trace files: give the dataset directory on its own (with its "
         f"{dataset_layout.MANIFEST}; convert again if it has none)"
     )
+
+
+def _not_in_dataset(file: Path) -> Path:
+    """``file``, unless it is a partition file of a dataset (then the error)."""
+    root = dataset_layout.dataset_root(list(file.parts))
+    if root is not None:
+        dataset = Path(*file.parts[:root]) if root else Path()
+        _refuse_dataset(dataset, dataset)
+    return file
 
 
 def _walk(directory: Path) -> list[Path]:
