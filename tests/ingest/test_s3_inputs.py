@@ -265,3 +265,28 @@ def test_side_input_errors_name_the_s3_object(aws: Any) -> None:
     one_line_error(
         run_cli("analyze", f"s3://{BUCKET}/bad"), f"s3://{BUCKET}/bad/config.json", "not valid JSON"
     )
+
+
+def test_one_object_needs_no_listing_permission(aws: Any, tmp_path: Path) -> None:
+    """s3:GetObject alone reads one object: looking for dataset or bundle side files must
+    not need s3:ListBucket."""
+    from botocore.exceptions import ClientError
+
+    local = SAMPLES / "healthy_api" / "traces.ndjson"
+    aws.put_object(Bucket=BUCKET, Key="only/traces.ndjson", Body=local.read_bytes())
+    url = f"s3://{BUCKET}/only/traces.ndjson"
+
+    def refuse(**_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "AccessDenied", "Message": "denied (injected)"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+            "ListObjectsV2",
+        )
+
+    # The process's own client, which the command uses.
+    s3._client(None).meta.events.register("before-call.s3.ListObjectsV2", refuse)
+    report = json.loads(analyze_json(url))
+    assert report["input"]["files"] == [url]
+    one_line_error(run_cli("analyze", f"s3://{BUCKET}/only"), "s3:ListBucket")

@@ -254,6 +254,26 @@ def find_object(url: str, client: Any = None) -> S3Object | None:
     return None
 
 
+def head_object(url: str, client: Any = None) -> S3Object | None:
+    """The object ``url`` names, asked with HeadObject (``s3:GetObject`` is enough when it
+    exists), or None when S3 answers 404.
+
+    Raises:
+        SourceUnavailable: The URL names no object key, or the bucket is missing or refuses
+            (without ``s3:ListBucket``, S3 answers 403 for a missing key as well).
+    """
+    bucket, key = _object_url(url)
+    try:
+        head = _client(client).head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if not _is_aws_error(exc):
+            raise
+        if _status(exc) == 404:
+            return None
+        _raise(url, exc, "s3:GetObject")
+    return S3Object(bucket, key, int(head["ContentLength"]), str(head.get("ETag", "")))
+
+
 def list_under(url: str, client: Any = None, *, limit: int | None = None) -> list[S3Object]:
     """Every object under the folder ``url``, nothing skipped (unlike ``list_objects``).
 
@@ -686,6 +706,7 @@ __all__ = [
     "delete_prefix",
     "download_prefix",
     "find_object",
+    "head_object",
     "is_s3",
     "join",
     "list_objects",

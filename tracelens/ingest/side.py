@@ -109,9 +109,9 @@ def bundle_side_files(path: str | Path) -> tuple[InputFile | None, list[InputFil
 
 
 def _s3_bundle_files(url: str) -> tuple[InputFile | None, list[InputFile]]:
-    """``bundle_side_files`` of an ``s3://`` URL: listed, never guessed from a failed read."""
+    """``bundle_side_files`` of an ``s3://`` URL (one object has none; a folder is listed)."""
     _, key = s3.parse_s3_url(url)
-    if glob.has_magic(url) or (key and not key.endswith("/") and s3.find_object(url) is not None):
+    if glob.has_magic(url) or (key and not key.endswith("/") and s3.head_object(url) is not None):
         return None, []  # not a folder
     config = s3.find_object(s3.join(url, bundle.CONFIG_FILE))
     dlq = s3.join(url, bundle.DLQ_DIR)
