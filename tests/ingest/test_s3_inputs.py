@@ -94,6 +94,11 @@ def test_a_glob_in_an_s3_url_is_refused() -> None:
 
 def test_missing_bucket_is_one_line_exit_2(aws: Any) -> None:
     one_line_error(run_cli("analyze", "s3://no-such-bucket/run"), "no-such-bucket", "not exist")
+    one_line_error(
+        run_cli("convert", SAMPLES / "healthy_api", "-o", "s3://no-such-bucket/ds"),
+        "s3://no-such-bucket/ds",
+        "not exist",
+    )
 
 
 # --- big objects read by reader processes ------------------------------------------------
