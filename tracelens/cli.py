@@ -376,14 +376,17 @@ def dashboard(
 
 @main.command()
 @_paths_argument
-@_output_option(
-    "The dataset directory to write (new or empty, or a dataset with --overwrite).",
-    directory=True,
+@click.option(
+    "-o",
+    "--output",
     required=True,
+    metavar="DIR",
+    help="The dataset directory or s3://bucket/prefix to write (new or empty, or a dataset "
+    "with --overwrite).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the dataset already in DIR.")
 @_engine_options
-def convert(paths: tuple[str, ...], output: Path, overwrite: bool, engine: EngineOptions) -> None:
+def convert(paths: tuple[str, ...], output: str, overwrite: bool, engine: EngineOptions) -> None:
     """Write traces as a Parquet dataset that analyze, explain and dashboard read directly.
 
     The dataset holds the normalised traces partitioned by trace id, the bundle's side

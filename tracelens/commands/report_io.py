@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import click
@@ -13,6 +12,7 @@ from tracelens.errors import TracelensError
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
+    from pathlib import Path
 
     from rich.console import Console
 
@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 
 def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]) -> SideInputs:
-    """The side inputs of PATH... (bundles), ``--config`` and ``--dlq``."""
-    return tracelens.read_side_inputs([Path(p) for p in paths], config=config, dlq=list(dlq))
+    """The side inputs of PATH... (bundles: directories or ``s3://`` prefixes), ``--config``
+    and ``--dlq``."""
+    return tracelens.read_side_inputs(list(paths), config=config, dlq=list(dlq))
 
 
 def engine_options(

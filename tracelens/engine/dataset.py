@@ -16,6 +16,7 @@ same report as analysing its input, without parsing JSON again.
 
 from __future__ import annotations
 
+import glob
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,12 @@ import msgspec
 import polars as pl
 
 from tracelens.errors import SourceUnavailable, TracelensError
+from tracelens.ingest import s3
+from tracelens.ingest.inputs import read_whole
+from tracelens.ingest.s3 import S3Object
+from tracelens.ingest.side import bundle_side_files
 from tracelens.model import bundle
+from tracelens.model import dataset_layout as layout
 from tracelens.model import schema as col
 from tracelens.model.frames import IngestStats, Rejection
 
@@ -39,10 +45,9 @@ if TYPE_CHECKING:
 #: meaning of a column changes, so an older dataset is refused instead of misread.
 SCHEMA_VERSION = 1
 FORMAT = "tracelens.dataset"
-MANIFEST = "manifest.json"
-_ENTITIES = "entities.parquet"
-_LINKS = "links.parquet"
-_BUCKET = "bucket="
+MANIFEST = layout.MANIFEST
+_ENTITIES = layout.ENTITIES
+_LINKS = layout.LINKS
 
 
 class DatasetError(TracelensError):
@@ -74,13 +79,11 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
 
 def is_dataset(path: Path) -> bool:
     """Whether ``path`` is a directory that a convert wrote (or began to write)."""
-    return path.is_dir() and (
-        (path / MANIFEST).is_file() or any(path.glob(f"{_BUCKET}*/{_ENTITIES}"))
-    )
+    return layout.is_dataset_dir(path)
 
 
 def _bucket(directory: Path, partition: int) -> Path:
-    return directory / f"{_BUCKET}{partition:04d}"
+    return directory / layout.partition_folder(partition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class Dataset:
 
     path: Path
     manifest: Manifest
+    #: Where the dataset is, as errors name it (the ``s3://`` URL of a downloaded one).
+    name: str = ""
 
     @property
     def partitions(self) -> int:
@@ -97,12 +102,13 @@ class Dataset:
     def settle(self, partition: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         """Partition ``partition``'s entities and links (duplicates were removed before)."""
         folder = _bucket(self.path, partition)
+        shown = f"{self.name}/{folder.name}" if self.name else str(folder)
         try:
             entities = pl.read_parquet(folder / _ENTITIES)
             links = pl.read_parquet(folder / _LINKS)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise SourceUnavailable(
-                f"{folder}: cannot read the dataset's partition ({exc})"
+                f"{shown}: cannot read the dataset's partition ({exc})"
             ) from exc
         for name, frame, schema in (
             ("entities", entities, col.ENTITIES),
@@ -110,7 +116,7 @@ class Dataset:
         ):
             if frame.schema != schema:
                 raise DatasetError(
-                    f"{folder / f'{name}.parquet'}: columns differ from schema version "
+                    f"{shown}/{name}.parquet: columns differ from schema version "
                     f"{SCHEMA_VERSION}; convert the input again"
                 )
         return entities, links, 0
@@ -127,37 +133,43 @@ class Dataset:
         )
 
 
-def open_dataset(path: Path) -> Dataset:
+def open_dataset(path: Path, *, name: str = "") -> Dataset:
     """The dataset at ``path``.
+
+    Args:
+        path: The dataset's directory.
+        name: Where it is, as errors name it (default: ``path``).
 
     Raises:
         DatasetError: it has no manifest (an interrupted convert), another format, or another
             schema version.
     """
+    shown = name or str(path)
     manifest_path = path / MANIFEST
+    manifest_shown = f"{shown}/{MANIFEST}" if name else str(manifest_path)
     if not manifest_path.is_file():
         raise DatasetError(
-            f"{path}: incomplete dataset (no {MANIFEST}: was convert interrupted?); "
+            f"{shown}: incomplete dataset (no {MANIFEST}: was convert interrupted?); "
             "convert the input again with --overwrite"
         )
     try:
         raw = msgspec.json.decode(manifest_path.read_bytes())
     except (OSError, msgspec.DecodeError) as exc:
-        raise DatasetError(f"{manifest_path}: not a readable manifest ({exc})") from exc
+        raise DatasetError(f"{manifest_shown}: not a readable manifest ({exc})") from exc
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise DatasetError(f"{manifest_path}: not a tracelens dataset manifest")
+        raise DatasetError(f"{manifest_shown}: not a tracelens dataset manifest")
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         raise DatasetError(
-            f"{path}: dataset schema version {version} (written by tracelens "
+            f"{shown}: dataset schema version {version} (written by tracelens "
             f"{raw.get('tracelens', '?')}); this tracelens reads version {SCHEMA_VERSION}: "
             "convert the input again"
         )
     try:
         manifest = msgspec.convert(raw, Manifest)
     except msgspec.ValidationError as exc:
-        raise DatasetError(f"{manifest_path}: {exc}") from exc
-    return Dataset(path=path, manifest=manifest)
+        raise DatasetError(f"{manifest_shown}: {exc}") from exc
+    return Dataset(path=path, manifest=manifest, name=name)
 
 
 def prepare_output(path: Path, *, overwrite: bool) -> None:
@@ -189,7 +201,7 @@ def prepare_output(path: Path, *, overwrite: bool) -> None:
 
 
 def write_dataset(
-    inputs: Inputs, out: Path, *, version: str, side_sources: Sequence[Path] = ()
+    inputs: Inputs, out: Path, *, version: str, side_sources: Sequence[str | Path] = ()
 ) -> Manifest:
     """Write every partition of ``inputs`` to ``out`` (prepared by ``prepare_output``), the
     side inputs of the bundles ``side_sources``, then the manifest.
@@ -239,15 +251,14 @@ def write_dataset(
     return manifest
 
 
-def side_sources(paths: Sequence[Path]) -> list[Path]:
-    """The directories among ``paths`` that hold a bundle's side inputs.
+def side_sources(paths: Sequence[str | Path]) -> list[str | Path]:
+    """The bundles among ``paths`` (directories or ``s3://`` prefixes) that hold side inputs.
 
     Raises:
         DatasetError: more than one does (a dataset holds the side inputs of one bundle).
+        SourceUnavailable: an ``s3://`` prefix cannot be listed.
     """
-    found = [
-        p for p in paths if p.is_dir() and (bundle.config_path(p).is_file() or bundle.dlq_dumps(p))
-    ]
+    found = [p for p in paths if any(bundle_side_files(p))]
     if len(found) > 1:
         shown = ", ".join(str(p) for p in found)
         raise DatasetError(
@@ -257,11 +268,97 @@ def side_sources(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _copy_side_inputs(source: Path, out: Path) -> None:
-    if bundle.config_path(source).is_file():
-        shutil.copyfile(bundle.config_path(source), bundle.config_path(out))
-    dumps = bundle.dlq_dumps(source)
+def _copy_side_inputs(source: str | Path, out: Path) -> None:
+    config, dumps = bundle_side_files(source)
+    if config is not None:
+        bundle.config_path(out).write_bytes(read_whole(config))
     if dumps:
         bundle.dlq_dir(out).mkdir()
         for dump in dumps:
-            shutil.copyfile(dump, bundle.dlq_dir(out) / dump.name)
+            name = dump.key.rpartition("/")[2] if isinstance(dump, S3Object) else dump.name
+            (bundle.dlq_dir(out) / name).write_bytes(read_whole(dump))
+
+
+# --- datasets on S3 ----------------------------------------------------------------------
+
+
+def is_s3_dataset(url: str) -> bool:
+    """Whether the ``s3://`` prefix ``url`` holds a dataset with its manifest."""
+    if glob.has_magic(url):
+        return False  # expand_paths says what is wrong with it
+    try:
+        return s3.find_object(s3.join(url, MANIFEST)) is not None
+    except SourceUnavailable:
+        # Listing ``url`` as trace objects names the problem with ``url`` itself (and
+        # refuses a dataset's Parquet objects, so nothing is misread).
+        return False
+
+
+def fetch_dataset(url: str, local: Path) -> Dataset:
+    """Download the dataset at ``url`` into the empty directory ``local`` and open it; the
+    manifest is read and checked first, so a dataset of another schema version is refused
+    before its partitions are downloaded.
+
+    Raises:
+        SourceUnavailable: an object cannot be read.
+        DatasetError: see ``open_dataset``.
+        OSError: ``local`` cannot be written.
+    """
+    local.mkdir(parents=True, exist_ok=True)
+    (local / MANIFEST).write_bytes(s3.read_bytes(s3.join(url, MANIFEST)))
+    open_dataset(local, name=url)
+    s3.download_prefix(url, local)
+    return open_dataset(local, name=url)
+
+
+def prepare_s3_output(url: str, *, overwrite: bool) -> bool:
+    """Check that the ``s3://`` prefix ``url`` can take a new dataset (as ``prepare_output``
+    for a directory), and that it can be written; nothing is deleted yet.
+
+    Returns:
+        Whether a dataset is there, to be deleted before the new one is uploaded.
+
+    Raises:
+        DatasetError: the prefix holds a dataset and ``overwrite`` is false, or holds other
+            objects (never removed).
+        SourceUnavailable: the bucket is missing or refuses listing or writing.
+    """
+    objects = s3.list_under(url)
+    _, key = s3.parse_s3_url(url)
+    folder = key if not key or key.endswith("/") else f"{key}/"
+    if objects:
+        if not all(_in_dataset(obj.key[len(folder) :]) for obj in objects):
+            raise DatasetError(
+                f"{url}: not empty and not a tracelens dataset; give an empty or new prefix"
+            )
+        if not overwrite:
+            raise DatasetError(f"{url}: already holds a dataset; give --overwrite to replace it")
+    s3.check_writable(url)
+    return bool(objects)
+
+
+def _in_dataset(relative: str) -> bool:
+    """Whether a file at ``relative`` in a folder is one a convert writes."""
+    parts = relative.split("/")
+    return (
+        relative in (MANIFEST, bundle.CONFIG_FILE)
+        or layout.dataset_root(parts) == 0
+        or (len(parts) == 2 and parts[0] == bundle.DLQ_DIR)
+    )
+
+
+def upload_dataset(local: Path, url: str, *, replace: bool) -> None:
+    """Upload the dataset written at ``local`` to ``url``: the old one deleted first when
+    ``replace``, then the partitions and side inputs, and the manifest last, so an
+    interrupted upload never looks complete.
+
+    Raises:
+        SourceUnavailable: an object cannot be deleted or written.
+    """
+    if replace:
+        s3.delete_prefix(url)
+    files = sorted((f.relative_to(local).parts, f) for f in local.rglob("*") if f.is_file())
+    for parts, file in files:
+        if parts != (MANIFEST,):
+            s3.upload_file(file, s3.join(url, *parts))
+    s3.upload_file(local / MANIFEST, s3.join(url, MANIFEST))

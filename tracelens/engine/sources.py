@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from tracelens.engine.dataset import is_dataset, open_dataset
+from tracelens.engine.dataset import fetch_dataset, is_dataset, is_s3_dataset, open_dataset
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.files import expand_paths, read_partitioned
+from tracelens.ingest.s3 import is_s3
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,8 +40,9 @@ def open_inputs(
     partitions: int | None = None,
     workers: int | None = None,
 ) -> Inputs:
-    """Read ``paths`` (files, directories, globs) into partitions under ``scratch``, or open
-    the one dataset ``paths`` names (``tracelens convert``), which is partitioned already.
+    """Read ``paths`` (files, directories, globs, ``s3://`` objects and prefixes) into
+    partitions under ``scratch``, or open the one dataset ``paths`` names (``tracelens
+    convert``), which is partitioned already (one on S3 is downloaded into ``scratch``).
 
     Raises:
         SourceUnavailable: a path does not exist or cannot be read, or a dataset is given
@@ -48,15 +50,23 @@ def open_inputs(
         NoUsableInput: not one valid segment document was read.
         DatasetError: a dataset is incomplete or of another schema version.
     """
-    datasets = [Path(p) for p in paths if is_dataset(Path(p))]
+    datasets = [p for p in paths if _is_dataset(p)]
     if datasets:
         if len(paths) > 1:
             raise SourceUnavailable(
                 f"{datasets[0]} is a dataset (tracelens convert): analyse it on its own, or "
                 "convert all the inputs into one dataset"
             )
-        return open_dataset(datasets[0])
+        (dataset,) = datasets
+        if is_s3(dataset):
+            return fetch_dataset(str(dataset), scratch / "dataset")
+        return open_dataset(Path(dataset))
     files = expand_paths(paths)
     read = read_partitioned(files, scratch, workers=workers, partitions=partitions)
     read.check_usable()
     return read
+
+
+def _is_dataset(path: str | Path) -> bool:
+    """Whether ``path`` is a dataset directory, or an ``s3://`` prefix holding a dataset."""
+    return is_s3_dataset(str(path)) if is_s3(path) else is_dataset(Path(path))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
 
 from tracelens.errors import SideInputError
+from tracelens.ingest.inputs import read_whole
 from tracelens.model import aws_config as aws
 from tracelens.model.side import (
     DEFAULT_MAXIMUM_EVENT_AGE_SECONDS,
@@ -29,7 +31,8 @@ from tracelens.model.side import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
+
+    from tracelens.ingest.inputs import InputFile
 
 T = TypeVar("T")
 
@@ -71,15 +74,15 @@ class ConfigContents:
     notes: tuple[str, ...] = ()
 
 
-def config_files(paths: Sequence[Path]) -> list[Path]:
+def config_files(paths: Sequence[InputFile]) -> list[InputFile]:
     """The files to read: each path itself, or every ``*.json`` in a directory (sorted).
 
     Raises:
         SideInputError: A directory holds no ``*.json`` file.
     """
-    files: list[Path] = []
+    files: list[InputFile] = []
     for path in paths:
-        if path.is_dir():
+        if isinstance(path, Path) and path.is_dir():
             found = sorted(p for p in path.glob("*.json") if p.is_file())
             if not found:
                 raise SideInputError(f"{path}: config directory has no *.json files")
@@ -87,17 +90,17 @@ def config_files(paths: Sequence[Path]) -> list[Path]:
         else:
             files.append(path)
     # A bundle's config.json also named by --config DIR is read once.
-    seen: set[Path] = set()
+    seen: set[InputFile] = set()
     unique = []
     for file in files:
-        key = file.resolve()
+        key = file.resolve() if isinstance(file, Path) else file
         if key not in seen:
             seen.add(key)
             unique.append(file)
     return unique
 
 
-def read_config_files(paths: Sequence[Path]) -> ConfigContents:
+def read_config_files(paths: Sequence[InputFile]) -> ConfigContents:
     """Read and validate config files and directories of them, merged in order.
 
     Args:
@@ -212,7 +215,7 @@ def _on_failure(config: aws.DestinationConfig | None) -> str | None:
 # --- one file ---------------------------------------------------------------------------------
 
 
-def _read_file(file: Path, merged: _Merged) -> None:
+def _read_file(file: InputFile, merged: _Merged) -> None:
     raw = _decode(file)
     if not isinstance(raw, dict):
         raise _shape_error(file, f"a JSON {_kind(raw)}")
@@ -248,7 +251,7 @@ def _read_file(file: Path, merged: _Merged) -> None:
         raise _shape_error(file, f"an object with {keys}" if raw else "an empty object")
 
 
-def _read_tracelens_config(raw: dict[str, Any], file: Path, merged: _Merged) -> None:
+def _read_tracelens_config(raw: dict[str, Any], file: InputFile, merged: _Merged) -> None:
     config = _convert(raw, aws.TracelensConfig, file)
     for name, body in (config.functions or {}).items():
         where = f"functions.{name}"
@@ -264,7 +267,7 @@ def _read_tracelens_config(raw: dict[str, Any], file: Path, merged: _Merged) -> 
 def _add_configuration(
     configuration: aws.FunctionConfiguration,
     name: str | None,
-    file: Path,
+    file: InputFile,
     where: str,
     merged: _Merged,
 ) -> None:
@@ -277,7 +280,7 @@ def _add_configuration(
 
 
 def _add_invoke(
-    config: aws.FunctionEventInvokeConfig, file: Path, where: str, merged: _Merged
+    config: aws.FunctionEventInvokeConfig, file: InputFile, where: str, merged: _Merged
 ) -> None:
     name = function_name_from_arn(config.function_arn)
     if name is None:
@@ -287,7 +290,7 @@ def _add_invoke(
 
 
 def _add_mapping(
-    mapping: aws.EventSourceMappingConfiguration, file: Path, where: str, merged: _Merged
+    mapping: aws.EventSourceMappingConfiguration, file: InputFile, where: str, merged: _Merged
 ) -> None:
     if not mapping.event_source_arn:
         # e.g. a self-managed Kafka mapping: no queue or stream tracelens analyses.
@@ -310,7 +313,7 @@ def _add_mapping(
     )
 
 
-def _queue(arn: str, queue: aws.Queue, file: Path, where: str) -> QueueConfig:
+def _queue(arn: str, queue: aws.Queue, file: InputFile, where: str) -> QueueConfig:
     attributes = queue.attributes or aws.QueueAttributes()
     policy: RedrivePolicy | None = None
     raw_policy = attributes.redrive_policy
@@ -331,7 +334,7 @@ def _queue(arn: str, queue: aws.Queue, file: Path, where: str) -> QueueConfig:
     )
 
 
-def _decode_policy(text: str, file: Path, where: str) -> aws.RedrivePolicy:
+def _decode_policy(text: str, file: InputFile, where: str) -> aws.RedrivePolicy:
     try:
         raw = msgspec.json.decode(text)
     except msgspec.DecodeError as exc:
@@ -342,9 +345,9 @@ def _decode_policy(text: str, file: Path, where: str) -> aws.RedrivePolicy:
 # --- decoding and errors ----------------------------------------------------------------------
 
 
-def _decode(file: Path) -> Any:
+def _decode(file: InputFile) -> Any:
     try:
-        data = file.read_bytes()
+        data = read_whole(file)
     except FileNotFoundError:
         raise SideInputError(f"{file}: config file not found") from None
     except IsADirectoryError:
@@ -357,7 +360,7 @@ def _decode(file: Path) -> Any:
         raise SideInputError(f"{file}: config is not valid JSON ({exc})") from exc
 
 
-def _convert(raw: Any, kind: type[T], file: Path, where: str = "") -> T:
+def _convert(raw: Any, kind: type[T], file: InputFile, where: str = "") -> T:
     """``raw`` as ``kind``; numbers given as strings (SQS attributes) are converted."""
     try:
         return msgspec.convert(raw, kind, strict=False)
@@ -366,7 +369,7 @@ def _convert(raw: Any, kind: type[T], file: Path, where: str = "") -> T:
 
 
 def _validation_error(
-    exc: msgspec.ValidationError, raw: Any, kind: type, file: Path, where: str
+    exc: msgspec.ValidationError, raw: Any, kind: type, file: InputFile, where: str
 ) -> SideInputError:
     """msgspec's "message - at `$.path`" as "file: where.path: what is wrong"."""
     match = _ERROR.match(str(exc))
@@ -455,11 +458,11 @@ def _join(where: str, path: str) -> str:
     return f"{where}{path}" if path.startswith((".", "[")) or not path else f"{where}.{path}"
 
 
-def _at(file: Path, where: str) -> str:
+def _at(file: InputFile, where: str) -> str:
     return f"{file}: {where}: " if where else f"{file}: "
 
 
-def _shape_error(file: Path, found: str) -> SideInputError:
+def _shape_error(file: InputFile, found: str) -> SideInputError:
     return SideInputError(
         f"{file}: not a config file (found {found}); accepted: {'; '.join(ACCEPTED_SHAPES)}"
     )

@@ -47,6 +47,8 @@ from tracelens.model.frames import Rejection
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
+    from tracelens.ingest.inputs import InputFile
+
 _CHUNK = struct.Struct("<QIQ")
 _VALUE = struct.Struct("<qqI")
 
@@ -90,7 +92,7 @@ def decode_rejections(rows: Iterable[list[Any]]) -> tuple[Rejection, ...]:
 
 
 def read_fed(
-    path: Path,
+    path: InputFile,
     index: int,
     workers: int,
     scratch: Path,
@@ -134,7 +136,9 @@ def read_fed(
     return parts
 
 
-def _feed(path: Path, pipes: list[IO[bytes]], limits: ReadLimits) -> tuple[Rejection | None, bool]:
+def _feed(
+    path: InputFile, pipes: list[IO[bytes]], limits: ReadLimits
+) -> tuple[Rejection | None, bool]:
     """Send the file's values to the pipes in chunks.
 
     Returns why reading stopped early, if it did, and whether that is because the file is not

@@ -15,14 +15,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tracelens.errors import NoUsableInput, SourceUnavailable
+from tracelens.ingest import s3
+from tracelens.ingest.inputs import GZIP_RATIO, InputFile
 from tracelens.ingest.merge import Part, ingest_stats, settle
 from tracelens.ingest.partition import partitions_for
 from tracelens.ingest.processes import read_parts
 from tracelens.ingest.reading import DEFAULT_LIMITS, ReadLimits
-from tracelens.model import bundle
+from tracelens.ingest.s3 import S3Object, is_s3
+from tracelens.model import bundle, dataset_layout
 from tracelens.model.frames import NOT_SEGMENTS, IngestStats, TraceFrames
 
 if TYPE_CHECKING:
@@ -75,7 +78,7 @@ class Partitioned:
 
 
 def read_partitioned(
-    files: Sequence[Path],
+    files: Sequence[InputFile],
     scratch: Path,
     *,
     workers: int | None = None,
@@ -100,15 +103,22 @@ def read_partitioned(
     return Partitioned(parts=parts, partitions=partitions, files=tuple(str(f) for f in files))
 
 
-def _input_bytes(path: Path) -> int:
-    """The file's size, times 5 for gzip (a usual ratio for trace JSON)."""
+def _input_bytes(path: InputFile) -> int:
+    """The file's size, times 5 for gzip (a usual ratio for trace JSON).
+
+    An S3 object is taken as gzip by its name (``*.gz``): looking at its first bytes would
+    cost a request per object, and the number only chooses how many partitions to make
+    (reports do not depend on it).
+    """
+    if isinstance(path, S3Object):
+        return path.size * (GZIP_RATIO if path.key.endswith(".gz") else 1)
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
             compressed = handle.read(2) == b"\x1f\x8b"
     except OSError:
         return 0  # reading it reports the problem
-    return size * 5 if compressed else size
+    return size * GZIP_RATIO if compressed else size
 
 
 def read_traces(
@@ -149,27 +159,39 @@ def _describe(files: Sequence[str]) -> str:
     return f"{len(files)} files"
 
 
-def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """Expand directories and glob patterns into a sorted, de-duplicated list of trace files."""
-    found: list[Path] = []
+def expand_paths(paths: Sequence[str | Path]) -> list[InputFile]:
+    """Expand directories, ``s3://`` prefixes and glob patterns into a de-duplicated list of
+    trace files (each directory's or prefix's files sorted).
+
+    Raises:
+        SourceUnavailable: a path does not exist or names nothing to read, an ``s3://`` URL
+            holds a glob pattern, or a directory or prefix holds a dataset (``tracelens
+            convert``) whose Parquet files would otherwise be read as traces.
+    """
+    found: list[InputFile] = []
     for raw in paths:
+        if is_s3(raw):
+            found.extend(_s3_files(str(raw)))
+            continue
         path = Path(raw)
         if path.is_dir():
             found.extend(_walk(path))
         elif path.is_file():
-            found.append(path)
+            found.append(_not_in_dataset(path))
         elif glob.has_magic(str(raw)):
             matches = sorted(glob.glob(str(raw), recursive=True))
             if not matches:
                 raise SourceUnavailable(f"{raw}: no file matches this pattern")
             for match in matches:
                 match_path = Path(match)
-                found.extend(_walk(match_path) if match_path.is_dir() else [match_path])
+                found.extend(
+                    _walk(match_path) if match_path.is_dir() else [_not_in_dataset(match_path)]
+                )
         elif path.exists():
             raise SourceUnavailable(f"{raw}: not a regular file or directory")
         else:
             raise SourceUnavailable(f"{raw}: no such file or directory")
-    unique: dict[str, Path] = {}
+    unique: dict[str, InputFile] = {}
     for file in found:
         unique.setdefault(str(file), file)
     if not unique:
@@ -177,9 +199,47 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
     return list(unique.values())
 
 
+def _s3_files(url: str) -> list[S3Object]:
+    """The trace objects an ``s3://`` URL names (``s3.list_objects``)."""
+    if glob.has_magic(url):
+        raise SourceUnavailable(
+            f"{url}: glob patterns are not supported in s3:// URLs; give the prefix (folder) "
+            "that holds the objects"
+        )
+    objects = s3.list_objects(url)
+    bucket, _ = s3.parse_s3_url(url)
+    for obj in objects:
+        root = dataset_layout.dataset_root(obj.key.split("/"))
+        if root is not None:
+            folder = "/".join(obj.key.split("/")[:root])
+            _refuse_dataset(f"{s3.SCHEME}{bucket}/{folder}".rstrip("/"), url)
+    return objects
+
+
+def _refuse_dataset(dataset: str | Path, given: str | Path) -> NoReturn:
+    """Raise the error for a dataset met where trace files were expected."""
+    where = "" if str(dataset) == str(given).rstrip("/") else f" inside {given}"
+    raise SourceUnavailable(
+        f"{dataset}: a tracelens dataset (Parquet, written by tracelens convert){where}, not "
+        "trace files: give the dataset directory on its own (with its "
+        f"{dataset_layout.MANIFEST}; convert again if it has none)"
+    )
+
+
+def _not_in_dataset(file: Path) -> Path:
+    """``file``, unless it is a partition file of a dataset (then the error)."""
+    root = dataset_layout.dataset_root(list(file.parts))
+    if root is not None:
+        dataset = Path(*file.parts[:root]) if root else Path()
+        _refuse_dataset(dataset, dataset)
+    return file
+
+
 def _walk(directory: Path) -> list[Path]:
     files: list[Path] = []
     for root, dirs, names in os.walk(directory):
+        if dataset_layout.has_partitions(Path(root)):
+            _refuse_dataset(root, directory)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != bundle.DLQ_DIR)
         for name in sorted(names):
             if (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -24,6 +23,7 @@ from tracelens.ingest.feed import (
     read_fed,
     spawn_reader,
 )
+from tracelens.ingest.inputs import InputFile, decode_input, encode_input, input_size, open_bytes
 from tracelens.ingest.merge import Part
 from tracelens.ingest.reading import (
     DEFAULT_LIMITS,
@@ -40,6 +40,7 @@ from tracelens.model.frames import Rejection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class Task:
     """One piece of reading: a whole file of any form, a line-aligned range of plain NDJSON,
     or a large file this process splits and feeds to the reader processes (``feed``)."""
 
-    path: Path
+    path: InputFile
     index: int  # the file's position among all input files
     size: int  # bytes, to balance the processes
     start: int = 0
@@ -56,7 +57,7 @@ class Task:
 
 
 def read_parts(
-    files: Sequence[Path],
+    files: Sequence[InputFile],
     workers: int,
     scratch: Path,
     *,
@@ -72,15 +73,14 @@ def read_parts(
     return read_files(files, partitions=partitions, limits=limits)
 
 
-def plan(files: Sequence[Path], workers: int, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[Task]:
+def plan(
+    files: Sequence[InputFile], workers: int, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> list[Task]:
     """Tasks in reading order: large plain NDJSON files split into ``workers`` ranges, other
     large files (gzip, one large JSON value) fed to the reader processes."""
     tasks: list[Task] = []
     for index, path in enumerate(files):
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0  # reading it reports the problem
+        size = input_size(path)  # 0 when unreadable: reading it reports the problem
         big = workers > 1 and size >= limits.parallel_min_bytes
         form = _large_form(path, limits.detect_bytes) if big else None
         if form == "ranges":
@@ -92,7 +92,7 @@ def plan(files: Sequence[Path], workers: int, *, limits: ReadLimits = DEFAULT_LI
     return tasks
 
 
-def _large_form(path: Path, detect_bytes: int) -> str | None:
+def _large_form(path: InputFile, detect_bytes: int) -> str | None:
     """ "ranges" for plain NDJSON, "fed" for gzip or one JSON value, None if unreadable."""
     try:
         stream, compressed = open_input(path)
@@ -103,10 +103,11 @@ def _large_form(path: Path, detect_bytes: int) -> str | None:
     return "ranges" if plain_lines else "fed"
 
 
-def _ranges(path: Path, pieces: int) -> list[tuple[int, int]]:
-    size = path.stat().st_size
+def _ranges(path: InputFile, pieces: int) -> list[tuple[int, int]]:
+    """Byte ranges that start at line starts (on S3, each seek is a ranged GetObject)."""
+    size = input_size(path)
     bounds = [0]
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         for k in range(1, pieces):
             handle.seek(max(size * k // pieces, bounds[-1]))
             handle.readline()
@@ -148,7 +149,9 @@ def _read_run(tasks: Sequence[Task], workers: int, scratch: Path, partitions: in
     for number, group in enumerate(_contiguous_groups(tasks, workers)):
         out = scratch / f"reader-{number}"
         out.mkdir()
-        jobs = [{**dataclasses.asdict(tasks[n]), "path": str(tasks[n].path)} for n in group]
+        jobs = [
+            {**dataclasses.asdict(tasks[n]), "path": encode_input(tasks[n].path)} for n in group
+        ]
         (out / "jobs.json").write_bytes(
             msgspec.json.encode({"partitions": partitions, "jobs": jobs})
         )
@@ -211,7 +214,7 @@ def run_worker(out: Path) -> None:
     for job in work["jobs"]:
         mark = reader.mark()
         lines = 0
-        path = Path(job["path"])
+        path = decode_input(job["path"])
         try:
             if job["end"] is None:
                 read_file(reader, path, job["index"])

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
+from tracelens.ingest.inputs import InputFile, open_bytes
 from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
 from tracelens.ingest.merge import Batch, Part
 from tracelens.ingest.normalise import FrameBuilder
@@ -50,14 +51,20 @@ class ReadLimits:
 DEFAULT_LIMITS = ReadLimits()
 
 
-def open_input(path: Path) -> tuple[BinaryIO, bool]:
-    """Open a file for reading, through gzip when it starts with gzip's magic bytes."""
+def open_input(path: InputFile) -> tuple[BinaryIO, bool]:
+    """Open a file (local or on S3) for reading, through gzip when it starts with gzip's
+    magic bytes.
+
+    Raises:
+        SourceUnavailable: The file cannot be opened.
+    """
+    handle = open_bytes(path)
     try:
-        handle = path.open("rb")
+        compressed = handle.read(2) == _GZIP_MAGIC
+        handle.seek(0)
     except OSError as exc:
+        handle.close()
         raise SourceUnavailable(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    compressed = handle.read(2) == _GZIP_MAGIC
-    handle.seek(0)
     if compressed:
         return cast("BinaryIO", gzip.GzipFile(fileobj=handle, mode="rb")), True
     return handle, False
@@ -202,7 +209,7 @@ def spilled_batches(
 
 
 def read_files(
-    files: Sequence[Path],
+    files: Sequence[InputFile],
     *,
     partitions: int = 1,
     first_index: int = 0,
@@ -217,7 +224,7 @@ def read_files(
 
 
 def read_file(
-    reader: Reader, path: Path, index: int, *, limits: ReadLimits = DEFAULT_LIMITS
+    reader: Reader, path: InputFile, index: int, *, limits: ReadLimits = DEFAULT_LIMITS
 ) -> None:
     """Read one whole file of any form."""
     reader.start(str(path), index)
@@ -377,11 +384,10 @@ def take(reader: Reader, line: int | None, pos: int, raw: bytes) -> None:
         reader.value(raw, line=line, pos=pos)
 
 
-def read_range(reader: Reader, path: Path, index: int, start: int, end: int) -> int:
+def read_range(reader: Reader, path: InputFile, index: int, start: int, end: int) -> int:
     """Read the lines in [start, end) of an NDJSON file, numbered from 1; returns how many."""
     reader.start(str(path), index)
-    with path.open("rb") as handle:
-        handle.seek(start)
+    with open_bytes(path, start, end) as handle:
         return _read_ndjson(_LimitedLines(handle, end - start), reader, start=start)
 
 

@@ -24,6 +24,7 @@ them, so ``import tracelens`` and ``is_s3`` stay light.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import shutil
@@ -226,6 +227,71 @@ def _list_prefix(
         if not _is_aws_error(exc):
             raise
         _raise(url, exc, "s3:ListBucket")
+
+
+def find_object(url: str, client: Any = None) -> S3Object | None:
+    """The object ``url`` names, or None when there is none (a folder is not an object).
+
+    Asks with ListObjectsV2 (``s3:ListBucket``), not HeadObject: S3 answers a missing key
+    with 403 rather than 404 to a caller without ``s3:ListBucket``, so a HEAD could not say
+    "absent" for certain.
+
+    Raises:
+        SourceUnavailable: The URL names no object key, or the bucket is missing or refuses.
+    """
+    bucket, key = _object_url(url)
+    response = _call(
+        url,
+        "s3:ListBucket",
+        _client(client).list_objects_v2,
+        Bucket=bucket,
+        Prefix=key,
+        MaxKeys=1,
+    )
+    for item in response.get("Contents", ()):
+        if item["Key"] == key:
+            return S3Object(bucket, key, int(item["Size"]), str(item.get("ETag", "")))
+    return None
+
+
+def head_object(url: str, client: Any = None) -> S3Object | None:
+    """The object ``url`` names, asked with HeadObject (``s3:GetObject`` is enough when it
+    exists), or None when S3 answers 404.
+
+    Raises:
+        SourceUnavailable: The URL names no object key, or the bucket is missing or refuses
+            (without ``s3:ListBucket``, S3 answers 403 for a missing key as well).
+    """
+    bucket, key = _object_url(url)
+    try:
+        head = _client(client).head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if not _is_aws_error(exc):
+            raise
+        if _status(exc) == 404:
+            return None
+        _raise(url, exc, "s3:GetObject")
+    return S3Object(bucket, key, int(head["ContentLength"]), str(head.get("ETag", "")))
+
+
+def list_under(url: str, client: Any = None, *, limit: int | None = None) -> list[S3Object]:
+    """Every object under the folder ``url``, nothing skipped (unlike ``list_objects``).
+
+    Args:
+        url: ``s3://bucket/prefix`` (taken as the folder ``prefix/``).
+        client: An S3 client; default: this process's own.
+        limit: Stop after this many objects.
+
+    Returns:
+        The objects in S3's (key) order; none when the folder is empty or absent.
+
+    Raises:
+        SourceUnavailable: The bucket is missing or refuses listing.
+    """
+    bucket, key = parse_s3_url(url)
+    size = None if limit is None else max(1, min(limit, 1000))
+    found = _list_prefix(_client(client), url, bucket, _folder(key), size)
+    return list(found if limit is None else itertools.islice(found, limit))
 
 
 def _is_trace(obj: S3Object, prefix: str) -> bool:
@@ -639,9 +705,12 @@ __all__ = [
     "client",
     "delete_prefix",
     "download_prefix",
+    "find_object",
+    "head_object",
     "is_s3",
     "join",
     "list_objects",
+    "list_under",
     "open_object",
     "parse_s3_url",
     "read_bytes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import glob
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tracelens.errors import SideInputError
+from tracelens.ingest import s3
 from tracelens.ingest.config_file import read_config_files
+from tracelens.ingest.inputs import InputFile, read_whole
+from tracelens.ingest.s3 import is_s3
 from tracelens.model import bundle
 from tracelens.model.side import (
     DestinationRecord,
@@ -39,13 +43,14 @@ _LAMBDA_ATTRIBUTES = ("ErrorCode", "ErrorMessage")
 
 
 def read_side_inputs(
-    paths: Sequence[Path], *, config: Path | Sequence[Path] | None, dlq: Sequence[str]
+    paths: Sequence[str | Path], *, config: Path | Sequence[Path] | None, dlq: Sequence[str]
 ) -> SideInputs:
     """Read config files and DLQ / destination dumps.
 
     Args:
-        paths: The PATH arguments of ``analyze``; a directory among them holding
-            ``config.json`` and/or ``dlq/*.json`` is an incident bundle and those are read.
+        paths: The PATH arguments of ``analyze``; a directory or ``s3://`` prefix among
+            them holding ``config.json`` and/or ``dlq/*.json`` is an incident bundle and
+            those are read (``bundle_side_files``).
         config: ``--config`` files or directories (tracelens' config.json or raw AWS CLI
             output, see ``tracelens.ingest.config_file``); merged last, in order, so they win.
         dlq: ``--dlq FILE`` or ``--dlq ARN=FILE`` values.
@@ -56,14 +61,13 @@ def read_side_inputs(
     Raises:
         SideInputError: A side file is missing or cannot be understood.
     """
-    config_files: list[Path] = []
-    dump_specs: list[tuple[str | None, Path]] = []
+    config_files: list[InputFile] = []
+    dump_specs: list[tuple[str | None, InputFile]] = []
     for path in paths:
-        if not path.is_dir():
-            continue
-        if bundle.config_path(path).is_file():
-            config_files.append(bundle.config_path(path))
-        dump_specs.extend((None, p) for p in bundle.dlq_dumps(path))
+        config_file, bundle_dumps = bundle_side_files(path)
+        if config_file is not None:
+            config_files.append(config_file)
+        dump_specs.extend((None, p) for p in bundle_dumps)
     if isinstance(config, Path):
         config_files.append(config)
     elif config is not None:
@@ -86,19 +90,53 @@ def read_side_inputs(
     )
 
 
+def bundle_side_files(path: str | Path) -> tuple[InputFile | None, list[InputFile]]:
+    """The side inputs of a bundle: its ``config.json`` (or None) and ``dlq/*.json`` dumps.
+
+    A bundle is a local directory or an ``s3://`` prefix taken as a folder; any other path
+    (a file, one S3 object, a glob) has none.
+
+    Raises:
+        SourceUnavailable: An ``s3://`` prefix cannot be listed.
+    """
+    if is_s3(path):
+        return _s3_bundle_files(str(path))
+    local = Path(path)
+    if not local.is_dir():
+        return None, []
+    config = bundle.config_path(local)
+    return (config if config.is_file() else None), list(bundle.dlq_dumps(local))
+
+
+def _s3_bundle_files(url: str) -> tuple[InputFile | None, list[InputFile]]:
+    """``bundle_side_files`` of an ``s3://`` URL (one object has none; a folder is listed)."""
+    _, key = s3.parse_s3_url(url)
+    if glob.has_magic(url) or (key and not key.endswith("/") and s3.head_object(url) is not None):
+        return None, []  # not a folder
+    config = s3.find_object(s3.join(url, bundle.CONFIG_FILE))
+    dlq = s3.join(url, bundle.DLQ_DIR)
+    folder = f"{s3.parse_s3_url(dlq)[1]}/"
+    dumps: list[InputFile] = [
+        obj
+        for obj in s3.list_under(dlq)
+        if "/" not in obj.key[len(folder) :] and obj.key.endswith(".json")
+    ]
+    return config, dumps
+
+
 # --- reading ----------------------------------------------------------------------------
 
 
-def _load(file: Path, what: str) -> bytes:
+def _load(file: InputFile, what: str) -> bytes:
     try:
-        return file.read_bytes()
+        return read_whole(file)
     except FileNotFoundError:
         raise SideInputError(f"{file}: {what} file not found") from None
     except OSError as exc:
         raise SideInputError(f"{file}: cannot read {what} file: {exc.strerror}") from exc
 
 
-def _int(value: Any, file: Path, where: str) -> int | None:
+def _int(value: Any, file: InputFile, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -155,7 +193,7 @@ def _failure_targets(
 
 
 def _read_dumps(
-    specs: Sequence[tuple[str | None, Path]], *, targets: Mapping[str, str], has_config: bool
+    specs: Sequence[tuple[str | None, InputFile]], *, targets: Mapping[str, str], has_config: bool
 ) -> tuple[tuple[SideDump, ...], tuple[str, ...]]:
     """Read every dump; give a dump without ``QueueArn`` the only configured target.
 
@@ -197,7 +235,7 @@ def _with_queue_arn(dump: SideDump, arn: str) -> SideDump:
     )
 
 
-def _read_dump(file: Path, arn: str | None) -> tuple[SideDump, list[str]]:
+def _read_dump(file: InputFile, arn: str | None) -> tuple[SideDump, list[str]]:
     """One dump file -> the dump and the notes on how it was read."""
     data = _load(file, "DLQ dump")
     if not data.strip():
@@ -261,7 +299,7 @@ def _read_dump(file: Path, arn: str | None) -> tuple[SideDump, list[str]]:
     return dump, []
 
 
-def _expected_messages(raw: dict[str, Any], file: Path) -> int | None:
+def _expected_messages(raw: dict[str, Any], file: InputFile) -> int | None:
     """The queue depth recorded in a dump (``fetch --with-dlq`` writes it), if any.
 
     Messages in flight (``NotVisible``) or delayed were in the queue too, but a receive
@@ -274,7 +312,7 @@ def _expected_messages(raw: dict[str, Any], file: Path) -> int | None:
     return sum(known) if known else None
 
 
-def _ndjson(data: bytes, file: Path) -> list[Any]:
+def _ndjson(data: bytes, file: InputFile) -> list[Any]:
     out = []
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
@@ -295,7 +333,7 @@ def _attribute(attributes: dict[str, Any], name: str) -> str | None:
 
 
 def _from_messages(
-    messages: list[Any], file: Path, queue_arn: str | None, expected: int | None, key: str
+    messages: list[Any], file: InputFile, queue_arn: str | None, expected: int | None, key: str
 ) -> tuple[SideDump, list[str]]:
     dlq_messages: list[DlqMessage] = []
     records: list[DestinationRecord] = []
