@@ -27,12 +27,23 @@ def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]
 
 
 def engine_options(
-    *, work_dir: str | None, keep_work_dir: bool, partitions: int | None
+    *,
+    work_dir: str | None,
+    keep_work_dir: bool,
+    partitions: int | None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> EngineOptions:
     """The engine options of the command line."""
     from tracelens.engine.run import EngineOptions
 
-    return EngineOptions(work_dir=work_dir, keep_work_dir=keep_work_dir, partitions=partitions)
+    return EngineOptions(
+        work_dir=work_dir,
+        keep_work_dir=keep_work_dir,
+        partitions=partitions,
+        engine=engine,
+        scheduler=scheduler if engine == "dask" else None,
+    )
 
 
 def build_report(
