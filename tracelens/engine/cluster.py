@@ -48,6 +48,7 @@ from tracelens.ingest import s3
 from tracelens.ingest.files import Partitioned, _input_bytes, expand_paths
 from tracelens.ingest.partition import partitions_for
 from tracelens.ingest.processes import plan, shift_line_numbers, task_counts
+from tracelens.ingest.reading import DEFAULT_LIMITS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -67,6 +68,8 @@ INSTALL_HINT = "the dask engine needs Dask: pip install 'tracelens[dask]'"
 #: Bytes of input per stage-1 task: large NDJSON files are split into ranges of about this
 #: size, and consecutive small files are read together up to it.
 RANGE_BYTES = 64 * 1024 * 1024
+#: The sizes that decide how files are planned (``processes.plan``; tests pass small ones).
+READ_LIMITS = DEFAULT_LIMITS
 #: Worker processes of a local cluster: one per CPU, at most this many.
 MAX_LOCAL_WORKERS = 4
 #: Seconds to wait for the scheduler to answer.
@@ -146,7 +149,9 @@ def _client(distributed: ModuleType, scheduler: str | None) -> Iterator[Any]:
         n_workers=min(os.cpu_count() or 1, MAX_LOCAL_WORKERS),
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        host="127.0.0.1",
+        dashboard_address=":0",  # no fixed port to collide on; no dashboard (below)
+        scheduler_kwargs={"dashboard": False},
         silence_logs=logging.ERROR,
     )
     try:
@@ -279,7 +284,8 @@ def read_on_cluster(
     if partitions is None:
         partitions = partitions_for(sum(_input_bytes(f) for f in files))
     largest = max((_input_bytes(f) for f in files), default=0)
-    tasks = plan(files, max(session.workers, 2, -(-largest // RANGE_BYTES)))
+    pieces = max(session.workers, 2, -(-largest // RANGE_BYTES))
+    tasks = plan(files, pieces, limits=READ_LIMITS)
     groups = _groups(tasks)
     client = session.client
     futures = []
