@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -261,3 +263,27 @@ def test_a_task_that_kills_every_worker_is_one_line_and_no_report(
     result = _with_killer(dask_client, killer, *args)
     one_line_error(result, "a Dask worker died while running the reading of", "not written")
     assert not out.exists()
+
+
+def test_ctrl_c_closes_the_cluster_and_removes_the_work_dir(
+    generated: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TRACELENS_DASK_SCHEDULER", None)
+    command = [sys.executable, "-m", "tracelens", "analyze", str(generated), "--engine", "dask"]
+    process = subprocess.Popen(
+        [*command, "--work-dir", str(work), "--format", "json", "-o", str(tmp_path / "r.json")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not list(work.glob("tracelens-work-*/read-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a worker is reading
+    assert process.poll() is None, "finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert list(work.iterdir()) == []
+    assert not (tmp_path / "r.json").exists()
