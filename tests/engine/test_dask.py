@@ -287,3 +287,24 @@ def test_ctrl_c_closes_the_cluster_and_removes_the_work_dir(
     assert process.returncode == 130, stderr
     assert list(work.iterdir()) == []
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_malformed_scheduler_address_is_one_line() -> None:
+    args = ["--engine", "dask", "--scheduler", "nonsense::x"]
+    result = run_cli("analyze", SAMPLES / "healthy_api", *args)
+    one_line_error(result, "--scheduler nonsense::x", "tcp://HOST:PORT")
+
+
+def test_a_scheduler_nobody_answers_at_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from tracelens.engine import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening
+        result = run_cli(
+            "analyze", SAMPLES / "healthy_api", "--engine", "dask", "--scheduler", address
+        )
+    one_line_error(result, f"cannot reach the Dask scheduler at {address}")

@@ -73,7 +73,7 @@ READ_LIMITS = DEFAULT_LIMITS
 #: Worker processes of a local cluster: one per CPU, at most this many.
 MAX_LOCAL_WORKERS = 4
 #: Seconds to wait for the scheduler to answer.
-CONNECT_TIMEOUT = 30
+CONNECT_TIMEOUT = 10
 
 
 def _distributed() -> ModuleType:
@@ -122,7 +122,7 @@ def dask_session(options: EngineOptions) -> Iterator[Session]:
         store = prefix if prefix is not None else str(work.resolve())
         if options.scheduler is not None and prefix is None:
             _check_reachable(client, work.resolve(), options.work_dir)
-        workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        workers = max(1, len(client.nthreads()))
         try:
             yield Session(client=client, store=store, scratch=work, workers=workers)
         finally:
@@ -133,6 +133,13 @@ def dask_session(options: EngineOptions) -> Iterator[Session]:
 @contextmanager
 def _client(distributed: ModuleType, scheduler: str | None) -> Iterator[Any]:
     if scheduler is not None:
+        try:
+            # A malformed or unknown address fails here, before a client exists.
+            distributed.comm.resolve_address(scheduler)
+        except (ValueError, OSError) as exc:
+            raise TracelensError(
+                f"--scheduler {scheduler}: {exc}; expected the tcp://HOST:PORT of a Dask scheduler"
+            ) from exc
         try:
             client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
