@@ -5,6 +5,7 @@ cannot reach."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -103,6 +104,24 @@ def test_generated_data_in_byte_ranges_gives_the_same_report(
     broken = [n for n, line in enumerate(lines, start=1) if line.startswith(b'{"broken"')]
     rejections = json.loads(dask)["input"]["rejections"]
     assert [r["line"] for r in rejections] == broken
+
+
+def test_gzip_pages_and_duplicates_across_tasks_give_the_same_report(
+    scheduler: str, generated: Path, tmp_path: Path, small_pieces: None
+) -> None:
+    # A gzip file and a {"Traces": [...]} page (both read whole by one task), the NDJSON in
+    # ranges, and every document of the gzip file a duplicate of one in the NDJSON file.
+    gen = require_shared("bench/gen_traces.py")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    page = folder / "page.json"
+    command = [sys.executable, str(gen), "--segments", "400", "--json", str(page), "--seed", "3"]
+    subprocess.run(command, check=True, capture_output=True)
+    (folder / "traces.ndjson.gz").write_bytes(gzip.compress(generated.read_bytes()))
+    (folder / "traces.ndjson").write_bytes(generated.read_bytes())
+    local, dask = both(folder, scheduler, "--partitions", "4")
+    assert dask == local
+    assert json.loads(dask)["input"]["duplicates"] > 0
 
 
 def test_work_dir_on_s3_gives_the_same_report_and_is_removed(
