@@ -1,8 +1,9 @@
 """Benchmark `tracelens analyze --format json` end to end on gen_traces.py data.
 
-Reproduces the numbers reported for the analyze issue: segments per second and the peak
-resident memory of the whole process tree (the CLI and its reader processes, summed, sampled
-every 20 ms from /proc).
+Reproduces the numbers reported for the analyze and scale issues: segments per second, the
+peak resident memory of the largest single process, and the peak of the whole process tree
+(the CLI, its reader and partition processes, summed), sampled every 20 ms from /proc.
+Options it does not know are given to ``tracelens analyze`` (e.g. ``--partitions 16``).
 
 Usage:
     python bench/bench_analyze.py --segments 1000000            # NDJSON, one trace per line
@@ -11,6 +12,8 @@ Usage:
     python bench/bench_analyze.py --file traces.ndjson --segments 1000000
     python bench/bench_analyze.py --file bench/out/gen_1000000.ndjson.gz --segments 1000000
         (after gzip -1 -k bench/out/gen_1000000.ndjson)
+    python bench/bench_analyze.py --segments 1000000 --form dataset  # converted first (timed
+        separately): analyze of the Parquet dataset
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT.parent / "shared" / "bench" / "gen_traces.py"
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, in KiB."""
+def _tree_rss_kib(pid: int) -> tuple[int, int]:
+    """Resident memory of ``pid`` and all its descendants, in KiB: summed, and the largest."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -43,24 +46,26 @@ def _tree_rss_kib(pid: int) -> int:
             continue
         children.setdefault(int(fields[1]), []).append(int(entry))
         rss[int(entry)] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, stack = 0, [pid]
+    total, largest, stack = 0, 0, [pid]
     while stack:
         current = stack.pop()
         total += rss.get(current, 0)
+        largest = max(largest, rss.get(current, 0))
         stack.extend(children.get(current, []))
-    return total
+    return total, largest
 
 
-def _run(command: list[str]) -> tuple[float, int, int]:
+def _run(command: list[str]) -> tuple[float, tuple[int, int], int]:
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kib(process.pid))
+            total, largest = _tree_rss_kib(process.pid)
+            peak[0] = max(peak[0], total)
+            peak[1] = max(peak[1], largest)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -71,7 +76,7 @@ def _run(command: list[str]) -> tuple[float, int, int]:
     sampler.join()
     if process.returncode not in (0, 1):
         sys.stderr.write(stderr.decode(errors="replace"))
-    return elapsed, peak, process.returncode
+    return elapsed, (peak[0], peak[1]), process.returncode
 
 
 def _generated(workdir: Path, segments: int, form: str) -> Path:
@@ -113,11 +118,11 @@ def _pages(ndjson: Path, folder: Path, per_page: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=1_000_000)
-    parser.add_argument("--form", choices=["ndjson", "json", "pages"], default="ndjson")
+    parser.add_argument("--form", choices=["ndjson", "json", "pages", "dataset"], default="ndjson")
     parser.add_argument("--page-traces", type=int, default=100, help="traces per page (pages)")
     parser.add_argument("--file", type=Path, help="use this trace file instead of generating")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
     path = args.file
     if path is None:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +130,15 @@ def main() -> int:
             path = args.workdir / f"gen_{args.segments}_pages_{args.page_traces}"
             if not path.exists():
                 _pages(_generated(args.workdir, args.segments, "ndjson"), path, args.page_traces)
+        elif args.form == "dataset":
+            source = _generated(args.workdir, args.segments, "ndjson")
+            path = args.workdir / f"gen_{args.segments}_dataset"
+            convert = [sys.executable, "-m", "tracelens", "convert", str(source), "-o", str(path)]
+            elapsed, (total, largest), _ = _run([*convert, "--overwrite", *extra])
+            print(
+                f"convert: {elapsed:.2f} s, peak RSS largest process {largest / 1024:.0f} MB, "
+                f"process tree {total / 1024:.0f} MB"
+            )
         else:
             path = _generated(args.workdir, args.segments, args.form)
     out = args.workdir / "report.json"
@@ -138,16 +152,19 @@ def main() -> int:
         "json",
         "-o",
         str(out),
+        *extra,
     ]
-    elapsed, peak_kib, code = _run(command)
-    size_mb = sum(p.stat().st_size for p in ([path] if path.is_file() else path.iterdir())) / 1e6
+    elapsed, (total_kib, largest_kib), code = _run(command)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
     print(f"file: {path} ({size_mb:.0f} MB, form {args.form})")
     print(f"command: {' '.join(command)}")
     print(f"exit code: {code}")
     print(f"elapsed: {elapsed:.2f} s")
     print(f"segments/s: {args.segments / elapsed:,.0f}")
     print(f"MB/s: {size_mb / elapsed:,.1f}")
-    print(f"peak RSS (process tree): {peak_kib / 1024:.0f} MB")
+    print(f"peak RSS (largest process): {largest_kib / 1024:.0f} MB")
+    print(f"peak RSS (process tree): {total_kib / 1024:.0f} MB")
     return 0
 
 

@@ -337,8 +337,14 @@ def analyze(
     "Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
 )
 @_with_side_options
+@_engine_options
 def explain(
-    key: str, paths: tuple[str, ...], fmt: str, config: tuple[Path, ...], dlq: tuple[str, ...]
+    key: str,
+    paths: tuple[str, ...],
+    fmt: str,
+    config: tuple[Path, ...],
+    dlq: tuple[str, ...],
+    engine: EngineOptions,
 ) -> None:
     """Tell the story of one request id, SQS message id or trace id, in time order.
 
@@ -349,7 +355,7 @@ def explain(
         tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
         tracelens explain b5050d2e sample_traces/async_retry_storm --format markdown
     """
-    explain_command.run(key, paths, fmt=fmt, config=config, dlq=dlq)
+    explain_command.run(key, paths, fmt=fmt, config=config, dlq=dlq, engine=engine)
 
 
 @main.command()

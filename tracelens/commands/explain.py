@@ -14,9 +14,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from tracelens.engine.run import EngineOptions
+
 
 def run(
-    key: str, paths: Sequence[str], *, fmt: str, config: Sequence[Path], dlq: Sequence[str]
+    key: str,
+    paths: Sequence[str],
+    *,
+    fmt: str,
+    config: Sequence[Path],
+    dlq: Sequence[str],
+    engine: EngineOptions | None = None,
 ) -> None:
     """Find ``key`` in the traces and print its story in ``fmt`` (text, markdown or json).
 
@@ -24,9 +32,11 @@ def run(
         TracelensError: Nothing matches ``key``.
     """
     from tracelens.analysis.explain import MIN_PREFIX, SEARCHED
+    from tracelens.engine.run import open_run
     from tracelens.report.story import render_story_json, render_story_markdown
 
-    frames = tracelens.read_traces(list(paths))
+    with open_run(list(paths), engine) as work:
+        frames = work.frames()
     side = side_inputs(paths, config, dlq)
     story = tracelens.explain(frames, side, key)
     if not story.found:

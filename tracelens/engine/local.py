@@ -1,11 +1,29 @@
-"""The local engine: reader processes on this machine, then one partition at a time."""
+"""The local engine: reader processes on this machine, then partitions in stage-2 processes.
+
+A partition whose pieces were spilled to files (or that lives in a dataset) is settled and
+reduced to facts in a separate process (``engine.worker``), one partition at a time per
+process, so no process holds more than a partition of entities; the facts come back as
+files. A single partition, or one read in this process, is analysed here.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tracelens.analysis.facts import merge_facts, partition_facts
+import msgspec
+
+from tracelens.analysis.facts import Facts, merge_facts, partition_facts
 from tracelens.analysis.pipeline import analyse_facts
+from tracelens.engine.dataset import Dataset
+from tracelens.engine.facts_files import read_facts
+from tracelens.engine.worker import Job
+from tracelens.errors import TracelensError
+from tracelens.ingest.files import Partitioned
+from tracelens.ingest.merge import pieces_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,20 +37,14 @@ if TYPE_CHECKING:
 def analyse_local(
     inputs: Inputs,
     side: SideInputs,
+    work: Path,
     *,
     functions: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> AnalysisResults:
-    """Facts of every partition of ``inputs`` (one in memory at a time), then the
-    cross-trace analyses on all facts."""
-    facts = []
-    duplicates = 0
-    for partition in range(inputs.partitions):
-        entities, links, found = inputs.settle(partition)
-        duplicates += found
-        facts.append(partition_facts(entities, links))
-        del entities, links
+    """Facts of every partition of ``inputs``, then the cross-trace analyses on all facts."""
+    facts, duplicates = partition_facts_all(inputs, work)
     return analyse_facts(
         merge_facts(facts),
         side,
@@ -41,3 +53,60 @@ def analyse_local(
         since=since,
         until=until,
     )
+
+
+def partition_facts_all(inputs: Inputs, work: Path) -> tuple[list[Facts], int]:
+    """The facts of every partition, in partition order, and the duplicates they held."""
+    jobs = [_job(inputs, k, work / "facts" / f"{k:04d}") for k in range(inputs.partitions)]
+    if inputs.partitions > 1 and all(job is not None for job in jobs):
+        return _in_processes([job for job in jobs if job is not None], work)
+    facts = []
+    duplicates = 0
+    for partition in range(inputs.partitions):
+        entities, links, found = inputs.settle(partition)
+        duplicates += found
+        facts.append(partition_facts(entities, links))
+        del entities, links
+    return facts, duplicates
+
+
+def _job(inputs: Inputs, partition: int, out: Path) -> Job | None:
+    """The stage-2 job of a partition that lives in files, else None."""
+    if isinstance(inputs, Dataset):
+        return Job(out=str(out), dataset=str(inputs.path), partition=partition)
+    if isinstance(inputs, Partitioned):
+        rows, links = pieces_of(inputs.parts, partition)
+        if all(isinstance(p, Path) for p in [*rows, *links]):
+            return Job(out=str(out), rows=[str(p) for p in rows], links=[str(p) for p in links])
+    return None
+
+
+def _in_processes(jobs: list[Job], work: Path) -> tuple[list[Facts], int]:
+    """Run the jobs in up to ``os.cpu_count()`` (at most 4) processes, contiguous groups."""
+    count = max(1, min(os.cpu_count() or 1, 4, len(jobs)))
+    groups = [jobs[i * len(jobs) // count : (i + 1) * len(jobs) // count] for i in range(count)]
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    running = []
+    for number, group in enumerate(groups):
+        jobs_file = work / f"stage2-{number}.json"
+        jobs_file.write_bytes(msgspec.json.encode(group))
+        errors = (work / f"stage2-{number}.stderr").open("wb")
+        command = [sys.executable, "-m", "tracelens.engine.worker", str(jobs_file)]
+        running.append((subprocess.Popen(command, env=env, stderr=errors), errors, jobs_file))
+    for process, errors, _ in running:
+        process.wait()
+        errors.close()
+    for process, _, jobs_file in running:
+        if process.returncode != 0:
+            text = jobs_file.with_suffix(".stderr").read_bytes().decode(errors="replace").strip()
+            last = (text.splitlines() or ["no output"])[-1]
+            raise TracelensError(f"a partition process failed ({last})")
+    facts = []
+    duplicates = 0
+    for job in jobs:
+        partition, found = read_facts(Path(job.out))
+        facts.append(partition)
+        duplicates += found
+    return facts, duplicates

@@ -6,10 +6,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from tracelens.engine.local import analyse_local
 from tracelens.engine.sources import open_inputs
 from tracelens.engine.workdir import WorkDirError, work_directory
 from tracelens.ingest.s3 import is_s3
+from tracelens.model.frames import TraceFrames
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -38,6 +41,7 @@ class Run:
 
     inputs: Inputs
     options: EngineOptions
+    work: Path  # the work directory
 
     def analyse(
         self,
@@ -58,7 +62,17 @@ class Run:
 
             assert isinstance(self.inputs, ClusterInputs)
             return self.inputs.analyse(side, functions=functions, since=since, until=until)
-        return analyse_local(self.inputs, side, functions=functions, since=since, until=until)
+        return analyse_local(
+            self.inputs, side, self.work, functions=functions, since=since, until=until
+        )
+
+    def frames(self) -> TraceFrames:
+        """Every partition settled and held together (``explain`` reads whole traces)."""
+        pieces = [self.inputs.settle(k) for k in range(self.inputs.partitions)]
+        entities = pl.concat([p[0] for p in pieces], rechunk=False)
+        links = pl.concat([p[1] for p in pieces], rechunk=False)
+        stats = self.inputs.stats(sum(p[2] for p in pieces))
+        return TraceFrames(entities=entities, links=links, stats=stats)
 
 
 @contextmanager
@@ -78,7 +92,7 @@ def open_run(paths: Sequence[str | Path], options: EngineOptions | None = None) 
         from tracelens.engine.cluster import open_cluster_inputs
 
         with open_cluster_inputs(paths, options) as inputs:
-            yield Run(inputs, options)
+            yield Run(inputs, options, inputs.session.scratch)
         return
     if is_s3(options.work_dir):
         raise WorkDirError(
@@ -86,7 +100,7 @@ def open_run(paths: Sequence[str | Path], options: EngineOptions | None = None) 
             "(the local engine spills to a local directory)"
         )
     with work_directory(options.work_dir, keep=options.keep_work_dir) as work:
-        yield Run(open_inputs(paths, work, partitions=options.partitions), options)
+        yield Run(open_inputs(paths, work, partitions=options.partitions), options, work)
 
 
 def analyse_paths(

@@ -5,6 +5,7 @@ independently sent subsegments to their owners, type the columns and stack the b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -17,13 +18,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
+#: One partition's piece of a batch: in memory, or an Arrow IPC file a reader spilled.
+Piece = pl.DataFrame | Path
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One batch of a reader's rows and links, split by partition (``partition.split``):
     ``rows[k]`` holds partition k's rows, None when it has none."""
 
-    rows: tuple[pl.LazyFrame | None, ...]
-    links: tuple[pl.LazyFrame | None, ...]
+    rows: tuple[Piece | None, ...]
+    links: tuple[Piece | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +66,26 @@ def settle(parts: Sequence[Part], partition: int) -> tuple[pl.DataFrame, pl.Data
     # written by reader processes). Whole-partition questions (duplicates, owners of
     # independent subsegments) are answered first on a few columns; then each batch is
     # settled and collected on its own, so memory holds the result plus one batch.
-    row_batches = [b.rows[partition] for part in parts for b in part.batches]
-    link_batches = [b.links[partition] for part in parts for b in part.batches]
-    return _settle(
-        [b for b in row_batches if b is not None], [b for b in link_batches if b is not None]
-    )
+    return settle_pieces(*pieces_of(parts, partition))
 
 
-def _settle(
-    row_batches: list[pl.LazyFrame], link_batches: list[pl.LazyFrame]
+def pieces_of(parts: Sequence[Part], partition: int) -> tuple[list[Piece], list[Piece]]:
+    """The row and link pieces of one partition in reading order."""
+    rows = [b.rows[partition] for part in parts for b in part.batches]
+    links = [b.links[partition] for part in parts for b in part.batches]
+    return [r for r in rows if r is not None], [k for k in links if k is not None]
+
+
+def _lazy(piece: Piece) -> pl.LazyFrame:
+    return piece.lazy() if isinstance(piece, pl.DataFrame) else pl.scan_ipc(piece)
+
+
+def settle_pieces(
+    row_pieces: Sequence[Piece], link_pieces: Sequence[Piece]
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """``settle`` of one partition given its pieces (see ``pieces_of``)."""
+    row_batches = [_lazy(piece) for piece in row_pieces]
+    link_batches = [_lazy(piece) for piece in link_pieces]
     rows = pl.concat(row_batches) if row_batches else _empty(ROW_SCHEMA).lazy()
     # DOC_ID is still the id of the document each row was read from (see ROW_SCHEMA).
     instance = [col.TRACE_ID, col.DOC_ID, FILE, POS, SUB]

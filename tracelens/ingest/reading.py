@@ -16,8 +16,6 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-import polars as pl
-
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import BadValue, decode_value
 from tracelens.ingest.jsonstream import FirstLine, JsonStreamError, iter_elements
@@ -156,8 +154,8 @@ class Reader:
         if self.spill is None:
             self.batches.append(
                 Batch(
-                    rows=tuple(None if f is None else f.lazy() for f in row_pieces),
-                    links=tuple(None if f is None else f.lazy() for f in link_pieces),
+                    rows=tuple(row_pieces),
+                    links=tuple(link_pieces),
                 )
             )
             return
@@ -191,9 +189,9 @@ def spilled_batches(
 ) -> Part:
     """The batches ``numbers`` a reader spilled into ``spill``, scanned lazily, as a part."""
 
-    def scans(kind: str, number: int) -> tuple[pl.LazyFrame | None, ...]:
+    def scans(kind: str, number: int) -> tuple[Path | None, ...]:
         files = [spill / _spill_name(kind, number, k) for k in range(partitions)]
-        return tuple(pl.scan_ipc(f) if f.exists() else None for f in files)
+        return tuple(f if f.exists() else None for f in files)
 
     return Part(
         batches=[Batch(rows=scans("rows", n), links=scans("links", n)) for n in numbers],

@@ -9,7 +9,8 @@ range can be read on its own, so large objects can be split between readers.
 Credentials and the endpoint come from boto3's standard chain (environment variables,
 shared config and credentials files, SSO, container and instance roles); ``AWS_ENDPOINT_URL``
 and ``AWS_ENDPOINT_URL_S3`` are honoured by botocore itself (since boto3 1.28, below the
-project's minimum; checked in botocore 1.44.8's ``configprovider``). Clients cannot be pickled, so each process makes its own, lazily.
+project's minimum; checked in botocore 1.44.8's ``configprovider``). Clients cannot be
+pickled, so each process makes its own, lazily.
 
 Every botocore failure becomes one ``SourceUnavailable`` line naming the URL and what is
 wrong (a missing bucket or key, the IAM action that was refused, missing credentials, an
