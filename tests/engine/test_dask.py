@@ -66,6 +66,20 @@ def test_text_and_markdown_reports_are_the_same(scheduler: str, tmp_path: Path, 
         assert dask.read_bytes() == local.read_bytes(), bundle.name
 
 
+def test_explain_on_the_cluster_is_the_same(scheduler: str) -> None:
+    import tracelens
+
+    bundle = SAMPLES / "async_retry_storm"
+    frames = tracelens.read_traces([str(bundle)])
+    trace = sorted(set(frames.entities.get_column("trace_id").to_list()))[0]
+    args = ["explain", trace, bundle, "--format", "json"]
+    local = run_cli(*args)
+    dask = run_cli(*args, "--engine", "dask", "--scheduler", scheduler, "--partitions", "3")
+    assert local.exit_code == 0, local.output
+    assert dask.exit_code == 0, dask.output
+    assert dask.stdout_bytes == local.stdout_bytes
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3000 generated segments as NDJSON, with broken lines here and there (rejections whose
