@@ -152,6 +152,21 @@ def test_work_dir_on_s3_gives_the_same_report_and_is_removed(
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 
 
+def test_kept_s3_work_dir_is_printed_and_kept(scheduler: str, endpoint: str) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=BUCKET)
+    args = ["--engine", "dask", "--scheduler", scheduler, "--work-dir", f"s3://{BUCKET}/w"]
+    result = run_cli("analyze", SAMPLES / "healthy_api", *args, "--keep-work-dir")
+    assert result.exit_code == 0, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"work directory kept: s3://{BUCKET}/w/tracelens-work-"), line
+    prefix = line.split(f"s3://{BUCKET}/", 1)[1]
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/part-")
+    assert listed.get("KeyCount", 0) > 0
+
+
 def test_s3_work_dir_that_cannot_be_written_is_one_line(scheduler: str, endpoint: str) -> None:
     result = run_cli(
         "analyze",

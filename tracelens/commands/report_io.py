@@ -63,7 +63,7 @@ def build_report(
         side = side_inputs(paths, config, dlq)
         results = run.analyse(side, functions=functions, since=since, until=until)
         if run.options.keep_work_dir:
-            click.echo(f"work directory kept: {run.work}", err=True)
+            click.echo(f"work directory kept: {run.store or run.work}", err=True)
     return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
 
 

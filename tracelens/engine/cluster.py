@@ -116,7 +116,9 @@ def dask_session(options: EngineOptions) -> Iterator[Session]:
         prefix = s3.join(options.work_dir, f"tracelens-work-{uuid.uuid4().hex}")
     # The client's own scratch: the store itself unless that is on S3.
     with (
-        work_directory(None if remote else options.work_dir, keep=options.keep_work_dir) as work,
+        work_directory(
+            None if remote else options.work_dir, keep=options.keep_work_dir and not remote
+        ) as work,
         _client(distributed, options.scheduler) as client,
     ):
         store = prefix if prefix is not None else str(work.resolve())

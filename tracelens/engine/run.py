@@ -42,6 +42,7 @@ class Run:
     inputs: Inputs
     options: EngineOptions
     work: Path  # the work directory
+    store: str | None = None  # dask: where the workers spill, when not ``work`` (s3://)
 
     def analyse(
         self,
@@ -92,7 +93,9 @@ def open_run(paths: Sequence[str | Path], options: EngineOptions | None = None) 
         from tracelens.engine.cluster import open_cluster_inputs
 
         with open_cluster_inputs(paths, options) as inputs:
-            yield Run(inputs, options, inputs.session.scratch)
+            session = inputs.session
+            store = session.store if session.store != str(session.scratch.resolve()) else None
+            yield Run(inputs, options, session.scratch, store)
         return
     if is_s3(options.work_dir):
         raise WorkDirError(
