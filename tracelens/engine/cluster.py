@@ -161,7 +161,7 @@ def _client(distributed: ModuleType, scheduler: str | None) -> Iterator[Any]:
         host="127.0.0.1",
         dashboard_address=":0",  # no fixed port to collide on; no dashboard (below)
         scheduler_kwargs={"dashboard": False},
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # failures are reported as one error line
     )
     try:
         client = distributed.Client(cluster, set_as_default=False)
