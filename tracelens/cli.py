@@ -186,11 +186,29 @@ _engine_option_list = [
         help="Partitions to split the traces into by trace id (default: one per ~96 MB of "
         "input). More partitions, less memory.",
     ),
+    click.option(
+        "--engine",
+        "engine_name",
+        type=click.Choice(["local", "dask"]),
+        default="local",
+        show_default=True,
+        help="local: reader processes on this machine; dask: Dask tasks on a cluster "
+        "(needs pip install 'tracelens[dask]').",
+    ),
+    click.option(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        envvar="TRACELENS_DASK_SCHEDULER",
+        help="The Dask scheduler for --engine dask (env TRACELENS_DASK_SCHEDULER; default: "
+        "a local cluster, one worker per CPU up to 4). --work-dir must then be a path every "
+        "worker can reach, or s3://bucket/prefix.",
+    ),
 ]
 
 
 def _engine_options(command: Any) -> Any:
-    """``--work-dir``, ``--keep-work-dir`` and ``--partitions``, passed on as ``engine``."""
+    """``--work-dir``, ``--keep-work-dir``, ``--partitions``, ``--engine`` and
+    ``--scheduler``, passed on as ``engine``."""
 
     @functools.wraps(command)
     def wrapper(
@@ -198,10 +216,19 @@ def _engine_options(command: Any) -> Any:
         work_dir: str | None,
         keep_work_dir: bool,
         partitions: int | None,
+        engine_name: str,
+        scheduler: str | None,
         **kwargs: Any,
     ) -> Any:
+        source = click.get_current_context().get_parameter_source("scheduler")
+        if engine_name != "dask" and source is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("--scheduler is for --engine dask")
         engine = engine_options(
-            work_dir=work_dir, keep_work_dir=keep_work_dir, partitions=partitions
+            work_dir=work_dir,
+            keep_work_dir=keep_work_dir,
+            partitions=partitions,
+            engine=engine_name,
+            scheduler=scheduler or None,
         )
         return command(*args, engine=engine, **kwargs)
 

@@ -28,12 +28,23 @@ def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]
 
 
 def engine_options(
-    *, work_dir: str | None, keep_work_dir: bool, partitions: int | None
+    *,
+    work_dir: str | None,
+    keep_work_dir: bool,
+    partitions: int | None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> EngineOptions:
     """The engine options of the command line."""
     from tracelens.engine.run import EngineOptions
 
-    return EngineOptions(work_dir=work_dir, keep_work_dir=keep_work_dir, partitions=partitions)
+    return EngineOptions(
+        work_dir=work_dir,
+        keep_work_dir=keep_work_dir,
+        partitions=partitions,
+        engine=engine,
+        scheduler=scheduler if engine == "dask" else None,
+    )
 
 
 def build_report(
@@ -53,7 +64,7 @@ def build_report(
         side = side_inputs(paths, config, dlq)
         results = run.analyse(side, functions=functions, since=since, until=until)
         if run.options.keep_work_dir:
-            click.echo(f"work directory kept: {run.work}", err=True)
+            click.echo(f"work directory kept: {run.store or run.work}", err=True)
     return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
 
 

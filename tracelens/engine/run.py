@@ -10,7 +10,8 @@ import polars as pl
 
 from tracelens.engine.local import analyse_local
 from tracelens.engine.sources import open_inputs
-from tracelens.engine.workdir import work_directory
+from tracelens.engine.workdir import WorkDirError, work_directory
+from tracelens.ingest.s3 import is_s3
 from tracelens.model.frames import TraceFrames
 
 if TYPE_CHECKING:
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
-    """How to run: where to spill, how many partitions."""
+    """How to run: which engine, where to spill, how many partitions."""
 
-    work_dir: str | None = None  # default: the system's temporary directory
+    work_dir: str | None = None  # default: the system's temporary directory; s3:// (dask)
     keep_work_dir: bool = False
     partitions: int | None = None  # default: from the input's size
+    engine: str = "local"  # "local" (reader processes here) or "dask"
+    scheduler: str | None = None  # dask: tcp://HOST:PORT; default: a local cluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class Run:
     inputs: Inputs
     options: EngineOptions
     work: Path  # the work directory
+    store: str | None = None  # dask: where the workers spill, when not ``work`` (s3://)
 
     def analyse(
         self,
@@ -52,7 +56,13 @@ class Run:
 
         Raises:
             SelectionError: see ``analysis.pipeline.analyse_facts``.
+            TracelensError: (dask) a task failed, or a worker died for good.
         """
+        if self.options.engine == "dask":
+            from tracelens.engine.cluster import ClusterInputs
+
+            assert isinstance(self.inputs, ClusterInputs)
+            return self.inputs.analyse(side, functions=functions, since=since, until=until)
         return analyse_local(
             self.inputs, side, self.work, functions=functions, since=since, until=until
         )
@@ -73,9 +83,25 @@ def open_run(paths: Sequence[str | Path], options: EngineOptions | None = None) 
 
     Raises:
         SourceUnavailable, NoUsableInput: see ``sources.open_inputs``.
-        WorkDirError: the work directory cannot be written.
+        WorkDirError: the work directory cannot be written (or, with a Dask scheduler, is
+            not reachable from the workers).
+        TracelensError: (dask) Dask is missing, the scheduler cannot be reached, a task
+            failed or a worker died for good.
     """
     options = options or EngineOptions()
+    if options.engine == "dask":
+        from tracelens.engine.cluster import open_cluster_inputs
+
+        with open_cluster_inputs(paths, options) as inputs:
+            session = inputs.session
+            store = session.store if session.store != str(session.scratch.resolve()) else None
+            yield Run(inputs, options, session.scratch, store)
+        return
+    if is_s3(options.work_dir):
+        raise WorkDirError(
+            f"--work-dir {options.work_dir}: a work directory on S3 needs --engine dask "
+            "(the local engine spills to a local directory)"
+        )
     with work_directory(options.work_dir, keep=options.keep_work_dir) as work:
         yield Run(open_inputs(paths, work, partitions=options.partitions), options, work)
 

@@ -50,7 +50,7 @@ def open_inputs(
         NoUsableInput: not one valid segment document was read.
         DatasetError: a dataset is incomplete or of another schema version.
     """
-    datasets = [p for p in paths if _is_dataset(p)]
+    datasets = [p for p in paths if is_dataset_path(p)]
     if datasets:
         if len(paths) > 1:
             raise SourceUnavailable(
@@ -67,6 +67,6 @@ def open_inputs(
     return read
 
 
-def _is_dataset(path: str | Path) -> bool:
+def is_dataset_path(path: str | Path) -> bool:
     """Whether ``path`` is a dataset directory, or an ``s3://`` prefix holding a dataset."""
     return is_s3_dataset(str(path)) if is_s3(path) else is_dataset(Path(path))

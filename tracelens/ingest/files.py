@@ -98,12 +98,12 @@ def read_partitioned(
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
     if partitions is None:
-        partitions = partitions_for(sum(_input_bytes(f) for f in files))
+        partitions = partitions_for(sum(input_bytes(f) for f in files))
     parts = read_parts(files, workers, scratch, partitions=partitions, limits=limits)
     return Partitioned(parts=parts, partitions=partitions, files=tuple(str(f) for f in files))
 
 
-def _input_bytes(path: InputFile) -> int:
+def input_bytes(path: InputFile) -> int:
     """The file's size, times 5 for gzip (a usual ratio for trace JSON).
 
     An S3 object is taken as gzip by its name (``*.gz``): looking at its first bytes would

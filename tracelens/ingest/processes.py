@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -149,12 +149,7 @@ def _read_run(tasks: Sequence[Task], workers: int, scratch: Path, partitions: in
     for number, group in enumerate(_contiguous_groups(tasks, workers)):
         out = scratch / f"reader-{number}"
         out.mkdir()
-        jobs = [
-            {**dataclasses.asdict(tasks[n]), "path": encode_input(tasks[n].path)} for n in group
-        ]
-        (out / "jobs.json").write_bytes(
-            msgspec.json.encode({"partitions": partitions, "jobs": jobs})
-        )
+        write_jobs(out, [tasks[n] for n in group], partitions)
         processes.append((spawn_reader(out, [str(out)]), out))
     check_readers(processes)
     rows: list[Part] = []
@@ -163,7 +158,19 @@ def _read_run(tasks: Sequence[Task], workers: int, scratch: Path, partitions: in
         batches, task_counts = worker_result(out, partitions)
         rows.append(batches)
         counts.extend(task_counts)
-    # Line numbers of an NDJSON range count from its start: add the lines of earlier ranges.
+    return [*rows, *shift_line_numbers(tasks, counts)]
+
+
+def write_jobs(out: Path, tasks: Sequence[Task], partitions: int) -> None:
+    """Write ``out/jobs.json``: the tasks ``run_worker`` runs, in order."""
+    jobs = [{**dataclasses.asdict(task), "path": encode_input(task.path)} for task in tasks]
+    (out / "jobs.json").write_bytes(msgspec.json.encode({"partitions": partitions, "jobs": jobs}))
+
+
+def shift_line_numbers(tasks: Sequence[Task], counts: Sequence[tuple[Part, int]]) -> list[Part]:
+    """Each task's counts (``task_counts``, in task order) with the line numbers of its
+    rejections counted from the start of its file: a range's lines count from the range's
+    start, so the lines of the earlier ranges of its file are added."""
     shifted: list[Part] = []
     line_offset = 0
     for task, (part, lines) in zip(tasks, counts, strict=True):
@@ -171,7 +178,7 @@ def _read_run(tasks: Sequence[Task], workers: int, scratch: Path, partitions: in
             line_offset = 0
         shifted.append(_shift_lines(part, line_offset))
         line_offset += lines
-    return [*rows, *shifted]
+    return shifted
 
 
 def _contiguous_groups(tasks: Sequence[Task], workers: int) -> list[list[int]]:
@@ -241,17 +248,25 @@ def worker_result(out: Path, partitions: int) -> tuple[Part, list[tuple[Part, in
     """What ``run_worker`` wrote: its row batches (left on disk, scanned lazily) as one part,
     and each task's counts with the number of lines it read."""
     meta = msgspec.json.decode((out / "meta.json").read_bytes())
+    counts = task_counts(meta)
+    return spilled_batches(out, range(int(meta["batches"])), partitions), counts
+
+
+def task_counts(meta: dict[str, Any]) -> list[tuple[Part, int]]:
+    """Each task's counts in a ``meta.json`` (a part without rows) and the lines it read.
+
+    Raises:
+        SourceUnavailable: a task could not read its file (the first such task).
+    """
     counts: list[tuple[Part, int]] = []
     for task in meta["tasks"]:
         if "error" in task:
             raise SourceUnavailable(task["error"])
-        part = spilled_batches(
-            out,
-            range(0),
-            partitions,
+        part = Part(
+            batches=[],
             documents=task["documents"],
             rejected=task["rejected"],
             rejections=decode_rejections(task["rejections"]),
         )
         counts.append((part, int(task["lines"])))
-    return spilled_batches(out, range(int(meta["batches"])), partitions), counts
+    return counts
