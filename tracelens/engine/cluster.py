@@ -26,7 +26,6 @@ import os
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracelens.analysis.facts import merge_facts
@@ -52,6 +51,7 @@ from tracelens.ingest.reading import DEFAULT_LIMITS
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from datetime import datetime
+    from pathlib import Path
     from types import ModuleType
 
     import polars as pl
