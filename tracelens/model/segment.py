@@ -51,8 +51,8 @@ class Link(msgspec.Struct, gc=False):
     attributes: dict[str, object] | None = None
 
 
-def _no_children() -> msgspec.Raw:
-    return msgspec.Raw(b"")
+# The value of an absent ``subsegments``: Raw is immutable, so every Child shares it.
+_NO_CHILDREN = msgspec.Raw(b"")
 
 
 class Child(msgspec.Struct, gc=False):
@@ -71,7 +71,7 @@ class Child(msgspec.Struct, gc=False):
     links: list[Link] | None = None
     # Decoded on demand (see tracelens.ingest.normalise): most nested subsegments are SDK
     # calls that no analysis reads, and skipping them is the cheapest way through a document.
-    subsegments: msgspec.Raw = msgspec.field(default_factory=_no_children)
+    subsegments: msgspec.Raw = _NO_CHILDREN
 
 
 class Entity(msgspec.Struct, gc=False):
