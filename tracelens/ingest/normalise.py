@@ -116,12 +116,17 @@ def _integer(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return _int64(value)
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return _int64(int(value))
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return _int64(int(value))
     return None
+
+
+def _int64(value: int) -> int | None:
+    """``value`` if a 64-bit integer column can hold it, else None (unknown)."""
+    return value if -(2**63) <= value < 2**63 else None
 
 
 def _number(value: object) -> float | None:
@@ -307,7 +312,7 @@ class FrameBuilder:
         attempt = None
         if kind == col.KIND_ATTEMPT and entity.name is not None:
             match = _ATTEMPT.fullmatch(entity.name)
-            attempt = int(match.group(1)) if match else None
+            attempt = _int64(int(match.group(1))) if match else None
         in_progress = entity.in_progress is True or entity.end_time is None
         annotations = entity.annotations
         event_source, message_id, receive_count, shard_id, sequence_number = (
