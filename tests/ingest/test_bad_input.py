@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import polars as pl
 import pytest
 from _docs import async_request, batch_page, seg, write_lines
 
@@ -238,3 +239,39 @@ def test_a_dict_keyed_by_trace_id_is_not_segments(tmp_path: Path) -> None:
     frames = read_traces([path, write_lines(tmp_path / "good.ndjson", [GOOD])])
     assert frames.stats.rejected == 1
     assert frames.stats.rejections[0].reason.startswith("an object keyed by trace id")
+
+
+def test_integers_too_large_for_a_column_are_unknown(tmp_path: Path) -> None:
+    # GIVEN numbers that do not fit a 64-bit integer where the rows hold integers: an HTTP
+    # status, an "Attempt #N" number, record receive counts (as text and as a JSON number)
+    huge = 2**63
+    service = seg(
+        "fn",
+        "00000000000000a1",
+        origin="AWS::Lambda",
+        http={"response": {"status": huge}},
+        subsegments=[
+            {"id": "0000000000000002", "name": f"Attempt #{huge}", "start_time": 1, "end_time": 2},
+            {"id": "0000000000000003", "name": "Attempt #2", "start_time": 3, "end_time": 4},
+        ],
+    )
+    records = [
+        {"id": f"000000000000001{n}", "name": "r", "start_time": 1, "end_time": 2,
+         "annotations": {"event_source": "aws:sqs", "message_id": f"m{n}", "receive_count": count}}
+        for n, count in enumerate([str(huge), 2**64 - 1, "3"])
+    ]  # fmt: skip
+    function = seg("fn", "0000000000000004", origin="AWS::Lambda::Function", subsegments=records)
+    path = write_lines(
+        tmp_path / "big.ndjson",
+        [service, function, {**GOOD, "http": {"response": {"status": 200}}}],
+    )
+    # WHEN it is read THEN each such number is unknown (null) and everything else is read
+    frames = read_traces([path], workers=1)
+    assert frames.stats.documents == 3
+    assert frames.stats.rejected == 0
+    rows = frames.entities
+    assert rows.filter(pl.col(col.TOP)).get_column(col.HTTP_STATUS).to_list() == [None, None, 200]
+    attempts = rows.filter(pl.col(col.KIND) == col.KIND_ATTEMPT)
+    assert attempts.get_column(col.ATTEMPT).to_list() == [None, 2]
+    receives = rows.filter(pl.col(col.KIND) == col.KIND_RECORD)
+    assert receives.get_column(col.RECEIVE_COUNT).to_list() == [None, None, 3]

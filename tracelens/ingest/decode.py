@@ -22,7 +22,7 @@ from tracelens.model.frames import KEYED_BY_TRACE_ID, SUMMARIES
 from tracelens.model.segment import DOCUMENT_DECODER, ENTITY_DECODER, Entity
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 _ID = re.compile(r"[0-9a-f]{16}")
 _TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
@@ -112,14 +112,14 @@ def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
     except UnicodeDecodeError:
         yield BadValue("not valid UTF-8")
         return
-    shapes = _Shapes(raw)
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            for result in _documents(item, _decode_document_string):
-                yield shapes.reason(index) if result == _NO_DOCUMENT_FIELDS else result
-    else:
-        for result in _documents(value, _decode_document_string):
-            yield shapes.reason(None) if result == _NO_DOCUMENT_FIELDS else result
+    items = value if isinstance(value, list) else (value,)
+    shapes: _Shapes | None = None  # made only for a rejection that needs it
+    for index, item in enumerate(items):
+        for result in _documents(item):
+            if result.__class__ is str and result == _NO_DOCUMENT_FIELDS:
+                shapes = shapes or _Shapes(raw)
+                result = shapes.reason(index if items is value else None)
+            yield result
 
 
 class _Shapes:
@@ -174,38 +174,34 @@ def _json_error(exc: Exception) -> str:
     return f"not valid JSON ({text})"
 
 
-def _documents(value: Entity, decode_string: Callable[[str], Decoded]) -> Iterator[Decoded]:
+def _documents(value: Entity) -> Iterator[Decoded]:
     """Unwrap BatchGetTraces pages and Trace objects; yield the documents inside."""
+    entries: list[Entity]
     if value.Traces is not None:
-        for trace in value.Traces:
-            if trace.Segments is not None:
-                yield from _segment_entries(trace.Segments, decode_string)
+        entries = [
+            entry
+            for trace in value.Traces
+            if trace.Segments is not None
+            for entry in trace.Segments
+        ]
+    elif value.Segments is not None:
+        entries = value.Segments
+    elif value.Document is not None:
+        entries = [value]
+    else:
+        if value.format is not None and value.version is not None and value.name is None:
+            return  # a daemon header line is not a document
+        reason = check_document(value)
+        yield reason if reason is not None else value
         return
-    if value.Segments is not None:
-        yield from _segment_entries(value.Segments, decode_string)
-        return
-    if value.Document is not None:
-        yield from _segment_entries([value], decode_string)
-        return
-    if value.format is not None and value.version is not None and value.name is None:
-        return  # a daemon header line is not a document
-    reason = check_document(value)
-    yield reason if reason is not None else value
-
-
-def _segment_entries(
-    entries: list[Entity], decode_string: Callable[[str], Decoded]
-) -> Iterator[Decoded]:
     for entry in entries:
         document = entry.Document
         if isinstance(document, str):
-            yield decode_string(document)
-        elif isinstance(document, Entity):
-            reason = check_document(document)
-            yield reason if reason is not None else document
+            yield _decode_document_string(document)
         else:
-            reason = check_document(entry)
-            yield reason if reason is not None else entry
+            doc = entry if document is None else document
+            reason = check_document(doc)
+            yield reason if reason is not None else doc
 
 
 def _decode_document_string(text: str) -> Decoded:

@@ -26,12 +26,6 @@ SUB = "_sub"  # index of the document inside that value
 TOP_IN_PROGRESS = "_top_in_progress"  # that document was in progress
 INDEPENDENT = "_independent"  # the top-level document is an independently sent subsegment
 
-# Times as X-Ray's float epoch seconds, as the builder collects them; converted in ``take``.
-_START_S = "_start_s"
-_END_S = "_end_s"
-_DWELL_END_S = "_dwell_end_s"
-_SECONDS: dict[str, pl.DataType] = {_START_S: pl.Float64(), _END_S: pl.Float64()}
-
 # Rows as reader batches hold them: the entity columns plus the internal ones. DOC_ID is the
 # id of the top-level document the row was read from until ``merge.finish`` attaches independent
 # subsegments to their owners.
@@ -122,12 +116,17 @@ def _integer(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return _int64(value)
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return _int64(int(value))
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return _int64(int(value))
     return None
+
+
+def _int64(value: int) -> int | None:
+    """``value`` if a 64-bit integer column can hold it, else None (unknown)."""
+    return value if -(2**63) <= value < 2**63 else None
 
 
 def _number(value: object) -> float | None:
@@ -136,37 +135,25 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _columns(*names: str) -> dict[str, pl.DataType]:
-    """A batch layout: the per-builder document index, then the named row columns."""
-    known = {**ROW_SCHEMA, **_SECONDS}
-    # The builder collects plain text; categorical columns are cast when a batch is taken.
-    return {"_doc": pl.Int64(), **{name: _collected(known[name]) for name in names}}
-
-
 def _collected(dtype: pl.DataType) -> pl.DataType:
+    # The builder collects plain text; categorical columns are cast when a batch is taken.
     return pl.String() if isinstance(dtype, pl.Categorical | pl.Enum) else dtype
 
 
-# Tuple layouts of FrameBuilder's lists (the order of the values in each tuple).
-_DOC_COLUMNS = _columns(
-    col.TRACE_ID, col.ID, col.PARENT_ID, col.KIND, col.NAME, col.ORIGIN, _START_S, _END_S,
-    col.IN_PROGRESS, col.ERROR, col.FAULT, col.THROTTLE, col.HTTP_STATUS, col.REQUEST_ID,
-    col.ARN, col.CAUSE, FILE, POS, SUB, TOP_IN_PROGRESS, INDEPENDENT, col.OPERATION,
-)  # fmt: skip
-_SUB_COLUMNS = _columns(
-    col.ID, col.PARENT_ID, col.KIND, col.NAME, _START_S, _END_S, col.IN_PROGRESS,
-    col.ERROR, col.FAULT, col.THROTTLE, col.ATTEMPT, col.CAUSE, col.EVENT_SOURCE,
-    col.MESSAGE_ID, col.RECEIVE_COUNT, col.SHARD_ID, col.SEQUENCE_NUMBER,
-)  # fmt: skip
-_LINK_COLUMNS: dict[str, pl.DataType] = {
-    "_doc": pl.Int64(),
-    col.ID: pl.String(),
-    col.LINKED_TRACE_ID: pl.String(),
-    col.LINKED_ID: pl.String(),
-    col.REFERENCE_TYPE: pl.String(),
-    col.LINK_TYPE: pl.String(),
-    _DWELL_END_S: pl.Float64(),
-}
+def _layout(schema: dict[str, pl.DataType], seconds: tuple[str, ...]) -> dict[str, pl.DataType]:
+    """The columns of a batch as the builder collects them: text, and times as float seconds."""
+    return {
+        name: pl.Float64() if name in seconds else _collected(dtype)
+        for name, dtype in schema.items()
+    }
+
+
+# The tuples FrameBuilder collects hold one value per column of these layouts, in this order.
+_ROW_LAYOUT = _layout(ROW_SCHEMA, (col.START, col.END))
+_LINK_LAYOUT = _layout(_LINK_ROW_SCHEMA, (col.DWELL_END,))
+_ROW_WIDTH = len(_ROW_LAYOUT)
+_ROW_CASTS = [pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()]
+_LINK_CASTS = [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
 
 
 def _annotation_fields(
@@ -186,43 +173,61 @@ _NO_ANNOTATIONS = (None, None, None, None, None)
 
 
 class FrameBuilder:
-    """Collects rows from decoded documents as tuples, then builds polars frames in batches.
+    """Collects rows from decoded documents as flat lists of values, then builds polars frames
+    in batches.
 
-    Top-level documents, subsegment rows and links are kept in three lists of tuples that share
-    a per-builder document index; ``take`` joins the document's trace id and ordering fields
-    onto its subsegment rows in polars.
+    Each entity row is ``len(_ROW_LAYOUT)`` consecutive values of ``rows`` in ``ROW_SCHEMA``
+    column order (times as float seconds), a subsegment's row carrying its document's trace id
+    and ordering fields; each link row likewise in ``links``. A flat list holds no object per
+    row for the garbage collector to visit, and ``take`` cuts it into columns with slices. A
+    document's rows follow it directly, so a batch whose documents came in reading order needs
+    no sorting.
     """
 
     def __init__(self) -> None:
-        self.docs: list[tuple[object, ...]] = []
-        self.subs: list[tuple[object, ...]] = []
-        self.links: list[tuple[object, ...]] = []
+        self.rows: list[object] = []
+        self.links: list[object] = []
         self.documents = 0
+        # The (file, pos, sub) of the last document, and whether every document of the batch
+        # came after the one before it.
+        self._last: tuple[int, int, int] | None = None
+        self._ordered = True
+        # The fields every row of the current document repeats (see ``_owner``).
+        self._owner: tuple[str | None, str | None, int, int, int, bool, bool] = (
+            None, None, 0, 0, 0, False, False,
+        )  # fmt: skip
 
     @property
     def pending(self) -> int:
         """Rows collected since the last ``take``."""
-        return len(self.docs) + len(self.subs)
+        return len(self.rows) // _ROW_WIDTH
 
     def add(self, doc: Entity, *, file: int, pos: int, sub: int) -> None:
         """Add one valid top-level document and the subsegments analyses use."""
-        index = self.documents
         self.documents += 1
+        key = (file, pos, sub)
+        last = self._last
+        if last is not None and key <= last:
+            self._ordered = False
+        self._last = key
+        trace_id = doc.trace_id
+        doc_id = doc.id
         kind = _top_kind(doc)
         independent = doc.type == "subsegment"
-        in_progress = doc.in_progress is True or doc.end_time is None
+        top_in_progress = doc.in_progress is True
+        in_progress = top_in_progress or doc.end_time is None
         aws = doc.aws
         http = doc.http
         response = http.response if http is not None else None
         arn = doc.resource_arn
         if arn is None and aws is not None:
             arn = aws.function_arn
-        self.docs.append(
+        self.rows.extend(
             (
-                index,
-                doc.trace_id,
-                doc.id,
+                trace_id,
+                doc_id,
                 doc.parent_id,
+                doc_id,
                 kind,
                 doc.name,
                 doc.origin,
@@ -235,58 +240,66 @@ class FrameBuilder:
                 response.status if response is not None else None,
                 aws.request_id if aws is not None else None,
                 arn,
-                cause_text(doc.cause),
+                None,
+                None if doc.cause is None else cause_text(doc.cause),
+                None,
+                None,
+                None,
+                None,
+                None,
+                aws.operation if aws is not None else None,
+                True,
                 file,
                 pos,
                 sub,
-                doc.in_progress is True,
+                top_in_progress,
                 independent,
-                aws.operation if aws is not None else None,
             )
         )
+        self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent)
         if kind == col.KIND_RECORD and doc.annotations:
             # An independently sent record subsegment: its annotations go on a sub row.
-            self._sub(index, doc, doc.parent_id, kind)
+            self._sub(doc, doc.parent_id, kind)
         if doc.links:
-            self._links(index, doc)
+            self._links(doc)
         if not doc.subsegments:
             return
         allow_service = independent or kind == col.KIND_SERVICE
         allow_function = independent or kind == col.KIND_FUNCTION
         typed = allow_service or allow_function
-        parent_id = doc.id
         # Direct children first-hand (the common case needs no stack), each followed by its
         # own descendants, so rows come in the same depth-first order at any depth.
         for child in doc.subsegments:
             annotations = child.annotations
             if annotations and _has_record_key(annotations):
-                self._sub(index, child, parent_id, col.KIND_RECORD)
+                self._sub(child, doc_id, col.KIND_RECORD)
             elif typed:
                 sub_kind = _sub_kind(
                     child, allow_service=allow_service, allow_function=allow_function
                 )
                 if sub_kind is not None:
-                    self._sub(index, child, parent_id, sub_kind)
+                    self._sub(child, doc_id, sub_kind)
             if child.links:
-                self._links(index, child)
-            if child.subsegments:
-                self._descend(index, child)
+                self._links(child)
+            raw = child.subsegments
+            if raw and _worth_decoding(bytes(raw)):
+                self._descend(child)
 
-    def _descend(self, index: int, entity: Entity | Child) -> None:
+    def _descend(self, entity: Child) -> None:
         """Rows for record subsegments and links below ``entity`` (depth 2 and deeper)."""
         # (entity, parent id); walking is iterative so no depth overflows the stack.
-        stack: list[tuple[Entity | Child, str | None]] = [(entity, None)]
+        stack: list[tuple[Child, str | None]] = [(entity, None)]
         pop = stack.pop
         while stack:
             current, parent_id = pop()
             if current is not entity:
                 annotations = current.annotations
                 if annotations and _has_record_key(annotations):
-                    self._sub(index, current, parent_id, col.KIND_RECORD)
+                    self._sub(current, parent_id, col.KIND_RECORD)
                 if current.links:
-                    self._links(index, current)
+                    self._links(current)
             raw = current.subsegments
-            if not isinstance(raw, msgspec.Raw) or not raw or not _worth_decoding(bytes(raw)):
+            if not raw or not _worth_decoding(bytes(raw)):
                 continue
             try:
                 children = CHILDREN_DECODER.decode(raw)
@@ -295,91 +308,108 @@ class FrameBuilder:
             current_id = current.id
             stack.extend((child, current_id) for child in reversed(children))
 
-    def _sub(self, index: int, entity: Entity | Child, parent_id: str | None, kind: str) -> None:
+    def _sub(self, entity: Entity | Child, parent_id: str | None, kind: str) -> None:
         attempt = None
         if kind == col.KIND_ATTEMPT and entity.name is not None:
             match = _ATTEMPT.fullmatch(entity.name)
-            attempt = int(match.group(1)) if match else None
+            attempt = _int64(int(match.group(1))) if match else None
         in_progress = entity.in_progress is True or entity.end_time is None
         annotations = entity.annotations
-        fields = (
+        event_source, message_id, receive_count, shard_id, sequence_number = (
             _annotation_fields(annotations)
             if kind == col.KIND_RECORD and annotations
             else _NO_ANNOTATIONS
         )
-        self.subs.append(
+        trace_id, doc_id, file, pos, sub, top_in_progress, independent = self._owner
+        self.rows.extend(
             (
-                index,
+                trace_id,
                 entity.id,
                 parent_id,
+                doc_id,
                 kind,
                 entity.name,
+                None,
                 entity.start_time,
                 None if in_progress else entity.end_time,
                 in_progress,
                 entity.error is True,
                 entity.fault is True,
                 entity.throttle is True,
+                None,
+                None,
+                None,
                 attempt,
-                cause_text(entity.cause),
-                *fields,
+                None if entity.cause is None else cause_text(entity.cause),
+                event_source,
+                message_id,
+                receive_count,
+                shard_id,
+                sequence_number,
+                None,
+                False,
+                file,
+                pos,
+                sub,
+                top_in_progress,
+                independent,
             )
         )
 
-    def _links(self, index: int, entity: Entity | Child) -> None:
+    def _links(self, entity: Entity | Child) -> None:
+        trace_id, doc_id, file, pos, sub, _, _ = self._owner
         for link in entity.links or ():
             attributes = link.attributes or {}
-            self.links.append(
+            self.links.extend(
                 (
-                    index,
+                    trace_id,
                     entity.id,
+                    doc_id,
                     link.trace_id,
                     link.id,
                     _text(attributes.get("aws.xray.reserved.reference_type")),
                     _text(attributes.get("aws.xray.reserved.type")),
                     _number(attributes.get("aws.xray.reserved.dwell_end_time")),
+                    file,
+                    pos,
+                    sub,
                 )
             )
 
     def take(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Return the collected rows as raw frames and start over with empty lists."""
-        docs = pl.DataFrame(self.docs, schema=_DOC_COLUMNS, orient="row")
-        subs = pl.DataFrame(self.subs, schema=_SUB_COLUMNS, orient="row")
-        links = pl.DataFrame(self.links, schema=_LINK_COLUMNS, orient="row")
-        self.docs, self.subs, self.links = [], [], []
-        owner = docs.select(
-            "_doc",
-            col.TRACE_ID,
-            pl.col(col.ID).alias(col.DOC_ID),
-            FILE,
-            POS,
-            SUB,
-            TOP_IN_PROGRESS,
-            INDEPENDENT,
-        )
-        tops = docs.with_columns(pl.col(col.ID).alias(col.DOC_ID), pl.lit(True).alias(col.TOP))
-        nested = subs.join(owner, on="_doc", how="left", maintain_order="left").with_columns(
-            pl.lit(False).alias(col.TOP)
-        )
-        # Each document's rows together, in reading order: batches cover contiguous parts of
-        # the input (files, then byte ranges), so the concatenated frame has the same row order
-        # however many readers ran.
-        rows = (
-            pl.concat([tops, nested], how="diagonal_relaxed")
-            .sort(
+        rows = _frame(self.rows, _ROW_LAYOUT)
+        links = _frame(self.links, _LINK_LAYOUT)
+        ordered = self._ordered
+        self.rows, self.links = [], []
+        self._last, self._ordered = None, True
+        if not ordered:
+            # Each document's rows together, in reading order: batches cover contiguous parts
+            # of the input (files, then byte ranges), so the concatenated frame has the same
+            # row order however many readers ran.
+            rows = rows.sort(
                 [FILE, POS, SUB, col.TOP],
                 descending=[False, False, False, True],
                 maintain_order=True,
             )
-            .with_columns(_seconds_to_time(_START_S, col.START), _seconds_to_time(_END_S, col.END))
-            .select([pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()])
+        rows = rows.with_columns(
+            _seconds_to_time(col.START, col.START), _seconds_to_time(col.END, col.END)
+        ).select(_ROW_CASTS)
+        links = links.with_columns(_seconds_to_time(col.DWELL_END, col.DWELL_END)).select(
+            _LINK_CASTS
         )
-        link_rows = (
-            links.join(owner, on="_doc", how="left", maintain_order="left")
-            .with_columns(_seconds_to_time(_DWELL_END_S, col.DWELL_END))
-            .select([pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()])
-        )
-        return rows, link_rows
+        return rows, links
+
+
+def _frame(values: list[object], layout: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A frame of the rows in ``values`` (one value of each ``layout`` column after another)."""
+    width = len(layout)
+    return pl.DataFrame(
+        [
+            pl.Series(name, values[index::width], dtype=dtype)
+            for index, (name, dtype) in enumerate(layout.items())
+        ]
+    )
 
 
 def _seconds_to_time(name: str, alias: str) -> pl.Expr:

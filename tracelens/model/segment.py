@@ -7,7 +7,13 @@ a line of any input form is decoded in a single msgspec pass.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+# An integer the rows can hold (a 64-bit column). A larger one fails the typed decode, and the
+# field is then dropped like any other of an unexpected type (tracelens.ingest.decode).
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class ExceptionInfo(msgspec.Struct, gc=False):
@@ -26,7 +32,7 @@ class Cause(msgspec.Struct, gc=False):
 class HttpResponse(msgspec.Struct, gc=False):
     """``http.response``."""
 
-    status: int | None = None
+    status: Int64 | None = None
 
 
 class Http(msgspec.Struct, gc=False):
@@ -51,8 +57,8 @@ class Link(msgspec.Struct, gc=False):
     attributes: dict[str, object] | None = None
 
 
-def _no_children() -> msgspec.Raw:
-    return msgspec.Raw(b"")
+# The value of an absent ``subsegments``: Raw is immutable, so every Child shares it.
+_NO_CHILDREN = msgspec.Raw(b"")
 
 
 class Child(msgspec.Struct, gc=False):
@@ -71,7 +77,7 @@ class Child(msgspec.Struct, gc=False):
     links: list[Link] | None = None
     # Decoded on demand (see tracelens.ingest.normalise): most nested subsegments are SDK
     # calls that no analysis reads, and skipping them is the cheapest way through a document.
-    subsegments: msgspec.Raw = msgspec.field(default_factory=_no_children)
+    subsegments: msgspec.Raw = _NO_CHILDREN
 
 
 class Entity(msgspec.Struct, gc=False):
