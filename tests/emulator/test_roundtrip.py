@@ -251,3 +251,62 @@ def test_partial_dump_is_not_a_critical_missing(name: str, tmp_path: Path) -> No
         w for w in compare(result.truth, report).wrong if "fate" not in w and "MISSING" not in w
     )
     assert not problems, "\n".join(problems)
+
+
+# Found by the random round trip: a Kinesis batch Lambda discards for its record age at the
+# poll after its last attempt, which is the last document: the data shows it still retried.
+AGED_OUT_AT_DATA_END: dict[str, Any] = {
+    "name": "random",
+    "functions": {
+        "alpha": {
+            "duration_ms": 5.0,
+            "failure_rate": 0.0,
+            "failure_kind": "exception",
+            "timeout_s": 10,
+            "max_retry_attempts": 0,
+            "max_event_age_s": 60,
+            "duplicate_rate": 0.0,
+            "service_error_rate": 0.0,
+            "failure_flag": "error",
+            "failure_cause": False,
+        },
+        "beta": {
+            "duration_ms": 5.0,
+            "failure_rate": 1.0,
+            "failure_kind": "timeout",
+            "timeout_s": 10,
+            "max_retry_attempts": 0,
+            "max_event_age_s": 60,
+            "duplicate_rate": 0.0,
+            "service_error_rate": 0.0,
+            "failure_flag": "error",
+            "failure_cause": False,
+        },
+    },
+    "callers": [
+        {"kind": "alb", "function": "alpha", "count": 0, "duration_s": 1.0},
+        {"kind": "kinesis", "target": "s", "count": 10, "poison": [1]},
+    ],
+    "streams": {"s": {"kind": "kinesis", "shards": 1}},
+    "mappings": [
+        {
+            "source": "s",
+            "function": "beta",
+            "batch_size": 4,
+            "bisect": False,
+            "max_retry_attempts": 3,
+            "max_record_age_s": 120,
+        }
+    ],
+}
+
+
+def test_a_batch_aged_out_when_the_data_ends_is_still_retried_as_the_data_shows_it(
+    tmp_path: Path,
+) -> None:
+    result = run_scenario(parse_scenario(AGED_OUT_AT_DATA_END, "<aged-out>"), seed=0)
+    write_bundle(result, tmp_path)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()
+    batches = result.truth["stream_batches"]
+    assert any(b["outcome"] == "RecordAgeExceeded" for b in batches)

@@ -107,7 +107,7 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
     if any(m in s.queues for m in (x.source for x in s.mappings)):
         totals["sqs"] = _sqs_totals(run, messages, data_end)
     if any(m in s.streams for m in (x.source for x in s.mappings)):
-        totals["streams"] = _stream_totals(run, batches)
+        totals["streams"] = _stream_totals(run, batches, data_end)
     requests = _requests(run, events)
     sync = [r for r in requests if r["mode"] == "sync"]
     if sync:
@@ -135,7 +135,7 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
         "data_end": round(data_end, 6),
         "totals": totals,
         "chains": chains,
-        "findings": _findings(run, events, messages, batches, requests),
+        "findings": _findings(run, events, messages, batches, requests, data_end),
         "async_events": events,
         "sqs_messages": messages,
         "stream_batches": batches,
@@ -224,16 +224,31 @@ def _sqs_fate(m: dict[str, Any], queues: dict[str, QueueSpec], data_end: float) 
 _ENDED = ("RetryAttemptsExhausted", "RecordAgeExceeded")
 
 
-def _stream_fate(run: Run, batch: dict[str, Any]) -> str | None:
-    """Sent to the mapping's on-failure destination or discarded (None: not ended)."""
+def _stream_fate(run: Run, batch: dict[str, Any], data_end: float) -> str | None:
+    """Sent to the mapping's on-failure destination or discarded (None: not ended, or ended
+    as the data does not show it: ``aged_out_after_data``)."""
     if not batch["attempts"] or batch["outcome"] not in _ENDED:
+        return None
+    if aged_out_after_data(batch, data_end):
         return None
     return "sent" if _stream_target(run, batch) else "discarded"
 
 
-def _stream_totals(run: Run, batches: list[dict[str, Any]]) -> dict[str, Any]:
+def aged_out_after_data(batch: dict[str, Any], data_end: float) -> bool:
+    """The batch was discarded for its record age at or after the end of the data.
+
+    The traces carry no record's arrival time, so only the passing of the first attempt's
+    start + MaximumRecordAgeInSeconds shows an age limit; a batch Lambda discards at its next
+    poll after the last document is, as the data shows it, still being retried
+    (``in_progress``), like an async event inside its retry window (D6).
+    """
+    ended = float(batch.get("ended", 0.0))
+    return batch["outcome"] == "RecordAgeExceeded" and ended >= data_end
+
+
+def _stream_totals(run: Run, batches: list[dict[str, Any]], data_end: float) -> dict[str, Any]:
     invoked = [b for b in batches if b["attempts"]]
-    fates = Counter(fate for b in invoked if (fate := _stream_fate(run, b)))
+    fates = Counter(fate for b in invoked if (fate := _stream_fate(run, b, data_end)))
     return {
         "batches": len(invoked),
         "retried_batches": sum(1 for b in invoked if len(b["attempts"]) > 1),
@@ -332,7 +347,9 @@ def _chains(
             continue
         failures = sum(a["error"] is not None for a in attempts)
         outcome = delivery_outcome(failures, len(attempts) - failures, len(attempts), "failed")
-        if len(attempts) > 1 or outcome == "failed":
+        if aged_out_after_data(b, data_end):
+            outcome = "in_progress"
+        if len(attempts) > 1 or outcome in ("failed", "in_progress"):
             chains.append(
                 {
                     "kind": "stream",
@@ -340,7 +357,7 @@ def _chains(
                     "function": b["function"],
                     "attempts": len(attempts),
                     "outcome": outcome,
-                    "fate": _stream_fate(run, b),
+                    "fate": _stream_fate(run, b, data_end),
                     "fate_evidence": None,
                     "dwell_ms": None,
                     "errors": [a["error"] for a in attempts if a["error"] is not None],
@@ -364,6 +381,7 @@ def _findings(
     messages: list[dict[str, Any]],
     batches: list[dict[str, Any]],
     requests: list[dict[str, Any]],
+    data_end: float,
 ) -> list[dict[str, Any]]:
     """The findings a report with the scenario's config and complete dumps must raise.
 
@@ -424,7 +442,7 @@ def _findings(
         # Records of a batch that ended by retries or record age left the stream unprocessed
         # either way (an on-failure destination gets the batch's metadata, not its records):
         # critical when some were discarded with no destination at all.
-        fates = Counter(fate for b in bs if (fate := _stream_fate(run, b)))
+        fates = Counter(fate for b in bs if (fate := _stream_fate(run, b, data_end)))
         if fates:
             severity = "critical" if fates["discarded"] else "warning"
             out.append(_finding("STREAM_RECORDS_DISCARDED", severity, fn, fates.total()))

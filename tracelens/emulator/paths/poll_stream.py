@@ -142,10 +142,10 @@ def _discard(run: Run, shard: _Shard, batch: _Batch, condition: str, now: float)
     shard.pending.remove(batch)
     key = _key(shard, batch)
     entry = run.stream_batches.get(key)
-    if entry is not None:
-        entry["outcome"] = condition
-    else:
-        run.stream_batches[key] = _entry(shard, batch, condition)
+    if entry is None:
+        entry = run.stream_batches[key] = _entry(shard, batch, condition)
+    entry["outcome"] = condition
+    entry["ended"] = round(now, 6)
     target = shard.mapping.on_failure
     if target:
         first, last = shard.records[batch.lo], shard.records[batch.hi - 1]
