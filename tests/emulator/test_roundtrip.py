@@ -258,18 +258,6 @@ def test_partial_dump_is_not_a_critical_missing(name: str, tmp_path: Path) -> No
 AGED_OUT_AT_DATA_END: dict[str, Any] = {
     "name": "random",
     "functions": {
-        "alpha": {
-            "duration_ms": 5.0,
-            "failure_rate": 0.0,
-            "failure_kind": "exception",
-            "timeout_s": 10,
-            "max_retry_attempts": 0,
-            "max_event_age_s": 60,
-            "duplicate_rate": 0.0,
-            "service_error_rate": 0.0,
-            "failure_flag": "error",
-            "failure_cause": False,
-        },
         "beta": {
             "duration_ms": 5.0,
             "failure_rate": 1.0,
@@ -284,7 +272,6 @@ AGED_OUT_AT_DATA_END: dict[str, Any] = {
         },
     },
     "callers": [
-        {"kind": "alb", "function": "alpha", "count": 0, "duration_s": 1.0},
         {"kind": "kinesis", "target": "s", "count": 10, "poison": [1]},
     ],
     "streams": {"s": {"kind": "kinesis", "shards": 1}},

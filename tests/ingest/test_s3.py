@@ -17,27 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.ingest.conftest import BUCKET
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest import s3
 from tracelens.ingest.files import expand_paths
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-BUCKET = "traces"
-
-
-@pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """The moto endpoint in the environment, no config files, one empty bucket; an S3 client."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    client = s3.client()
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 def put(client: Any, key: str, body: bytes = b'{"x": 1}\n', **extra: Any) -> None:

@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from tests.cli_helpers import one_line_error, run_cli
+from tests.ingest.conftest import BUCKET
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest import s3
 from tracelens.ingest.files import expand_paths, read_partitioned
@@ -27,22 +28,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
-BUCKET = "traces"
 #: A bundle with config.json and a dlq/ dump, so side inputs are read too.
 BUNDLE = "async_retry_storm"
-
-
-@pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """The moto endpoint in the environment, no config files, one empty bucket; a client."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    client = s3.client()
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 def upload_tree(client: Any, local: Path, prefix: str) -> None:

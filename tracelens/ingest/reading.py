@@ -41,8 +41,11 @@ class ReadLimits:
 
     #: Below this many bytes of input, starting reader processes costs more than it saves.
     parallel_min_bytes: int = 48 * 1024 * 1024
-    #: Bytes of values sent to a reader process at a time when a file is fed to them.
-    chunk_bytes: int = 8 * 1024 * 1024
+    #: Bytes of values sent to a reader process at a time when a file is fed to them. Each
+    #: chunk ends in one batch split into every partition: larger chunks, fewer small pieces
+    #: (1M segments gzipped: 8 MB chunks read in 26.9 s + 6.9 s settling, 32 MB in 22.4 s +
+    #: 5.2 s).
+    chunk_bytes: int = 32 * 1024 * 1024
     #: The longest first line ``detect`` reads whole (X-Ray documents are at most 64 KB;
     #: NDJSON lines stay far below).
     detect_bytes: int = 16 * 1024 * 1024
