@@ -3,11 +3,13 @@ with stage 2 here or in partition processes, gives the same results."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 import tracelens
+from tests.cli_helpers import run_cli
 from tracelens.engine.local import analyse_local
 from tracelens.engine.run import EngineOptions, analyse_paths
 from tracelens.ingest.files import expand_paths, read_partitioned
@@ -55,3 +57,19 @@ def test_partition_processes_give_the_report_of_one(bundle: str, tmp_path: Path)
     one = analyse_paths([path], side, EngineOptions(partitions=1))
     assert _report(results) == _report(one)
     assert len(list((tmp_path / "facts").iterdir())) == 4
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=[b.name for b in BUNDLES])
+def test_explain_over_partitions_tells_the_story_of_one(bundle: Path) -> None:
+    # GIVEN the key of the first chain of a bundle (an async event, SQS message or stream
+    # batch), else its first trace
+    report = json.loads(run_cli("analyze", bundle, "--format", "json").stdout)
+    first_document = json.loads((bundle / "traces.ndjson").read_text().splitlines()[0])
+    key = report["chains"][0]["key"] if report["chains"] else first_document["trace_id"]
+    # WHEN it is explained from one partition and from five
+    one = run_cli("explain", key, bundle, "--format", "json", "--partitions", "1")
+    five = run_cli("explain", key, bundle, "--format", "json", "--partitions", "5")
+    # THEN the stories are the same, and found
+    assert one.exit_code == five.exit_code == 0, (one.output, five.output)
+    assert five.stdout == one.stdout
+    assert json.loads(five.stdout)["found"] is True

@@ -23,6 +23,9 @@ from tracelens.model import schema as col
 from tracelens.model.frames import TraceFrames
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from datetime import datetime
+
     from tracelens.model.side import SideInputs
     from tracelens.model.vocab import StoryKind
 
@@ -67,14 +70,23 @@ class Story:
     query: str = ""
 
 
-def _searchable(frames: TraceFrames) -> pl.Series:
-    """Every distinct id ``explain`` accepts, as text."""
+def _candidates(frames: TraceFrames, key: str) -> pl.DataFrame:
+    """The ids ``explain`` accepts that ``key`` may name, with their trace ids.
+
+    An id matches in any case; at least ``MIN_PREFIX`` characters also match as its start.
+    Columns ``key`` (the id as the traces spell it) and ``trace_id`` (text).
+    """
+    folded = key.lower()
     entities = frames.entities.lazy()
     links = frames.links.lazy()
 
     def text(frame: pl.LazyFrame, expr: pl.Expr) -> pl.LazyFrame:
-        return frame.select(expr.cast(pl.String).alias("key")).drop_nulls()
+        return frame.select(
+            expr.cast(pl.String).alias("key"), pl.col(col.TRACE_ID).cast(pl.String)
+        ).drop_nulls("key")
 
+    lower = pl.col("key").str.to_lowercase()
+    wanted = lower.str.starts_with(folded) if len(key) >= MIN_PREFIX else lower == folded
     parts = [
         text(entities, pl.col(col.REQUEST_ID)),
         text(entities, pl.col(col.MESSAGE_ID)),
@@ -84,27 +96,12 @@ def _searchable(frames: TraceFrames) -> pl.Series:
         text(links, pl.col(col.LINKED_ID)),
         text(links, pl.col(col.ID)),
     ]
-    return pl.concat(parts).unique().collect().get_column("key")
+    return pl.concat(parts).filter(wanted).unique().collect()
 
 
-def resolve_key(frames: TraceFrames, key: str) -> str:
-    """The id ``key`` names: itself, the same id in another case, or a unique prefix.
-
-    A key of at least ``MIN_PREFIX`` characters that is no whole id is matched, in any
-    case, as the start of the ids ``explain`` searches.
-
-    Args:
-        frames: Normalised traces.
-        key: What the user typed.
-
-    Returns:
-        The id as the traces spell it, or ``key`` unchanged when nothing matches.
-
-    Raises:
-        SelectionError: ``key`` is the prefix (or another case) of several ids.
-    """
-    wanted = key.strip()
-    ids = _searchable(frames)
+def _resolve(ids: pl.Series, key: str, wanted: str) -> str:
+    """The id among ``ids`` (the candidates of ``wanted``, see ``_candidates``) that ``key``
+    names, or ``wanted`` when none does."""
     if ids.is_empty() or not wanted:
         return wanted
     if ids.is_in([wanted]).any():
@@ -124,6 +121,26 @@ def resolve_key(frames: TraceFrames, key: str) -> str:
             f"{key!r} matches {len(matches)} ids: {shown}{more}; give more characters"
         )
     return wanted
+
+
+def resolve_key(frames: TraceFrames, key: str) -> str:
+    """The id ``key`` names: itself, the same id in another case, or a unique prefix.
+
+    A key of at least ``MIN_PREFIX`` characters that is no whole id is matched, in any
+    case, as the start of the ids ``explain`` searches.
+
+    Args:
+        frames: Normalised traces.
+        key: What the user typed.
+
+    Returns:
+        The id as the traces spell it, or ``key`` unchanged when nothing matches.
+
+    Raises:
+        SelectionError: ``key`` is the prefix (or another case) of several ids.
+    """
+    wanted = key.strip()
+    return _resolve(_candidates(frames, wanted).get_column("key").unique(), key, wanted)
 
 
 def explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
@@ -146,42 +163,79 @@ def explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
     Raises:
         SelectionError: ``key`` is a prefix of several ids.
     """
-    query = key
-    key = resolve_key(frames, key)
-    story = _explain(frames, side, key)
-    return replace(story, query="" if query == key else query)
+    return explain_partitions(lambda: iter([frames]), side, key).story
 
 
-def _explain(frames: TraceFrames, side: SideInputs, key: str) -> Story:
-    entities = frames.entities
-    hits = entities.filter(
-        (pl.col(col.REQUEST_ID) == key)
-        | (pl.col(col.MESSAGE_ID) == key)
-        | (pl.col(col.TRACE_ID) == key)
-        | (pl.col(col.ID) == key)
-        | (pl.format("{}/{}", col.SHARD_ID, col.SEQUENCE_NUMBER) == key)
-    ).get_column(col.TRACE_ID)
-    link_hits = frames.links.filter(
-        (pl.col(col.LINKED_ID) == key) | (pl.col(col.ID) == key)
-    ).get_column(col.TRACE_ID)
-    traces = set(hits.to_list()) | set(link_hits.to_list())
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """A story and how many traces were searched for it."""
+
+    story: Story
+    traces: int
+
+
+def explain_partitions(
+    partitions: Callable[[], Iterator[TraceFrames]], side: SideInputs, key: str
+) -> Explained:
+    """``explain`` over traces held one partition at a time (each a whole number of traces).
+
+    ``partitions()`` is called twice: once to find the key, its traces and the end of the
+    data, once to collect those traces (and the traces their SQS links reach); only they
+    are analysed together, so memory holds one partition and the story's traces.
+
+    Raises:
+        SelectionError: ``key`` is a prefix of several ids.
+    """
+    wanted = key.strip()
+    found: list[pl.DataFrame] = []
+    links: list[pl.DataFrame] = []
+    ends: list[datetime] = []
+    traces = 0
+    stats = None
+    for frames in partitions():
+        found.append(_candidates(frames, wanted))
+        links.append(frames.links)
+        end = frames.end
+        ends += [end] if end is not None else []
+        traces += frames.traces
+        stats = frames.stats
+    candidates = pl.concat(found) if found else pl.DataFrame(schema={"key": pl.String})
+    resolved = _resolve(candidates.get_column("key").unique(), key, wanted)
+    all_links = pl.concat(links, rechunk=False) if links else pl.DataFrame(schema=col.LINKS)
+    keep = _story_traces(candidates, all_links, resolved)
+    query = "" if key == resolved else key
+    if not keep:
+        return Explained(Story(key=resolved, found=False, subject="", query=query), traces)
+    entities = [
+        frames.entities.filter(pl.col(col.TRACE_ID).cast(pl.String).is_in(keep))
+        for frames in partitions()
+    ]
+    subset = TraceFrames(
+        entities=pl.concat(entities) if entities else pl.DataFrame(schema=col.ENTITIES),
+        links=all_links.filter(pl.col(col.TRACE_ID).cast(pl.String).is_in(keep)),
+        stats=stats if stats is not None else TraceFrames.empty().stats,
+    )
+    results = analyse(subset, side, data_end=max(ends) if ends else None)
+    story = _story(results, side, resolved, subset.entities)
+    return Explained(replace(story, query=query), traces)
+
+
+def _story_traces(candidates: pl.DataFrame, links: pl.DataFrame, key: str) -> list[str]:
+    """The traces that hold ``key``, and one hop across SQS trace links from them (so the
+    consumer traces of a message come along), sorted."""
+    traces = set(candidates.filter(pl.col("key") == key).get_column(col.TRACE_ID).to_list())
     if not traces:
-        return Story(key=key, found=False, subject="")
-    # One hop across SQS trace links, so the consumer traces of a message come along.
-    related = frames.links.filter(
+        return []
+    text = links.select(
+        pl.col(col.TRACE_ID).cast(pl.String), pl.col(col.LINKED_TRACE_ID).cast(pl.String)
+    )
+    related = text.filter(
         pl.col(col.TRACE_ID).is_in(sorted(traces))
         | pl.col(col.LINKED_TRACE_ID).is_in(sorted(traces))
     )
     traces |= set(related.get_column(col.TRACE_ID).to_list())
     traces |= set(related.get_column(col.LINKED_TRACE_ID).drop_nulls().to_list())
-    keep = sorted(traces)
-    subset = TraceFrames(
-        entities=entities.filter(pl.col(col.TRACE_ID).is_in(keep)),
-        links=frames.links.filter(pl.col(col.TRACE_ID).is_in(keep)),
-        stats=frames.stats,
-    )
-    results = analyse(subset, side, data_end=frames.end)
-    return _story(results, side, key, subset.entities)
+    return sorted(traces)
 
 
 def _story(results: AnalysisResults, side: SideInputs, key: str, entities: pl.DataFrame) -> Story:

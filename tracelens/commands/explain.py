@@ -31,17 +31,17 @@ def run(
     Raises:
         TracelensError: Nothing matches ``key``.
     """
-    from tracelens.analysis.explain import MIN_PREFIX, SEARCHED
+    from tracelens.analysis.explain import MIN_PREFIX, SEARCHED, explain_partitions
     from tracelens.engine.run import open_run
     from tracelens.report.story import render_story_json, render_story_markdown
 
     with open_run(list(paths), engine) as work:
-        frames = work.frames()
-    side = side_inputs(paths, config, dlq)
-    story = tracelens.explain(frames, side, key)
+        side = side_inputs(paths, config, dlq)
+        explained = explain_partitions(work.partition_frames, side, key)
+    story = explained.story
     if not story.found:
         raise TracelensError(
-            f"nothing found for {key!r}: searched the {SEARCHED} of {frames.traces:,} traces "
+            f"nothing found for {key!r}: searched the {SEARCHED} of {explained.traces:,} traces "
             f"in {', '.join(paths)} (any case; a prefix needs at least {MIN_PREFIX} characters)"
         )
     if fmt == "json":

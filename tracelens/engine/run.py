@@ -6,8 +6,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from tracelens.engine.local import analyse_local
 from tracelens.engine.sources import open_inputs
 from tracelens.engine.workdir import WorkDirError, work_directory
@@ -67,13 +65,13 @@ class Run:
             self.inputs, side, self.work, functions=functions, since=since, until=until
         )
 
-    def frames(self) -> TraceFrames:
-        """Every partition settled and held together (``explain`` reads whole traces)."""
-        pieces = [self.inputs.settle(k) for k in range(self.inputs.partitions)]
-        entities = pl.concat([p[0] for p in pieces], rechunk=False)
-        links = pl.concat([p[1] for p in pieces], rechunk=False)
-        stats = self.inputs.stats(sum(p[2] for p in pieces))
-        return TraceFrames(entities=entities, links=links, stats=stats)
+    def partition_frames(self) -> Iterator[TraceFrames]:
+        """Each partition settled in turn, with what ingest read (``explain`` reads them
+        twice: its memory holds one partition and the traces of its story)."""
+        stats = self.inputs.stats(0)
+        for partition in range(self.inputs.partitions):
+            entities, links, _ = self.inputs.settle(partition)
+            yield TraceFrames(entities=entities, links=links, stats=stats)
 
 
 @contextmanager
