@@ -61,8 +61,9 @@ def run(
         manifest = _write(paths, local, sources, options)
         size = _size(local)
     click.echo(
-        f"wrote {output}: {manifest.partitions} partitions, {manifest.documents} documents, "
-        f"{manifest.traces} traces ({size / 1e6:.1f} MB)",
+        f"wrote {output}: {_count(manifest.partitions, 'partition')}, "
+        f"{_count(manifest.documents, 'document')}, {_count(manifest.traces, 'trace')} "
+        f"({size / 1e6:.1f} MB)",
         err=True,
     )
 
@@ -81,3 +82,8 @@ def _write(
 
 def _size(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 partition``, ``2 partitions``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
