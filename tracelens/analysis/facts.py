@@ -22,6 +22,7 @@ from tracelens.analysis.requests import service_segments
 from tracelens.analysis.sqs import with_error_columns
 from tracelens.analysis.sync import not_reached_candidates
 from tracelens.model import schema as col
+from tracelens.model.frames import data_end
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -69,10 +70,7 @@ def partition_facts(entities: pl.DataFrame, links: pl.DataFrame) -> Facts:
             entities.lazy().select(
                 pl.col(col.TRACE_ID).n_unique().alias("traces"),
                 pl.col(col.START).min().alias("start"),
-                pl.max_horizontal(
-                    pl.col(col.END).max(),
-                    pl.col(col.START).filter(pl.col(col.IN_PROGRESS)).max(),
-                ).alias("end"),
+                data_end().alias("end"),
             ),
         ]
     )

@@ -33,7 +33,7 @@ from tracelens.ingest.side import bundle_side_files
 from tracelens.model import bundle
 from tracelens.model import dataset_layout as layout
 from tracelens.model import schema as col
-from tracelens.model.frames import IngestStats, Rejection
+from tracelens.model.frames import IngestStats, Rejection, TraceFrames
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -219,17 +219,10 @@ def write_dataset(
         folder.mkdir()
         entities.write_parquet(folder / _ENTITIES, compression="lz4")
         links.write_parquet(folder / _LINKS, compression="lz4")
-        if entities.height:
-            traces += entities.get_column(col.TRACE_ID).n_unique()
-            span = entities.select(
-                pl.col(col.START).min().alias("start"),
-                pl.max_horizontal(
-                    pl.col(col.END).max(),
-                    pl.col(col.START).filter(pl.col(col.IN_PROGRESS)).max(),
-                ).alias("end"),
-            ).row(0)
-            starts += [span[0]] if span[0] is not None else []
-            ends += [span[1]] if span[1] is not None else []
+        frames = TraceFrames(entities=entities, links=links)
+        traces += frames.traces
+        starts += [frames.start] if frames.start is not None else []
+        ends += [frames.end] if frames.end is not None else []
     for source in side_sources:
         _copy_side_inputs(source, out)
     stats = inputs.stats(duplicates)

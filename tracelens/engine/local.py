@@ -9,8 +9,6 @@ files. A single partition, or one read in this process, is analysed here.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ from tracelens.engine.worker import Job
 from tracelens.errors import TracelensError
 from tracelens.ingest.files import Partitioned
 from tracelens.ingest.merge import pieces_of
+from tracelens.ingest.spawn import first_failure, spawn_module
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,24 +84,16 @@ def _in_processes(jobs: list[Job], work: Path) -> tuple[list[Facts], int]:
     """Run the jobs in up to ``os.cpu_count()`` (at most 4) processes, contiguous groups."""
     count = max(1, min(os.cpu_count() or 1, 4, len(jobs)))
     groups = [jobs[i * len(jobs) // count : (i + 1) * len(jobs) // count] for i in range(count)]
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     running = []
     for number, group in enumerate(groups):
-        jobs_file = work / f"stage2-{number}.json"
-        jobs_file.write_bytes(msgspec.json.encode(group))
-        errors = (work / f"stage2-{number}.stderr").open("wb")
-        command = [sys.executable, "-m", "tracelens.engine.worker", str(jobs_file)]
-        running.append((subprocess.Popen(command, env=env, stderr=errors), errors, jobs_file))
-    for process, errors, _ in running:
-        process.wait()
-        errors.close()
-    for process, _, jobs_file in running:
-        if process.returncode != 0:
-            text = jobs_file.with_suffix(".stderr").read_bytes().decode(errors="replace").strip()
-            last = (text.splitlines() or ["no output"])[-1]
-            raise TracelensError(f"a partition process failed ({last})")
+        out = work / f"stage2-{number}"
+        out.mkdir()
+        (out / "jobs.json").write_bytes(msgspec.json.encode(group))
+        command = [str(out / "jobs.json")]
+        running.append((spawn_module("tracelens.engine.worker", out, command), out))
+    failure = first_failure(running)
+    if failure is not None:
+        raise TracelensError(f"a partition process failed ({failure})")
     facts = []
     duplicates = 0
     for job in jobs:

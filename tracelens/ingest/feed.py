@@ -16,12 +16,9 @@ chunk meanwhile.
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
-import sys
 import zlib
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
@@ -42,10 +39,12 @@ from tracelens.ingest.reading import (
     spilled_batches,
     take,
 )
+from tracelens.ingest.spawn import first_failure, spawn_module
 from tracelens.model.frames import Rejection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from pathlib import Path
 
     from tracelens.ingest.inputs import InputFile
 
@@ -56,29 +55,16 @@ _VALUE = struct.Struct("<qqI")
 def spawn_reader(
     out: Path, args: list[str], *, stdin: int | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -m tracelens.ingest.worker ARGS`` with this package importable.
-
-    Its stderr goes to a file in its output directory ``out``, so a reader that writes a lot
-    there can never block on a pipe nobody reads.
-    """
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    command = [sys.executable, "-m", "tracelens.ingest.worker", *args]
-    with (out / "stderr.txt").open("wb") as errors:
-        return subprocess.Popen(command, env=env, stdin=stdin, stderr=errors)
+    """Start ``python -m tracelens.ingest.worker ARGS`` (its stderr in ``out``)."""
+    return spawn_module("tracelens.ingest.worker", out, args, stdin=stdin)
 
 
 def check_readers(readers: Sequence[tuple[subprocess.Popen[bytes], Path]]) -> None:
     """Wait for every reader process; raise SourceUnavailable, with the last line of its
     stderr, for the first that failed."""
-    for process, _ in readers:
-        process.wait()
-    for process, out in readers:
-        if process.returncode != 0:
-            text = (out / "stderr.txt").read_bytes().decode(errors="replace").strip()
-            last = text.splitlines()[-1:] or ["no output"]
-            raise SourceUnavailable(f"a reader process failed ({last[0]})")
+    failure = first_failure(readers)
+    if failure is not None:
+        raise SourceUnavailable(f"a reader process failed ({failure})")
 
 
 def encode_rejections(rejections: Iterable[Rejection]) -> list[list[object]]:

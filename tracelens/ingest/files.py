@@ -23,7 +23,7 @@ from tracelens.ingest.inputs import GZIP_RATIO, InputFile
 from tracelens.ingest.merge import Part, ingest_stats, settle
 from tracelens.ingest.partition import partitions_for
 from tracelens.ingest.processes import read_parts
-from tracelens.ingest.reading import DEFAULT_LIMITS, ReadLimits
+from tracelens.ingest.reading import DEFAULT_LIMITS, GZIP_MAGIC, ReadLimits
 from tracelens.ingest.s3 import S3Object, is_s3
 from tracelens.model import bundle, dataset_layout
 from tracelens.model.frames import NOT_SEGMENTS, IngestStats, TraceFrames
@@ -115,7 +115,7 @@ def input_bytes(path: InputFile) -> int:
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            compressed = handle.read(2) == b"\x1f\x8b"
+            compressed = handle.read(2) == GZIP_MAGIC
     except OSError:
         return 0  # reading it reports the problem
     return size * GZIP_RATIO if compressed else size

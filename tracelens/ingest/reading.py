@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
 
-_GZIP_MAGIC = b"\x1f\x8b"
+#: The first bytes of every gzip file.
+GZIP_MAGIC = b"\x1f\x8b"
 _BATCH_ROWS = 100_000
 _MAX_KEPT_REJECTIONS = 100
 
@@ -63,7 +64,7 @@ def open_input(path: InputFile) -> tuple[BinaryIO, bool]:
     """
     handle = open_bytes(path)
     try:
-        compressed = handle.read(2) == _GZIP_MAGIC
+        compressed = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
     except OSError as exc:
         handle.close()

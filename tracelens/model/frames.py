@@ -40,6 +40,13 @@ class IngestStats:
     rejections: tuple[Rejection, ...] = ()  # the first 100
 
 
+def data_end() -> pl.Expr:
+    """When entity rows end: the latest end, or start of an in-progress entity."""
+    return pl.max_horizontal(
+        pl.col(col.END).max(), pl.col(col.START).filter(pl.col(col.IN_PROGRESS)).max()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TraceFrames:
     """Normalised trace data: entity rows and span links, plus ingest counts.
@@ -80,12 +87,7 @@ class TraceFrames:
         """When the data ends: the latest end, or start of an in-progress entity."""
         if self.entities.is_empty():
             return None
-        value = self.entities.select(
-            pl.max_horizontal(
-                pl.col(col.END).max(),
-                pl.col(col.START).filter(pl.col(col.IN_PROGRESS)).max(),
-            )
-        ).item()
+        value = self.entities.select(data_end()).item()
         return value if isinstance(value, datetime) else None
 
     @classmethod
