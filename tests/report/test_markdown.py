@@ -60,7 +60,7 @@ def test_table_rows_have_as_many_cells_as_the_header() -> None:
             while j < len(lines) and lines[j].startswith("|"):
                 assert len(_cells(lines[j])) == width, lines[j]
                 j += 1
-    assert tables == 4  # functions, async stats, poison messages, chains
+    assert tables == 6  # timeline (2 functions), functions, async stats, poison messages, chains
 
 
 def test_findings_are_listed_with_examples_most_severe_first() -> None:
