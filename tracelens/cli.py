@@ -448,13 +448,25 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
     directory=True,
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty directory that is not an emulator bundle (its traces.ndjson, "
+    "config.json, truth.json and dlq/*.json are replaced; other files are kept).",
+)
 def emulate(
-    scenario: str | None, list_only: bool, seed: int, udp: str | None, output: Path | None
+    scenario: str | None,
+    list_only: bool,
+    seed: int,
+    udp: str | None,
+    output: Path | None,
+    force: bool,
 ) -> None:
     """Emulate Lambda's invoke paths for a scenario and write the traces AWS would.
 
     SCENARIO is a built-in name (see --list) or a TOML scenario file. The same scenario and
-    seed always give a byte-identical bundle.
+    seed always give a byte-identical bundle. Into a bundle it wrote before, it removes the
+    old files first; a non-empty directory that is not one is refused without --force.
 
     \b
     Example:
@@ -468,7 +480,7 @@ def emulate(
     if scenario is None or output is None:
         raise click.UsageError("give a SCENARIO and -o DIR (or --list)")
     target = _host_port(udp, "--udp") if udp else None
-    emulate_command.run(scenario, seed=seed, udp=target, output=output)
+    emulate_command.run(scenario, seed=seed, udp=target, output=output, force=force)
 
 
 @main.command()
