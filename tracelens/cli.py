@@ -289,6 +289,13 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     type=click.Choice(["critical", "warning"]),
     help="Exit with 1 when a finding of this severity or worse exists.",
 )
+@click.option(
+    "--affected",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Also write every async event, SQS message and stream batch that did not end well "
+    "(the ids to replay) to FILE: CSV if it ends in .csv, JSON if .json.",
+)
 @_engine_options
 def analyze(
     paths: tuple[str, ...],
@@ -300,6 +307,7 @@ def analyze(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    affected: Path | None,
     engine: EngineOptions,
 ) -> None:
     """Report on traces: dwell, retry chains, DLQ fates, redeliveries, findings.
@@ -312,6 +320,7 @@ def analyze(
         tracelens analyze sample_traces/async_retry_storm
         tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
+        tracelens analyze sample_traces/async_retry_storm --affected replay.csv
     """
     crossed = analyze_command.run(
         paths,
@@ -324,6 +333,7 @@ def analyze(
         until=until,
         fail_on=fail_on,
         engine=engine,
+        affected=affected,
     )
     if crossed:
         raise click.exceptions.Exit(EXIT_THRESHOLD)
