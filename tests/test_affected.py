@@ -253,3 +253,76 @@ def test_parent_that_is_a_file_exits_2(tmp_path: Path) -> None:
     blocker.write_text("x", encoding="utf-8")
     result = run_cli("analyze", tmp_path / "missing-input.ndjson", "--affected", blocker / "a.csv")
     one_line_error(result, "--affected", "not a directory")
+
+
+def test_event_awaiting_its_retry_is_affected_though_not_a_chain(tmp_path: Path) -> None:
+    # GIVEN one async event whose only attempt failed, and data that ends 30 s later, inside
+    # the retry window (built from the storm's request b5050d2e without attempts 2 and 3)
+    lines = (SAMPLES / "async_retry_storm" / "traces.ndjson").read_text().splitlines()
+    caller, service, first = (json.loads(lines[i]) for i in (18, 19, 20))
+    assert service["aws"]["request_id"] == "b5050d2e-0666-41d5-be3e-2b1a04306e75"
+    service["subsegments"] = service["subsegments"][:2]  # Dwell Time, Attempt #1
+    tick = {
+        "id": "00000000000000aa",
+        "name": "clock",
+        "start_time": first["end_time"] + 29,
+        "end_time": first["end_time"] + 30,
+        "trace_id": "1-6b0946aa-000000000000000000000001",
+    }
+    traces = tmp_path / "t.ndjson"
+    traces.write_text(
+        "".join(json.dumps(d) + "\n" for d in (caller, service, first, tick)), encoding="utf-8"
+    )
+    target = tmp_path / "a.json"
+    # WHEN analysed
+    result = run_cli("analyze", traces, "--format", "json", "--affected", target)
+    # THEN the event is in progress: no chain (one attempt) but an affected row
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["async"]["outcomes"]["in_progress"] == 1
+    assert report["chains"] == []
+    rows = json.loads(target.read_text(encoding="utf-8"))
+    assert [(r["request_id"], r["outcome"], r["attempts"], r["fate"]) for r in rows] == [
+        ("b5050d2e-0666-41d5-be3e-2b1a04306e75", "in_progress", 1, None)
+    ]
+    assert rows[0]["last_error"] == "TemplateError: template 'invoice.html' not found"
+
+
+@pytest.mark.parametrize(
+    ("bundle", "function", "failures", "types"),
+    [
+        # 97 failed invocations (truth totals), all the same template error
+        ("async_retry_storm", "invoice-renderer", 97, {"TemplateError": 97}),
+        # no invocation failed: the records failed in a partial batch response
+        ("sqs_redrive_partial_batch", "payment-consumer", None, {"PaymentDeclined": None}),
+        ("kinesis_poison_no_bisect", "clickstream-processor", 14, {"KeyError": 14}),
+    ],
+)
+def test_impact_matches_truth(
+    bundle: str, function: str, failures: int | None, types: dict[str, int | None]
+) -> None:
+    truth = _truth(bundle)
+    result = run_cli("analyze", SAMPLES / bundle, "--format", "json")
+    report = json.loads(result.stdout)
+    (impact,) = report["impact"]
+    if failures is None:  # every failed SQS delivery in truth
+        failures = sum(m["failed_deliveries"] for m in truth["sqs_messages"])
+        types = dict.fromkeys(types, failures)
+    assert impact["function"] == function
+    assert impact["failures"] == failures
+    assert {e["type"]: e["count"] for e in impact["errors_by_type"]} == types
+    starts = [
+        a.get("invocation_start", a["start"])
+        for group in ("async_events", "stream_batches")
+        for item in truth[group]
+        for a in item["attempts"]
+        if a["error"]
+    ] + [d["start"] for m in truth["sqs_messages"] for d in m["delivery_log"] if d["error"]]
+    # a failure starts when its invocation (function segment) starts: for async attempts a few
+    # milliseconds after the attempt truth.json times
+    for got, want in (
+        (impact["first_failure"], min(starts)),
+        (impact["last_failure"], max(starts)),
+    ):
+        moment = datetime.fromisoformat(got.rstrip("Z")).replace(tzinfo=UTC).timestamp()
+        assert 0 <= moment - want < 0.05 or _near(got, _iso(want))
