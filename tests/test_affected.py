@@ -225,27 +225,23 @@ def test_directory_target_exits_2(tmp_path: Path) -> None:
     one_line_error(result, "--affected", "directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_unwritable_directory_exits_2_before_the_analysis(tmp_path: Path) -> None:
+    # A directory this process cannot write to: a mode 0500 one (not for root, who writes
+    # anywhere), else a read-only mount such as /proc/sys.
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
+        candidates = [locked, Path("/proc/sys")]
+        unwritable = next((d for d in candidates if d.is_dir() and not os.access(d, os.W_OK)), None)
+        if unwritable is None:
+            pytest.skip("no directory this process cannot write to")
         result = run_cli(
-            "analyze", tmp_path / "missing-input.ndjson", "--affected", locked / "a.json"
+            "analyze", tmp_path / "missing-input.ndjson", "--affected", unwritable / "a.json"
         )
         one_line_error(result, "--affected", "not writable")
     finally:
         locked.chmod(0o700)
-
-
-def test_report_output_is_unchanged_by_affected(tmp_path: Path) -> None:
-    plain = run_cli("analyze", SAMPLES / "async_sns_dlq", "--format", "json")
-    with_file = run_cli(
-        "analyze", SAMPLES / "async_sns_dlq", "--format", "json", "--affected", tmp_path / "a.csv"
-    )
-    assert plain.exit_code == with_file.exit_code == 0
-    assert plain.stdout == with_file.stdout
 
 
 def test_parent_that_is_a_file_exits_2(tmp_path: Path) -> None:
@@ -326,3 +322,20 @@ def test_impact_matches_truth(
     ):
         moment = datetime.fromisoformat(got.rstrip("Z")).replace(tzinfo=UTC).timestamp()
         assert 0 <= moment - want < 0.05 or _near(got, _iso(want))
+
+
+def test_same_file_as_the_report_exits_2(tmp_path: Path) -> None:
+    target = tmp_path / "r.json"
+    result = run_cli(
+        "analyze", tmp_path / "missing-input.ndjson", "-o", target, "--affected", target
+    )
+    one_line_error(result, "--affected", "-o")
+
+
+def test_report_output_is_unchanged_by_affected(tmp_path: Path) -> None:
+    plain = run_cli("analyze", SAMPLES / "async_sns_dlq", "--format", "json")
+    with_file = run_cli(
+        "analyze", SAMPLES / "async_sns_dlq", "--format", "json", "--affected", tmp_path / "a.csv"
+    )
+    assert plain.exit_code == with_file.exit_code == 0
+    assert plain.stdout == with_file.stdout

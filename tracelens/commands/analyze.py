@@ -43,7 +43,7 @@ def run(
     Returns:
         Whether a finding of severity ``fail_on`` or worse exists.
     """
-    affected_fmt = None if affected is None else check_affected_path(affected)
+    affected_fmt = None if affected is None else check_affected_path(affected, report=output)
     report = build_report(
         paths, config, dlq, functions=functions, since=since, until=until, engine=engine
     )
@@ -58,17 +58,24 @@ def run(
     return bool(crossed)
 
 
-def check_affected_path(path: Path) -> AffectedFormat:
+def check_affected_path(path: Path, *, report: Path | None = None) -> AffectedFormat:
     """The format of the ``--affected`` file, once it is known the file can be written.
 
+    Args:
+        path: The ``--affected`` file.
+        report: The ``-o`` report file, if any (the two must differ).
+
     Raises:
-        click.ClickException: the extension is neither ``.csv`` nor ``.json``, the path is a
-            directory, or its directory is missing or not writable (one line naming it).
+        click.ClickException: the extension is neither ``.csv`` nor ``.json``, the path is
+            the report's, a directory, or its directory is missing or not writable (one line
+            naming it).
     """
     fmt = affected_format(path)
     if fmt is None:
         accepted = " or ".join(SUFFIXES)
         raise click.ClickException(f"--affected {path}: the file name must end in {accepted}")
+    if report is not None and path.resolve() == report.resolve():
+        raise click.ClickException(f"--affected {path}: the same file as -o (give another name)")
     parent = path.parent
     if path.is_dir():
         raise click.ClickException(f"--affected {path}: is a directory (give a file name)")
