@@ -385,7 +385,7 @@ def _errors_by_type(report: Report) -> list[str]:
         "## Errors by type",
         "",
         "The failures of the impact window by exception type (the part of the recorded cause "
-        "before the first colon; `Throttled` and HTTP statuses for requests Lambda did not "
+        "before the first `: `; `Throttled` and HTTP statuses for requests Lambda did not "
         "run; a cause with only a message counts as `(no exception type)`).",
         "",
     ]
