@@ -24,6 +24,7 @@ from tracelens.report.models import (
     Finding,
     FunctionImpact,
     FunctionSummary,
+    FunctionTimeline,
     InputSection,
     Modes,
     PoisonMessage,
@@ -35,6 +36,7 @@ from tracelens.report.models import (
     StreamFates,
     StreamsSection,
     SyncSection,
+    Timeline,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -375,6 +377,35 @@ def fixed_report() -> Report:
                 errors_by_type=[ErrorTypeCount(type="PoisonRecord", count=3)],
             ),
         ],
+        timeline=Timeline(
+            bucket_seconds=60,
+            start="2026-11-28T01:00:00.000000Z",
+            buckets=6,
+            functions=[
+                FunctionTimeline(
+                    function=MARKUP_FUNCTION,
+                    requests=[3, 0, 12, 40, 7, 1],
+                    failed=[0, 0, 2, 30, 1, 0],
+                    throttled=[0, 0, 0, 0, 0, 0],
+                    cold_starts=[1, 0, 0, 2, 0, 0],
+                    dwell_p99_ms=[12.5, None, 80.0, 61234.5, 900.0, 15.0],
+                    ended_badly=[0, 0, 0, 3, 1, 0],
+                    sqs_redeliveries=[0, 0, 0, 0, 0, 0],
+                    stream_retries=[0, 0, 0, 0, 0, 0],
+                ),
+                FunctionTimeline(
+                    function=SCRIPT_FUNCTION,
+                    requests=[0, 1, 0, 0, 0, 0],
+                    failed=[0, 0, 0, 0, 0, 0],
+                    throttled=[0, 1, 0, 0, 0, 0],
+                    cold_starts=[0, 0, 0, 0, 0, 0],
+                    dwell_p99_ms=[None, None, None, None, None, None],
+                    ended_badly=[0, 0, 0, 0, 0, 0],
+                    sqs_redeliveries=[0, 1, 0, 0, 0, 0],
+                    stream_retries=[0, 0, 0, 0, 0, 0],
+                ),
+            ],
+        ),
     )
 
 

@@ -61,8 +61,9 @@ def test_table_rows_have_as_many_cells_as_the_header() -> None:
             while j < len(lines) and lines[j].startswith("|"):
                 assert len(_cells(lines[j])) == width, lines[j]
                 j += 1
-    # functions, async stats, poison messages, chains, impact, errors by type, affected
-    assert tables == 7
+    # timeline (2 functions), functions, async stats, poison messages, chains, impact,
+    # errors by type, affected
+    assert tables == 9
 
 
 def test_findings_are_listed_with_examples_most_severe_first() -> None:

@@ -26,6 +26,7 @@ from tracelens.report.models import (
     FunctionDetail,
     FunctionImpact,
     FunctionSummary,
+    FunctionTimeline,
     InputSection,
     PoisonMessage,
     RejectionOut,
@@ -37,10 +38,12 @@ from tracelens.report.models import (
     SyncSection,
     TimePoint,
 )
+from tracelens.report.models import Timeline as TimelineSection
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResults
     from tracelens.analysis.summary import FunctionDetails, SqsTotals
+    from tracelens.analysis.timeline import Timeline
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
 
@@ -113,8 +116,20 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
         findings=[_shaped(f, Finding) for f in results.findings],
         details=[_detail(d) for d in summary.details],
         bucket_seconds=results.details.bucket_seconds,
+        timeline=_timeline(results.timeline),
         affected=_affected(results),
         impact=_impact(results),
+    )
+
+
+def _timeline(timeline: Timeline) -> TimelineSection:
+    """Each function's series as lists, one value per bucket (the frame is dense, sorted)."""
+    series = timeline.frame.drop(c.BUCKET).group_by(c.FUNCTION, maintain_order=True).agg(pl.all())
+    return TimelineSection(
+        bucket_seconds=timeline.width,
+        start=iso(timeline.start),
+        buckets=timeline.buckets,
+        functions=[FunctionTimeline(**row) for row in series.iter_rows(named=True)],
     )
 
 

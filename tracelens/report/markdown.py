@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tracelens.report._format import (
@@ -18,6 +18,7 @@ from tracelens.report._format import (
     stream_fates_line,
     worst_chains,
 )
+from tracelens.report.timeline_text import SERIES, width_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -74,11 +75,11 @@ def escape(text: str) -> str:
 def render_markdown(report: Report) -> str:
     """Render a Report as a Markdown post-incident document.
 
-    Sections: summary, findings (with examples), the impact window and errors by exception
-    type per function, functions, async events, SQS, streams, the worst retry chains, every
-    affected event (in a collapsible block), and what was read (with the first rejections).
-    Every string taken from the traces is escaped, so a hostile function name cannot inject
-    markup or HTML.
+    Sections: summary, findings (with examples), the timeline, the impact window and errors
+    by exception type per function, functions, async events, SQS, streams, the worst retry
+    chains, every affected event (in a collapsible block), and what was read (with the first
+    rejections). Every string taken from the traces is escaped, so a hostile function name
+    cannot inject markup or HTML.
 
     Args:
         report: The report to render.
@@ -89,6 +90,7 @@ def render_markdown(report: Report) -> str:
     parts: list[str] = []
     parts += _summary(report)
     parts += _findings(report)
+    parts += _timeline(report)
     parts += _impact(report)
     parts += _errors_by_type(report)
     parts += _functions(report)
@@ -173,6 +175,59 @@ def _findings(report: Report) -> list[str]:
         if f.examples:
             lines.append("  - Examples: " + ", ".join(escape(e) for e in f.examples))
     return [*lines, ""]
+
+
+def _timeline(report: Report) -> list[str]:
+    """Per function, a collapsible table of the buckets with any activity."""
+    timeline = report.timeline
+    if not timeline.functions or timeline.start is None:
+        return []
+    width = width_text(timeline.bucket_seconds)
+    lines = [
+        "## Timeline",
+        "",
+        f"{timeline.buckets:,} buckets of {width} from {timeline.start[:19].replace('T', ' ')} "
+        "UTC; per function, the buckets with any activity (series that are zero throughout "
+        "are left out).",
+        "",
+    ]
+    for fn in timeline.functions:
+        shown = [
+            (key, label) for key, label in SERIES if key == "requests" or any(getattr(fn, key))
+        ]
+        columns = [getattr(fn, key) for key, _ in shown]
+        rows = []
+        for i in range(timeline.buckets):
+            values = [series[i] for series in columns]
+            if not any(values):
+                continue
+            start = _bucket_start(timeline.start, i * timeline.bucket_seconds)
+            cells = [
+                _duration(v) if key == "dwell_p99_ms" else f"{v:,}"
+                for (key, _), v in zip(shown, values, strict=True)
+            ]
+            rows.append([start, *cells])
+        total = sum(fn.requests)
+        noun = "request" if total == 1 else "requests"
+        lines += [
+            f"<details><summary>{escape(fn.function)}: {total:,} {noun}, {sum(fn.failed):,} "
+            "failed</summary>",
+            "",
+            *_table(
+                ["Bucket (UTC)", *(label[:1].upper() + label[1:] for _, label in shown)],
+                rows,
+                align="l" + "r" * len(shown),
+            ),
+            "</details>",
+            "",
+        ]
+    return lines
+
+
+def _bucket_start(start: str, offset: int) -> str:
+    """``start`` (a contract time) plus ``offset`` seconds, as ``2026-11-27 09:00:10``."""
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(seconds=offset)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _functions(report: Report) -> list[str]:

@@ -335,6 +335,29 @@ class FunctionDetail(msgspec.Struct, frozen=True, kw_only=True):
     stream_batches: list[ShardPoint]  # sorted by shard_id, then start
 
 
+class FunctionTimeline(msgspec.Struct, frozen=True, kw_only=True):
+    """One function's series: one value per bucket of ``Timeline`` (see analysis.timeline)."""
+
+    function: str
+    requests: list[int]
+    failed: list[int]
+    throttled: list[int]
+    cold_starts: list[int]
+    dwell_p99_ms: list[float | None]  # null: no async event with a dwell in the bucket
+    ended_badly: list[int]  # async events that ended retries_exhausted / event_age_exceeded
+    sqs_redeliveries: list[int]
+    stream_retries: list[int]
+
+
+class Timeline(msgspec.Struct, frozen=True, kw_only=True):
+    """Per function and time bucket, over the data's window (an extension of the contract)."""
+
+    bucket_seconds: int = 1
+    start: str | None = None  # the first bucket's start; None without data
+    buckets: int = 0
+    functions: list[FunctionTimeline] = msgspec.field(default_factory=list)  # by function
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     """The whole analysis report (schema ``tracelens.report/1``)."""
 
@@ -350,6 +373,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     findings: list[Finding]
     details: list[FunctionDetail] = msgspec.field(default_factory=list)  # sorted by function
     bucket_seconds: int = 60  # width of the time buckets in ``details``
+    timeline: Timeline = msgspec.field(default_factory=Timeline)
     #: Every async event, SQS message and stream batch that did not end well; sorted by
     #: first_time, path, key (request id, message id or shard/sequence), function.
     affected: list[AffectedEvent] = msgspec.field(default_factory=list)
