@@ -289,6 +289,13 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     type=click.Choice(["critical", "warning"]),
     help="Exit with 1 when a finding of this severity or worse exists.",
 )
+@click.option(
+    "--affected",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Also write every async event, SQS message and stream batch that did not end well "
+    "(the ids to replay) to FILE: CSV if it ends in .csv, JSON if .json.",
+)
 @_engine_options
 def analyze(
     paths: tuple[str, ...],
@@ -300,6 +307,7 @@ def analyze(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    affected: Path | None,
     engine: EngineOptions,
 ) -> None:
     """Report on traces: dwell, retry chains, DLQ fates, redeliveries, findings.
@@ -312,6 +320,7 @@ def analyze(
         tracelens analyze sample_traces/async_retry_storm
         tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
+        tracelens analyze sample_traces/async_retry_storm --affected replay.csv
     """
     crossed = analyze_command.run(
         paths,
@@ -324,6 +333,7 @@ def analyze(
         until=until,
         fail_on=fail_on,
         engine=engine,
+        affected=affected,
     )
     if crossed:
         raise click.exceptions.Exit(EXIT_THRESHOLD)
@@ -448,13 +458,25 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
     directory=True,
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty directory that is not an emulator bundle (its traces.ndjson, "
+    "config.json, truth.json and dlq/*.json are replaced; other files are kept).",
+)
 def emulate(
-    scenario: str | None, list_only: bool, seed: int, udp: str | None, output: Path | None
+    scenario: str | None,
+    list_only: bool,
+    seed: int,
+    udp: str | None,
+    output: Path | None,
+    force: bool,
 ) -> None:
     """Emulate Lambda's invoke paths for a scenario and write the traces AWS would.
 
     SCENARIO is a built-in name (see --list) or a TOML scenario file. The same scenario and
-    seed always give a byte-identical bundle.
+    seed always give a byte-identical bundle. Into a bundle it wrote before, it removes the
+    old files first; a non-empty directory that is not one is refused without --force.
 
     \b
     Example:
@@ -468,7 +490,7 @@ def emulate(
     if scenario is None or output is None:
         raise click.UsageError("give a SCENARIO and -o DIR (or --list)")
     target = _host_port(udp, "--udp") if udp else None
-    emulate_command.run(scenario, seed=seed, udp=target, output=output)
+    emulate_command.run(scenario, seed=seed, udp=target, output=output, force=force)
 
 
 @main.command()

@@ -23,6 +23,7 @@ from tracelens.report.timeline_text import SERIES, width_text
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from tracelens.model.vocab import ChainFate, ChainOutcome, FateEvidence
     from tracelens.report.models import Report, Stats
 
 
@@ -74,10 +75,11 @@ def escape(text: str) -> str:
 def render_markdown(report: Report) -> str:
     """Render a Report as a Markdown post-incident document.
 
-    Sections: summary, findings (with examples), the timeline, functions, async events, SQS,
-    streams, the worst retry chains, and what was read (with the first rejections). Every
-    string taken from the traces is escaped, so a hostile function name cannot inject markup
-    or HTML.
+    Sections: summary, findings (with examples), the timeline, the impact window and errors
+    by exception type per function, functions, async events, SQS, streams, the worst retry
+    chains, every affected event (in a collapsible block), and what was read (with the first
+    rejections). Every string taken from the traces is escaped, so a hostile function name
+    cannot inject markup or HTML.
 
     Args:
         report: The report to render.
@@ -89,11 +91,14 @@ def render_markdown(report: Report) -> str:
     parts += _summary(report)
     parts += _findings(report)
     parts += _timeline(report)
+    parts += _impact(report)
+    parts += _errors_by_type(report)
     parts += _functions(report)
     parts += _async(report)
     parts += _sqs(report)
     parts += _streams(report)
     parts += _chains(report)
+    parts += _affected(report)
     parts += _input(report)
     return "\n".join(parts).rstrip("\n") + "\n"
 
@@ -368,19 +373,7 @@ def _chains(report: Report) -> list[str]:
             escape(c.key),
             escape(c.function),
             f"{c.attempts:,}",
-            escape(c.outcome)
-            + (
-                f" / **{escape(c.fate)}**"
-                if c.fate in LOST_FATES
-                else f" / {escape(c.fate)}"
-                if c.fate
-                else ""
-            )
-            + (
-                f" ({CHAIN_EVIDENCE[c.fate_evidence]})"
-                if c.fate and c.fate_evidence in CHAIN_EVIDENCE
-                else ""
-            ),
+            _outcome_fate(c.outcome, c.fate, c.fate_evidence),
             _duration(c.dwell_ms),
             c.first_start,
             "<br>".join(escape(e) for e in c.errors) or "-",
@@ -398,6 +391,115 @@ def _chains(report: Report) -> list[str]:
         "Errors",
     ]
     return lines + _table(header, rows, align="lllrlrll")
+
+
+def _outcome_fate(
+    outcome: ChainOutcome, fate: ChainFate | None, evidence: FateEvidence | None
+) -> str:
+    """``retries_exhausted / **dropped** (per config)``: lost fates in bold."""
+    text = escape(outcome)
+    if fate:
+        text += f" / **{escape(fate)}**" if fate in LOST_FATES else f" / {escape(fate)}"
+        if evidence in CHAIN_EVIDENCE:
+            text += f" ({CHAIN_EVIDENCE[evidence]})"
+    return text
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.removesuffix("Z"))
+
+
+def _impact(report: Report) -> list[str]:
+    lines = [
+        "## Impact window",
+        "",
+        "Per function, from the start of its first failure to the start of its last: a "
+        "failure is a failed invocation, a failed request with no failed invocation "
+        "(throttled or refused by Lambda), or an SQS record that failed in an invocation that "
+        "succeeded (partial batch response); each failed attempt counts.",
+        "",
+    ]
+    if not report.impact:
+        return [*lines, "No failures.", ""]
+    rows = [
+        [
+            escape(i.function),
+            i.first_failure,
+            i.last_failure,
+            _duration((_time(i.last_failure) - _time(i.first_failure)).total_seconds() * 1000),
+            f"{i.failures:,}",
+        ]
+        for i in report.impact
+    ]
+    header = ["Function", "First failure", "Last failure", "Window", "Failures"]
+    return lines + _table(header, rows, align="lllrr")
+
+
+def _errors_by_type(report: Report) -> list[str]:
+    lines = [
+        "## Errors by type",
+        "",
+        "The failures of the impact window by exception type (the part of the recorded cause "
+        "before the first `: `; `Throttled` and HTTP statuses for requests Lambda did not "
+        "run; a cause with only a message counts as `(no exception type)`).",
+        "",
+    ]
+    if not report.impact:
+        return [*lines, "No failures.", ""]
+    rows = [
+        [escape(i.function), escape(e.type), f"{e.count:,}"]
+        for i in report.impact
+        for e in i.errors_by_type
+    ]
+    return lines + _table(["Function", "Exception type", "Count"], rows, align="llr")
+
+
+def _affected(report: Report) -> list[str]:
+    events = report.affected
+    lines = ["## Affected events", ""]
+    if not events:
+        return [*lines, "Every async event, SQS message and stream batch ended well.", ""]
+    noun = "event" if len(events) == 1 else "events"
+    lines += [
+        f"{len(events):,} {noun} did not end well: async events, SQS messages and stream "
+        "batches that ended badly (whatever their fate) or whose end is unknown when the data "
+        "ends. These are the ids to replay or check, as `tracelens analyze --affected FILE` "
+        "writes them. Caller: not yet attributed.",
+        "",
+        "<details>",
+        f"<summary>{len(events):,} affected {noun}</summary>",
+        "",
+    ]
+    rows = [
+        [
+            escape(e.function),
+            escape(e.path),
+            escape(e.request_id or "-"),
+            escape(e.message_id or "-"),
+            escape(f"{e.shard_id}/{e.sequence_number}" if e.shard_id else "-"),
+            _outcome_fate(e.outcome, e.fate, e.fate_evidence),
+            e.first_time,
+            e.last_time or "-",
+            f"{e.attempts:,}",
+            escape(e.last_error or "-"),
+            " ".join(escape(t) for t in e.trace_ids) or "-",
+        ]
+        for e in events
+    ]
+    header = [
+        "Function",
+        "Path",
+        "Request id",
+        "Message id",
+        "Shard / sequence",
+        "Outcome / fate",
+        "First time",
+        "Last time",
+        "Attempts",
+        "Last error",
+        "Trace ids",
+    ]
+    return [*lines, *_table(header, rows, align="llllllllrll"), "</details>", ""]
 
 
 def _input(report: Report) -> list[str]:
