@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tracelens.acquire.address import parse_host_port
+from tracelens.acquire.tail import RequestTail
 from tracelens.acquire.udp import DEFAULT_BIND, Listener
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from types import FrameType
 
@@ -42,6 +44,46 @@ def format_listen_summary(summary: ListenSummary) -> str:
     return text
 
 
+def format_tail_summary(tail: RequestTail) -> str:
+    """One plain-text line closing a ``--tail``: lines printed, requests left open.
+
+    Args:
+        tail: The tail that printed the lines.
+
+    Returns:
+        The text.
+    """
+    noun = "line" if tail.lines == 1 else "lines"
+    text = f"tail: {tail.lines:,} {noun}"
+    waiting = tail.open_requests()
+    if waiting:
+        verb = "request has" if waiting == 1 else "requests have"
+        text += (
+            f"; {waiting:,} {verb} no line: no invocation of theirs finished while listening "
+            "(an async event still queued, or its function segment never arrived)"
+        )
+    return text
+
+
+def tail_printer(tail: RequestTail, stream: TextIO) -> Callable[[bytes], None]:
+    """A listener callback printing the lines each document finishes, one flush per line.
+
+    Args:
+        tail: The tail to feed.
+        stream: Where the lines go (stdout).
+
+    Returns:
+        The callback for ``Listener(on_document=...)``.
+    """
+
+    def show(body: bytes) -> None:
+        for line in tail.feed(body):
+            stream.write(line.text() + "\n")
+            stream.flush()
+
+    return show
+
+
 def run_listen(
     *,
     out: Path,
@@ -50,11 +92,14 @@ def run_listen(
     duration: float | None = None,
     max_segments: int | None = None,
     install_signals: bool = True,
+    tail: bool = False,
+    tail_stream: TextIO | None = None,
 ) -> ListenSummary:
     """The body of ``tracelens listen``: be the X-Ray daemon until told to stop.
 
     Stops on SIGINT / SIGTERM, after ``duration`` seconds or ``max_segments`` documents;
-    flushes what it received and prints the counts on stderr.
+    flushes what it received and prints the counts on stderr. With ``tail``, prints a line
+    per finished Lambda request on stdout as it arrives (``tracelens.acquire.tail``).
 
     Args:
         out: NDJSON file to append to.
@@ -64,6 +109,8 @@ def run_listen(
         duration: ``--duration`` seconds.
         max_segments: ``--max-segments``.
         install_signals: Install SIGINT / SIGTERM handlers (main thread only).
+        tail: ``--tail``: print a line per finished request as it arrives.
+        tail_stream: Where the tail lines go; stdout by default.
 
     Returns:
         The counts.
@@ -75,6 +122,7 @@ def run_listen(
 
     console = Console(file=sys.stderr)
     address = parse_host_port(bind) if bind is not None else DEFAULT_BIND
+    requests = RequestTail() if tail else None
     listener = Listener(
         address,
         out,
@@ -82,6 +130,7 @@ def run_listen(
         duration,
         max_segments,
         allow_remote=bind is not None,
+        on_document=None if requests is None else tail_printer(requests, tail_stream or sys.stdout),
     )
     previous: dict[signal.Signals, Any] = {}
     if install_signals and threading.current_thread() is threading.main_thread():
@@ -100,7 +149,9 @@ def run_listen(
         for sig, old in previous.items():
             signal.signal(sig, old)
     console.print(format_listen_summary(summary), markup=False)
+    if requests is not None:
+        console.print(format_tail_summary(requests), markup=False)
     return summary
 
 
-__all__ = ["format_listen_summary", "run_listen"]
+__all__ = ["format_listen_summary", "format_tail_summary", "run_listen", "tail_printer"]
