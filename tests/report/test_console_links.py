@@ -20,8 +20,10 @@ from tracelens.report.console_links import (
     trace_url,
     trace_urls,
 )
+from tracelens.report.dashboard_spec import PanelSpec
 from tracelens.report.json_report import render_json
 from tracelens.report.markdown import render_markdown
+from tracelens.report.panels import build_panel, build_views
 from tracelens.report.schema import report_schema
 
 TRACE = "1-6747c1a0-000000000000000000000001"
@@ -147,3 +149,26 @@ def test_markdown_shows_the_first_trace_ids_and_counts_the_rest() -> None:
     doc = render_markdown(replace(report, chains=[many, *report.chains[1:]]))
     assert f"[{ids[2]}]({US}{ids[2]})<br>and 2 more" in doc
     assert ids[3] not in doc
+
+
+def test_dashboard_chain_labels_link_to_the_console() -> None:
+    # GIVEN the fixed report: two chains of a function with an ARN (URLs), two without, and
+    # one chain whose (read back) URL is not a console URL
+    report = fixed_report()
+    hostile = msgspec.structs.replace(report.chains[0], key="hostile", trace_urls=["javascript:x"])
+    view = build_views(replace(report, chains=[*report.chains, hostile]))[0]
+    # WHEN the chains panel is built
+    figure = build_panel(view, PanelSpec(panel="chains"))
+    yaxis = figure["layout"]["yaxis"]
+    ticks = dict(zip(yaxis["tickvals"], yaxis["ticktext"], strict=True))
+    # THEN a chain label with a console URL is a link to its first trace; others stay text
+    linked = {label: text for label, text in ticks.items() if text != label}
+    assert set(linked) == {
+        "async req-dropped · [bold]x[/]",
+        "async req-ok-retry · [bold]x[/]",
+    }
+    for label, text in linked.items():
+        assert text.startswith(f'<a href="{US}1-6747c1a0-00000000000000000000000')
+        assert text.endswith(f'" target="_blank">{label}</a>')
+    assert "javascript" not in json.dumps(figure)
+    assert yaxis["categoryarray"] == yaxis["tickvals"]
