@@ -17,6 +17,7 @@ import pytest
 
 from tracelens.acquire.tail import RequestTail, TailLine, printable
 from tracelens.acquire.udp import Listener
+from tracelens.commands.listen import format_tail_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -134,7 +135,7 @@ def test_sync_request_one_line_with_cold_start_and_ids() -> None:
     assert (line.function, line.path, line.outcome, line.cold) == ("orders", "sync", "ok", True)
     assert line.request_id == "req-1"
     assert line.duration_ms == pytest.approx(78.5)
-    assert line.text() == (
+    assert format_tail_line(line) == (
         "2023-11-14 22:13:20.178  orders  sync       78.5 ms  ok cold       "
         f"  {TRACE}  request req-1"
     )
@@ -343,7 +344,7 @@ def test_hostile_names_are_printed_escaped() -> None:
             function("f000000000000001", "5000000000000001", fn=evil),
         ],
     )
-    text = lines[0].text()
+    text = format_tail_line(lines[0])
     assert text.isprintable()
     assert repr(evil) in text
     assert repr("req\r\x07") in text

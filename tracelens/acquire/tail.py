@@ -30,13 +30,11 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypeVar
 
 import msgspec
 
 from tracelens.model.segment import CHILDREN_DECODER, DOCUMENT_DECODER
-from tracelens.report._format import duration
 
 if TYPE_CHECKING:
     from tracelens.model.segment import Child, Entity
@@ -55,7 +53,7 @@ _RECORD_KEYS: Final = (b"event_source", b'"links"')
 
 
 def printable(text: str) -> str:
-    """``text`` itself when every character is printable, else its ``repr``.
+    """``text`` itself when every character is printable, else its ``repr`` (for printing).
 
     Names, ids and errors come from the documents: a newline, ESC or other control character
     in them would break the one-line format or drive the terminal, so such text is shown
@@ -90,29 +88,6 @@ class TailLine:
     trace_id: str
     request_id: str | None
     attempt: int | None
-
-    def text(self) -> str:
-        """The line as printed: time, function, path, duration, outcome, cold, ids.
-
-        Example:
-            ``2026-11-29 22:40:01.123  orders-api  sync   78.5 ms  ok  cold
-            1-6b094690-dd25d3cabef21c1695361ff6  request 79a97fa0-...``
-        """
-        when = datetime.fromtimestamp(self.end, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        outcome = self.outcome + (" cold" if self.cold else "")
-        parts = [
-            when,
-            printable(self.function),
-            f"{self.path:<7}",
-            f"{duration(self.duration_ms):>9}",
-            f"{outcome:<14}",
-            printable(self.trace_id),
-        ]
-        if self.attempt is not None:
-            parts.append(f"attempt {self.attempt}")
-        if self.request_id is not None:
-            parts.append(f"request {printable(self.request_id)}")
-        return "  ".join(parts)
 
 
 @dataclass(slots=True)
@@ -220,7 +195,7 @@ class RequestTail:
     Example:
         >>> tail = RequestTail()
         >>> for line in tail.feed(body):  # one NDJSON line / datagram body
-        ...     print(line.text())
+        ...     print(line.function, line.path, line.outcome)
     """
 
     def __init__(self, *, remembered: int = REMEMBERED) -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tracelens.acquire.address import parse_host_port
-from tracelens.acquire.tail import RequestTail
+from tracelens.acquire.tail import RequestTail, printable
 from tracelens.acquire.udp import DEFAULT_BIND, Listener
+from tracelens.report._format import duration
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
     from types import FrameType
 
+    from tracelens.acquire.tail import TailLine
     from tracelens.acquire.udp import ListenSummary
 
 
@@ -42,6 +45,36 @@ def format_listen_summary(summary: ListenSummary) -> str:
             "up: their segments are NOT in the file"
         )
     return text
+
+
+def format_tail_line(line: TailLine) -> str:
+    """One ``--tail`` line: end time, function, path, duration, outcome, cold, ids.
+
+    Names and ids with control characters are shown escaped (``printable``), so a document
+    cannot break the one-line format or drive the terminal.
+
+    Args:
+        line: A finished request.
+
+    Returns:
+        The text, e.g. ``2026-11-27 09:00:00.747  invoice-renderer  async     243.5 ms  ok
+        cold  1-6b094690-...  attempt 1  request dec31cda-...``.
+    """
+    when = datetime.fromtimestamp(line.end, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    outcome = line.outcome + (" cold" if line.cold else "")
+    parts = [
+        when,
+        printable(line.function),
+        f"{line.path:<7}",
+        f"{duration(line.duration_ms):>9}",
+        f"{outcome:<14}",
+        printable(line.trace_id),
+    ]
+    if line.attempt is not None:
+        parts.append(f"attempt {line.attempt}")
+    if line.request_id is not None:
+        parts.append(f"request {printable(line.request_id)}")
+    return "  ".join(parts)
 
 
 def format_tail_summary(tail: RequestTail) -> str:
@@ -78,7 +111,7 @@ def tail_printer(tail: RequestTail, stream: TextIO) -> Callable[[bytes], None]:
 
     def show(body: bytes) -> None:
         for line in tail.feed(body):
-            stream.write(line.text() + "\n")
+            stream.write(format_tail_line(line) + "\n")
             stream.flush()
 
     return show
@@ -154,4 +187,10 @@ def run_listen(
     return summary
 
 
-__all__ = ["format_listen_summary", "format_tail_summary", "run_listen", "tail_printer"]
+__all__ = [
+    "format_listen_summary",
+    "format_tail_line",
+    "format_tail_summary",
+    "run_listen",
+    "tail_printer",
+]
