@@ -530,3 +530,51 @@ def test_listen_tail_end_to_end(tmp_path: Path) -> None:
     assert written == docs
     assert "received 12, malformed 6, written 6, dropped 0" in rest
     assert "tail: 3 lines" in rest
+
+
+def test_listen_tail_stopped_at_once_flushes_every_document_and_line(tmp_path: Path) -> None:
+    # GIVEN `listen --tail` and 100 sync requests (200 documents) sent in one burst
+    out = tmp_path / "burst.ndjson"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tracelens",
+            "listen",
+            "--tail",
+            "-o",
+            str(out),
+            "--bind",
+            "127.0.0.1:0",
+            "--duration",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        port = int(first.split("127.0.0.1:")[1].split(",")[0])
+        docs: list[dict[str, Any]] = []
+        for i in range(100):
+            sid, fid = f"5{i:015x}", f"f{i:015x}"
+            docs += [service(sid, request=f"r{i}"), function(fid, sid)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for doc in docs:
+                s.sendto(HEADER + json.dumps(doc).encode(), ("127.0.0.1", port))
+        # WHEN it is stopped at once
+        proc.send_signal(signal.SIGTERM)
+        stdout, rest = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    # THEN the file has every document and stdout a line per request, none repeated
+    assert proc.returncode == 0
+    assert "received 200, malformed 0, written 200, dropped 0" in rest
+    assert len(out.read_text().splitlines()) == 200
+    lines = stdout.splitlines()
+    assert sorted(line.rsplit(" ", 1)[1] for line in lines) == sorted(f"r{i}" for i in range(100))
+    assert "tail: 100 lines" in rest
