@@ -567,25 +567,41 @@ def fetch(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
 )
 @click.option("--max-segments", type=click.IntRange(min=1), help="Stop after N documents.")
+@click.option(
+    "--tail",
+    is_flag=True,
+    help="Print a line per Lambda request on stdout as it finishes: time, function, path, "
+    "duration, outcome, cold.",
+)
 def listen(
     bind: str,
     output: Path,
     forward: str | None,
     duration: float | None,
     max_segments: int | None,
+    tail: bool,
 ) -> None:
     """Act as a local X-Ray daemon: receive segment datagrams over UDP and write them to a file.
 
     Point an X-Ray SDK at it (AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000). Stops on Ctrl-C or
     SIGTERM (or --duration / --max-segments), flushes, and prints received / malformed /
-    written / dropped counts on stderr.
+    written / dropped counts on stderr. With --tail it also prints one line per Lambda request
+    on stdout as it finishes, like `sam traces --tail`; the file still gets every document.
 
     \b
     Example:
         tracelens listen -o traces.ndjson --duration 60
+        tracelens listen -o traces.ndjson --tail
         AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 python my_app.py
         tracelens analyze traces.ndjson
     """
     from tracelens.commands.listen import run_listen
 
-    run_listen(out=output, bind=bind, forward=forward, duration=duration, max_segments=max_segments)
+    run_listen(
+        out=output,
+        bind=bind,
+        forward=forward,
+        duration=duration,
+        max_segments=max_segments,
+        tail=tail,
+    )

@@ -183,6 +183,10 @@ def fixed_report() -> Report:
                 key="req-ok-retry",
                 function=MARKUP_FUNCTION,
                 trace_ids=["1-6747c1a0-000000000000000000000001"],
+                trace_urls=[
+                    "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                    "#xray:traces/1-6747c1a0-000000000000000000000001"
+                ],
                 attempts=2,
                 outcome="succeeded_after_retry",
                 fate=None,
@@ -196,6 +200,10 @@ def fixed_report() -> Report:
                 key="req-dropped",
                 function=MARKUP_FUNCTION,
                 trace_ids=["1-6747c1a0-000000000000000000000002"],
+                trace_urls=[
+                    "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                    "#xray:traces/1-6747c1a0-000000000000000000000002"
+                ],
                 attempts=3,
                 outcome="retries_exhausted",
                 fate="dropped",

@@ -18,17 +18,20 @@ from tracelens.report._format import (
     stream_fates_line,
     worst_chains,
 )
+from tracelens.report.console_links import is_console_url
 from tracelens.report.timeline_text import SERIES, width_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from tracelens.model.vocab import ChainFate, ChainOutcome, FateEvidence
-    from tracelens.report.models import Report, Stats
+    from tracelens.report.models import Chain, Report, Stats
 
 
 #: How many chains are listed; the JSON report has them all.
 CHAIN_ROWS = 20
+#: How many trace ids of one chain are listed (linked to the X-Ray console when known).
+CHAIN_TRACES = 3
 POISON_ROWS = 20
 REJECTION_ROWS = 10
 FILE_ROWS = 20
@@ -372,6 +375,7 @@ def _chains(report: Report) -> list[str]:
             escape(c.kind),
             escape(c.key),
             escape(c.function),
+            _trace_links(c),
             f"{c.attempts:,}",
             _outcome_fate(c.outcome, c.fate, c.fate_evidence),
             _duration(c.dwell_ms),
@@ -384,13 +388,27 @@ def _chains(report: Report) -> list[str]:
         "Kind",
         "Key",
         "Function",
+        "Traces",
         "Attempts",
         "Outcome / fate",
         "Dwell",
         "First start",
         "Errors",
     ]
-    return lines + _table(header, rows, align="lllrlrll")
+    return lines + _table(header, rows, align="llllrlrll")
+
+
+def _trace_links(chain: Chain) -> str:
+    """The chain's first trace ids, each a link to the X-Ray console when its URL is known."""
+    urls = chain.trace_urls if len(chain.trace_urls) == len(chain.trace_ids) else []
+    cells = []
+    for i, trace_id in enumerate(chain.trace_ids[:CHAIN_TRACES]):
+        text = escape(trace_id)
+        cells.append(f"[{text}]({urls[i]})" if urls and is_console_url(urls[i]) else text)
+    more = len(chain.trace_ids) - CHAIN_TRACES
+    if more > 0:
+        cells.append(f"and {more:,} more")
+    return "<br>".join(cells) or "-"
 
 
 def _outcome_fate(

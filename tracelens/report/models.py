@@ -224,6 +224,8 @@ class Chain(msgspec.Struct, frozen=True, kw_only=True):
     key: str
     function: str
     trace_ids: list[str]
+    # X-Ray console URL of each trace id (same order); [] when no function ARN names a region
+    trace_urls: list[str] = msgspec.field(default_factory=list)
     attempts: int
     outcome: ChainOutcome
     fate: ChainFate | None

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tracelens.report._format import CHAIN_EVIDENCE
+from tracelens.report.console_links import is_console_url
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     base_layout,
@@ -87,6 +88,15 @@ def chain_label(chain: Chain) -> str:
     return f"{chain.kind} {chain.key} · {chain.function}"
 
 
+def console_link(chain: Chain, label: str) -> str:
+    """The y-axis tick of a chain: its (escaped) label, a link to the X-Ray console trace
+    view of its first trace when the report has that URL."""
+    url = chain.trace_urls[0] if chain.trace_urls and chain.trace_ids else None
+    if url is None or not is_console_url(url):
+        return label
+    return f'<a href="{url}" target="_blank">{label}</a>'
+
+
 def _series(name: str, rows: list[tuple[str, str, float, str]]) -> dict[str, Any]:
     """What bar and marker series share: the legend name, each row's chain and hover text."""
     return {
@@ -107,11 +117,13 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
     rows: dict[str, list[tuple[str, str, float, str]]] = {key: [] for key, _, _ in SERIES}
     rows.update({key: [] for key, _, _, _ in MARKERS})
     labels: list[str] = []
+    ticks: list[str] = []
     for chain in chains:
         label = plot_text(chain_label(chain))
         while label in labels:  # keep one row per chain even if two render alike
             label += " ·"
         labels.append(label)
+        ticks.append(console_link(chain, label))
         fate = f", fate {chain.fate}" if chain.fate else ""
         if chain.fate and chain.fate_evidence in CHAIN_EVIDENCE:
             fate += f" ({CHAIN_EVIDENCE[chain.fate_evidence]})"
@@ -180,4 +192,6 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             "autorange": "reversed",
         }
     )
+    if ticks != labels:  # a chain label links to its first trace in the X-Ray console
+        layout["yaxis"].update({"tickmode": "array", "tickvals": labels, "ticktext": ticks})
     return figure_or_note(data, layout, "No retried or failed chains in this view.")
