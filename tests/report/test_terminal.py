@@ -13,7 +13,7 @@ from _fixed_report import (
 )
 from _render import terminal_text
 
-from tracelens.report._format import duration, worst_chains
+from tracelens.report._format import worst_chains
 from tracelens.report.models import Chain, Finding
 from tracelens.report.terminal import WORST_CHAINS
 
@@ -116,18 +116,3 @@ def test_worst_chains_puts_lost_events_first_and_caps_at_ten() -> None:
     worst = worst_chains(chains, WORST_CHAINS)
     assert len(worst) == 10
     assert [c.key for c in worst[:3]] == ["lost", "sent", "ok-00"]
-
-
-@pytest.mark.parametrize(
-    ("ms", "text"),
-    [
-        (None, "-"),
-        (0.25, "0.2 ms"),
-        (999.9, "999.9 ms"),
-        (1500.0, "1.50 s"),
-        (123400.0, "2m 03.4s"),
-        (7_300_000.0, "2h 01m"),
-    ],
-)
-def test_duration(ms: float | None, text: str) -> None:
-    assert duration(ms) == text

@@ -94,10 +94,6 @@ def render_markdown(report: Report) -> str:
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
-def _duration(ms: float | None) -> str:
-    return duration(ms, minute=" min", second=" s", hour=" h")
-
-
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], *, align: str = "") -> list[str]:
     """A GitHub table of escaped cells; ``align`` has ``l`` or ``r`` per column."""
     aligns = ["---:" if align[i : i + 1] == "r" else "---" for i in range(len(header))]
@@ -138,7 +134,7 @@ def _summary(report: Report) -> list[str]:
         f"{report.sync.failed:,} failed ({report.sync.throttled:,} throttled); "
         f"{report.sync.client_retries:,} client retries, "
         f"{report.sync.duplicate_executions:,} duplicate executions",
-        f"- **Async events:** {asy.events:,}; dwell p99 {_duration(asy.dwell_ms.p99)}; "
+        f"- **Async events:** {asy.events:,}; dwell p99 {duration(asy.dwell_ms.p99)}; "
         f"{asy.outcomes.retries_exhausted:,} retries exhausted, "
         f"{asy.outcomes.event_age_exceeded:,} too old; {asy.fates.dropped:,} dropped, "
         f"{asy.fates.missing:,} missing from the DLQ"
@@ -184,8 +180,8 @@ def _functions(report: Report) -> list[str]:
                 f"{fn.failed_requests:,}",
                 f"{fn.throttles:,}",
                 invoke_paths(fn.modes),
-                _duration(fn.duration_ms.p50),
-                _duration(fn.duration_ms.p99),
+                duration(fn.duration_ms.p50),
+                duration(fn.duration_ms.p99),
             ]
         )
     header = [
@@ -209,7 +205,7 @@ def _stats_rows(rows: Iterable[tuple[str, Stats]]) -> list[str]:
         [
             label,
             f"{s.count:,}",
-            *(_duration(v) for v in (s.min, s.p50, s.p90, s.p99, s.max, s.mean)),
+            *(duration(v) for v in (s.min, s.p50, s.p90, s.p99, s.max, s.mean)),
         ]
         for label, s in rows
     ]
@@ -324,7 +320,7 @@ def _chains(report: Report) -> list[str]:
                 if c.fate and c.fate_evidence in CHAIN_EVIDENCE
                 else ""
             ),
-            _duration(c.dwell_ms),
+            duration(c.dwell_ms),
             c.first_start,
             "<br>".join(escape(e) for e in c.errors) or "-",
         ]
