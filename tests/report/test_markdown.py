@@ -82,3 +82,16 @@ def test_hostile_finding_code_is_escaped() -> None:
     doc = render_markdown(report)
     assert "<b>" not in doc
     assert "\\`&lt;b&gt;\\`" in doc
+
+
+def test_a_repeated_chain_error_is_shown_once_with_a_count() -> None:
+    md = render_markdown(fixed_report())
+    row = next(line for line in md.splitlines() if "| req-dropped |" in line)
+    assert "KeyError: 'a' (2 times)<br>ValueError" in row
+    assert row.count("KeyError: 'a'") == 1
+
+
+def test_counts_are_singular_or_plural() -> None:
+    md = render_markdown(fixed_report())
+    assert "1 client retry, 1 duplicate execution" in md
+    assert "file(s)" not in md
