@@ -67,6 +67,13 @@ class TracelensGroup(click.Group):
         except click.UsageError as exc:
             raise _usage_error(exc) from exc
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Bare ``tracelens`` prints its help and exits 0 (not a usage error)."""
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run a command, mapping every failure to one line and an exit code."""
         try:
@@ -242,13 +249,15 @@ _paths_argument = click.argument("paths", nargs=-1, required=True, metavar="PATH
 
 
 def _format_option(choices: list[str], help_text: str) -> Callable[[Any], Any]:
+    """``--format``; without it, the format ``-o``'s extension names (``.md``, ``.json``,
+    ``.html``, ``.txt``), else text."""
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(choices),
-        default="text",
-        show_default=True,
-        help=help_text,
+        default=None,
+        help=f"{help_text} Default: the format -o's extension names (.md, .json, .html, "
+        ".txt), else text.",
     )
 
 
@@ -279,7 +288,9 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
 
 @main.command()
 @_paths_argument
-@_format_option(["text", "json", "markdown"], "Report format.")
+@_format_option(
+    ["text", "json", "markdown", "html"], "Report format (html: the incident dashboard)."
+)
 @_output_option("Write the report to FILE instead of stdout.")
 @_report_inputs("Only these functions. Repeatable.")
 @click.option("--since", type=Timestamp(), help="Only requests starting at or after this time.")
@@ -292,7 +303,7 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
 @_engine_options
 def analyze(
     paths: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
@@ -310,7 +321,7 @@ def analyze(
     \b
     Example:
         tracelens analyze sample_traces/async_retry_storm
-        tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
+        tracelens analyze traces/ --config config.json --dlq dlq.json -o report.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
     """
     crossed = analyze_command.run(
@@ -336,12 +347,14 @@ def analyze(
     ["text", "markdown", "json"],
     "Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
 )
+@_output_option("Write the story to FILE instead of stdout.")
 @_with_side_options
 @_engine_options
 def explain(
     key: str,
     paths: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
+    output: Path | None,
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
     engine: EngineOptions,
@@ -353,9 +366,9 @@ def explain(
     \b
     Example:
         tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
-        tracelens explain b5050d2e sample_traces/async_retry_storm --format markdown
+        tracelens explain b5050d2e sample_traces/async_retry_storm -o story.md
     """
-    explain_command.run(key, paths, fmt=fmt, config=config, dlq=dlq, engine=engine)
+    explain_command.run(key, paths, fmt=fmt, output=output, config=config, dlq=dlq, engine=engine)
 
 
 @main.command()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracelens.commands.report_io import build_report, emit
+from tracelens.commands.report_io import build_report, emit, output_format
 from tracelens.model.vocab import Severity, severity_rank
 
 if TYPE_CHECKING:
@@ -18,10 +18,14 @@ if TYPE_CHECKING:
     from tracelens.report.models import Finding, Report
 
 
+#: What ``analyze`` writes.
+FORMATS = ("text", "json", "markdown", "html")
+
+
 def run(
     paths: Sequence[str],
     *,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     config: Sequence[Path],
     dlq: Sequence[str],
@@ -31,11 +35,13 @@ def run(
     fail_on: str | None,
     engine: EngineOptions | None = None,
 ) -> bool:
-    """Write the report; with ``fail_on``, name the findings that cross it on stderr.
+    """Write the report (in ``fmt``, else the format ``output``'s extension names); with
+    ``fail_on``, name the findings that cross it on stderr.
 
     Returns:
         Whether a finding of severity ``fail_on`` or worse exists.
     """
+    fmt = output_format(fmt, output, formats=FORMATS)
     report = build_report(
         paths, config, dlq, functions=functions, since=since, until=until, engine=engine
     )

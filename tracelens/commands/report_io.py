@@ -85,6 +85,35 @@ def console(file: IO[str] | None) -> Console:
     return Console(file=file, width=100, color_system=None, force_terminal=False, highlight=False)
 
 
+#: The format an output file's extension (any case) asks for; any other extension is text.
+EXTENSION_FORMATS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+}
+
+
+def output_format(fmt: str | None, output: Path | None, *, formats: Sequence[str]) -> str:
+    """The format to write: ``--format`` when given, else the one ``output``'s extension
+    names (``report.md`` is Markdown), else text.
+
+    Raises:
+        TracelensError: the extension names a format the command cannot write.
+    """
+    if fmt is not None:
+        return fmt
+    chosen = "text" if output is None else EXTENSION_FORMATS.get(output.suffix.lower(), "text")
+    if chosen not in formats:
+        raise TracelensError(
+            f"-o {output}: {chosen} is not a format this command writes "
+            f"({', '.join(formats)}); choose one with --format"
+        )
+    return chosen
+
+
 def emit(report: Report, *, fmt: str, output: Path | None) -> None:
     """Render ``report`` in ``fmt`` to ``output`` (a file) or stdout.
 
@@ -98,8 +127,12 @@ def emit(report: Report, *, fmt: str, output: Path | None) -> None:
                 click.echo(data, nl=False)
             else:
                 output.write_bytes(data)
-        elif fmt == "markdown":
-            text = tracelens.render_markdown(report)
+        elif fmt in ("markdown", "html"):
+            text = (
+                tracelens.render_markdown(report)
+                if fmt == "markdown"
+                else tracelens.render_html(report, spec=tracelens.load_dashboard_spec("incident"))
+            )
             if output is None:
                 click.echo(text, nl=False)
             else:
