@@ -31,6 +31,7 @@ from tracelens.errors import SourceUnavailable, TracelensError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tracelens.commands.progress import Progress
     from tracelens.engine.run import EngineOptions
 
 #: Exit codes (ARCHITECTURE.md "Commands").
@@ -273,6 +274,22 @@ def _output_option(
     return click.option("-o", "--output", required=required, type=kind, help=help_text)
 
 
+#: ``-q/--quiet``: no progress on stderr (there is none anyway when stderr is not a terminal).
+_quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Show no progress on stderr (shown only at a terminal, once the work takes over a "
+    "second).",
+)
+
+
+def _progress(quiet: bool) -> Progress:
+    from tracelens.commands.progress import for_stderr
+
+    return for_stderr(quiet=quiet)
+
+
 def _functions_option(help_text: str) -> Callable[[Any], Any]:
     return click.option("--function", "functions", multiple=True, metavar="NAME", help=help_text)
 
@@ -300,6 +317,7 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     type=click.Choice(["critical", "warning"]),
     help="Exit with 1 when a finding of this severity or worse exists.",
 )
+@_quiet_option
 @_engine_options
 def analyze(
     paths: tuple[str, ...],
@@ -311,6 +329,7 @@ def analyze(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    quiet: bool,
     engine: EngineOptions,
 ) -> None:
     """Report on traces: dwell, retry chains, DLQ fates, redeliveries, findings.
@@ -335,6 +354,7 @@ def analyze(
         until=until,
         fail_on=fail_on,
         engine=engine,
+        progress=_progress(quiet),
     )
     if crossed:
         raise click.exceptions.Exit(EXIT_THRESHOLD)
@@ -386,6 +406,7 @@ def explain(
     help="A built-in dashboard (incident, async, queues, streams) or a TOML spec file.",
 )
 @_report_inputs("Only these functions, in every panel. Repeatable.")
+@_quiet_option
 @_engine_options
 def dashboard(
     paths: tuple[str, ...],
@@ -394,6 +415,7 @@ def dashboard(
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
     functions: tuple[str, ...],
+    quiet: bool,
     engine: EngineOptions,
 ) -> None:
     """Write an offline HTML dashboard of the traces: one file to open, attach or keep.
@@ -411,6 +433,7 @@ def dashboard(
         dlq=dlq,
         functions=functions,
         engine=engine,
+        progress=_progress(quiet),
     )
 
 
@@ -425,8 +448,11 @@ def dashboard(
     "with --overwrite).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the dataset already in DIR.")
+@_quiet_option
 @_engine_options
-def convert(paths: tuple[str, ...], output: str, overwrite: bool, engine: EngineOptions) -> None:
+def convert(
+    paths: tuple[str, ...], output: str, overwrite: bool, quiet: bool, engine: EngineOptions
+) -> None:
     """Write traces as a Parquet dataset that analyze, explain and dashboard read directly.
 
     The dataset holds the normalised traces partitioned by trace id, the bundle's side
@@ -438,7 +464,9 @@ def convert(paths: tuple[str, ...], output: str, overwrite: bool, engine: Engine
         tracelens convert traces/ -o incident.parquet
         tracelens analyze incident.parquet --format json
     """
-    convert_command.run(paths, output=output, overwrite=overwrite, engine=engine)
+    convert_command.run(
+        paths, output=output, overwrite=overwrite, engine=engine, progress=_progress(quiet)
+    )
 
 
 def _host_port(value: str, option: str) -> tuple[str, int]:
@@ -461,8 +489,14 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
     directory=True,
 )
+@_quiet_option
 def emulate(
-    scenario: str | None, list_only: bool, seed: int, udp: str | None, output: Path | None
+    scenario: str | None,
+    list_only: bool,
+    seed: int,
+    udp: str | None,
+    output: Path | None,
+    quiet: bool,
 ) -> None:
     """Emulate Lambda's invoke paths for a scenario and write the traces AWS would.
 
@@ -481,7 +515,10 @@ def emulate(
     if scenario is None or output is None:
         raise click.UsageError("give a SCENARIO and -o DIR (or --list)")
     target = _host_port(udp, "--udp") if udp else None
-    emulate_command.run(scenario, seed=seed, udp=target, output=output)
+    # One stage: the emulator runs and writes the bundle in one call.
+    with _progress(quiet) as progress, progress.stage("emulating") as stage:
+        emulate_command.run(scenario, seed=seed, udp=target, output=output)
+        stage.done(f"emulated {scenario}")
 
 
 @main.command()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tracelens.commands.progress import Progress
 from tracelens.commands.report_io import build_report, emit, output_format
 from tracelens.model.vocab import Severity, severity_rank
 
@@ -34,6 +35,7 @@ def run(
     until: datetime | None,
     fail_on: str | None,
     engine: EngineOptions | None = None,
+    progress: Progress | None = None,
 ) -> bool:
     """Write the report (in ``fmt``, else the format ``output``'s extension names); with
     ``fail_on``, name the findings that cross it on stderr.
@@ -42,10 +44,23 @@ def run(
         Whether a finding of severity ``fail_on`` or worse exists.
     """
     fmt = output_format(fmt, output, formats=FORMATS)
-    report = build_report(
-        paths, config, dlq, functions=functions, since=since, until=until, engine=engine
-    )
-    emit(report, fmt=fmt, output=output)
+    with progress or Progress(None) as shown:
+        report = build_report(
+            paths,
+            config,
+            dlq,
+            functions=functions,
+            since=since,
+            until=until,
+            engine=engine,
+            progress=shown,
+        )
+        if output is not None:
+            with shown.stage("writing") as writing:
+                emit(report, fmt=fmt, output=output)
+                writing.done(f"wrote {output.name}")
+    if output is None:  # stdout may be the same terminal: after the progress line ends
+        emit(report, fmt=fmt, output=None)
     if fail_on is None:
         return False
     crossed = crossing(report, fail_on)
