@@ -64,15 +64,18 @@ def flow(
     """
     lines: list[Text] = []
     current: Text | None = None
-    for raw in pieces:
-        piece = Text(raw) if isinstance(raw, str) else raw
-        if not piece.plain:
-            continue
-        if current is not None and current.cell_len + len(sep) + piece.cell_len <= width:
+    listed = sep.strip() == ","  # a list broken across lines keeps its comma
+    items = [Text(raw) if isinstance(raw, str) else raw for raw in pieces]
+    items = [item for item in items if item.plain]
+    for index, piece in enumerate(items):
+        comma = 1 if listed and index < len(items) - 1 else 0
+        if current is not None and current.cell_len + len(sep) + piece.cell_len + comma <= width:
             current.append(sep)
             current.append_text(piece)
             continue
         if current is not None:
+            if listed:
+                current.append(",")
             lines.append(current)
         prefix = hang if lines or current is not None else ""
         room = max(1, width - len(prefix))
