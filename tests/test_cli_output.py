@@ -219,3 +219,15 @@ def test_lines_written_to_stderr_meanwhile_are_printed_above_the_progress_line()
     text = out.getvalue()
     assert "wrote bundle/\n" in text
     assert text.index("wrote bundle/\n") < text.index("emulated (")
+
+
+def test_a_pipe_gets_the_text_report_at_100_columns_unless_columns_says_otherwise() -> None:
+    piped = CliRunner().invoke(main, ["analyze", str(BUNDLE)])
+    assert piped.exit_code == 0, piped.output
+    assert max(len(line) for line in piped.stdout.splitlines()) == 100
+    assert "FailReq" in piped.stdout  # the functions table fits
+    narrow = CliRunner(env={"COLUMNS": "60"}).invoke(main, ["analyze", str(BUNDLE)])
+    assert narrow.exit_code == 0, narrow.output
+    assert "  requests: 150 · invocations: 238 · cold starts: 3" in narrow.stdout
+    wide = [line for line in narrow.stdout.splitlines() if len(line.rstrip()) > 60]
+    assert wide == ["         arn:aws:sqs:us-east-1:123456789012:invoice-renderer-dlq."]  # whole
