@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from rich.cells import cell_len
+from rich.text import Text
 
 from tracelens.report._format import duration, plural, repeated
+from tracelens.report._layout import flow, shorten_middle
 
 
 @pytest.mark.parametrize(
@@ -68,3 +71,40 @@ def test_repeated_errors_are_counted_in_order_of_first_appearance() -> None:
     errors = ["KeyError: 'a'", "Timeout", "KeyError: 'a'", "KeyError: 'a'", "ValueError"]
     assert repeated(errors) == [("KeyError: 'a'", 3), ("Timeout", 1), ("ValueError", 1)]
     assert repeated([]) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "text"),
+    [
+        ("invoice-renderer", 16, "invoice-renderer"),
+        ("invoice-renderer", 40, "invoice-renderer"),
+        ("invoice-renderer", 9, "invo…erer"),
+        ("invoice-renderer", 10, "invoi…erer"),
+        ("abc", 1, "…"),
+        ("日本語の関数名", 7, "日…数名"),  # wide characters count two cells
+    ],
+)
+def test_shorten_middle(name: str, width: int, text: str) -> None:
+    assert shorten_middle(name, width) == text
+    assert cell_len(text) <= max(width, 1)
+
+
+def _plain(lines: list[Text]) -> list[str]:
+    return [line.plain for line in lines]
+
+
+def test_flow_packs_whole_pieces_and_hangs_continuations() -> None:
+    pieces = ["3 functions", "213 requests", "74 failed invocations"]
+    assert _plain(flow(pieces, 40)) == ["3 functions · 213 requests", "  74 failed invocations"]
+    assert _plain(flow(pieces, 80)) == ["3 functions · 213 requests · 74 failed invocations"]
+
+
+def test_flow_never_cuts_a_word_wider_than_the_line() -> None:
+    arn = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+    lines = _plain(flow([f"replay them from {arn} now"], 20))
+    assert lines == ["replay them from", f"  {arn}", "  now"]
+
+
+def test_a_list_broken_across_lines_keeps_its_commas() -> None:
+    lines = _plain(flow(["e.g. aaaa", "bbbb", "cccc"], 16, sep=", ", hang=""))
+    assert lines == ["e.g. aaaa, bbbb,", "cccc"]

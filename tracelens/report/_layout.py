@@ -79,7 +79,7 @@ def flow(
             lines.append(current)
         prefix = hang if lines or current is not None else ""
         room = max(1, width - len(prefix))
-        if piece.cell_len <= room:
+        if piece.cell_len + comma <= room:
             current = Text(prefix) + piece
             continue
         wrapped = _wrap(piece, room, max(1, width - len(hang)))
