@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from rich.cells import cell_len
-from rich.text import Text
 
 from tracelens.report._format import duration, plural, repeated
 from tracelens.report._layout import flow, shorten_middle
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 @pytest.mark.parametrize(
