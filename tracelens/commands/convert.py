@@ -97,7 +97,7 @@ def _write(
     with ExitStack() as stack:
         with progress.stage("reading") as reading:
             work = stack.enter_context(open_run(list(paths), options))
-            reading.done(read_summary(work.inputs.stats(0)))
+            reading.done(read_summary(work.inputs.stats(0), paths))
         with progress.stage("writing") as writing:
             try:
                 manifest = write_dataset(

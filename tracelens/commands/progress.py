@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from rich.text import Text
@@ -223,21 +224,33 @@ def is_terminal(stream: object) -> bool:
         return False
 
 
-def read_summary(stats: IngestStats) -> str:
-    """What reading did: ``read 35.2 MB in 1 file, 538 documents`` (bytes only when every
-    input is a local file that still exists)."""
-    size = _local_size(stats.files)
+def read_summary(stats: IngestStats, paths: Sequence[str | Path]) -> str:
+    """What reading did: ``read 35.2 MB in 1 file, 538 documents``.
+
+    The bytes are those of the trace files, or of the dataset when ``paths`` is one (its
+    ``files`` are the inputs it was converted from); left out for inputs on S3, and when a
+    file is gone.
+    """
+    size = _bytes_read(stats, paths)
     amount = f"{_megabytes(size)} in " if size is not None else ""
     return f"read {amount}{plural(len(stats.files), 'file')}, {plural(stats.documents, 'document')}"
 
 
-def _local_size(files: Sequence[str]) -> int | None:
+def _bytes_read(stats: IngestStats, paths: Sequence[str | Path]) -> int | None:
+    from tracelens.engine.dataset import is_dataset
+    from tracelens.ingest.s3 import is_s3
+
+    if any(is_s3(path) for path in paths):
+        return None
+    datasets = [Path(path) for path in paths if is_dataset(Path(path))]
+    if datasets:
+        return sum(f.stat().st_size for d in datasets for f in d.rglob("*") if f.is_file())
     total = 0
-    for name in files:
+    for name in stats.files:
         try:
             total += os.stat(name).st_size
         except (OSError, ValueError):
-            return None  # on S3, or gone (a converted dataset's original inputs)
+            return None
     return total
 
 

@@ -70,7 +70,7 @@ def build_report(
     with ExitStack() as stack:
         with progress.stage("reading") as reading:
             run = stack.enter_context(open_run(list(paths), engine))
-            reading.done(read_summary(run.inputs.stats(0)))
+            reading.done(read_summary(run.inputs.stats(0), paths))
         with progress.stage("analysing") as analysing:
             side = side_inputs(paths, config, dlq)
             results = run.analyse(side, functions=functions, since=since, until=until)
