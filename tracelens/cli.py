@@ -317,6 +317,13 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     type=click.Choice(["critical", "warning"]),
     help="Exit with 1 when a finding of this severity or worse exists.",
 )
+@click.option(
+    "--affected",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Also write every async event, SQS message and stream batch that did not end well "
+    "(the ids to replay) to FILE: CSV if it ends in .csv, JSON if .json.",
+)
 @_quiet_option
 @_engine_options
 def analyze(
@@ -329,6 +336,7 @@ def analyze(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    affected: Path | None,
     quiet: bool,
     engine: EngineOptions,
 ) -> None:
@@ -342,6 +350,7 @@ def analyze(
         tracelens analyze sample_traces/async_retry_storm
         tracelens analyze traces/ --config config.json --dlq dlq.json -o report.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
+        tracelens analyze sample_traces/async_retry_storm --affected replay.csv
     """
     crossed = analyze_command.run(
         paths,
@@ -354,6 +363,7 @@ def analyze(
         until=until,
         fail_on=fail_on,
         engine=engine,
+        affected=affected,
         progress=_progress(quiet),
     )
     if crossed:
@@ -489,6 +499,12 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
     directory=True,
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty directory that is not an emulator bundle (its traces.ndjson, "
+    "config.json, truth.json and dlq/*.json are replaced; other files are kept).",
+)
 @_quiet_option
 def emulate(
     scenario: str | None,
@@ -496,12 +512,14 @@ def emulate(
     seed: int,
     udp: str | None,
     output: Path | None,
+    force: bool,
     quiet: bool,
 ) -> None:
     """Emulate Lambda's invoke paths for a scenario and write the traces AWS would.
 
     SCENARIO is a built-in name (see --list) or a TOML scenario file. The same scenario and
-    seed always give a byte-identical bundle.
+    seed always give a byte-identical bundle. Into a bundle it wrote before, it removes the
+    old files first; a non-empty directory that is not one is refused without --force.
 
     \b
     Example:
@@ -517,7 +535,7 @@ def emulate(
     target = _host_port(udp, "--udp") if udp else None
     # One stage: the emulator runs and writes the bundle in one call.
     with _progress(quiet) as progress, progress.stage("emulating") as stage:
-        emulate_command.run(scenario, seed=seed, udp=target, output=output)
+        emulate_command.run(scenario, seed=seed, udp=target, output=output, force=force)
         stage.done(f"emulated {scenario}")
 
 

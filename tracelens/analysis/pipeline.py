@@ -22,6 +22,7 @@ from tracelens.analysis.functions import function_summary, request_modes
 from tracelens.analysis.requests import request_outcomes, requests
 from tracelens.analysis.retry_window import retry_delays
 from tracelens.analysis.selection import select
+from tracelens.analysis.timeline import Timeline, timeline
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class AnalysisResults:
     sync: sync_mod.SyncTotals  # the report's sync section (D3, D4)
     sync_requests: pl.DataFrame  # one row per sync request (analysis.sync.sync_requests)
     sync_calls: pl.DataFrame  # one row per logical sync call (analysis.sync.logical_calls)
+    timeline: Timeline  # per function and time bucket (analysis.timeline)
     side_notes: tuple[str, ...] = ()  # SideInputs.notes: how side inputs were read
 
 
@@ -170,6 +172,9 @@ def analyse_facts(
             ),
         ]
     )
+    requests_df = base.reqs.join(
+        request_facts.outcomes.drop(c.FUNCTION), on=c.REQUEST, how="left", maintain_order="left"
+    )
     return AnalysisResults(
         stats=stats,
         traces=facts.traces,
@@ -178,12 +183,7 @@ def analyse_facts(
         has_config=side.has_config,
         dlq_dumps=len(side.dumps),
         functions=summary_df,
-        requests=base.reqs.join(
-            request_facts.outcomes.drop(c.FUNCTION),
-            on=c.REQUEST,
-            how="left",
-            maintain_order="left",
-        ),
+        requests=requests_df,
         invocations=base.invs,
         events=async_.events,
         units=async_.units,
@@ -213,6 +213,16 @@ def analyse_facts(
         sync=sync_mod.totals(request_facts.sync.requests, request_facts.sync.calls),
         sync_requests=request_facts.sync.requests,
         sync_calls=request_facts.sync.calls,
+        timeline=timeline(
+            functions=summary_df.get_column(c.FUNCTION).cast(pl.String).to_list(),
+            requests=requests_df.lazy(),
+            invocations=base.invs_l,
+            events=async_.events.lazy(),
+            sqs_deliveries=sqs.deliveries.lazy(),
+            stream_deliveries=streams.deliveries.lazy(),
+            start=facts.start,
+            end=facts.end,
+        ),
         side_notes=side.notes,
     )
 

@@ -10,17 +10,23 @@ import msgspec
 import polars as pl
 
 from tracelens.analysis import columns as c
+from tracelens.analysis import impact as impact_mod
+from tracelens.analysis.affected import affected as affected_frame
 from tracelens.analysis.summary import summarise
 from tracelens.model import schema as col
 from tracelens.report.models import (
     SCHEMA,
+    AffectedEvent,
     AsyncFates,
     AsyncOutcomes,
     AsyncSection,
     Chain,
+    ErrorTypeCount,
     Finding,
     FunctionDetail,
+    FunctionImpact,
     FunctionSummary,
+    FunctionTimeline,
     InputSection,
     PoisonMessage,
     RejectionOut,
@@ -32,10 +38,12 @@ from tracelens.report.models import (
     SyncSection,
     TimePoint,
 )
+from tracelens.report.models import Timeline as TimelineSection
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResults
     from tracelens.analysis.summary import FunctionDetails, SqsTotals
+    from tracelens.analysis.timeline import Timeline
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
 
@@ -108,6 +116,20 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
         findings=[_shaped(f, Finding) for f in results.findings],
         details=[_detail(d) for d in summary.details],
         bucket_seconds=results.details.bucket_seconds,
+        timeline=_timeline(results.timeline),
+        affected=_affected(results),
+        impact=_impact(results),
+    )
+
+
+def _timeline(timeline: Timeline) -> TimelineSection:
+    """Each function's series as lists, one value per bucket (the frame is dense, sorted)."""
+    series = timeline.frame.drop(c.BUCKET).group_by(c.FUNCTION, maintain_order=True).agg(pl.all())
+    return TimelineSection(
+        bucket_seconds=timeline.width,
+        start=iso(timeline.start),
+        buckets=timeline.buckets,
+        functions=[FunctionTimeline(**row) for row in series.iter_rows(named=True)],
     )
 
 
@@ -182,6 +204,43 @@ def _chains(frame: pl.DataFrame) -> list[Chain]:
         .alias("steps"),
     ).write_json()
     return msgspec.json.decode(rows, type=list[Chain])
+
+
+def _affected(results: AnalysisResults) -> list[AffectedEvent]:
+    """The affected events, converted column-wise like the chains (there can be many)."""
+    frame = affected_frame(
+        results.events,
+        results.units,
+        results.messages,
+        results.sqs_deliveries,
+        results.batches,
+        results.stream_deliveries,
+        message_ids=results.sqs_evidence == "annotations",
+    )
+    rows = frame.select(
+        pl.exclude(c.KEY, "first_time", "last_time"),
+        _iso_expr("first_time"),
+        _iso_expr("last_time"),
+    ).write_json()
+    return msgspec.json.decode(rows, type=list[AffectedEvent])
+
+
+def _impact(results: AnalysisResults) -> list[FunctionImpact]:
+    """Per function with failures: its impact window and errors by exception type."""
+    failed = impact_mod.failures(results.requests, results.invocations, results.sqs_deliveries)
+    types: dict[str, list[ErrorTypeCount]] = {}
+    for function, error_type, count in impact_mod.errors_by_type(failed).iter_rows():
+        types.setdefault(function, []).append(ErrorTypeCount(type=error_type, count=count))
+    return [
+        FunctionImpact(
+            function=function,
+            failures=failures,
+            first_failure=_iso(first),
+            last_failure=_iso(last),
+            errors_by_type=types.get(function, []),
+        )
+        for function, failures, first, last in impact_mod.impact_windows(failed).iter_rows()
+    ]
 
 
 def _detail(d: FunctionDetails) -> FunctionDetail:

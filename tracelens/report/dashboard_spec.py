@@ -26,6 +26,7 @@ PANEL_NAMES: dict[str, str] = {
     "sqs_poison": "SQS poison messages",
     "stream_batches": "retried stream batches per shard over time",
     "functions_table": "per-function requests, failures and durations",
+    "timeline": "requests, failures, throttles, cold starts and retries over time",
 }
 
 #: Dashboards shipped inside the package (``tracelens/dashboards/<name>.toml``).

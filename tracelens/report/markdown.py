@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tracelens.report._format import (
@@ -20,10 +21,12 @@ from tracelens.report._format import (
     times,
     worst_chains,
 )
+from tracelens.report.timeline_text import SERIES, width_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from tracelens.model.vocab import ChainFate, ChainOutcome, FateEvidence
     from tracelens.report.models import Report, Stats
 
 
@@ -75,9 +78,11 @@ def escape(text: str) -> str:
 def render_markdown(report: Report) -> str:
     """Render a Report as a Markdown post-incident document.
 
-    Sections: summary, findings (with examples), functions, async events, SQS, streams, the
-    worst retry chains, and what was read (with the first rejections). Every string taken
-    from the traces is escaped, so a hostile function name cannot inject markup or HTML.
+    Sections: summary, findings (with examples), the timeline, the impact window and errors
+    by exception type per function, functions, async events, SQS, streams, the worst retry
+    chains, every affected event (in a collapsible block), and what was read (with the first
+    rejections). Every string taken from the traces is escaped, so a hostile function name
+    cannot inject markup or HTML.
 
     Args:
         report: The report to render.
@@ -88,11 +93,15 @@ def render_markdown(report: Report) -> str:
     parts: list[str] = []
     parts += _summary(report)
     parts += _findings(report)
+    parts += _timeline(report)
+    parts += _impact(report)
+    parts += _errors_by_type(report)
     parts += _functions(report)
     parts += _async(report)
     parts += _sqs(report)
     parts += _streams(report)
     parts += _chains(report)
+    parts += _affected(report)
     parts += _input(report)
     return "\n".join(parts).rstrip("\n") + "\n"
 
@@ -165,6 +174,58 @@ def _findings(report: Report) -> list[str]:
         if f.examples:
             lines.append("  - Examples: " + ", ".join(escape(e) for e in f.examples))
     return [*lines, ""]
+
+
+def _timeline(report: Report) -> list[str]:
+    """Per function, a collapsible table of the buckets with any activity."""
+    timeline = report.timeline
+    if not timeline.functions or timeline.start is None:
+        return []
+    width = width_text(timeline.bucket_seconds)
+    lines = [
+        "## Timeline",
+        "",
+        f"{plural(timeline.buckets, 'bucket')} of {width} from "
+        f"{timeline.start[:19].replace('T', ' ')} "
+        "UTC; per function, the buckets with any activity (series that are zero throughout "
+        "are left out).",
+        "",
+    ]
+    for fn in timeline.functions:
+        shown = [
+            (key, label) for key, label in SERIES if key == "requests" or any(getattr(fn, key))
+        ]
+        columns = [getattr(fn, key) for key, _ in shown]
+        rows = []
+        for i in range(timeline.buckets):
+            values = [series[i] for series in columns]
+            if not any(values):
+                continue
+            start = _bucket_start(timeline.start, i * timeline.bucket_seconds)
+            cells = [
+                duration(v) if key == "dwell_p99_ms" else f"{v:,}"
+                for (key, _), v in zip(shown, values, strict=True)
+            ]
+            rows.append([start, *cells])
+        lines += [
+            f"<details><summary>{escape(fn.function)}: {plural(sum(fn.requests), 'request')}, "
+            f"{sum(fn.failed):,} failed</summary>",
+            "",
+            *_table(
+                ["Bucket (UTC)", *(label[:1].upper() + label[1:] for _, label in shown)],
+                rows,
+                align="l" + "r" * len(shown),
+            ),
+            "</details>",
+            "",
+        ]
+    return lines
+
+
+def _bucket_start(start: str, offset: int) -> str:
+    """``start`` (a contract time) plus ``offset`` seconds, as ``2026-11-27 09:00:10``."""
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(seconds=offset)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _functions(report: Report) -> list[str]:
@@ -311,19 +372,7 @@ def _chains(report: Report) -> list[str]:
             escape(c.key),
             escape(c.function),
             f"{c.attempts:,}",
-            escape(c.outcome)
-            + (
-                f" / **{escape(c.fate)}**"
-                if c.fate in LOST_FATES
-                else f" / {escape(c.fate)}"
-                if c.fate
-                else ""
-            )
-            + (
-                f" ({CHAIN_EVIDENCE[c.fate_evidence]})"
-                if c.fate and c.fate_evidence in CHAIN_EVIDENCE
-                else ""
-            ),
+            _outcome_fate(c.outcome, c.fate, c.fate_evidence),
             duration(c.dwell_ms),
             c.first_start,
             # Each distinct error once, with its count: ``KeyError: 'a' (2 times)``.
@@ -342,6 +391,114 @@ def _chains(report: Report) -> list[str]:
         "Errors",
     ]
     return lines + _table(header, rows, align="lllrlrll")
+
+
+def _outcome_fate(
+    outcome: ChainOutcome, fate: ChainFate | None, evidence: FateEvidence | None
+) -> str:
+    """``retries_exhausted / **dropped** (per config)``: lost fates in bold."""
+    text = escape(outcome)
+    if fate:
+        text += f" / **{escape(fate)}**" if fate in LOST_FATES else f" / {escape(fate)}"
+        if evidence in CHAIN_EVIDENCE:
+            text += f" ({CHAIN_EVIDENCE[evidence]})"
+    return text
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.removesuffix("Z"))
+
+
+def _impact(report: Report) -> list[str]:
+    lines = [
+        "## Impact window",
+        "",
+        "Per function, from the start of its first failure to the start of its last: a "
+        "failure is a failed invocation, a failed request with no failed invocation "
+        "(throttled or refused by Lambda), or an SQS record that failed in an invocation that "
+        "succeeded (partial batch response); each failed attempt counts.",
+        "",
+    ]
+    if not report.impact:
+        return [*lines, "No failures.", ""]
+    rows = [
+        [
+            escape(i.function),
+            i.first_failure,
+            i.last_failure,
+            duration((_time(i.last_failure) - _time(i.first_failure)).total_seconds() * 1000),
+            f"{i.failures:,}",
+        ]
+        for i in report.impact
+    ]
+    header = ["Function", "First failure", "Last failure", "Window", "Failures"]
+    return lines + _table(header, rows, align="lllrr")
+
+
+def _errors_by_type(report: Report) -> list[str]:
+    lines = [
+        "## Errors by type",
+        "",
+        "The failures of the impact window by exception type (the part of the recorded cause "
+        "before the first `: `; `Throttled` and HTTP statuses for requests Lambda did not "
+        "run; a cause with only a message counts as `(no exception type)`).",
+        "",
+    ]
+    if not report.impact:
+        return [*lines, "No failures.", ""]
+    rows = [
+        [escape(i.function), escape(e.type), f"{e.count:,}"]
+        for i in report.impact
+        for e in i.errors_by_type
+    ]
+    return lines + _table(["Function", "Exception type", "Count"], rows, align="llr")
+
+
+def _affected(report: Report) -> list[str]:
+    events = report.affected
+    lines = ["## Affected events", ""]
+    if not events:
+        return [*lines, "Every async event, SQS message and stream batch ended well.", ""]
+    lines += [
+        f"{plural(len(events), 'event')} did not end well: async events, SQS messages and stream "
+        "batches that ended badly (whatever their fate) or whose end is unknown when the data "
+        "ends. These are the ids to replay or check, as `tracelens analyze --affected FILE` "
+        "writes them. Caller: not yet attributed.",
+        "",
+        "<details>",
+        f"<summary>{plural(len(events), 'affected event')}</summary>",
+        "",
+    ]
+    rows = [
+        [
+            escape(e.function),
+            escape(e.path),
+            escape(e.request_id or "-"),
+            escape(e.message_id or "-"),
+            escape(f"{e.shard_id}/{e.sequence_number}" if e.shard_id else "-"),
+            _outcome_fate(e.outcome, e.fate, e.fate_evidence),
+            e.first_time,
+            e.last_time or "-",
+            f"{e.attempts:,}",
+            escape(e.last_error or "-"),
+            " ".join(escape(t) for t in e.trace_ids) or "-",
+        ]
+        for e in events
+    ]
+    header = [
+        "Function",
+        "Path",
+        "Request id",
+        "Message id",
+        "Shard / sequence",
+        "Outcome / fate",
+        "First time",
+        "Last time",
+        "Attempts",
+        "Last error",
+        "Trace ids",
+    ]
+    return [*lines, *_table(header, rows, align="llllllllrll"), "</details>", ""]
 
 
 def _input(report: Report) -> list[str]:

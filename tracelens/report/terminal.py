@@ -40,6 +40,7 @@ from tracelens.report._layout import (
     table_width,
     words,
 )
+from tracelens.report.timeline_text import render_timeline
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -68,8 +69,8 @@ SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Sev
 def render_terminal(report: Report, *, console: Console) -> None:
     """Print a Report for a person at a terminal, at the console's width.
 
-    Order: headline numbers, findings (most severe first), functions, async events, SQS,
-    streams, the worst retry chains, then what was read (with the first rejections).
+    Order: headline numbers, findings (most severe first), the timeline, functions, async
+    events, SQS, streams, the worst retry chains, then what was read (with the first rejections).
     Trace-derived text (names, ids, errors) is printed literally, never as rich markup.
 
     Args:
@@ -78,6 +79,7 @@ def render_terminal(report: Report, *, console: Console) -> None:
     """
     _headline(report, console)
     _findings(report, console)
+    render_timeline(report, console)
     _functions(report, console)
     _async(report, console)
     _sqs(report, console)

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracelens.report.panels import chains, dwell, findings, flow, functions, headline, sqs, streams
+from tracelens.report.panels import (
+    chains,
+    dwell,
+    findings,
+    flow,
+    functions,
+    headline,
+    sqs,
+    streams,
+    timeline,
+)
 from tracelens.report.panels._figure import FigureDict, plot_text
 from tracelens.report.panels._view import ALL_FUNCTIONS, View, build_views
 
@@ -36,6 +46,7 @@ BUILDERS: dict[str, PanelBuilder] = {
     "sqs_deliveries": sqs.build_deliveries,
     "sqs_poison": sqs.build_poison,
     "stream_batches": streams.build,
+    "timeline": timeline.build,
 }
 
 

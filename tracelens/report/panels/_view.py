@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import msgspec
@@ -14,8 +14,10 @@ from tracelens.report.models import (
     Finding,
     FunctionDetail,
     FunctionSummary,
+    FunctionTimeline,
     PoisonMessage,
     Report,
+    Timeline,
 )
 
 #: A struct whose every field is a count.
@@ -56,6 +58,8 @@ class View:
         headline: The headline numbers.
         bucket_seconds: Width of the time buckets in ``details``.
         data_end: Latest time in the input, if known (ends open intervals).
+        timeline: The report's timeline (its window and buckets).
+        timeline_functions: The timeline series of the view's functions.
     """
 
     key: str
@@ -68,6 +72,8 @@ class View:
     headline: Headline
     bucket_seconds: int
     data_end: str | None
+    timeline: Timeline = field(default_factory=Timeline)
+    timeline_functions: tuple[FunctionTimeline, ...] = ()
 
     @property
     def is_all(self) -> bool:
@@ -120,6 +126,8 @@ def _all_view(report: Report) -> View:
         headline=headline,
         bucket_seconds=report.bucket_seconds,
         data_end=report.input.end,
+        timeline=report.timeline,
+        timeline_functions=tuple(report.timeline.functions),
     )
 
 
@@ -155,6 +163,8 @@ def _function_view(report: Report, name: str) -> View:
         headline=headline,
         bucket_seconds=report.bucket_seconds,
         data_end=report.input.end,
+        timeline=report.timeline,
+        timeline_functions=tuple(f for f in report.timeline.functions if f.function == name),
     )
 
 
