@@ -480,3 +480,58 @@ def check_golden(name: str, actual: str) -> None:
     assert actual == expected, (
         f"{name} changed; if intended, rerun with TRACELENS_UPDATE_GOLDEN=1 and review the diff"
     )
+
+
+#: A function name longer than any narrow terminal line (shortened in the middle there).
+LONG_FUNCTION = "orders-platform-production-eu-west-1-invoice-renderer-for-enterprise-customers-v2"
+#: A Kinesis batch key (shard id / 56-digit sequence number): an id, never cut.
+LONG_KEY = "shardId-000000000003/49590338271490256608559692538361571095921575989136588898"
+#: An ARN in a finding message: never cut either.
+LONG_ARN = "arn:aws:sqs:eu-west-1:123456789012:orders-platform-production-invoice-renderer-dlq.fifo"
+
+
+def long_names_report() -> Report:
+    """The fixed report plus a function with a very long name, a long batch key and an ARN
+    in a finding: what the width goldens (60, 80 and 120 columns) are made of."""
+    report = fixed_report()
+    long_function = FunctionSummary(
+        name=LONG_FUNCTION,
+        arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{LONG_FUNCTION}",
+        requests=12_345,
+        invocations=23_456,
+        cold_starts=12,
+        failed_invocations=1_001,
+        failed_requests=1,
+        throttles=0,
+        modes=Modes(sync=1, async_=12_000, sqs=0, stream=344, unknown=0),
+        duration_ms=_stats(23_456, 1.5, 950.0, 61_000.0, 3_725_000.0, 3_725_000.0, 1234.5),
+    )
+    chain = Chain(
+        kind="stream",
+        key=LONG_KEY,
+        function=LONG_FUNCTION,
+        trace_ids=["1-6747c1a0-000000000000000000000009"],
+        attempts=4,
+        outcome="failed",
+        fate="sent",
+        fate_evidence="config",
+        dwell_ms=None,
+        first_start="2026-11-28T01:20:00.000000Z",
+        last_end="2026-11-28T01:21:00.000000Z",
+        errors=["TimeoutError: downstream timed out after 3 s"] * 3 + ["KeyError: 'customer'"],
+    )
+    finding = Finding(
+        severity="warning",
+        code="ASYNC_RETRIES_EXHAUSTED",
+        function=LONG_FUNCTION,
+        count=1,
+        message=f"1 async event of {LONG_FUNCTION} failed on every retry; replay it from "
+        f"{LONG_ARN}.",
+        examples=[LONG_KEY],
+    )
+    return replace(
+        report,
+        functions=[*report.functions, long_function],
+        chains=[*report.chains, chain],
+        findings=[*report.findings, finding],
+    )

@@ -87,6 +87,19 @@ def test_hostile_finding_code_is_escaped() -> None:
     assert "\\`&lt;b&gt;\\`" in doc
 
 
+def test_a_repeated_chain_error_is_shown_once_with_a_count() -> None:
+    md = render_markdown(fixed_report())
+    row = next(line for line in md.splitlines() if "| req-dropped |" in line)
+    assert "KeyError: 'a' (2 times)<br>ValueError" in row
+    assert row.count("KeyError: 'a'") == 1
+
+
+def test_counts_are_singular_or_plural() -> None:
+    md = render_markdown(fixed_report())
+    assert "1 client retry, 1 duplicate execution" in md
+    assert "file(s)" not in md
+
+
 def _section(doc: str, title: str) -> str:
     """The text of the ``## title`` section, up to the next ``## `` heading."""
     start = doc.index(f"## {title}\n")
@@ -102,7 +115,7 @@ def test_impact_window_per_function() -> None:
     assert rows[0].startswith("| &lt;script&gt;alert(1)&lt;/script&gt; |")
     assert "2026-11-28T01:00:01.000000Z" in rows[1]
     assert "2026-11-28T01:07:00.000000Z" in rows[1]
-    assert "6 min 59.0 s" in rows[1]  # the window: 01:00:01 to 01:07:00
+    assert "6 min 59 s" in rows[1]  # the window: 01:00:01 to 01:07:00
 
 
 def test_errors_by_type_per_function() -> None:

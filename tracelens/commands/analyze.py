@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracelens.commands.report_io import build_report, emit
+from tracelens.commands.progress import Progress
+from tracelens.commands.report_io import build_report, emit, output_format
 from tracelens.model.vocab import Severity, severity_rank
+from tracelens.report._format import plural
 from tracelens.report.affected import SUFFIXES, affected_format, encode
 
 if TYPE_CHECKING:
@@ -21,10 +23,14 @@ if TYPE_CHECKING:
     from tracelens.report.models import Finding, Report
 
 
+#: What ``analyze`` writes.
+FORMATS = ("text", "json", "markdown", "html")
+
+
 def run(
     paths: Sequence[str],
     *,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     config: Sequence[Path],
     dlq: Sequence[str],
@@ -34,8 +40,10 @@ def run(
     fail_on: str | None,
     engine: EngineOptions | None = None,
     affected: Path | None = None,
+    progress: Progress | None = None,
 ) -> bool:
-    """Write the report; with ``fail_on``, name the findings that cross it on stderr.
+    """Write the report (in ``fmt``, else the format ``output``'s extension names); with
+    ``fail_on``, name the findings that cross it on stderr.
 
     With ``affected``, also write the affected events there (CSV or JSON by its extension);
     the path is checked before any input is read.
@@ -43,11 +51,25 @@ def run(
     Returns:
         Whether a finding of severity ``fail_on`` or worse exists.
     """
+    fmt = output_format(fmt, output, formats=FORMATS)
     affected_fmt = None if affected is None else check_affected_path(affected, report=output)
-    report = build_report(
-        paths, config, dlq, functions=functions, since=since, until=until, engine=engine
-    )
-    emit(report, fmt=fmt, output=output)
+    with progress or Progress(None) as shown:
+        report = build_report(
+            paths,
+            config,
+            dlq,
+            functions=functions,
+            since=since,
+            until=until,
+            engine=engine,
+            progress=shown,
+        )
+        if output is not None:
+            with shown.stage("writing") as writing:
+                emit(report, fmt=fmt, output=output)
+                writing.done(f"wrote {output.name}")
+    if output is None:  # stdout may be the same terminal: after the progress line ends
+        emit(report, fmt=fmt, output=None)
     if affected is not None and affected_fmt is not None:
         write_affected(report, affected, affected_fmt)
     if fail_on is None:
@@ -96,9 +118,7 @@ def write_affected(report: Report, path: Path, fmt: AffectedFormat) -> None:
         path.write_bytes(encode(report.affected, fmt))
     except OSError as exc:
         raise click.ClickException(f"--affected {path}: cannot write: {exc.strerror}") from exc
-    count = len(report.affected)
-    noun = "event" if count == 1 else "events"
-    click.echo(f"affected: {count:,} {noun} written to {path}", err=True)
+    click.echo(f"affected: {plural(len(report.affected), 'event')} written to {path}", err=True)
 
 
 def crossing(report: Report, fail_on: str) -> list[Finding]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tracelens.report._format import CHAIN_EVIDENCE
+from tracelens.report._format import CHAIN_EVIDENCE, duration, plural, repeated, times
 from tracelens.report.console_links import is_console_url
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     base_layout,
     figure_or_note,
-    format_ms,
     plot_text,
     plot_time,
 )
@@ -130,8 +129,13 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         outcome = plot_text(f"{chain.outcome}{fate}")
         if not chain.steps:
             span = _span_ms(chain.first_start, chain.last_end, view.data_end)
-            errors = "<br>".join(plot_text(error) for error in chain.errors) or "none recorded"
-            hover = f"{label}<br>{chain.attempts} attempts, {outcome}<br>errors:<br>{errors}"
+            errors = (
+                "<br>".join(plot_text(times(e, n)) for e, n in repeated(chain.errors))
+                or "none recorded"
+            )
+            hover = (
+                f"{label}<br>{plural(chain.attempts, 'attempt')}, {outcome}<br>errors:<br>{errors}"
+            )
             rows["chain"].append((label, chain.first_start, span, hover))
             continue
         attempt = 0
@@ -140,10 +144,10 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             if step.kind == "attempt":
                 attempt += 1
                 series = "attempt_failed" if step.error else "attempt_ok"
-                what = f"attempt {attempt}: {format_ms(span)}"
+                what = f"attempt {attempt}: {duration(span)}"
             else:
                 series = step.kind if step.kind in rows else "wait"
-                what = f"{step.kind}: {format_ms(span)}"
+                what = f"{step.kind}: {duration(span)}"
             error = f"<br>error: {plot_text(step.error)}" if step.error else ""
             trace = f"<br>trace {plot_text(step.trace_id)}" if step.trace_id else ""
             hover = f"{label}<br>{what}{error}{trace}<br>outcome: {outcome}"
