@@ -224,7 +224,8 @@ def test_lines_written_to_stderr_meanwhile_are_printed_above_the_progress_line()
 
 
 def test_a_pipe_gets_the_text_report_at_100_columns_unless_columns_says_otherwise() -> None:
-    piped = CliRunner().invoke(main, ["analyze", str(BUNDLE)])
+    # pytest-xdist workers set COLUMNS=80: a plain pipe has none.
+    piped = CliRunner(env={"COLUMNS": None}).invoke(main, ["analyze", str(BUNDLE)])
     assert piped.exit_code == 0, piped.output
     assert max(len(line) for line in piped.stdout.splitlines()) == 100
     assert "FailReq" in piped.stdout  # the functions table fits

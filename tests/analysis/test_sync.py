@@ -59,7 +59,8 @@ def _truth_expectations() -> dict[str, Any]:
 
 
 def _analyze(*args: str) -> Any:
-    result = CliRunner().invoke(main, ["analyze", str(SAMPLE), *args])
+    # A pipe without COLUMNS (pytest-xdist workers set it to 80): the 100-column report.
+    result = CliRunner(env={"COLUMNS": None}).invoke(main, ["analyze", str(SAMPLE), *args])
     assert result.exit_code == 0, result.output
     return result
 

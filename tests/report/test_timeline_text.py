@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import msgspec
 import pytest
 from rich.console import Console
 
@@ -55,3 +56,22 @@ def test_timeline_lines_fit_the_terminal(columns: int) -> None:
     assert all(len(line) <= columns for line in section.splitlines())
     assert "requests" in section
     assert "ended badly" in section
+
+
+@pytest.mark.parametrize("columns", [50, 60, 80, 120])
+def test_a_long_timeline_fits_the_terminal(columns: int) -> None:
+    report = fixed_report()
+    long = [
+        msgspec.structs.replace(fn, **{k: getattr(fn, k) * 20 for k in fn.__struct_fields__[1:]})
+        for fn in report.timeline.functions
+    ]
+    timeline = msgspec.structs.replace(report.timeline, buckets=120, functions=long)
+    out = io.StringIO()
+    render_terminal(
+        msgspec.structs.replace(report, timeline=timeline),
+        console=Console(file=out, width=columns, color_system=None),
+    )
+    text = out.getvalue()
+    section = text[text.index("Timeline") : text.index("Functions (")]
+    assert all(len(line.rstrip()) <= columns for line in section.splitlines()), section
+    assert "1,260 · max 40 per 1 min" in section

@@ -83,20 +83,23 @@ def render_timeline(report: Report, console: Console) -> None:
         f"{timeline.start[:19].replace('T', ' ')} UTC)"
     )
     console.rule(Text(title, style="bold"), align="left")
-    spark = max(_MIN_SPARK, min(timeline.buckets, console.width - 2 - _LABEL - 2 - _TOTAL))
+    room = console.width - 2 - _LABEL - 2
+    # Narrow terminals get the totals under the sparkline instead of beside it.
+    beside = room - _TOTAL >= _MIN_SPARK
+    spark = max(1, min(timeline.buckets, room - _TOTAL if beside else room))
     per = max(1, math.ceil(timeline.buckets / spark))
     if per > 1:
         console.print(Text(f"each mark is {per} buckets ({width_text(width * per)})", style="dim"))
     for fn in timeline.functions:
         console.print(Text(shorten_middle(fn.function, console.width), style="bold"))
         for key, label in SERIES:
-            line = _series_line(fn, key, label, spark, width_text(width))
+            line = _series_line(fn, key, label, spark, width_text(width), beside=beside)
             if line is not None:
                 console.print(line)
 
 
 def _series_line(
-    fn: FunctionTimeline, key: str, label: str, spark: int, bucket: str
+    fn: FunctionTimeline, key: str, label: str, spark: int, bucket: str, *, beside: bool
 ) -> Text | None:
     values: list[float | None] = list(getattr(fn, key))
     present = [v for v in values if v is not None]
@@ -111,7 +114,7 @@ def _series_line(
         bars = sparkline(values, spark)
     line = Text(f"  {label:<{_LABEL}}  ")
     line.append(bars, style="red" if key in {"failed", "throttled", "ended_badly"} else "cyan")
-    line.append(f"  {summary}")
+    line.append(f"  {summary}" if beside else "\n" + " " * (2 + _LABEL + 2) + summary)
     return line
 
 
