@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +19,14 @@ SEVERITY_COLOURS: dict[str, str] = {
     "ok": "#1e8449",
     "neutral": "#4d5656",
 }
+
+#: Pixels kept free above every panel title for plotly's mode bar (its buttons are about 28
+#: pixels high and sit in the top right corner), so a long title never runs under it.
+MODEBAR_BAND = 34
+#: Height of one line of a panel title, in pixels (the title font is 16 px).
+TITLE_LINE = 22
+#: Key of ``layout.meta`` that marks a figure with nothing to show (the page hides it).
+EMPTY_KEY = "tracelens_empty"
 
 #: Text colour of table cells that need no stress.
 PLAIN_TEXT = "#1c2833"
@@ -101,8 +110,13 @@ def stacked_layout(
 
 
 def figure_or_note(data: list[dict[str, Any]], layout: dict[str, Any], note: str) -> FigureDict:
-    """The figure of ``data``; with nothing to plot, a centred note says why the panel is empty."""
+    """The figure of ``data``; with nothing to plot, a centred note says why the panel is empty.
+
+    A figure with nothing to plot is also marked empty (see ``has_data``): the dashboard
+    hides it in the views where it is empty rather than draw axes around nothing.
+    """
     if not data:
+        mark_empty(layout)
         layout["annotations"] = [
             {
                 "text": note,
@@ -128,6 +142,7 @@ def table_figure(
     max_height: int,
     align: str | list[str] = "left",
     fills: list[list[str]] | None = None,
+    empty: bool = False,
 ) -> FigureDict:
     """A table panel: a bold header on grey over the rows, cells coloured row by row.
 
@@ -142,6 +157,8 @@ def table_figure(
         max_height: Largest panel height in pixels.
         align: Alignment of every column, or one per column.
         fills: Background colour of every cell, one list per row (plotly's default if None).
+        empty: Whether the rows only say there is nothing to show (the figure is marked
+            empty, see ``has_data``).
     """
     cells: dict[str, Any] = {
         "values": _columns(rows),
@@ -162,7 +179,60 @@ def table_figure(
         "cells": cells,
     }
     height = min(130 + row_height * len(rows), max_height)
-    return {"data": [table], "layout": base_layout(title, height=height, tight=True)}
+    layout = base_layout(title, height=height, tight=True)
+    if empty:
+        mark_empty(layout)
+    return {"data": [table], "layout": layout}
+
+
+def mark_empty(layout: dict[str, Any]) -> None:
+    """Mark a figure's layout as having nothing to show (``layout.meta``, which plotly keeps)."""
+    layout["meta"] = {EMPTY_KEY: True}
+
+
+def has_data(figure: FigureDict) -> bool:
+    """Whether a figure has something to show (builders mark the ones that have not)."""
+    meta = figure["layout"].get("meta")
+    return not (isinstance(meta, dict) and meta.get(EMPTY_KEY))
+
+
+def wrap_title(text: str, width: int) -> str:
+    """A title with its long lines broken at spaces (``<br>``) to at most ``width`` characters.
+
+    Lines with plotly markup (a ``<sub>`` subtitle) are broken the same way, outside tags.
+    """
+    lines: list[str] = []
+    for line in text.split("<br>"):
+        opening, closing = "", ""
+        if line.startswith("<sub>") and line.endswith("</sub>"):
+            opening, closing, line = "<sub>", "</sub>", line[5:-6]
+        parts = textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
+        lines.extend(f"{opening}{part}{closing}" for part in parts or [line])
+    return "<br>".join(lines)
+
+
+def place_title(figure: FigureDict, width: int) -> None:
+    """Wrap the title to ``width`` characters and put it below the mode bar's band.
+
+    The title's top is ``MODEBAR_BAND`` pixels below the top of the panel and the top margin
+    grows with its lines, so neither the mode bar nor the plot covers any of it.
+    """
+    layout = figure["layout"]
+    title = layout["title"]
+    text = wrap_title(title["text"], width)
+    lines = text.count("<br>") + 1
+    title.update(
+        {
+            "text": text,
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": MODEBAR_BAND},
+            "font": {"size": 16},
+        }
+    )
+    layout["margin"]["t"] = MODEBAR_BAND + TITLE_LINE * lines + 16
+    layout["height"] += layout["margin"]["t"] - 60
 
 
 def _columns(rows: list[list[str]]) -> list[list[str]]:
@@ -174,13 +244,12 @@ def format_ms(value: float | None) -> str:
     """A duration in milliseconds as a short human string (``850 ms``, ``1.5 min``)."""
     if value is None:
         return "n/a"
-    if value < 1000:
-        return f"{value:.3g} ms"
-    if value < 60_000:
-        return f"{value / 1000:.3g} s"
-    if value < 3_600_000:
-        return f"{value / 60_000:.3g} min"
-    return f"{value / 3_600_000:.3g} h"
+    # Rounded to 3 significant digits first, so 999.7 ms reads "1 s", never "1e+03 ms".
+    for unit, size in (("ms", 1.0), ("s", 1000.0), ("min", 60_000.0)):
+        shown = float(f"{value / size:.3g}")
+        if shown < (1000 if unit == "ms" else 60):
+            return f"{shown:g} {unit}"
+    return f"{float(f'{value / 3_600_000:.3g}'):g} h"
 
 
 def sorted_counts(histogram: dict[str, int]) -> list[tuple[str, int]]:
