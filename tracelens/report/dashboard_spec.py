@@ -14,7 +14,7 @@ from tracelens.validation import InvalidDocument, Problem, convert, key_text
 
 #: Every panel a spec may name, with what it shows.
 PANEL_NAMES: dict[str, str] = {
-    "headline": "headline numbers coloured by severity",
+    "headline": "headline numbers coloured by severity, one row per kind of traffic",
     "findings": "findings, most severe first, with example ids",
     "dwell_histogram": "dwell time distribution (log buckets)",
     "dwell_ecdf": "dwell time ECDF (log scale)",

@@ -124,6 +124,11 @@ main { display: grid; grid-template-columns: 1fr; grid-auto-flow: row dense; gap
 .nothing { padding: 14px 24px; color: #4d5656; }
 """
 
+
+#: Shown instead of the panels when none has anything to show in the chosen view.
+_NOTHING = "No panel of this dashboard has data in this view."
+
+
 def panel_div_ids(spec: DashboardSpec) -> list[str]:
     """Deterministic div ids of a spec's panels: ``panel-<name>``, ``panel-<name>-2``, ...
 
@@ -260,7 +265,7 @@ def render_html(report: Report, *, spec: DashboardSpec) -> str:
 {options}
 </select> <span class="status" id="tracelens-status"></span></div>
 </header>
-<p class="nothing" id="tracelens-nothing" hidden>No panel of this dashboard has data in this view.</p>
+<p class="nothing" id="tracelens-nothing" hidden>{_NOTHING}</p>
 <main>
 {sections}
 </main>

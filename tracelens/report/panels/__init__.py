@@ -80,10 +80,10 @@ def build_panel(view: View, spec: PanelSpec) -> FigureDict:
 __all__ = [
     "ALL_FUNCTIONS",
     "BUILDERS",
-    "FigureDict",
     "TITLE_WIDTH",
-    "View",
     "WIDE_PANELS",
+    "FigureDict",
+    "View",
     "build_panel",
     "build_views",
     "has_data",

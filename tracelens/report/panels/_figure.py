@@ -46,6 +46,14 @@ SERIES_COLOURS: tuple[str, ...] = (
 )
 
 
+#: Colour of the series that adds up the functions not drawn on their own.
+OTHERS_COLOUR = "#aab7b8"
+
+#: Most functions drawn as their own series by a panel with one series per function (the
+#: rest are added up as "others" or left out, as the panel says); a spec's ``limit`` wins.
+DEFAULT_FUNCTIONS = 8
+
+
 def plot_text(value: str) -> str:
     """Escape untrusted text for plotly.js, which reads ``<b>``-style tags in every string.
 
@@ -88,7 +96,8 @@ def base_layout(
         "plot_bgcolor": "#fbfcfc",
         "font": {"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
         "hoverlabel": {"namelength": -1},
-        "legend": {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+        # At the bottom of the panel, below the x axis title, whatever the plot's height.
+        "legend": {"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"},
     }
     if x_title is not None:
         layout["xaxis"] = {"title": {"text": x_title}, "automargin": True}
@@ -271,29 +280,65 @@ def plot_time(iso: str) -> str:
     return text.replace("T", " ", 1)
 
 
+def top_functions(volumes: list[tuple[str, int]], limit: int) -> tuple[list[str], list[str]]:
+    """The functions to draw as their own series, and the others, both sorted by name.
+
+    The ``limit`` functions with the largest volume (ties by name) are drawn; when only one
+    would be left over it is drawn too, as "others" of one function says less than its name.
+
+    Args:
+        volumes: ``(function, volume)`` pairs, e.g. events or messages per function.
+        limit: Most functions drawn as their own series.
+    """
+    ranked = [name for name, _ in sorted(volumes, key=lambda item: (-item[1], item[0]))]
+    if len(ranked) <= limit + 1:
+        return sorted(ranked), []
+    return sorted(ranked[:limit]), sorted(ranked[limit:])
+
+
+def others_name(others: list[str]) -> str:
+    """The legend name of the series that adds up the functions not drawn on their own."""
+    return f"others ({len(others)} functions)"
+
+
 def histogram_bars(
-    histograms: list[tuple[str, dict[str, int]]], *, x_noun: str, y_noun: str
+    histograms: list[tuple[str, dict[str, int]]], *, x_noun: str, y_noun: str, limit: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """One bar trace per function over the union of their histogram buckets, in bucket order.
 
-    Returns the bucket keys in order (for the axis) and the traces.
+    Returns the bucket keys in order (for the axis) and the traces. With more than ``limit``
+    functions, the ``limit`` largest are drawn on their own and the rest are added up,
+    bucket by bucket, into one grey "others" trace (the counts add exactly).
 
     Args:
         histograms: ``(function, histogram)`` pairs; empty histograms get no trace, and the
             colours follow the position among the non-empty ones.
         x_noun: What a bucket counts (``attempts``), for the hover text.
         y_noun: What the bars count (``events``), for the hover text.
+        limit: Most functions drawn as their own trace.
     """
     keys = sorted_counts({key: 0 for _, histogram in histograms for key in histogram})
     categories = [key for key, _ in keys]
+    present = {f: h for f, h in histograms if h}
+    shown, others = top_functions([(f, sum(h.values())) for f, h in present.items()], limit)
+    series: list[tuple[str, dict[str, int], str]] = [
+        (plot_text(function), present[function], series_colour(index))
+        for index, function in enumerate(shown)
+    ]
+    if others:
+        merged: dict[str, int] = {}
+        for function in others:
+            for key, count in present[function].items():
+                merged[key] = merged.get(key, 0) + count
+        series.append((others_name(others), merged, OTHERS_COLOUR))
     return categories, [
         {
             "type": "bar",
-            "name": plot_text(function),
+            "name": name,
             "x": categories,
             "y": [histogram.get(key, 0) for key in categories],
-            "marker": {"color": series_colour(index)},
+            "marker": {"color": colour},
             "hovertemplate": f"%{{x}} {x_noun}: %{{y}} {y_noun}<extra>%{{fullData.name}}</extra>",
         }
-        for index, (function, histogram) in enumerate((f, h) for f, h in histograms if h)
+        for name, histogram, colour in series
     ]

@@ -74,6 +74,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         widths=[220, 90, 100, 90, 130, 120, 90, 110, 110],
         row_height=28,
         max_height=900,
+        empty=not functions,
         align=["left", *(["right"] * (len(_HEADER) - 1))],
     )
 

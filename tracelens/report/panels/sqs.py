@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracelens.report.panels._figure import (
+    DEFAULT_FUNCTIONS,
     PLAIN_TEXT,
     SEVERITY_COLOURS,
     figure_or_note,
@@ -43,11 +44,16 @@ _POISON_HEADER = [
 
 
 def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
-    """SQS messages by number of deliveries, stacked by function."""
+    """SQS messages by number of deliveries, one bar per function side by side (log axis).
+
+    At most ``spec.limit`` functions (default ``DEFAULT_FUNCTIONS``) by messages get their
+    own bars; the rest are added up as "others".
+    """
     categories, data = histogram_bars(
         [(d.function, d.deliveries_histogram) for d in view.details],
         x_noun="deliveries",
         y_noun="messages",
+        limit=spec.limit or DEFAULT_FUNCTIONS,
     )
     layout = stacked_layout(
         spec.title or DELIVERIES_TITLE,
@@ -55,8 +61,10 @@ def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
         x_title="deliveries per message",
         y_title="SQS messages (log scale)",
     )
-    # Most messages are delivered once; a log axis keeps the redelivered ones visible.
+    # Most messages are delivered once; a log axis keeps the redelivered ones visible. Bars
+    # stacked on a log axis would misstate every part but the lowest: side by side instead.
     layout["yaxis"].update({"type": "log", "dtick": 1})
+    layout["barmode"] = "group"
     return figure_or_note(data, layout, "No SQS messages in this view.")
 
 
@@ -99,4 +107,5 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
         widths=[230, 140, 80, 190, 190, 330, 170],
         row_height=30,
         max_height=800,
+        empty=not shown,
     )
