@@ -282,31 +282,41 @@ def test_no_bars_are_stacked_on_a_log_axis(views: list[View], poll_report: Repor
         for panel in PANEL_NAMES:
             figure = build_panel(view, PanelSpec(panel=panel))
             layout = figure["layout"]
-            if any(trace["type"] == "bar" for trace in figure["data"]):
-                if layout.get("yaxis", {}).get("type") == "log":
-                    assert layout.get("barmode") != "stack", panel
+            bars = any(trace["type"] == "bar" for trace in figure["data"])
+            if bars and layout.get("yaxis", {}).get("type") == "log":
+                assert layout.get("barmode") != "stack", panel
+
+
+@pytest.fixture(scope="module")
+def mixed_report() -> Report:
+    """An async, an SQS and a Kinesis incident read together (the README's example)."""
+    return _sample_report("async_retry_storm", "sqs_poison_no_redrive", "kinesis_poison_no_bisect")
 
 
 @pytest.mark.parametrize(
-    ("dashboard", "bundle", "first"),
+    ("dashboard", "first", "absent"),
     [
-        ("queues", "sqs_poison_no_redrive", ["SQS messages", "redelivered messages"]),
-        ("streams", "kinesis_poison_no_bisect", ["stream batches", "retried batches"]),
-        ("async", "async_retry_storm", ["async events", "succeeded after retry"]),
+        ("queues", ["SQS messages", "redelivered messages", "poison messages"], "async events"),
+        ("streams", ["stream batches", "retried batches"], "SQS messages"),
+        ("async", ["async events", "succeeded after retry"], "stream batches"),
+        ("incident", ["async events"], ""),
     ],
 )
 def test_headline_leads_with_the_numbers_of_its_layout(
-    dashboard: str, bundle: str, first: list[str]
+    mixed_report: Report, dashboard: str, first: list[str], absent: str
 ) -> None:
     from tracelens.report.dashboard_spec import load_dashboard_spec
 
     spec = load_dashboard_spec(dashboard).panels[0]
     assert spec.panel == "headline"
-    views = build_views(_sample_report(bundle))
-    figure = build_panel(views[0], spec)
+    figure = build_panel(build_views(mixed_report)[0], spec)
     labels = [trace["title"]["text"] for trace in figure["data"]]
     assert labels[: len(first)] == first
-    assert "async events" not in labels or dashboard == "async"
+    assert absent not in labels
+    # every layout ends with the requests of every invoke path
+    assert labels[-3:] == ["requests", "failed requests", "throttled requests"]
+    if dashboard == "incident":  # all three kinds of traffic, each in its own row
+        assert {"async events", "SQS messages", "stream batches"} <= set(labels)
 
 
 def test_headline_numbers_of_sqs_and_streams_match_the_report() -> None:
@@ -320,12 +330,12 @@ def test_headline_numbers_of_sqs_and_streams_match_the_report() -> None:
     assert sqs["SQS messages"] == report.sqs.messages
     assert sqs["redelivered messages"] == report.sqs.redelivered_messages
     assert sqs["poison messages"] == len(report.sqs.poison_messages) == 1
-    assert sqs["poison, still in the queue"] == report.sqs.fates.in_queue == 1
+    assert sqs["still in the queue"] == report.sqs.fates.in_queue == 1
     stream = {label: value for label, value, _, _ in rows["stream"]}
     assert stream["stream batches"] == report.streams.batches
     assert stream["retried batches"] == report.streams.retried_batches
-    assert stream["failed, sent to on-failure destination"] == report.streams.fates.sent == 1
-    assert stream["failed, records discarded"] == 0
+    assert stream["sent to on-failure<br>destination"] == report.streams.fates.sent == 1
+    assert stream["records discarded"] == 0
     requests = {label: value for label, value, _, _ in rows["requests"]}
     assert requests["requests"] == sum(f.requests for f in report.functions)
     # The function views add up to the view of all functions.

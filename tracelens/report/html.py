@@ -106,7 +106,7 @@ _APP_JS = """(function () {
 """
 
 _CSS = """
-body { margin: 0; background: #f4f6f6; color: #1c2833;
+body { margin: 0; min-width: 1280px; background: #f4f6f6; color: #1c2833;
        font-family: "DejaVu Sans", Arial, sans-serif; }
 header { background: #1c2833; color: #fdfefe; padding: 14px 24px; }
 header h1 { margin: 0 0 4px 0; font-size: 22px; }

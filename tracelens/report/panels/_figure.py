@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -208,14 +209,16 @@ def has_data(figure: FigureDict) -> bool:
 def wrap_title(text: str, width: int) -> str:
     """A title with its long lines broken at spaces (``<br>``) to at most ``width`` characters.
 
-    Lines with plotly markup (a ``<sub>`` subtitle) are broken the same way, outside tags.
+    A ``<sub>`` subtitle line is broken the same way, outside its tags, at a third more
+    characters (its font is smaller).
     """
     lines: list[str] = []
     for line in text.split("<br>"):
-        opening, closing = "", ""
+        opening, closing, limit = "", "", width
         if line.startswith("<sub>") and line.endswith("</sub>"):
             opening, closing, line = "<sub>", "</sub>", line[5:-6]
-        parts = textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
+            limit = width * 4 // 3
+        parts = textwrap.wrap(line, limit, break_long_words=False, break_on_hyphens=False)
         lines.extend(f"{opening}{part}{closing}" for part in parts or [line])
     return "<br>".join(lines)
 
@@ -236,12 +239,37 @@ def place_title(figure: FigureDict, width: int) -> None:
             "y": 1,
             "yref": "container",
             "yanchor": "top",
-            "pad": {"t": MODEBAR_BAND},
+            # plotly moves a title of several lines up by half a line per extra line
+            "pad": {"t": MODEBAR_BAND + (lines - 1) * TITLE_LINE // 2},
             "font": {"size": 16},
         }
     )
     layout["margin"]["t"] = MODEBAR_BAND + TITLE_LINE * lines + 16
     layout["height"] += layout["margin"]["t"] - 60
+
+
+def breakable(text: str, width: int = 36) -> str:
+    """Text escaped for plotly, with words longer than ``width`` cut into lines (``<br>``).
+
+    A plotly table wraps cell text at spaces only and clips a word wider than its column, so
+    a long id or name (a stream batch's ``shard/sequence number``) is shown whole over
+    several lines, broken after a ``/``, ``-``, ``_``, ``:`` or ``.`` where it has one.
+    """
+    words: list[str] = []
+    for word in text.split(" "):
+        lines: list[str] = []
+        line = ""
+        for part in re.split(r"(?<=[/\-_:.])", word):
+            if line and len(line) + len(part) > width:
+                lines.append(line)
+                line = ""
+            while len(part) > width:
+                lines.append(part[:width])
+                part = part[width:]
+            line += part
+        lines.append(line)
+        words.append("<br>".join(plot_text(piece) for piece in lines))
+    return " ".join(words)
 
 
 def _columns(rows: list[list[str]]) -> list[list[str]]:

@@ -232,7 +232,7 @@ def _positions(
     of the column's events, with a gap between them.
     """
     size: dict[int, int] = {}
-    for source, target, count in links:
+    for source, target, _ in links:
         for key in (source, target):
             size[index[key]] = size.get(index[key], 0)
         size[index[source]] = max(size[index[source]], sum(c for s, _, c in links if s == source))

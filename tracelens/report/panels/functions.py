@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from tracelens.report.panels._figure import (
     PLAIN_TEXT,
     SEVERITY_COLOURS,
+    breakable,
     format_ms,
-    plot_text,
     table_figure,
 )
 
@@ -39,7 +39,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         functions = functions[: spec.limit]
     rows = [
         [
-            plot_text(f.name),
+            breakable(f.name, 28),
             f"{f.requests:,d}",
             f"{f.invocations:,d}",
             f"{f.cold_starts:,d}",

@@ -80,13 +80,13 @@ def _sqs_row(h: Headline) -> list[Number]:
         _bad("poison messages", h.poison_messages, "critical"),
     ]
     if fates.dlq:
-        row.append(_count("poison, moved to the DLQ", fates.dlq, "warning"))
+        row.append(_count("moved to the DLQ", fates.dlq, "warning"))
     if fates.retention_deleted:
-        row.append(_count("poison, deleted at retention", fates.retention_deleted, "critical"))
+        row.append(_count("deleted at retention", fates.retention_deleted, "critical"))
     if fates.in_queue:
-        row.append(_count("poison, still in the queue", fates.in_queue, "warning"))
+        row.append(_count("still in the queue", fates.in_queue, "warning"))
     if fates.unknown:
-        row.append(_count("poison, fate unknown (supply --config)", fates.unknown, "warning"))
+        row.append(_count("poison, fate unknown<br>(supply --config)", fates.unknown, "warning"))
     return row
 
 
@@ -97,12 +97,12 @@ def _stream_row(h: Headline) -> list[Number]:
         _bad("retried batches", h.stream_retried, "warning"),
     ]
     if h.stream_still_retrying:
-        row.append(_count("still retrying (shard blocked)", h.stream_still_retrying, "warning"))
+        row.append(_count("still retrying<br>(shard blocked)", h.stream_still_retrying, "warning"))
     if fates.sent:
-        row.append(_count("failed, sent to on-failure destination", fates.sent, "warning"))
-    row.append(_bad("failed, records discarded", fates.discarded, "critical"))
+        row.append(_count("sent to on-failure<br>destination", fates.sent, "warning"))
+    row.append(_bad("records discarded", fates.discarded, "critical"))
     if fates.unknown:
-        row.append(_count("failed, fate unknown (supply --config)", fates.unknown, "warning"))
+        row.append(_count("batch fate unknown<br>(supply --config)", fates.unknown, "warning"))
     return row
 
 

@@ -8,6 +8,7 @@ from tracelens.report.panels._figure import (
     DEFAULT_FUNCTIONS,
     PLAIN_TEXT,
     SEVERITY_COLOURS,
+    breakable,
     figure_or_note,
     histogram_bars,
     plot_text,
@@ -82,11 +83,11 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
     shown = poison[: spec.limit or DEFAULT_POISON_LIMIT]
     rows = [
         [
-            plot_text(message.message_id),
-            plot_text(message.function),
+            breakable(message.message_id),
+            breakable(message.function, 18),
             str(message.deliveries),
-            plot_text(message.first_seen),
-            plot_text(message.last_seen),
+            _two_lines(message.first_seen),
+            _two_lines(message.last_seen),
             plot_text(message.last_error or "(none recorded)"),
             plot_text(_FATE_TEXT.get(message.fate or "", "-")),
         ]
@@ -104,8 +105,14 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
         _POISON_HEADER,
         rows,
         colours=[colours for _ in rows],
-        widths=[230, 140, 80, 190, 190, 330, 170],
+        widths=[290, 150, 80, 140, 140, 300, 140],
         row_height=30,
         max_height=800,
         empty=not shown,
     )
+
+
+def _two_lines(iso: str) -> str:
+    """A contract time as its date over its time of day, so the column can be narrow."""
+    date, _, time = iso.partition("T")
+    return f"{plot_text(date)}<br>{plot_text(time)}" if time else plot_text(iso)
