@@ -426,3 +426,11 @@ def test_sankey_labels_are_short_and_columns_are_placed() -> None:
     assert all(len(label) <= 40 for label in node["label"]), node["label"]
     # the fates' evidence and advice are in the hover text
     assert any("checked in DLQ dump" in text for text in node["customdata"])
+
+
+def test_readme_documents_every_panel_and_spec_key() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name in PANEL_NAMES:
+        assert f"| `{name}` |" in readme, name
+    for key in ("name", "title", "description", "panels", "panel", "limit", "kinds"):
+        assert f"| `{key}` |" in readme, key

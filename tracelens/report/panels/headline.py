@@ -33,7 +33,7 @@ _ROW_NAMES = {
 }
 
 #: Pixels per row of numbers.
-_ROW_HEIGHT = 115
+_ROW_HEIGHT = 100
 
 
 def _count(label: str, value: int, severity: str) -> Number:
@@ -135,7 +135,7 @@ def headline_rows(view: View, kinds: tuple[ChainKind, ...] = ()) -> list[tuple[s
             "stream": h.stream_batches,
         }
         kinds = tuple(kind for kind, count in present.items() if count)
-    rows = [(kind, builders[kind](h)) for kind in dict.fromkeys(kinds)]
+    rows: list[tuple[str, list[Number]]] = [(k, builders[k](h)) for k in dict.fromkeys(kinds)]
     rows.append(("requests", _requests_row(h)))
     return rows
 
