@@ -216,8 +216,8 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
     layout = base_layout(
         spec.title or TITLE,
         x_title="time (UTC)",
-        y_title="chain (kind, key · function)",
-        height=max(260, 130 + 30 * len(labels)),
+        y_title="chain",
+        height=max(300, 130 + 30 * len(labels)),
     )
     layout["barmode"] = "overlay"
     layout["xaxis"]["type"] = "date"
