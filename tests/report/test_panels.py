@@ -270,6 +270,7 @@ def test_small_durations_are_shown_in_ms() -> None:
     assert format_ms(999.7) == "1 s"  # not "1e+03 ms"
     assert format_ms(45.25) == "45.2 ms"
     assert format_ms(1500.0) == "1.5 s"
+    assert format_ms(100_000.0) == "1 min 40 s"  # a 1-2-5 bucket bound, not "1.67 min"
     views = build_views(_sample_report("async_retry_storm"))
     (dwell,) = [n for n in headline_numbers(views[0]) if n[0] == "p99 dwell"]
     _, value, unit, _ = dwell

@@ -278,15 +278,24 @@ def _columns(rows: list[list[str]]) -> list[list[str]]:
 
 
 def format_ms(value: float | None) -> str:
-    """A duration in milliseconds as a short human string (``850 ms``, ``1.5 min``)."""
+    """A duration in milliseconds as a short human string.
+
+    ``850 ms``, ``1.5 s``, ``1 min 40 s``, ``2 h 05 min``: 3 significant digits below a
+    minute, whole seconds (or minutes) above.
+    """
     if value is None:
         return "n/a"
     # Rounded to 3 significant digits first, so 999.7 ms reads "1 s", never "1e+03 ms".
-    for unit, size in (("ms", 1.0), ("s", 1000.0), ("min", 60_000.0)):
+    for unit, size in (("ms", 1.0), ("s", 1000.0)):
         shown = float(f"{value / size:.3g}")
         if shown < (1000 if unit == "ms" else 60):
             return f"{shown:g} {unit}"
-    return f"{float(f'{value / 3_600_000:.3g}'):g} h"
+    seconds = round(value / 1000)
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes} min" + (f" {rest:02d} s" if rest else "")
+    hours, rest = divmod(round(seconds / 60), 60)
+    return f"{hours} h" + (f" {rest:02d} min" if rest else "")
 
 
 def sorted_counts(histogram: dict[str, int]) -> list[tuple[str, int]]:
