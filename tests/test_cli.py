@@ -99,7 +99,7 @@ def test_localstack_payloads_are_not_traces(real_traces: Path) -> None:
         (["analyze"], "Missing argument"),
         (["analyze", "x", "--since", "yesterday"], "ISO-8601"),
         (["analyze", "x", "--until", "2026-13-01"], "ISO-8601"),
-        (["analyze", "x", "--format", "html"], "--format"),
+        (["analyze", "x", "--format", "yaml"], "--format"),
         (["analyze", "x", "--fail-on", "info"], "--fail-on"),
         (["analyze", "x", "--bogus"], "--bogus"),
         (["--bogus"], "--bogus"),

@@ -236,9 +236,9 @@ def test_readme_example_is_a_real_story() -> None:
     story = json.loads(
         run_cli("explain", commands[0][0], ROOT / commands[0][1], "--format", "json").stdout
     )
-    shown = section[section.index("```\nStory of") :]  # the output block after the commands
+    shown = section[section.index("```text\nStory of") :]  # the output block after the commands
     shown = shown[: shown.index("\n```", 4)]
     assert f"Story of {story['subject']} {story['key']}" in shown
-    kinds = re.findall(r"^\d{4}-\d\d-\d\d [\d:.]+ │ (\w+)", shown, re.M)
+    kinds = re.findall(r"^(?:\d{4}-\d\d-\d\d )?\d\d:\d\d:[\d.]+ +(\w+)", shown, re.M)
     assert kinds == [e["kind"] for e in story["events"]]
     assert kinds.count("attempt") == 3  # an event that shows retries

@@ -31,6 +31,7 @@ from tracelens.errors import SourceUnavailable, TracelensError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tracelens.commands.progress import Progress
     from tracelens.engine.run import EngineOptions
 
 #: Exit codes (ARCHITECTURE.md "Commands").
@@ -66,6 +67,13 @@ class TracelensGroup(click.Group):
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
             raise _usage_error(exc) from exc
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Bare ``tracelens`` prints its help and exits 0 (not a usage error)."""
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run a command, mapping every failure to one line and an exit code."""
@@ -242,13 +250,15 @@ _paths_argument = click.argument("paths", nargs=-1, required=True, metavar="PATH
 
 
 def _format_option(choices: list[str], help_text: str) -> Callable[[Any], Any]:
+    """``--format``; without it, the format ``-o``'s extension names (``.md``, ``.json``,
+    ``.html``, ``.txt``), else text."""
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(choices),
-        default="text",
-        show_default=True,
-        help=help_text,
+        default=None,
+        help=f"{help_text} Default: the format -o's extension names (.md, .json, .html, "
+        ".txt), else text.",
     )
 
 
@@ -262,6 +272,22 @@ def _output_option(
         else click.Path(dir_okay=False, path_type=Path)
     )
     return click.option("-o", "--output", required=required, type=kind, help=help_text)
+
+
+#: ``-q/--quiet``: no progress on stderr (there is none anyway when stderr is not a terminal).
+_quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Show no progress on stderr (shown only at a terminal, once the work takes over a "
+    "second).",
+)
+
+
+def _progress(quiet: bool) -> Progress:
+    from tracelens.commands.progress import for_stderr
+
+    return for_stderr(quiet=quiet)
 
 
 def _functions_option(help_text: str) -> Callable[[Any], Any]:
@@ -279,7 +305,9 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
 
 @main.command()
 @_paths_argument
-@_format_option(["text", "json", "markdown"], "Report format.")
+@_format_option(
+    ["text", "json", "markdown", "html"], "Report format (html: the incident dashboard)."
+)
 @_output_option("Write the report to FILE instead of stdout.")
 @_report_inputs("Only these functions. Repeatable.")
 @click.option("--since", type=Timestamp(), help="Only requests starting at or after this time.")
@@ -289,10 +317,18 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     type=click.Choice(["critical", "warning"]),
     help="Exit with 1 when a finding of this severity or worse exists.",
 )
+@click.option(
+    "--affected",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Also write every async event, SQS message and stream batch that did not end well "
+    "(the ids to replay) to FILE: CSV if it ends in .csv, JSON if .json.",
+)
+@_quiet_option
 @_engine_options
 def analyze(
     paths: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
@@ -300,6 +336,8 @@ def analyze(
     since: datetime | None,
     until: datetime | None,
     fail_on: str | None,
+    affected: Path | None,
+    quiet: bool,
     engine: EngineOptions,
 ) -> None:
     """Report on traces: dwell, retry chains, DLQ fates, redeliveries, findings.
@@ -310,8 +348,9 @@ def analyze(
     \b
     Example:
         tracelens analyze sample_traces/async_retry_storm
-        tracelens analyze traces/ --config config.json --dlq dlq.json --format json -o r.json
+        tracelens analyze traces/ --config config.json --dlq dlq.json -o report.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
+        tracelens analyze sample_traces/async_retry_storm --affected replay.csv
     """
     crossed = analyze_command.run(
         paths,
@@ -324,6 +363,8 @@ def analyze(
         until=until,
         fail_on=fail_on,
         engine=engine,
+        affected=affected,
+        progress=_progress(quiet),
     )
     if crossed:
         raise click.exceptions.Exit(EXIT_THRESHOLD)
@@ -336,12 +377,14 @@ def analyze(
     ["text", "markdown", "json"],
     "Story format: a terminal timeline, Markdown for a review, or JSON (tracelens.story/1).",
 )
+@_output_option("Write the story to FILE instead of stdout.")
 @_with_side_options
 @_engine_options
 def explain(
     key: str,
     paths: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
+    output: Path | None,
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
     engine: EngineOptions,
@@ -353,9 +396,9 @@ def explain(
     \b
     Example:
         tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
-        tracelens explain b5050d2e sample_traces/async_retry_storm --format markdown
+        tracelens explain b5050d2e sample_traces/async_retry_storm -o story.md
     """
-    explain_command.run(key, paths, fmt=fmt, config=config, dlq=dlq, engine=engine)
+    explain_command.run(key, paths, fmt=fmt, output=output, config=config, dlq=dlq, engine=engine)
 
 
 @main.command()
@@ -373,6 +416,7 @@ def explain(
     help="A built-in dashboard (incident, async, queues, streams) or a TOML spec file.",
 )
 @_report_inputs("Only these functions, in every panel. Repeatable.")
+@_quiet_option
 @_engine_options
 def dashboard(
     paths: tuple[str, ...],
@@ -381,6 +425,7 @@ def dashboard(
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
     functions: tuple[str, ...],
+    quiet: bool,
     engine: EngineOptions,
 ) -> None:
     """Write an offline HTML dashboard of the traces: one file to open, attach or keep.
@@ -398,6 +443,7 @@ def dashboard(
         dlq=dlq,
         functions=functions,
         engine=engine,
+        progress=_progress(quiet),
     )
 
 
@@ -412,8 +458,11 @@ def dashboard(
     "with --overwrite).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the dataset already in DIR.")
+@_quiet_option
 @_engine_options
-def convert(paths: tuple[str, ...], output: str, overwrite: bool, engine: EngineOptions) -> None:
+def convert(
+    paths: tuple[str, ...], output: str, overwrite: bool, quiet: bool, engine: EngineOptions
+) -> None:
     """Write traces as a Parquet dataset that analyze, explain and dashboard read directly.
 
     The dataset holds the normalised traces partitioned by trace id, the bundle's side
@@ -425,7 +474,9 @@ def convert(paths: tuple[str, ...], output: str, overwrite: bool, engine: Engine
         tracelens convert traces/ -o incident.parquet
         tracelens analyze incident.parquet --format json
     """
-    convert_command.run(paths, output=output, overwrite=overwrite, engine=engine)
+    convert_command.run(
+        paths, output=output, overwrite=overwrite, engine=engine, progress=_progress(quiet)
+    )
 
 
 def _host_port(value: str, option: str) -> tuple[str, int]:
@@ -448,13 +499,27 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
     directory=True,
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty directory that is not an emulator bundle (its traces.ndjson, "
+    "config.json, truth.json and dlq/*.json are replaced; other files are kept).",
+)
+@_quiet_option
 def emulate(
-    scenario: str | None, list_only: bool, seed: int, udp: str | None, output: Path | None
+    scenario: str | None,
+    list_only: bool,
+    seed: int,
+    udp: str | None,
+    output: Path | None,
+    force: bool,
+    quiet: bool,
 ) -> None:
     """Emulate Lambda's invoke paths for a scenario and write the traces AWS would.
 
     SCENARIO is a built-in name (see --list) or a TOML scenario file. The same scenario and
-    seed always give a byte-identical bundle.
+    seed always give a byte-identical bundle. Into a bundle it wrote before, it removes the
+    old files first; a non-empty directory that is not one is refused without --force.
 
     \b
     Example:
@@ -468,7 +533,10 @@ def emulate(
     if scenario is None or output is None:
         raise click.UsageError("give a SCENARIO and -o DIR (or --list)")
     target = _host_port(udp, "--udp") if udp else None
-    emulate_command.run(scenario, seed=seed, udp=target, output=output)
+    # One stage: the emulator runs and writes the bundle in one call.
+    with _progress(quiet) as progress, progress.stage("emulating") as stage:
+        emulate_command.run(scenario, seed=seed, udp=target, output=output, force=force)
+        stage.done(f"emulated {scenario}")
 
 
 @main.command()
@@ -545,25 +613,41 @@ def fetch(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
 )
 @click.option("--max-segments", type=click.IntRange(min=1), help="Stop after N documents.")
+@click.option(
+    "--tail",
+    is_flag=True,
+    help="Print a line per Lambda request on stdout as it finishes: time, function, path, "
+    "duration, outcome, cold.",
+)
 def listen(
     bind: str,
     output: Path,
     forward: str | None,
     duration: float | None,
     max_segments: int | None,
+    tail: bool,
 ) -> None:
     """Act as a local X-Ray daemon: receive segment datagrams over UDP and write them to a file.
 
     Point an X-Ray SDK at it (AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000). Stops on Ctrl-C or
     SIGTERM (or --duration / --max-segments), flushes, and prints received / malformed /
-    written / dropped counts on stderr.
+    written / dropped counts on stderr. With --tail it also prints one line per Lambda request
+    on stdout as it finishes, like `sam traces --tail`; the file still gets every document.
 
     \b
     Example:
         tracelens listen -o traces.ndjson --duration 60
+        tracelens listen -o traces.ndjson --tail
         AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 python my_app.py
         tracelens analyze traces.ndjson
     """
     from tracelens.commands.listen import run_listen
 
-    run_listen(out=output, bind=bind, forward=forward, duration=duration, max_segments=max_segments)
+    run_listen(
+        out=output,
+        bind=bind,
+        forward=forward,
+        duration=duration,
+        max_segments=max_segments,
+        tail=tail,
+    )

@@ -110,7 +110,8 @@ def test_sample_text_shows_sync_throttles() -> None:
     text = _analyze().stdout
     assert "sync: 326 requests" in text
     assert "SYNC_THROTTLED quote-api (202)" in text
-    row = next(line for line in text.splitlines() if line.strip().startswith("quote-api"))
+    functions = text[text.index("Functions (") :]
+    row = next(line for line in functions.splitlines() if line.strip().startswith("quote-api"))
     assert " 202 " in row
 
 

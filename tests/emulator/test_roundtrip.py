@@ -297,3 +297,33 @@ def test_a_batch_aged_out_when_the_data_ends_is_still_retried_as_the_data_shows_
     assert not problems, problems.text()
     batches = result.truth["stream_batches"]
     assert any(b["outcome"] == "RecordAgeExceeded" for b in batches)
+
+
+# Found by the random round trip: with BisectBatchOnFunctionError a failed batch of two
+# records is split and retried (splits do not use up MaximumRetryAttempts, here 0), so when
+# the data ends after its first failure it is still being retried, not discarded.
+SPLITTABLE_AT_DATA_END: dict[str, Any] = {
+    **AGED_OUT_AT_DATA_END,
+    "callers": [{"kind": "kinesis", "target": "s", "count": 11, "poison": [1]}],
+    "mappings": [
+        {
+            "source": "s",
+            "function": "beta",
+            "batch_size": 4,
+            "bisect": True,
+            "max_retry_attempts": 0,
+            "max_record_age_s": 120,
+        }
+    ],
+}
+
+
+def test_a_failed_batch_that_bisect_can_still_split_is_not_discarded(tmp_path: Path) -> None:
+    result = run_scenario(parse_scenario(SPLITTABLE_AT_DATA_END, "<splittable>"), seed=0)
+    write_bundle(result, tmp_path)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()
+    invoked = [b for b in result.truth["stream_batches"] if b["attempts"]]
+    last = max(invoked, key=lambda b: b["attempts"][-1]["start"])
+    assert last["records"] == 2
+    assert len(last["attempts"]) == 1

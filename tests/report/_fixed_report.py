@@ -13,13 +13,16 @@ import msgspec
 
 from tracelens.report.models import (
     SCHEMA,
+    AffectedEvent,
     AsyncFates,
     AsyncFatesEvidence,
     AsyncOutcomes,
     AsyncSection,
     Chain,
     ChainStep,
+    ErrorTypeCount,
     Finding,
+    FunctionImpact,
     FunctionSummary,
     FunctionTimeline,
     InputSection,
@@ -180,6 +183,10 @@ def fixed_report() -> Report:
                 key="req-ok-retry",
                 function=MARKUP_FUNCTION,
                 trace_ids=["1-6747c1a0-000000000000000000000001"],
+                trace_urls=[
+                    "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                    "#xray:traces/1-6747c1a0-000000000000000000000001"
+                ],
                 attempts=2,
                 outcome="succeeded_after_retry",
                 fate=None,
@@ -193,6 +200,10 @@ def fixed_report() -> Report:
                 key="req-dropped",
                 function=MARKUP_FUNCTION,
                 trace_ids=["1-6747c1a0-000000000000000000000002"],
+                trace_urls=[
+                    "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                    "#xray:traces/1-6747c1a0-000000000000000000000002"
+                ],
                 attempts=3,
                 outcome="retries_exhausted",
                 fate="dropped",
@@ -272,6 +283,106 @@ def fixed_report() -> Report:
                 count=1,
                 message="1 cold start <b>noted</b>.",
                 examples=["r-1"],
+            ),
+        ],
+        affected=[
+            AffectedEvent(
+                function=MARKUP_FUNCTION,
+                path="sqs",
+                request_id="r-sqs-4",
+                message_id="m-<img src=x>",
+                shard_id=None,
+                sequence_number=None,
+                outcome="poison",
+                fate="in_queue",
+                fate_evidence=None,
+                first_time="2026-11-28T01:01:00.000000Z",
+                last_time=None,
+                attempts=4,
+                last_error=None,
+                trace_ids=[],
+            ),
+            AffectedEvent(
+                function=MARKUP_FUNCTION,
+                path="async",
+                request_id="req-dropped",
+                message_id=None,
+                shard_id=None,
+                sequence_number=None,
+                outcome="retries_exhausted",
+                fate="dropped",
+                fate_evidence="config",
+                first_time="2026-11-28T01:05:00.000000Z",
+                last_time="2026-11-28T01:08:00.000000Z",
+                attempts=3,
+                last_error=TABLE_ERROR,
+                trace_ids=["1-6747c1a0-000000000000000000000002"],
+            ),
+            AffectedEvent(
+                function=SCRIPT_FUNCTION,
+                path="async",
+                request_id="req-in-flight",
+                message_id=None,
+                shard_id=None,
+                sequence_number=None,
+                outcome="in_progress",
+                fate=None,
+                fate_evidence=None,
+                first_time="2026-11-28T01:09:00.000000Z",
+                last_time=None,
+                attempts=1,
+                last_error=None,
+                trace_ids=["1-6747c1a0-000000000000000000000004"],
+            ),
+            AffectedEvent(
+                function="stream-processor",
+                path="stream",
+                request_id="r-stream-3",
+                message_id=None,
+                shard_id="shardId-000000000000",
+                sequence_number="4962",
+                outcome="failed",
+                fate="discarded",
+                fate_evidence=None,
+                first_time="2026-11-28T01:10:00.000000Z",
+                last_time="2026-11-28T01:10:09.000000Z",
+                attempts=3,
+                last_error="PoisonRecord: boom",
+                trace_ids=[
+                    "1-6747c1a0-000000000000000000000003",
+                    "1-6747c1a0-000000000000000000000005",
+                ],
+            ),
+        ],
+        impact=[
+            FunctionImpact(
+                function=SCRIPT_FUNCTION,
+                failures=2,
+                first_failure="2026-11-28T01:00:30.000000Z",
+                last_failure="2026-11-28T01:00:30.000000Z",
+                errors_by_type=[
+                    ErrorTypeCount(type="<b>Evil|Type</b>", count=1),
+                    ErrorTypeCount(type="Throttled", count=1),
+                ],
+            ),
+            FunctionImpact(
+                function=MARKUP_FUNCTION,
+                failures=7,
+                first_failure="2026-11-28T01:00:01.000000Z",
+                last_failure="2026-11-28T01:07:00.000000Z",
+                errors_by_type=[
+                    ErrorTypeCount(type="KeyError", count=2),
+                    ErrorTypeCount(type="PaymentDeclined", count=2),
+                    ErrorTypeCount(type="Timeout", count=2),
+                    ErrorTypeCount(type="ValueError", count=1),
+                ],
+            ),
+            FunctionImpact(
+                function="stream-processor",
+                failures=3,
+                first_failure="2026-11-28T01:10:00.000000Z",
+                last_failure="2026-11-28T01:10:06.000000Z",
+                errors_by_type=[ErrorTypeCount(type="PoisonRecord", count=3)],
             ),
         ],
         timeline=Timeline(
@@ -368,4 +479,59 @@ def check_golden(name: str, actual: str) -> None:
     expected = path.read_text(encoding="utf-8")
     assert actual == expected, (
         f"{name} changed; if intended, rerun with TRACELENS_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+#: A function name longer than any narrow terminal line (shortened in the middle there).
+LONG_FUNCTION = "orders-platform-production-eu-west-1-invoice-renderer-for-enterprise-customers-v2"
+#: A Kinesis batch key (shard id / 56-digit sequence number): an id, never cut.
+LONG_KEY = "shardId-000000000003/49590338271490256608559692538361571095921575989136588898"
+#: An ARN in a finding message: never cut either.
+LONG_ARN = "arn:aws:sqs:eu-west-1:123456789012:orders-platform-production-invoice-renderer-dlq.fifo"
+
+
+def long_names_report() -> Report:
+    """The fixed report plus a function with a very long name, a long batch key and an ARN
+    in a finding: what the width goldens (60, 80 and 120 columns) are made of."""
+    report = fixed_report()
+    long_function = FunctionSummary(
+        name=LONG_FUNCTION,
+        arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{LONG_FUNCTION}",
+        requests=12_345,
+        invocations=23_456,
+        cold_starts=12,
+        failed_invocations=1_001,
+        failed_requests=1,
+        throttles=0,
+        modes=Modes(sync=1, async_=12_000, sqs=0, stream=344, unknown=0),
+        duration_ms=_stats(23_456, 1.5, 950.0, 61_000.0, 3_725_000.0, 3_725_000.0, 1234.5),
+    )
+    chain = Chain(
+        kind="stream",
+        key=LONG_KEY,
+        function=LONG_FUNCTION,
+        trace_ids=["1-6747c1a0-000000000000000000000009"],
+        attempts=4,
+        outcome="failed",
+        fate="sent",
+        fate_evidence="config",
+        dwell_ms=None,
+        first_start="2026-11-28T01:20:00.000000Z",
+        last_end="2026-11-28T01:21:00.000000Z",
+        errors=["TimeoutError: downstream timed out after 3 s"] * 3 + ["KeyError: 'customer'"],
+    )
+    finding = Finding(
+        severity="warning",
+        code="ASYNC_RETRIES_EXHAUSTED",
+        function=LONG_FUNCTION,
+        count=1,
+        message=f"1 async event of {LONG_FUNCTION} failed on every retry; replay it from "
+        f"{LONG_ARN}.",
+        examples=[LONG_KEY],
+    )
+    return replace(
+        report,
+        functions=[*report.functions, long_function],
+        chains=[*report.chains, chain],
+        findings=[*report.findings, finding],
     )

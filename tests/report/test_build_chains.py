@@ -120,3 +120,54 @@ def test_chains_frame_to_structs() -> None:
             steps=[],
         ),
     ]
+
+
+def test_chain_trace_urls_from_the_function_region() -> None:
+    # GIVEN chains of a function in eu-west-1, one in us-east-1 and one with no known region;
+    # one trace id is hostile text (ingest would reject it; the report must still be safe)
+    frame = pl.DataFrame(
+        {
+            c.CHAIN_KIND: ["async", "sqs", "stream"],
+            c.KEY: ["r1", "m1", "s/1"],
+            c.FUNCTION: ["f", "g", "h"],
+            c.TRACE_IDS: [
+                ["1-6747c1a0-000000000000000000000001", "1-6747c1a0-000000000000000000000002"],
+                ["1-6747c1a0-000000000000000000000003"],
+                ["1-6747c1a0-000000000000000000000004"],
+            ],
+            c.ATTEMPTS: [2, 3, 2],
+            c.OUTCOME: ["retries_exhausted", "poison", "failed"],
+            c.FATE: [None, None, None],
+            c.FATE_EVIDENCE: [None, None, None],
+            c.DWELL_MS: [None, None, None],
+            c.FIRST_START: [T0, T0, T0],
+            c.LAST_END: [None, None, None],
+            "errors": [None, None, None],
+            "steps": [None, None, None],
+        },
+        schema_overrides={
+            c.FIRST_START: pl.Datetime("us", "UTC"),
+            c.LAST_END: pl.Datetime("us", "UTC"),
+            "steps": pl.List(STEP),
+        },
+    )
+    hostile = frame.with_columns(
+        pl.when(pl.col(c.FUNCTION) == "g")
+        .then(pl.lit(['1-a b")<x>#y'], dtype=pl.List(pl.String)))
+        .otherwise(pl.col(c.TRACE_IDS))
+        .alias(c.TRACE_IDS)
+    )
+    regions = {"f": "eu-west-1", "g": "us-east-1"}
+    # WHEN the chains are built with the function -> region map
+    chains = _chains(frame, regions)
+    # THEN each trace id has its URL, in order; no region, no URL
+    eu = "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#xray:traces/"
+    us = "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#xray:traces/"
+    assert [ch.trace_urls for ch in chains] == [
+        [eu + "1-6747c1a0-000000000000000000000001", eu + "1-6747c1a0-000000000000000000000002"],
+        [us + "1-6747c1a0-000000000000000000000003"],
+        [],
+    ]
+    assert _chains(frame)[0].trace_urls == []  # no ARN anywhere: no URL, never a guess
+    # and a hostile id is percent-encoded, never raw in the URL
+    assert _chains(hostile, regions)[1].trace_urls == [us + "1-a%20b%22%29%3Cx%3E%23y"]

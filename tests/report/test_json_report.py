@@ -36,7 +36,7 @@ def test_two_space_indent_and_trailing_newline() -> None:
     text = render_json(empty_report()).decode("utf-8")
     assert text.endswith("}\n")
     assert not text.endswith("\n\n")
-    assert text.splitlines()[1].startswith('  "async": {')
+    assert text.splitlines()[1].startswith('  "affected": [')
 
 
 def test_async_attribute_is_written_as_async() -> None:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pytest
 from _fixed_report import (
+    LONG_ARN,
+    LONG_FUNCTION,
+    LONG_KEY,
     MARKUP_FUNCTION,
     SCRIPT_FUNCTION,
     check_golden,
     empty_report,
     fixed_report,
+    long_names_report,
     replace,
 )
 from _render import terminal_text
 
-from tracelens.report._format import duration, worst_chains
+from tracelens.report._format import worst_chains
+from tracelens.report.json_report import render_json
 from tracelens.report.models import Chain, Finding
 from tracelens.report.terminal import WORST_CHAINS
 
@@ -118,16 +123,71 @@ def test_worst_chains_puts_lost_events_first_and_caps_at_ten() -> None:
     assert [c.key for c in worst[:3]] == ["lost", "sent", "ok-00"]
 
 
-@pytest.mark.parametrize(
-    ("ms", "text"),
-    [
-        (None, "-"),
-        (0.25, "0.2 ms"),
-        (999.9, "999.9 ms"),
-        (1500.0, "1.50 s"),
-        (123400.0, "2m 03.4s"),
-        (7_300_000.0, "2h 01m"),
-    ],
-)
-def test_duration(ms: float | None, text: str) -> None:
-    assert duration(ms) == text
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_long_names_at_width_match_golden(width: int) -> None:
+    check_golden(f"long_names_{width}.txt", terminal_text(long_names_report(), width=width))
+
+
+@pytest.mark.parametrize("width", [60, 80, 90, 100, 120])
+def test_lines_fit_the_width_and_ids_are_never_cut(width: int) -> None:
+    out = terminal_text(long_names_report(), width=width)
+    whole = {LONG_KEY, LONG_ARN + ".", LONG_FUNCTION}
+    for line in out.splitlines():
+        if len(line.rstrip()) > width:
+            # Only an id (or a name inside prose) wider than the line may pass the width,
+            # whole, on a line of its own (after the block's gutter word, e.g. "stream").
+            assert line.split()[-1] in whole, line
+            assert len(line.split()) <= 2, line
+    assert LONG_KEY in out
+    assert LONG_ARN in out
+    assert "…" not in LONG_FUNCTION
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_narrow_tables_become_key_value_blocks(width: int) -> None:
+    out = terminal_text(long_names_report(), width=width)
+    assert "FailReq" not in out  # no table header
+    assert "  requests: 12,345 · invocations: 23,456" in out
+    assert "  count: 180 · min: 5.0 ms" in out
+
+
+@pytest.mark.parametrize("width", [100, 120])
+def test_wide_terminals_keep_the_tables(width: int) -> None:
+    out = terminal_text(long_names_report(), width=width)
+    assert "FailReq" in out
+    assert "count" in out
+    assert "mean" in out
+
+
+def test_long_names_are_shortened_in_the_middle_with_the_full_name_in_json() -> None:
+    out = terminal_text(long_names_report(), width=100)
+    table_row = next(line for line in out.splitlines() if "12,345" in line)
+    name = table_row.split()[0]
+    assert "…" in name
+    head, tail = name.split("…")
+    assert LONG_FUNCTION.startswith(head)
+    assert LONG_FUNCTION.endswith(tail)
+    assert LONG_FUNCTION.encode() in render_json(long_names_report())
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_no_word_is_split_across_lines(width: int) -> None:
+    out = terminal_text(long_names_report(), width=width)
+    text = "\n".join(line.strip() for line in out.splitlines())
+    for word in ("invocations", "destination", "stream-processor", LONG_KEY, LONG_ARN):
+        for cut in range(1, len(word)):
+            assert f"{word[:cut]}\n{word[cut:]}" not in text, word
+
+
+def test_repeated_errors_are_shown_once_with_a_count() -> None:
+    out = terminal_text(long_names_report(), width=120)
+    assert "error: TimeoutError: downstream timed out after 3 s (3 times)" in out
+    assert out.count("TimeoutError: downstream timed out after 3 s") == 1
+    assert "error: KeyError: 'customer'\n" in out
+
+
+def test_singular_and_plural_counts() -> None:
+    out = terminal_text(fixed_report(), width=120)
+    assert "1 client retry · 1 duplicate execution" in out
+    assert "1 retried batch" in out
+    assert "1 client retries" not in out

@@ -53,4 +53,5 @@ def test_timeline_lines_fit_the_terminal(columns: int) -> None:
     text = out.getvalue()
     section = text[text.index("Timeline") : text.index("Functions (")]
     assert all(len(line) <= columns for line in section.splitlines())
-    assert "requests" in section and "ended badly" in section
+    assert "requests" in section
+    assert "ended badly" in section

@@ -17,6 +17,7 @@ from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import check_document_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import IO
 
@@ -149,6 +150,7 @@ class Listener:
         allow_remote: bool = False,
         queue_size: int = 65536,
         flush_interval: float = 0.5,
+        on_document: Callable[[bytes], None] | None = None,
     ) -> None:
         """Create a listener; nothing is bound until ``start()`` or ``run()``.
 
@@ -162,6 +164,9 @@ class Listener:
                 it explicitly).
             queue_size: Datagrams buffered between receiver and writer.
             flush_interval: Longest time between file flushes, seconds.
+            on_document: Called by the writer thread with each valid document (one NDJSON
+                line, no newline) after it is written to the file (``listen --tail``). If it
+                raises, it is logged and not called again; the capture goes on.
 
         Raises:
             SourceUnavailable: A non-loopback address without ``allow_remote``.
@@ -192,6 +197,7 @@ class Listener:
         self.forward_errors = 0
         self.rcvbuf = 0
         self.malformed_reasons: list[str] = []
+        self._on_document = on_document
 
     @property
     def address(self) -> tuple[str, int]:
@@ -390,6 +396,14 @@ class Listener:
             return
         fh.write(body + b"\n")
         self.written += 1
+        if self._on_document is not None:
+            try:
+                self._on_document(body)
+            except Exception:
+                # The file must get every document whatever the live view does (a closed
+                # stdout, a bug): stop calling it, say so once, keep writing.
+                self._on_document = None
+                logger.warning("live view failed; capture continues", exc_info=True)
         if self.max_segments is not None and self.written >= self.max_segments:
             self._stop.set()
 

@@ -111,7 +111,8 @@ def batches(deliveries: pl.LazyFrame) -> pl.LazyFrame:
     ``tail_attempts`` counts the last deliveries that had as many records as the last one:
     with BisectBatchOnFunctionError a failed batch is split before it is retried, and the
     splits do not use up MaximumRetryAttempts (lambda-semantics R3.25). Without record counts
-    (trace evidence) it equals ``attempts``.
+    (trace evidence) it equals ``attempts``. ``last_records``: the records of the last
+    delivery (null without record counts).
     """
     ordered = deliveries.sort(c.FUNCTION, c.KEY, col.START, c.INVOCATION, nulls_last=True)
     records = pl.col(c.RECORDS)
@@ -130,6 +131,7 @@ def batches(deliveries: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("inv_error").drop_nulls().last().alias(c.LAST_ERROR),
             pl.col(col.TRACE_ID).drop_nulls().unique().sort().alias(c.TRACE_IDS),
             (pl.len().cast(pl.Int64) - (last_other_size + 1).fill_null(0)).alias("tail_attempts"),
+            records.last().alias("last_records"),
         )
         .with_columns(
             (pl.col(c.ATTEMPTS) > 1).alias(c.RETRIED),
@@ -203,7 +205,8 @@ def with_fates(
 
     A failed batch blocks its shard and is retried until one of the event source mapping's
     limits ends it (lambda-semantics R3.25-R3.27): ``retries`` (attempts > MaximumRetryAttempts;
-    with BisectBatchOnFunctionError only attempts of the final split count), ``record_age``
+    with BisectBatchOnFunctionError only attempts of the final split count, and a failed batch
+    of several records is split again instead), ``record_age``
     (the data runs past the first attempt + MaximumRecordAgeInSeconds: the records arrived
     before that attempt, so they are older than the limit by then) or ``retention`` (a
     DynamoDB stream's 24 h). Then its fate is ``sent`` (the mapping has an on-failure
@@ -220,7 +223,10 @@ def with_fates(
     first = pl.col(c.FIRST_START)
     retries, age = pl.col("esm_retries"), pl.col("esm_age")
     used = pl.when(pl.col("esm_bisect")).then(pl.col("tail_attempts")).otherwise(c.ATTEMPTS)
-    by_retries = (retries >= 0) & (used >= retries + 1)
+    # With bisect, a failed batch of several records is split and retried, whatever its
+    # attempts: only a single record runs out of retries.
+    splittable = pl.col("esm_bisect") & (pl.col("last_records") > 1).fill_null(False)
+    by_retries = (retries >= 0) & (used >= retries + 1) & ~splittable
     by_age = (
         (age > 0)
         & (age <= STREAM_RETENTION_SECONDS)

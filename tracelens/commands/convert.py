@@ -3,12 +3,14 @@ under an ``s3://`` prefix (written in a local work directory, then uploaded, man
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 import tracelens
+from tracelens.commands.progress import Progress, read_summary
 from tracelens.engine.dataset import (
     prepare_output,
     prepare_s3_output,
@@ -19,6 +21,7 @@ from tracelens.engine.dataset import (
 from tracelens.engine.run import EngineOptions, open_run
 from tracelens.engine.workdir import WorkDirError, work_directory
 from tracelens.ingest.s3 import is_s3
+from tracelens.report._format import plural
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,6 +35,7 @@ def run(
     output: str | Path,
     overwrite: bool,
     engine: EngineOptions | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Read ``paths`` into partitions and write them, their side inputs and a manifest to
     ``output``: a directory, or an ``s3://`` prefix.
@@ -43,6 +47,25 @@ def run(
     """
     options = engine or EngineOptions()
     sources = side_sources(list(paths))
+    with progress or Progress(None) as shown:
+        manifest, size = _convert(paths, output, overwrite, sources, options, shown)
+    click.echo(
+        f"wrote {output}: {plural(manifest.partitions, 'partition')}, "
+        f"{plural(manifest.documents, 'document')}, {plural(manifest.traces, 'trace')} "
+        f"({size / 1e6:.1f} MB)",
+        err=True,
+    )
+
+
+def _convert(
+    paths: Sequence[str],
+    output: str | Path,
+    overwrite: bool,
+    sources: Sequence[str | Path],
+    options: EngineOptions,
+    progress: Progress,
+) -> tuple[Manifest, int]:
+    """Write the dataset (to a local staging directory first for S3); its manifest and size."""
     if is_s3(output):
         url = str(output)
         replace = prepare_s3_output(url, overwrite=overwrite)
@@ -52,38 +75,41 @@ def run(
         with work_directory(base, keep=options.keep_work_dir) as staging:
             local = staging / "dataset"
             local.mkdir()
-            manifest = _write(paths, local, sources, options)
+            manifest = _write(paths, local, sources, options, progress)
             size = _size(local)
-            upload_dataset(local, url, replace=replace)
-    else:
-        local = Path(output)
-        prepare_output(local, overwrite=overwrite)
-        manifest = _write(paths, local, sources, options)
-        size = _size(local)
-    click.echo(
-        f"wrote {output}: {_count(manifest.partitions, 'partition')}, "
-        f"{_count(manifest.documents, 'document')}, {_count(manifest.traces, 'trace')} "
-        f"({size / 1e6:.1f} MB)",
-        err=True,
-    )
+            with progress.stage("uploading") as uploading:
+                upload_dataset(local, url, replace=replace)
+                uploading.done(f"uploaded to {url}")
+        return manifest, size
+    local = Path(output)
+    prepare_output(local, overwrite=overwrite)
+    manifest = _write(paths, local, sources, options, progress)
+    return manifest, _size(local)
 
 
 def _write(
-    paths: Sequence[str], out: Path, sources: Sequence[str | Path], options: EngineOptions
+    paths: Sequence[str],
+    out: Path,
+    sources: Sequence[str | Path],
+    options: EngineOptions,
+    progress: Progress,
 ) -> Manifest:
-    with open_run(list(paths), options) as work:
-        try:
-            return write_dataset(
-                work.inputs, out, version=tracelens.__version__, side_sources=sources
-            )
-        except OSError as exc:
-            raise WorkDirError(f"cannot write the dataset to {out}: {exc.strerror or exc}") from exc
+    with ExitStack() as stack:
+        with progress.stage("reading") as reading:
+            work = stack.enter_context(open_run(list(paths), options))
+            reading.done(read_summary(work.inputs.stats(0), paths))
+        with progress.stage("writing") as writing:
+            try:
+                manifest = write_dataset(
+                    work.inputs, out, version=tracelens.__version__, side_sources=sources
+                )
+            except OSError as exc:
+                raise WorkDirError(
+                    f"cannot write the dataset to {out}: {exc.strerror or exc}"
+                ) from exc
+            writing.done(f"wrote {plural(manifest.partitions, 'partition')}")
+    return manifest
 
 
 def _size(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-
-
-def _count(number: int, noun: str) -> str:
-    """``1 partition``, ``2 partitions``."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 import tracelens
+from tracelens.commands.progress import Progress
 from tracelens.commands.report_io import build_report
 from tracelens.errors import TracelensError
 
@@ -26,6 +27,7 @@ def run(
     dlq: Sequence[str],
     functions: Sequence[str],
     engine: EngineOptions | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Write the ``dashboard_name`` dashboard of the traces to ``output``.
 
@@ -33,10 +35,15 @@ def run(
         TracelensError: The spec is unusable or ``output`` cannot be written.
     """
     spec = tracelens.load_dashboard_spec(dashboard_name)  # a bad spec fails before any work
-    report = build_report(paths, config, dlq, functions=functions, engine=engine)
-    page = tracelens.render_html(report, spec=spec)
-    try:
-        output.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise TracelensError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    with progress or Progress(None) as shown:
+        report = build_report(
+            paths, config, dlq, functions=functions, engine=engine, progress=shown
+        )
+        with shown.stage("writing") as writing:
+            page = tracelens.render_html(report, spec=spec)
+            try:
+                output.write_text(page, encoding="utf-8")
+            except OSError as exc:
+                raise TracelensError(f"cannot write {output}: {exc.strerror or exc}") from exc
+            writing.done(f"wrote {output.name}")
     click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB, {spec.name})", err=True)

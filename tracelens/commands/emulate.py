@@ -18,17 +18,23 @@ def list_scenarios() -> None:
         click.echo(f"{name}  {description}")
 
 
-def run(scenario: str, *, seed: int, udp: tuple[str, int] | None, output: Path) -> None:
+def run(
+    scenario: str, *, seed: int, udp: tuple[str, int] | None, output: Path, force: bool = False
+) -> None:
     """Run ``scenario`` (a built-in name or TOML file) and write the bundle to ``output``.
 
     Args:
         scenario: A built-in scenario name or a TOML scenario file.
         seed: The random seed.
         udp: Also send every document as a daemon datagram to this (host, port).
-        output: The bundle directory.
+        output: The bundle directory: missing, empty or a bundle the emulator wrote (its
+            files are replaced), else refused unless ``force``.
+        force: Write into any directory, replacing only the bundle's own files.
     """
     from tracelens import emulator
 
+    # Refuse a directory before the scenario runs, not after.
+    emulator.check_output(output, force=force)
     result = emulator.run_scenario(emulator.load_scenario(scenario), seed=seed, udp=udp)
-    emulator.write_bundle(result, output)
+    emulator.write_bundle(result, output, force=force)
     click.echo(f"wrote {output}", err=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING
 
 import click
 
 import tracelens
+from tracelens.commands.progress import Progress, is_terminal, read_summary
 from tracelens.errors import TracelensError
 
 if TYPE_CHECKING:
@@ -56,16 +60,28 @@ def build_report(
     since: datetime | None = None,
     until: datetime | None = None,
     engine: EngineOptions | None = None,
+    progress: Progress | None = None,
 ) -> Report:
-    """Read the traces and side inputs, analyse them and build the Report."""
+    """Read the traces and side inputs, analyse them and build the Report (each a stage of
+    ``progress``)."""
     from tracelens.engine.run import open_run
 
-    with open_run(list(paths), engine) as run:
-        side = side_inputs(paths, config, dlq)
-        results = run.analyse(side, functions=functions, since=since, until=until)
-        if run.options.keep_work_dir:
-            click.echo(f"work directory kept: {run.store or run.work}", err=True)
+    progress = progress or Progress(None)
+    with ExitStack() as stack:
+        with progress.stage("reading") as reading:
+            run = stack.enter_context(open_run(list(paths), engine))
+            reading.done(read_summary(run.inputs.stats(0), paths))
+        with progress.stage("analysing") as analysing:
+            side = side_inputs(paths, config, dlq)
+            results = run.analyse(side, functions=functions, since=since, until=until)
+            if run.options.keep_work_dir:
+                click.echo(f"work directory kept: {run.store or run.work}", err=True)
+            analysing.done("analysed")
     return tracelens.build_report(results, generated_by=f"tracelens {tracelens.__version__}")
+
+
+#: The width of the text report in a file or a pipe.
+FILE_WIDTH = 100
 
 
 def console(file: IO[str] | None) -> Console:
@@ -80,9 +96,42 @@ def console(file: IO[str] | None) -> Console:
             raise BrokenPipeError
 
     if file is None:
-        return _PipeConsole(highlight=False)
+        # A pipe gets the width a file gets, unless COLUMNS says otherwise.
+        piped = not is_terminal(sys.stdout) and "COLUMNS" not in os.environ
+        return _PipeConsole(highlight=False, width=FILE_WIDTH if piped else None)
     # A file gets plain text at a width that fits the tables.
-    return Console(file=file, width=100, color_system=None, force_terminal=False, highlight=False)
+    return Console(
+        file=file, width=FILE_WIDTH, color_system=None, force_terminal=False, highlight=False
+    )
+
+
+#: The format an output file's extension (any case) asks for; any other extension is text.
+EXTENSION_FORMATS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+}
+
+
+def output_format(fmt: str | None, output: Path | None, *, formats: Sequence[str]) -> str:
+    """The format to write: ``--format`` when given, else the one ``output``'s extension
+    names (``report.md`` is Markdown), else text.
+
+    Raises:
+        TracelensError: the extension names a format the command cannot write.
+    """
+    if fmt is not None:
+        return fmt
+    chosen = "text" if output is None else EXTENSION_FORMATS.get(output.suffix.lower(), "text")
+    if chosen not in formats:
+        raise TracelensError(
+            f"-o {output}: {chosen} is not a format this command writes "
+            f"({', '.join(formats)}); choose one with --format"
+        )
+    return chosen
 
 
 def emit(report: Report, *, fmt: str, output: Path | None) -> None:
@@ -98,8 +147,12 @@ def emit(report: Report, *, fmt: str, output: Path | None) -> None:
                 click.echo(data, nl=False)
             else:
                 output.write_bytes(data)
-        elif fmt == "markdown":
-            text = tracelens.render_markdown(report)
+        elif fmt in ("markdown", "html"):
+            text = (
+                tracelens.render_markdown(report)
+                if fmt == "markdown"
+                else tracelens.render_html(report, spec=tracelens.load_dashboard_spec("incident"))
+            )
             if output is None:
                 click.echo(text, nl=False)
             else:

@@ -8,7 +8,7 @@ config, DLQ dumps and truth of an incident bundle. Import this package explicitl
 from __future__ import annotations
 
 from tracelens.emulator.builtins import list_scenarios, load_scenario
-from tracelens.emulator.bundle import write_bundle
+from tracelens.emulator.bundle import check_output, write_bundle
 from tracelens.emulator.result import EmulationResult
 from tracelens.emulator.runner import LambdaEmulator
 from tracelens.emulator.scenario import Scenario
@@ -34,6 +34,7 @@ __all__ = [
     "EmulationResult",
     "LambdaEmulator",
     "Scenario",
+    "check_output",
     "list_scenarios",
     "load_scenario",
     "run_scenario",

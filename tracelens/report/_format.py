@@ -52,27 +52,64 @@ def stream_fates_line(st: StreamsSection) -> str | None:
     )
 
 
-def duration(ms: float | None, *, minute: str = "m", second: str = "s", hour: str = "h") -> str:
-    """A millisecond duration for people: ``850.0 ms``, ``12.35 s``, ``2m 03.4s``, ``2h 01m``.
+def duration(ms: float | None) -> str:
+    """A millisecond duration for people, the one format of every renderer.
+
+    ``78.5 ms`` below a second, ``1.2 s`` below a minute, ``1 min 00 s`` below an hour,
+    ``1 h 02 min`` above. Each form is rounded to its last digit first, so a value never
+    shows as ``1000.0 ms``, ``60.0 s`` or ``59 min 60 s``.
 
     Args:
         ms: The duration in milliseconds, or None (shown as ``-``).
-        minute: Unit written after minutes (``m``, or `` min`` for prose).
-        second: Unit written after seconds in minute-long durations.
-        hour: Unit written after hours.
     """
     if ms is None:
         return "-"
-    if ms < 1000:
+    if ms < 0:
+        return "-" + duration(-ms)
+    if round(ms, 1) < 1000:
         return f"{ms:.1f} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{int(minutes)}{minute} {rest:04.1f}{second}"
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}{hour} {minutes:02d}{minute}"
+    if round(ms / 1000, 1) < 60:
+        return f"{ms / 1000:.1f} s"
+    seconds = round(ms / 1000)
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    minutes = round(ms / 60_000)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``count`` and ``noun`` in the right number: ``1 function``, ``2 functions``, ``1,234
+    documents``, ``2 batches``, ``2 client retries``.
+
+    Args:
+        count: How many.
+        noun: The singular (its last word is the one made plural).
+        many: The plural when the English rules below do not make it (``was`` -> ``were``).
+    """
+    if count == 1:
+        return f"{count:,} {noun}"
+    if many is None:
+        if noun.endswith(("s", "x", "z", "ch", "sh")):
+            many = noun + "es"
+        elif noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+            many = noun[:-1] + "ies"
+        else:
+            many = noun + "s"
+    return f"{count:,} {many}"
+
+
+def repeated(errors: Iterable[str]) -> list[tuple[str, int]]:
+    """Each distinct error once, with how many times it occurs, in order of first appearance
+    (a chain that failed three times the same way is one error, three times)."""
+    counts: dict[str, int] = {}
+    for error in errors:
+        counts[error] = counts.get(error, 0) + 1
+    return list(counts.items())
+
+
+def times(error: str, count: int) -> str:
+    """An error with its count when it repeats: ``TimeoutError: ... (3 times)``."""
+    return error if count == 1 else f"{error} ({count:,} times)"
 
 
 def worst_chains(chains: Iterable[Chain], limit: int) -> list[Chain]:

@@ -5,21 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote
 
 import msgspec
 import polars as pl
 
 from tracelens.analysis import columns as c
+from tracelens.analysis import impact as impact_mod
+from tracelens.analysis.affected import affected as affected_frame
 from tracelens.analysis.summary import summarise
 from tracelens.model import schema as col
+from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
     SCHEMA,
+    AffectedEvent,
     AsyncFates,
     AsyncOutcomes,
     AsyncSection,
     Chain,
+    ErrorTypeCount,
     Finding,
     FunctionDetail,
+    FunctionImpact,
     FunctionSummary,
     FunctionTimeline,
     InputSection,
@@ -36,6 +43,8 @@ from tracelens.report.models import (
 from tracelens.report.models import Timeline as TimelineSection
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from tracelens.analysis import AnalysisResults
     from tracelens.analysis.summary import FunctionDetails, SqsTotals
     from tracelens.analysis.timeline import Timeline
@@ -107,11 +116,15 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
         async_=_shaped(summary.async_, AsyncSection),
         sqs=_sqs_section(summary.sqs),
         streams=_shaped(summary.streams, StreamsSection),
-        chains=_chains(results.chains),
+        chains=_chains(
+            results.chains, regions_by_function((f.name, f.arn) for f in summary.functions)
+        ),
         findings=[_shaped(f, Finding) for f in results.findings],
         details=[_detail(d) for d in summary.details],
         bucket_seconds=results.details.bucket_seconds,
         timeline=_timeline(results.timeline),
+        affected=_affected(results),
+        impact=_impact(results),
     )
 
 
@@ -161,13 +174,43 @@ def _iso_expr(column: str | pl.Expr) -> pl.Expr:
     return expr.dt.strftime(_ISO_FORMAT)
 
 
-def _chains(frame: pl.DataFrame) -> list[Chain]:
+def _trace_urls(frame: pl.DataFrame, regions: Mapping[str, str]) -> pl.Expr:
+    """Each chain's console URLs, one per trace id, or [] when its function has no region.
+
+    The functions are grouped by region, so the expression has one branch per region. Trace
+    ids are percent-encoded: the few that need it (none that ingest accepted) are looked up.
+    """
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if not regions or frame.is_empty():
+        return empty
+    ids = pl.col(c.TRACE_IDS).cast(pl.List(pl.String)).fill_null([])
+    unsafe = (
+        frame.select(ids.explode().drop_nulls().unique())
+        .filter(~pl.col(c.TRACE_IDS).str.contains(r"^[A-Za-z0-9-]*$"))
+        .to_series()
+        .to_list()
+    )
+    element = pl.element()
+    if unsafe:
+        element = element.replace({i: quote(i, safe="") for i in unsafe})
+    by_region: dict[str, list[str]] = {}
+    for function, region in sorted(regions.items()):
+        by_region.setdefault(region, []).append(function)
+    urls = empty
+    for region, functions in sorted(by_region.items()):
+        of_region = ids.list.eval(pl.lit(console_prefix(region)) + element)
+        when = pl.col(c.FUNCTION).cast(pl.String).is_in(functions)
+        urls = pl.when(when).then(of_region).otherwise(urls)
+    return urls
+
+
+def _chains(frame: pl.DataFrame, regions: Mapping[str, str] | None = None) -> list[Chain]:
     """Chain structs from the chains frame, converted column-wise and in one msgspec call.
 
     Times are formatted by polars, and polars writes the rows as JSON that msgspec decodes
     straight into structs: no Python object is made per row or step on the way (there can be
     tens of thousands of chains). Floats survive exactly (both sides use shortest round-trip
-    text).
+    text). ``regions`` (function to region, from the function ARNs) gives ``trace_urls``.
     """
     step = pl.element()
     rows = frame.select(
@@ -175,6 +218,7 @@ def _chains(frame: pl.DataFrame) -> list[Chain]:
         pl.col(c.KEY).alias("key"),
         pl.col(c.FUNCTION).alias("function"),
         pl.col(c.TRACE_IDS).fill_null([]).alias("trace_ids"),
+        _trace_urls(frame, regions or {}).alias("trace_urls"),
         pl.col(c.ATTEMPTS).alias("attempts"),
         pl.col(c.OUTCOME).alias("outcome"),
         pl.col(c.FATE).alias("fate"),
@@ -197,6 +241,43 @@ def _chains(frame: pl.DataFrame) -> list[Chain]:
         .alias("steps"),
     ).write_json()
     return msgspec.json.decode(rows, type=list[Chain])
+
+
+def _affected(results: AnalysisResults) -> list[AffectedEvent]:
+    """The affected events, converted column-wise like the chains (there can be many)."""
+    frame = affected_frame(
+        results.events,
+        results.units,
+        results.messages,
+        results.sqs_deliveries,
+        results.batches,
+        results.stream_deliveries,
+        message_ids=results.sqs_evidence == "annotations",
+    )
+    rows = frame.select(
+        pl.exclude(c.KEY, "first_time", "last_time"),
+        _iso_expr("first_time"),
+        _iso_expr("last_time"),
+    ).write_json()
+    return msgspec.json.decode(rows, type=list[AffectedEvent])
+
+
+def _impact(results: AnalysisResults) -> list[FunctionImpact]:
+    """Per function with failures: its impact window and errors by exception type."""
+    failed = impact_mod.failures(results.requests, results.invocations, results.sqs_deliveries)
+    types: dict[str, list[ErrorTypeCount]] = {}
+    for function, error_type, count in impact_mod.errors_by_type(failed).iter_rows():
+        types.setdefault(function, []).append(ErrorTypeCount(type=error_type, count=count))
+    return [
+        FunctionImpact(
+            function=function,
+            failures=failures,
+            first_failure=_iso(first),
+            last_failure=_iso(last),
+            errors_by_type=types.get(function, []),
+        )
+        for function, failures, first, last in impact_mod.impact_windows(failed).iter_rows()
+    ]
 
 
 def _detail(d: FunctionDetails) -> FunctionDetail:

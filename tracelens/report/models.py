@@ -224,6 +224,8 @@ class Chain(msgspec.Struct, frozen=True, kw_only=True):
     key: str
     function: str
     trace_ids: list[str]
+    # X-Ray console URL of each trace id (same order); [] when no function ARN names a region
+    trace_urls: list[str] = msgspec.field(default_factory=list)
     attempts: int
     outcome: ChainOutcome
     fate: ChainFate | None
@@ -233,6 +235,55 @@ class Chain(msgspec.Struct, frozen=True, kw_only=True):
     last_end: str | None
     errors: list[str]
     steps: list[ChainStep] = msgspec.field(default_factory=list)  # extension: timeline
+
+
+class AffectedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An async event, SQS message or stream batch that did not end well: one to replay.
+
+    Its outcome is not ``succeeded``, ``succeeded_after_retry`` or ``redelivered``: it ended
+    badly (whatever its fate) or its end is not known when the data ends. The fields are the
+    columns of ``analyze --affected FILE``, in order.
+    """
+
+    function: str
+    path: ChainKind
+    caller: str | None = None  # not yet attributed: always null for now
+    # the async event's request id; for SQS and streams the Lambda request of the last
+    # delivery (its logs), null if no delivery had one
+    request_id: str | None
+    message_id: str | None  # SQS message id; null without message id annotations
+    shard_id: str | None  # stream batches with record annotations
+    sequence_number: str | None  # lowest sequence number of the batch, leading zeros dropped
+    outcome: ChainOutcome
+    fate: ChainFate | None
+    fate_evidence: FateEvidence | None  # async events with a fate; else null
+    first_time: str  # async: enqueue time; SQS / streams: start of the first delivery
+    last_time: str | None  # end of the last attempt; null while one is still open
+    attempts: int
+    last_error: str | None  # "Type: message" of the last failed attempt
+    trace_ids: list[str]
+
+
+class ErrorTypeCount(msgspec.Struct, frozen=True, kw_only=True):
+    """How many failures of one function had one exception type."""
+
+    type: str
+    count: int
+
+
+class FunctionImpact(msgspec.Struct, frozen=True, kw_only=True):
+    """When a function's failures began and ended, and their exception types.
+
+    A failure is a failed invocation, a failed request with no failed invocation (throttled
+    or refused by Lambda), or an SQS record that failed inside an invocation that succeeded
+    (partial batch response); a retried event counts once per failed attempt.
+    """
+
+    function: str
+    failures: int
+    first_failure: str  # start of the first failure
+    last_failure: str  # start of the last failure
+    errors_by_type: list[ErrorTypeCount]  # most first, then by type
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
@@ -325,3 +376,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     details: list[FunctionDetail] = msgspec.field(default_factory=list)  # sorted by function
     bucket_seconds: int = 60  # width of the time buckets in ``details``
     timeline: Timeline = msgspec.field(default_factory=Timeline)
+    #: Every async event, SQS message and stream batch that did not end well; sorted by
+    #: first_time, path, key (request id, message id or shard/sequence), function.
+    affected: list[AffectedEvent] = msgspec.field(default_factory=list)
+    impact: list[FunctionImpact] = msgspec.field(default_factory=list)  # sorted by function

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import msgspec
-from rich.table import Table
+from rich.cells import cell_len
 from rich.text import Text
 
+from tracelens.report._format import duration
+from tracelens.report._layout import flow, print_lines, shorten_middle, words
 from tracelens.report.markdown import escape
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 #: The ``schema`` value of the JSON story document.
 STORY_SCHEMA = "tracelens.story/1"
+#: Where an event's detail starts, under its heading line.
+DETAIL_INDENT = 4
 
 
 class StoryEventDocument(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,52 +113,72 @@ def render_story_markdown(story: Story) -> str:
 
 
 def _duration(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms >= 60_000:
-        return f"{ms / 60_000:.1f} min"
-    if ms >= 1000:
-        return f"{ms / 1000:.2f} s"
-    return f"{ms:.1f} ms"
+    return "" if ms is None else duration(ms)
 
 
 def render_story(story: Story, *, console: Console) -> None:
-    """Print the story of one key as a timeline.
+    """Print the story of one key as a timeline that fits the console's width.
 
-    Every string that came from traces or dumps is passed as ``rich.text.Text``, so markup in
-    it is shown literally, never interpreted.
+    One heading line per event (time, what, function, duration; aligned in columns when they
+    fit), its detail and error under it. Ids and ARNs are never cut: one wider than the line
+    goes whole onto a line of its own. Every string that came from traces or dumps is passed
+    as ``rich.text.Text``, so markup in it is shown literally, never interpreted.
 
     Args:
         story: What ``tracelens.analysis.explain`` returned.
         console: Where to print.
     """
+    width = console.width
     if not story.found:
-        console.print(
-            Text(
+        print_lines(
+            console,
+            words(
                 f"Nothing found for {story.key!r}: not a request id, SQS message id, "
-                "stream batch key or trace id in these traces."
-            )
+                "stream batch key or trace id in these traces.",
+                width,
+            ),
         )
         return
-    console.print(Text.assemble(("Story of ", "bold"), (f"{story.subject} ", "bold"), story.key))
+    title = Text.assemble(("Story of ", "bold"), (f"{story.subject} ", "bold"), story.key)
+    print_lines(console, words(title, width, hang="  "))
     if story.query and story.query != story.key:
-        console.print(Text(f"(asked for {story.query})"))
+        print_lines(console, words(Text(f"(asked for {story.query})"), width))
     if story.trace_ids:
-        console.print(Text("Traces: " + ", ".join(story.trace_ids)))
-    table = Table(show_edge=False, pad_edge=False)
-    for header in ("time (UTC)", "what", "function", "duration", "detail"):
-        table.add_column(header)
-    for event in story.events:
-        when = event.time.strftime("%Y-%m-%d %H:%M:%S.%f") if event.time else "?"
-        detail = Text(event.text)
-        if event.error:
-            detail.append("\n")
-            detail.append(event.error, style="red")
-        table.add_row(
-            Text(when),
-            Text(event.kind),
-            Text(event.function or ""),
-            Text(_duration(event.duration_ms)),
-            detail,
+        traces = [f"Traces: {story.trace_ids[0]}", *story.trace_ids[1:]]
+        print_lines(console, flow(traces, width, sep=", ", hang="  "))
+    # One day: its date once, and only the time of day on each event.
+    days = sorted({event.time.date() for event in story.events if event.time})
+    clock = "%H:%M:%S.%f" if len(days) == 1 else "%Y-%m-%d %H:%M:%S.%f"
+    if len(days) == 1:
+        console.print(Text(f"Date: {days[0].isoformat()} (times in UTC)"))
+    rows = [
+        (
+            event.time.strftime(clock) if event.time else "?",
+            event.kind,
+            shorten_middle(event.function or "", width - DETAIL_INDENT),
+            _duration(event.duration_ms),
         )
-    console.print(table)
+        for event in story.events
+    ]
+    header = ("time (UTC)", "what", "function", "duration")
+    widths = [max(cell_len(row[i]) for row in [header, *rows]) for i in range(3)]
+    aligned = sum(widths) + 2 * 3 + max(cell_len(row[3]) for row in [header, *rows]) <= width
+    if aligned:
+        console.print(Text(_columns(header, widths), style="bold"))
+    for event, row in zip(story.events, rows, strict=True):
+        if aligned:
+            heading = [Text(_columns(row, widths).rstrip())]
+        else:
+            heading = [Text(part) for part in row if part]
+        print_lines(console, flow(heading, width, sep="  ", hang=" " * DETAIL_INDENT))
+        lines = words(Text(event.text), width - DETAIL_INDENT, hang="  ")
+        if event.error:
+            lines += words(Text(event.error, style="red"), width - DETAIL_INDENT, hang="  ")
+        indent = " " * DETAIL_INDENT
+        print_lines(console, lines, first=indent, rest=indent)
+
+
+def _columns(cells: tuple[str, ...], widths: list[int]) -> str:
+    """The cells of a story heading, each but the last padded to its column's width."""
+    padded = [cell + " " * (w - cell_len(cell)) for cell, w in zip(cells, widths, strict=False)]
+    return "  ".join([*padded, *cells[len(widths) :]])

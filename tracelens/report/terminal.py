@@ -1,10 +1,17 @@
-"""The terminal renderer: a Report as rich text, findings first, every untrusted string escaped."""
+"""The terminal renderer: a Report as rich text, findings first, every untrusted string escaped.
+
+It fits any width: lines are packed from whole pieces (``12 failed invocations`` is never
+split), names are shortened in the middle when they cannot fit, ids and ARNs are never cut,
+and below ``WIDE`` columns (or when a table would not fit) the wide tables become stacked
+``key: value`` blocks, one per row.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -17,9 +24,21 @@ from tracelens.report._format import (
     fate_parts,
     histogram_items,
     invoke_paths,
+    plural,
+    repeated,
     sqs_fates_line,
     stream_fates_line,
+    times,
     worst_chains,
+)
+from tracelens.report._layout import (
+    WIDE,
+    fits,
+    flow,
+    print_lines,
+    shorten_middle,
+    table_width,
+    words,
 )
 from tracelens.report.timeline_text import render_timeline
 
@@ -28,7 +47,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from tracelens.report.models import Report, Stats
+    from tracelens.report.models import Chain, FunctionSummary, Report, Stats
 
 
 #: How many rows of the long lists are shown; the JSON report has them all.
@@ -37,12 +56,18 @@ POISON_ROWS = 10
 REJECTION_ROWS = 5
 EXAMPLES = 3
 FILE_ROWS = 5
+#: Distinct errors shown per retry chain (each once, with how many times it occurred).
+CHAIN_ERRORS = 3
+#: The narrowest a function name is shortened to in the functions table.
+MIN_NAME = 12
+#: The room a function name gets in the functions table before its invoke paths wrap.
+NAME_ROOM = 40
 
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def render_terminal(report: Report, *, console: Console) -> None:
-    """Print a Report for a person at a terminal.
+    """Print a Report for a person at a terminal, at the console's width.
 
     Order: headline numbers, findings (most severe first), the timeline, functions, async
     events, SQS, streams, the worst retry chains, then what was read (with the first rejections).
@@ -72,8 +97,25 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def _line(*parts: tuple[str, int]) -> str:
-    return " · ".join(f"{_n(count)} {label}" for label, count in parts)
+def _say(
+    console: Console,
+    *pieces: Text | str,
+    sep: str = " · ",
+    indent: str = "",
+    hang: str = "  ",
+    style: str = "",
+) -> None:
+    """Print ``pieces`` packed into lines of the console's width, continuation lines hanging."""
+    lines = flow(pieces, console.width - len(indent), sep=sep, hang=hang)
+    if style:
+        for line in lines:
+            line.stylize(style)
+    print_lines(console, lines, first=indent, rest=indent)
+
+
+def _name(name: str, width: int) -> Text:
+    """A name from the traces, shortened in the middle to ``width`` cells if longer."""
+    return Text(shorten_middle(name, max(MIN_NAME, width)))
 
 
 def _section(console: Console, title: str) -> None:
@@ -83,212 +125,276 @@ def _section(console: Console, title: str) -> None:
 
 def _headline(report: Report, console: Console) -> None:
     functions = report.functions
-    title = Text.assemble(("tracelens report", "bold"), "  ", (report.generated_by, "dim"))
-    console.print(title)
-    console.print(
-        Text(
-            _line(
-                ("functions", len(functions)),
-                ("requests", sum(f.requests for f in functions)),
-                ("invocations", sum(f.invocations for f in functions)),
-                ("cold starts", sum(f.cold_starts for f in functions)),
-                ("failed invocations", sum(f.failed_invocations for f in functions)),
-            )
-        )
+    console.print(Text.assemble(("tracelens report", "bold"), "  ", (report.generated_by, "dim")))
+    _say(
+        console,
+        plural(len(functions), "function"),
+        plural(sum(f.requests for f in functions), "request"),
+        plural(sum(f.invocations for f in functions), "invocation"),
+        plural(sum(f.cold_starts for f in functions), "cold start"),
+        plural(sum(f.failed_invocations for f in functions), "failed invocation"),
     )
-    console.print(_sync_line(report))
+    sync = report.sync
+    _say(
+        console,
+        f"sync: {plural(sync.requests, 'request')}",
+        Text.assemble(
+            (f"{_n(sync.failed)} failed", "bold red" if sync.failed else ""),
+            (f" ({_n(sync.throttled)} throttled)", "yellow" if sync.throttled else ""),
+        ),
+        plural(sync.client_retries, "client retry"),
+        plural(sync.duplicate_executions, "duplicate execution"),
+    )
     asy = report.async_
     fates = asy.fates
-    console.print(
-        Text(
-            f"async: {_n(asy.events)} events · dwell p99 {duration(asy.dwell_ms.p99)} · "
-            f"{_n(asy.outcomes.retries_exhausted + asy.outcomes.event_age_exceeded)} ended badly "
-            f"({_n(fates.dropped)} dropped, {_n(fates.missing)} missing from DLQ"
-            + (f", {_n(fates.unknown)} fate unknown" if fates.unknown else "")
-            + ")"
-        )
+    unknown = f", {_n(fates.unknown)} fate unknown" if fates.unknown else ""
+    _say(
+        console,
+        f"async: {plural(asy.events, 'event')}",
+        f"dwell p99 {duration(asy.dwell_ms.p99)}",
+        f"{_n(asy.outcomes.retries_exhausted + asy.outcomes.event_age_exceeded)} ended badly "
+        f"({_n(fates.dropped)} dropped, {_n(fates.missing)} missing from DLQ{unknown})",
     )
-    console.print(
-        Text(
-            f"sqs: {_n(report.sqs.messages)} messages · {_n(report.sqs.redelivered_messages)} "
-            f"redelivered · {_n(len(report.sqs.poison_messages))} poison    "
-            f"streams: {_n(report.streams.batches)} batches · "
-            f"{_n(report.streams.retried_batches)} retried"
-        )
+    _say(
+        console,
+        f"sqs: {plural(report.sqs.messages, 'message')}",
+        f"{_n(report.sqs.redelivered_messages)} redelivered",
+        f"{_n(len(report.sqs.poison_messages))} poison",
+    )
+    _say(
+        console,
+        f"streams: {plural(report.streams.batches, 'batch')}",
+        f"{_n(report.streams.retried_batches)} retried",
     )
     inp = report.input
-    console.print(
-        Text(
-            f"input: {_n(len(inp.files))} files · {_n(inp.documents)} documents · "
-            f"{_n(inp.traces)} traces · {_n(inp.rejected)} rejected"
-        )
+    _say(
+        console,
+        f"input: {plural(len(inp.files), 'file')}",
+        plural(inp.documents, "document"),
+        plural(inp.traces, "trace"),
+        f"{_n(inp.rejected)} rejected",
     )
-
-
-def _sync_line(report: Report) -> Text:
-    """``sync: N requests · N failed (N throttled) · N client retries · N duplicate ...``."""
-    sync = report.sync
-    line = Text(f"sync: {_n(sync.requests)} requests · ")
-    line.append(f"{_n(sync.failed)} failed", style="bold red" if sync.failed else "")
-    line.append(f" ({_n(sync.throttled)} throttled)", style="yellow" if sync.throttled else "")
-    line.append(
-        f" · {_n(sync.client_retries)} client retries · "
-        f"{_n(sync.duplicate_executions)} duplicate executions"
-    )
-    return line
 
 
 def _findings(report: Report, console: Console) -> None:
     _section(console, f"Findings ({len(report.findings)})")
     if not report.findings:
-        console.print("No findings.")
+        console.print(Text("No findings."))
         return
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
+    gutter = 9  # "CRITICAL "
+    width = console.width - gutter
     for finding in by_severity(report.findings):
-        body = Text.assemble((finding.code, "bold"))
+        count = f"({finding.count:,})"
+        head: list[Text | str] = [Text(finding.code, style="bold")]
         if finding.function:
-            body.append(f" {finding.function}")
-        body.append(f" ({finding.count:,})")
-        body.append(f"\n{finding.message}")
+            head.append(_name(finding.function, width - len(count) - 1) + " " + count)
+        else:
+            head.append(count)
+        lines = flow(head, width, sep=" ", hang="")
+        lines += words(finding.message, width)
         if finding.examples:
-            body.append("\ne.g. " + ", ".join(finding.examples[:EXAMPLES]), style="dim")
-        style = SEVERITY_STYLE.get(finding.severity, "")
-        grid.add_row(Text(finding.severity.upper().ljust(8), style=style), body)
-    console.print(grid)
+            examples = [f"e.g. {finding.examples[0]}", *finding.examples[1:EXAMPLES]]
+            for line in flow(examples, width, sep=", ", hang=""):
+                line.stylize("dim")
+                lines.append(line)
+        severity = Text(
+            finding.severity.upper().ljust(gutter), SEVERITY_STYLE.get(finding.severity, "")
+        )
+        print_lines(console, lines, first=severity, rest=" " * gutter)
 
 
 def _functions(report: Report, console: Console) -> None:
     _section(console, f"Functions ({len(report.functions)})")
     if not report.functions:
-        console.print("No Lambda functions in the traces.")
+        console.print(Text("No Lambda functions in the traces."))
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
-    table.add_column("Function", overflow="fold")
-    for name in ("Req", "Inv", "Cold", "Fail", "FailReq", "Thr", "p50", "p99"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Invoke paths", overflow="fold")
+    if console.width >= WIDE:
+        table = _functions_table(report.functions, console)
+        if table is not None:
+            console.print(table)
+            return
     for fn in report.functions:
-        table.add_row(
-            Text(fn.name),
-            _n(fn.requests),
-            _n(fn.invocations),
-            _n(fn.cold_starts),
-            _n(fn.failed_invocations),
-            _n(fn.failed_requests),
-            _n(fn.throttles),
-            duration(fn.duration_ms.p50),
-            duration(fn.duration_ms.p99),
-            invoke_paths(fn.modes),
+        console.print(Text(shorten_middle(fn.name, console.width), style="bold"), soft_wrap=True)
+        _say(
+            console,
+            f"requests: {_n(fn.requests)}",
+            f"invocations: {_n(fn.invocations)}",
+            f"cold starts: {_n(fn.cold_starts)}",
+            f"failed invocations: {_n(fn.failed_invocations)}",
+            f"failed requests: {_n(fn.failed_requests)}",
+            f"throttles: {_n(fn.throttles)}",
+            f"p50: {duration(fn.duration_ms.p50)}",
+            f"p99: {duration(fn.duration_ms.p99)}",
+            f"invoke paths: {invoke_paths(fn.modes)}",
+            indent="  ",
+            hang="",
         )
-    console.print(table)
 
 
-def _stats_table(rows: Iterable[tuple[str, Stats]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("", no_wrap=True)
-    for name in ("count", "min", "p50", "p90", "p99", "max", "mean"):
-        table.add_column(name, justify="right", no_wrap=True)
+def _functions_table(functions: Iterable[FunctionSummary], console: Console) -> Table | None:
+    """The functions as one table that fits the console, or None when it cannot.
+
+    Names are shortened in the middle and the invoke paths wrapped after their commas only as
+    much as the width needs: both whole when they fit, else the name gets up to ``NAME_ROOM``
+    cells before the invoke paths wrap.
+    """
+    rows = list(functions)
+    paths = [invoke_paths(fn.modes).split(", ") for fn in rows]
+
+    def table(names: list[str], cells: list[str]) -> Table:
+        out = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+        out.add_column("Function", no_wrap=True)
+        for name in ("Req", "Inv", "Cold", "Fail", "FailReq", "Thr", "p50", "p99"):
+            out.add_column(name, justify="right", no_wrap=True)
+        out.add_column("Invoke paths", no_wrap=True)
+        for name, fn, cell in zip(names, rows, cells, strict=True):
+            out.add_row(
+                Text(name),
+                _n(fn.requests),
+                _n(fn.invocations),
+                _n(fn.cold_starts),
+                _n(fn.failed_invocations),
+                _n(fn.failed_requests),
+                _n(fn.throttles),
+                duration(fn.duration_ms.p50),
+                duration(fn.duration_ms.p99),
+                cell,
+            )
+        return out
+
+    header = len("Invoke paths")
+    # What the other columns and the padding take.
+    fixed = table_width(console, table(["x" * MIN_NAME] * len(rows), ["y" * header] * len(rows)))
+    room = console.width - fixed + MIN_NAME + header
+    name_need = max(cell_len(fn.name) for fn in rows)
+    paths_need = max(cell_len(", ".join(p)) for p in paths)
+    paths_least = max(header, *(cell_len(pair) + 1 for p in paths for pair in p))
+    if name_need + paths_need <= room:
+        name_width, paths_width = name_need, paths_need
+    else:
+        name_width = min(name_need, max(NAME_ROOM, room - paths_need), room - paths_least)
+        paths_width = room - name_width
+    if name_width < min(name_need, MIN_NAME):
+        return None
+    cells = [
+        "\n".join(line.plain for line in flow(p, paths_width, sep=", ", hang="")) for p in paths
+    ]
+    return table([shorten_middle(fn.name, name_width) for fn in rows], cells)
+
+
+def _stats(console: Console, rows: Iterable[tuple[str, Stats]]) -> None:
+    """Duration statistics: a table when it fits, else one ``key: value`` block per row."""
+    rows = list(rows)
+    names = ("count", "min", "p50", "p90", "p99", "max", "mean")
+    if console.width >= WIDE:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+        table.add_column("", no_wrap=True)
+        for name in names:
+            table.add_column(name, justify="right", no_wrap=True)
+        for label, s in rows:
+            values = (s.min, s.p50, s.p90, s.p99, s.max, s.mean)
+            table.add_row(label, _n(s.count), *(duration(v) for v in values))
+        if fits(console, table):
+            console.print(table)
+            return
     for label, s in rows:
+        console.print(Text(label, style="bold"))
         values = (s.min, s.p50, s.p90, s.p99, s.max, s.mean)
-        table.add_row(label, _n(s.count), *(duration(v) for v in values))
-    return table
+        pairs = zip(names, (_n(s.count), *(duration(v) for v in values)), strict=True)
+        _say(console, *(f"{name}: {value}" for name, value in pairs), indent="  ", hang="")
 
 
-def _histogram(counts: Mapping[str, int]) -> str:
-    return " · ".join(f"{key}: {n:,}" for key, n in histogram_items(counts)) or "-"
+def _histogram(counts: Mapping[str, int]) -> list[str]:
+    return [f"{key}: {n:,}" for key, n in histogram_items(counts)] or ["-"]
 
 
 def _async(report: Report, console: Console) -> None:
     asy = report.async_
     _section(console, f"Async events ({asy.events:,})")
     if not asy.events:
-        console.print("No asynchronous invocations.")
+        console.print(Text("No asynchronous invocations."))
         return
-    console.print(_stats_table([("dwell", asy.dwell_ms), ("retry delay", asy.retry_delay_ms)]))
-    console.print(Text(f"attempts: {_histogram(asy.attempts)}"))
+    _stats(console, [("dwell", asy.dwell_ms), ("retry delay", asy.retry_delay_ms)])
+    first, *rest = _histogram(asy.attempts)
+    _say(console, f"attempts: {first}", *rest)
     o = asy.outcomes
-    console.print(
-        Text(
-            "outcomes: "
-            + _line(
-                ("succeeded", o.succeeded),
-                ("succeeded after retry", o.succeeded_after_retry),
-                ("retries exhausted", o.retries_exhausted),
-                ("event age exceeded", o.event_age_exceeded),
-                ("in progress", o.in_progress),
-            )
-        )
+    _say(
+        console,
+        f"outcomes: {_n(o.succeeded)} succeeded",
+        f"{_n(o.succeeded_after_retry)} succeeded after retry",
+        f"{_n(o.retries_exhausted)} retries exhausted",
+        f"{_n(o.event_age_exceeded)} event age exceeded",
+        f"{_n(o.in_progress)} in progress",
     )
-    fates = Text("fates of events that ended badly: ")
-    for i, (phrase, lost) in enumerate(fate_parts(report)):
-        fates.append(" · " if i else "")
-        fates.append(phrase, style="bold red" if lost else "")
-    console.print(fates)
+    parts = [Text(phrase, style="bold red" if lost else "") for phrase, lost in fate_parts(report)]
+    parts[0] = Text("fates of events that ended badly: ") + parts[0]
+    _say(console, *parts)
 
 
 def _sqs(report: Report, console: Console) -> None:
     sqs = report.sqs
     _section(console, f"SQS messages ({sqs.messages:,})")
     if not sqs.messages:
-        console.print("No SQS messages (no record annotations or SQS trace links).")
+        console.print(Text("No SQS messages (no record annotations or SQS trace links)."))
         return
     receive = "-" if sqs.max_receive_count is None else f"{sqs.max_receive_count:,}"
-    console.print(
-        Text(
-            _line(
-                ("deliveries", sqs.deliveries),
-                ("redelivered messages", sqs.redelivered_messages),
-                ("max deliveries", sqs.max_deliveries),
-            )
-            + f" · max receive count {receive} · evidence: {sqs.evidence}"
-        )
+    _say(
+        console,
+        plural(sqs.deliveries, "delivery"),
+        plural(sqs.redelivered_messages, "redelivered message"),
+        f"at most {plural(sqs.max_deliveries, 'delivery')} of one message",
+        f"max receive count {receive}",
+        f"evidence: {sqs.evidence}",
     )
-    console.print(Text(f"messages by deliveries: {_histogram(sqs.deliveries_histogram)}"))
+    first, *rest = _histogram(sqs.deliveries_histogram)
+    _say(console, f"messages by deliveries: {first}", *rest)
     fates = sqs_fates_line(sqs)
     if fates:
-        console.print(Text(fates))
+        _say(console, fates)
     if not sqs.poison_messages:
         return
     console.print(Text("poison messages:", style="bold"))
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
+    width = console.width - 2
     for msg in sqs.poison_messages[:POISON_ROWS]:
-        body = Text.assemble((msg.message_id, "bold"), f"  {msg.function}\n")
-        body.append(
-            f"{msg.deliveries:,} deliveries · {_time(msg.first_seen)} -> {_time(msg.last_seen)}"
-        )
+        head = [Text(msg.message_id, style="bold"), _name(msg.function, width)]
+        lines = flow(head, width, sep="  ", hang="")
+        fate: list[Text | str] = []
         if msg.fate:
-            body.append(" · fate ")
-            body.append(msg.fate, style="bold red" if msg.fate in LOST_FATES else "")
+            fate = [Text("fate ") + Text(msg.fate, "bold red" if msg.fate in LOST_FATES else "")]
+        lines += flow(
+            [
+                plural(msg.deliveries, "delivery"),
+                f"{_time(msg.first_seen)} -> {_time(msg.last_seen)}",
+                *fate,
+            ],
+            width,
+            hang="",
+        )
         if msg.last_error:
-            body.append(f"\nlast error: {msg.last_error}", style="dim")
-        grid.add_row(" ", body)
-    console.print(grid)
+            lines += words(Text(f"last error: {msg.last_error}", style="dim"), width, hang="  ")
+        print_lines(console, lines, first="  ", rest="  ")
     if len(sqs.poison_messages) > POISON_ROWS:
         more = len(sqs.poison_messages) - POISON_ROWS
-        console.print(Text(f"  ... and {more:,} more poison messages (see --format json)"))
+        _say(console, f"... and {plural(more, 'more poison message')} (see --format json)")
 
 
 def _streams(report: Report, console: Console) -> None:
     st = report.streams
     _section(console, f"Stream batches ({st.batches:,})")
     if not st.batches:
-        console.print("No Kinesis or DynamoDB stream batches.")
+        console.print(Text("No Kinesis or DynamoDB stream batches."))
         return
-    console.print(
-        Text(
-            _line(("retried batches", st.retried_batches), ("max attempts", st.max_attempts))
-            + f" · evidence: {st.evidence}"
-        )
+    _say(
+        console,
+        plural(st.retried_batches, "retried batch"),
+        f"at most {plural(st.max_attempts, 'attempt')} of one batch",
+        f"evidence: {st.evidence}",
     )
     fates = stream_fates_line(st)
     if fates:
-        console.print(Text(fates, style="bold red" if st.fates.discarded else ""))
+        _say(console, fates, style="bold red" if st.fates.discarded else "")
     for reason in st.fate_unknown_reasons:
-        console.print(Text(f"fate unknown: {reason}", style="dim"))
+        _say(console, f"fate unknown: {reason}", style="dim")
 
 
 def _chains(report: Report, console: Console) -> None:
@@ -297,63 +403,76 @@ def _chains(report: Report, console: Console) -> None:
     shown = f"worst {len(worst)} of {total:,}" if total > len(worst) else f"{total:,}"
     _section(console, f"Retry chains ({shown})")
     if not worst:
-        console.print("No retried, redelivered or lost events.")
+        console.print(Text("No retried, redelivered or lost events."))
         return
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
+    gutter = 7  # "stream "
     for chain in worst:
-        body = Text.assemble((chain.key, "bold"), f"  {chain.function}\n")
-        body.append(f"{chain.attempts:,} attempts · {chain.outcome}")
-        if chain.fate:
-            body.append(" -> ")
-            body.append(chain.fate, style="bold red" if chain.fate in LOST_FATES else "")
-            if chain.fate == "unknown":
-                body.append(" (supply `--config`)")
-            elif chain.fate_evidence in CHAIN_EVIDENCE:
-                body.append(f" ({CHAIN_EVIDENCE[chain.fate_evidence]})")
-        if chain.dwell_ms is not None:
-            body.append(f" · dwell {duration(chain.dwell_ms)}")
-        body.append(f" · from {_time(chain.first_start)}")
-        if chain.errors:
-            body.append(f"\nlast error: {chain.errors[-1]}", style="dim")
-        grid.add_row(Text(chain.kind.ljust(6)), body)
-    console.print(grid)
+        lines = _chain_lines(chain, console, console.width - gutter)
+        print_lines(console, lines, first=chain.kind.ljust(gutter), rest=" " * gutter)
+
+
+def _chain_lines(chain: Chain, console: Console, width: int) -> list[Text]:
+    """A chain: its key (whole) and function, what happened, and each distinct error once."""
+    head = [Text(chain.key, style="bold"), _name(chain.function, width)]
+    lines = flow(head, width, sep="  ", hang="")
+    outcome = Text(chain.outcome)
+    if chain.fate:
+        outcome.append(" -> ")
+        outcome.append(chain.fate, style="bold red" if chain.fate in LOST_FATES else "")
+        if chain.fate == "unknown":
+            outcome.append(" (supply `--config`)")
+        elif chain.fate_evidence in CHAIN_EVIDENCE:
+            outcome.append(f" ({CHAIN_EVIDENCE[chain.fate_evidence]})")
+    details: list[Text | str] = [plural(chain.attempts, "attempt"), outcome]
+    if chain.dwell_ms is not None:
+        details.append(f"dwell {duration(chain.dwell_ms)}")
+    details.append(f"from {_time(chain.first_start)}")
+    lines += flow(details, width, hang="")
+    distinct = repeated(chain.errors)
+    for error, count in distinct[:CHAIN_ERRORS]:
+        lines += words(Text(f"error: {times(error, count)}", style="dim"), width, hang="  ")
+    if len(distinct) > CHAIN_ERRORS:
+        more = len(distinct) - CHAIN_ERRORS
+        lines += words(Text(f"... and {plural(more, 'more error')}", style="dim"), width)
+    return lines
 
 
 def _input(report: Report, console: Console) -> None:
     inp = report.input
     _section(console, "Input")
-    span = f"{inp.start} -> {inp.end}" if inp.start and inp.end else "no complete segments"
-    console.print(
-        Text(
-            _line(
-                ("files", len(inp.files)),
-                ("documents", inp.documents),
-                ("duplicates", inp.duplicates),
-                ("rejected", inp.rejected),
-                ("traces", inp.traces),
-            )
-        )
+    _say(
+        console,
+        plural(len(inp.files), "file"),
+        plural(inp.documents, "document"),
+        plural(inp.duplicates, "duplicate"),
+        f"{_n(inp.rejected)} rejected",
+        plural(inp.traces, "trace"),
     )
-    console.print(Text(f"time span: {span}"))
-    console.print(
-        Text(f"config: {'yes' if inp.config else 'no'} · DLQ/destination dumps: {inp.dlq_dumps:,}")
+    if inp.start and inp.end:
+        _say(console, f"time span: {inp.start} -> {inp.end}")
+    else:
+        _say(console, "time span: no complete segments")
+    _say(
+        console,
+        f"config: {'yes' if inp.config else 'no'}",
+        f"DLQ/destination dumps: {inp.dlq_dumps:,}",
     )
     for note in inp.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        _say(console, f"note: {note}", style="yellow")
     for name in inp.files[:FILE_ROWS]:
-        console.print(Text(f"  {name}"))
+        console.print(Text("  " + shorten_middle(name, console.width - 2)), soft_wrap=True)
     if len(inp.files) > FILE_ROWS:
-        console.print(Text(f"  ... and {len(inp.files) - FILE_ROWS:,} more files"))
+        _say(console, f"  ... and {plural(len(inp.files) - FILE_ROWS, 'more file')}")
     if not inp.rejected:
         return
     console.print(Text(f"rejected ({inp.rejected:,}):", style="yellow"))
     shown = inp.rejections[:REJECTION_ROWS]
     for rejection in shown:
         where = rejection.file if rejection.line is None else f"{rejection.file}:{rejection.line}"
-        console.print(Text(f"  {where}: {rejection.reason}"))
+        _say(console, f"{where}: {rejection.reason}", indent="  ")
     if inp.rejected > len(shown):
-        console.print(
-            Text(f"  ... and {inp.rejected - len(shown):,} more (first 100 in --format json)")
+        _say(
+            console,
+            f"... and {_n(inp.rejected - len(shown))} more (first 100 in --format json)",
+            indent="  ",
         )

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from tracelens.report._format import duration
+from tracelens.report._format import duration, plural
+from tracelens.report._layout import shorten_middle
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -78,7 +79,7 @@ def render_timeline(report: Report, console: Console) -> None:
     console.print()
     width = timeline.bucket_seconds
     title = (
-        f"Timeline ({timeline.buckets:,} buckets of {width_text(width)} from "
+        f"Timeline ({plural(timeline.buckets, 'bucket')} of {width_text(width)} from "
         f"{timeline.start[:19].replace('T', ' ')} UTC)"
     )
     console.rule(Text(title, style="bold"), align="left")
@@ -87,7 +88,7 @@ def render_timeline(report: Report, console: Console) -> None:
     if per > 1:
         console.print(Text(f"each mark is {per} buckets ({width_text(width * per)})", style="dim"))
     for fn in timeline.functions:
-        console.print(Text(fn.function, style="bold"))
+        console.print(Text(shorten_middle(fn.function, console.width), style="bold"))
         for key, label in SERIES:
             line = _series_line(fn, key, label, spark, width_text(width))
             if line is not None:

@@ -12,6 +12,7 @@ from tracelens.analysis.findings._rule import (
     MAX_EXAMPLES,
     Rule,
     advised,
+    agree,
     grouped,
     no_config,
     sentence,
@@ -118,7 +119,8 @@ def _not_in_partial_dump(inputs: FindingInputs, row: Row) -> str:
     fn = row[c.FUNCTION]
     note = inputs.partial_notes.get(fn)
     return (
-        f"{row['count']} failed async events of {fn} were not found in a partial dump ({note}); "
+        f"{row['count']} failed async {agree('{event|events} of', row['count'])} {fn} "
+        f"{agree('{was|were}', row['count'])} not found in a partial dump ({note}); "
         "dump the whole queue (loop `receive-message` until it is empty, or `tracelens "
         "fetch --with-dlq`) to tell whether they are missing."
     )
@@ -139,7 +141,8 @@ ASYNC_RULES = (
         severity=Severity.CRITICAL,
         plan=_events_with(c.FATE, "dropped"),
         message=sentence(
-            "{count} async events of {function} failed and were lost because it has no DLQ or "
+            "{count} async {event|events} of {function} failed and {was|were} lost because it "
+            "has no DLQ or "
             "on-failure destination; configure one so failed events are kept."
         ),
     ),
@@ -148,7 +151,8 @@ ASYNC_RULES = (
         severity=Severity.CRITICAL,
         plan=_missing(in_partial=False),
         message=sentence(
-            "{count} failed async events of {function} are not in the supplied DLQ / destination "
+            "{count} failed async {event|events} of {function} {is|are} not in the supplied DLQ "
+            "/ destination "
             "dump; check the target's permissions, encryption and retention."
         ),
     ),
@@ -163,7 +167,8 @@ ASYNC_RULES = (
         severity=Severity.WARNING,
         plan=_events_with(c.FATE, "unknown"),
         message=sentence(
-            "{count} async events of {function} ended badly, fate unknown: supply `--config` (or "
+            "{count} async {event|events} of {function} ended badly, fate unknown: supply "
+            "`--config` (or "
             "`fetch --with-config`) to tell whether they went to a DLQ or were dropped."
         ),
     ),
@@ -171,13 +176,15 @@ ASYNC_RULES = (
         code="ASYNC_RETRIES_EXHAUSTED",
         severity=Severity.WARNING,
         plan=_events_with(c.OUTCOME, "retries_exhausted"),
-        message=advised("async events of {fn} failed on every retry", _exhausted_advice),
+        message=advised("async {event|events} of {fn} failed on every retry", _exhausted_advice),
     ),
     Rule(
         code="ASYNC_EVENT_AGE_EXCEEDED",
         severity=Severity.WARNING,
         plan=_events_with(c.OUTCOME, "event_age_exceeded"),
-        message=advised("async events of {fn} expired before they could succeed", _age_advice),
+        message=advised(
+            "async {event|events} of {fn} expired before {it|they} could succeed", _age_advice
+        ),
     ),
     Rule(
         code="HIGH_DWELL",

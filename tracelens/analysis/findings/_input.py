@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, sentence, single_row
+from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, agree, sentence, single_row
 from tracelens.model.frames import NOT_SEGMENTS
 from tracelens.model.vocab import Severity
 
@@ -36,8 +36,13 @@ def _not_segments(rejections: Sequence[Rejection]) -> str:
 
 def _rejected_message(inputs: FindingInputs, row: Row) -> str:
     return (
-        f"{row['count']} input lines or documents were not valid X-Ray segment "
-        "documents and were skipped; check the listed rejections and re-export them."
+        f"{row['count']} "
+        + agree(
+            "input {line or document was|lines or documents were} not {a valid X-Ray segment "
+            "document and was|valid X-Ray segment documents and were} skipped; check the "
+            "listed rejections and re-export them.",
+            row["count"],
+        )
         + _not_segments(inputs.stats.rejections)
     )
 
@@ -60,7 +65,8 @@ INPUT_RULES = (
         severity=Severity.WARNING,
         plan=_uncomparable,
         message=sentence(
-            "{count} DLQ / destination dumps have no RequestID message attributes, so failed "
+            "{count} DLQ / destination {dump has|dumps have} no RequestID message attributes, "
+            "so failed "
             "events could not be checked against them; dump the queue again with `aws sqs "
             "receive-message --message-attribute-names All` (or `tracelens fetch --with-dlq`)."
         ),

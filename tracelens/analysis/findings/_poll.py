@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.findings._rule import Rule, advised, count_of, grouped, no_config
+from tracelens.analysis.findings._rule import Rule, advised, agree, count_of, grouped, no_config
 from tracelens.model.vocab import SQS_FATES, STREAM_ENDED_BY, STREAM_FATES, Severity
 
 if TYPE_CHECKING:
@@ -218,7 +218,12 @@ def _stream_fate_message(inputs: FindingInputs, row: Row) -> str:
         verb = "may have been given up"
     else:
         verb = "were or may have been given up"
-    return f"{count} failed stream batches of {fn} {verb}: " + "; ".join(parts) + "."
+    if count == 1:
+        verb = verb.replace("were or may have been", "was or may have been").replace(
+            "were given", "was given"
+        )
+    batches = agree("{batch|batches}", count)
+    return f"{count} failed stream {batches} of {fn} {verb}: " + "; ".join(parts) + "."
 
 
 POLL_RULES = (
@@ -226,19 +231,22 @@ POLL_RULES = (
         code="SQS_POISON_MESSAGE",
         severity=_poison_severity,
         plan=_poison,
-        message=advised("SQS messages failed on every delivery to {fn}", _poison_advice),
+        message=advised("SQS {message|messages} failed on every delivery to {fn}", _poison_advice),
     ),
     Rule(
         code="SQS_REDELIVERY",
         severity=Severity.INFO,
         plan=_redelivered,
-        message=advised("SQS messages were delivered to {fn} more than once", _redelivery_advice),
+        message=advised(
+            "SQS {message was|messages were} delivered to {fn} more than once",
+            _redelivery_advice,
+        ),
     ),
     Rule(
         code="STREAM_BATCH_RETRIED",
         severity=Severity.WARNING,
         plan=_retried_batches,
-        message=advised("stream batches of {fn} were retried", _stream_retry_advice),
+        message=advised("stream {batch|batches} of {fn} {was|were} retried", _stream_retry_advice),
     ),
     Rule(
         code="STREAM_RECORDS_DISCARDED",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from tracelens.model.side import SideInputs
 
 MAX_EXAMPLES = 5
+#: ``{one|many}`` in a message template: the word for a count of 1, and for any other.
+_CHOICE = re.compile(r"\{([^{}|]*)\|([^{}|]*)\}")
 
 #: One row of a rule's plan: ``function``, ``count``, ``examples`` and the rule's own columns.
 Row = dict[str, Any]
@@ -93,11 +96,18 @@ def no_config(fn: str, what: str) -> str:
     return f"no {what} for {fn} in the config: supply --config for specific advice"
 
 
+def agree(template: str, count: int) -> str:
+    """``template`` with each ``{one|many}`` choice made for ``count``: ``{count} async
+    {event|events} {was|were} lost`` says "1 async event was lost", "2 async events were"."""
+    return _CHOICE.sub(lambda m: m.group(1) if count == 1 else m.group(2), template)
+
+
 def sentence(template: str) -> Callable[[FindingInputs, Row], str]:
-    """A message: ``template`` filled with the row's columns (``{count}``, ``{function}``, ...)."""
+    """A message: ``template`` filled with the row's columns (``{count}``, ``{function}``,
+    ...), its ``{one|many}`` choices made for ``{count}``."""
 
     def message(_: FindingInputs, row: Row) -> str:
-        return template.format_map(row)
+        return agree(template, row["count"]).format_map(row)
 
     return message
 
@@ -105,11 +115,13 @@ def sentence(template: str) -> Callable[[FindingInputs, Row], str]:
 def advised(
     subject: str, advice: Callable[[SideInputs, str, Row], str]
 ) -> Callable[[FindingInputs, Row], str]:
-    """A message "{count} {subject}; {advice}." (``{fn}`` in ``subject``: the function)."""
+    """A message "{count} {subject}; {advice}." (``{fn}`` in ``subject``: the function; its
+    ``{one|many}`` choices made for the count)."""
 
     def message(inputs: FindingInputs, row: Row) -> str:
         fn = row[c.FUNCTION]
-        return f"{row['count']} {subject.format(fn=fn)}; {advice(inputs.side, fn, row)}."
+        said = agree(subject, row["count"]).format(fn=fn)
+        return f"{row['count']} {said}; {advice(inputs.side, fn, row)}."
 
     return message
 

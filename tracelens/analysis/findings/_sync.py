@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
-from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, grouped, sentence
+from tracelens.analysis.findings._rule import MAX_EXAMPLES, Rule, agree, grouped, sentence
 from tracelens.model.vocab import Severity
 
 if TYPE_CHECKING:
@@ -87,9 +87,10 @@ def _not_reached_message(_: FindingInputs, row: Row) -> str:
     caller = row.get(c.CALLER) or "an unidentified caller"
     target = f" to {fn}" if fn else ""
     return (
-        f"{row['count']} Lambda calls from {caller}{target} failed and Lambda recorded no "
-        "request for them; check the caller's invoke permission, the function name or alias "
-        "it calls and the Lambda service health."
+        f"{row['count']} Lambda {agree('{call|calls}', row['count'])} from {caller}{target} "
+        f"failed and Lambda recorded no request for {agree('{it|them}', row['count'])}; "
+        "check the caller's invoke permission, the function name or alias it calls and the "
+        "Lambda service health."
     )
 
 
@@ -111,7 +112,8 @@ SYNC_RULES = (
         severity=Severity.WARNING,
         plan=_failures,
         message=sentence(
-            "{count} synchronous requests to {function} failed with a Lambda service error or "
+            "{count} synchronous {request|requests} to {function} failed with a Lambda service "
+            "error or "
             "a function error; fix the errors that `tracelens explain` shows for the examples."
         ),
     ),
@@ -120,7 +122,7 @@ SYNC_RULES = (
         severity=Severity.WARNING,
         plan=_duplicates,
         message=sentence(
-            "{count} synchronous calls ran {function} more than once because the client "
+            "{count} synchronous {call|calls} ran {function} more than once because the client "
             "re-sent a request the function had already run (e.g. after a read timeout); make "
             "the handler idempotent or raise the client's read timeout above the function's "
             "duration."
@@ -137,7 +139,8 @@ SYNC_RULES = (
         severity=Severity.INFO,
         plan=_cold_starts,
         message=sentence(
-            "{count} invocations of {function} were cold starts; consider provisioned "
+            "{count} {invocation|invocations} of {function} {was a cold start|were cold starts}; "
+            "consider provisioned "
             "concurrency if their latency matters."
         ),
     ),

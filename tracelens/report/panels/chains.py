@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tracelens.report._format import CHAIN_EVIDENCE
+from tracelens.report._format import CHAIN_EVIDENCE, duration, plural, repeated, times
+from tracelens.report.console_links import is_console_url
 from tracelens.report.panels._figure import (
     SEVERITY_COLOURS,
     base_layout,
     figure_or_note,
-    format_ms,
     plot_text,
     plot_time,
 )
@@ -135,6 +135,15 @@ def _middle(text: str, width: int) -> str:
     return f"{text[: width - 1 - tail]}…{text[-tail:] if tail else ''}"
 
 
+def console_link(chain: Chain, label: str) -> str:
+    """The y-axis tick of a chain: its (escaped) label, a link to the X-Ray console trace
+    view of its first trace when the report has that URL."""
+    url = chain.trace_urls[0] if chain.trace_urls and chain.trace_ids else None
+    if url is None or not is_console_url(url):
+        return label
+    return f'<a href="{url}" target="_blank">{label}</a>'
+
+
 def _series(name: str, rows: list[tuple[str, str, float, str]]) -> dict[str, Any]:
     """What bar and marker series share: the legend name, each row's chain and hover text."""
     return {
@@ -155,20 +164,27 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
     rows: dict[str, list[tuple[str, str, float, str]]] = {key: [] for key, _, _ in SERIES}
     rows.update({key: [] for key, _, _, _ in MARKERS})
     labels: list[str] = []
+    ticks: list[str] = []
     for chain in chains:
         label = plot_text(chain_label(chain))
         while label in labels:  # keep one row per chain even if two render alike
             label += " ·"
         labels.append(label)
         full = plot_text(f"{chain.kind} {chain.key} · {chain.function}")
+        ticks.append(console_link(chain, label))
         fate = f", fate {chain.fate}" if chain.fate else ""
         if chain.fate and chain.fate_evidence in CHAIN_EVIDENCE:
             fate += f" ({CHAIN_EVIDENCE[chain.fate_evidence]})"
         outcome = plot_text(f"{chain.outcome}{fate}")
         if not chain.steps:
             span = _span_ms(chain.first_start, chain.last_end, view.data_end)
-            errors = "<br>".join(plot_text(error) for error in chain.errors) or "none recorded"
-            hover = f"{full}<br>{chain.attempts} attempts, {outcome}<br>errors:<br>{errors}"
+            errors = (
+                "<br>".join(plot_text(times(e, n)) for e, n in repeated(chain.errors))
+                or "none recorded"
+            )
+            hover = (
+                f"{full}<br>{plural(chain.attempts, 'attempt')}, {outcome}<br>errors:<br>{errors}"
+            )
             rows["chain"].append((label, chain.first_start, span, hover))
             continue
         attempt = 0
@@ -177,10 +193,10 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             if step.kind == "attempt":
                 attempt += 1
                 series = "attempt_failed" if step.error else "attempt_ok"
-                what = f"attempt {attempt}: {format_ms(span)}"
+                what = f"attempt {attempt}: {duration(span)}"
             else:
                 series = step.kind if step.kind in rows else "wait"
-                what = f"{step.kind}: {format_ms(span)}"
+                what = f"{step.kind}: {duration(span)}"
             error = f"<br>error: {plot_text(step.error)}" if step.error else ""
             trace = f"<br>trace {plot_text(step.trace_id)}" if step.trace_id else ""
             hover = f"{full}<br>{what}{error}{trace}<br>outcome: {outcome}"
@@ -229,4 +245,6 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             "autorange": "reversed",
         }
     )
+    if ticks != labels:  # a chain label links to its first trace in the X-Ray console
+        layout["yaxis"].update({"tickmode": "array", "tickvals": labels, "ticktext": ticks})
     return figure_or_note(data, layout, "No retried or failed chains in this view.")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracelens.report._format import duration
 from tracelens.report.panels._figure import (
     PLAIN_TEXT,
     SEVERITY_COLOURS,
     breakable,
-    format_ms,
     table_figure,
 )
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
-TITLE = "Per function: requests, invocations, cold starts, failures, throttles and duration (ms)"
+TITLE = "Per function: requests, invocations, cold starts, failures, throttles and duration"
 
 _HEADER = [
     "function",
@@ -46,8 +46,8 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             f"{f.failed_invocations:,d}",
             f"{f.failed_requests:,d}",
             f"{f.throttles:,d}",
-            format_ms(f.duration_ms.p50),
-            format_ms(f.duration_ms.p99),
+            duration(f.duration_ms.p50),
+            duration(f.duration_ms.p99),
         ]
         for f in functions
     ]
