@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from plotly.offline import get_plotlyjs
@@ -125,3 +125,35 @@ def test_size_for_100k_async_events_is_under_10_mb(
     print(f"\ndashboard for {report.async_.events} async events: {size / 1e6:.2f} MB")
     assert report.async_.events >= 99_999
     assert size < 10_000_000
+
+
+def _payload(page: str) -> Any:
+    match = re.search(
+        rf'<script type="application/json" id="{DATA_ID}">(.*?)</script>', page, re.DOTALL
+    )
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+def test_payload_says_in_which_views_each_panel_is_empty(page: str) -> None:
+    # The page hides a panel in the views where it has nothing to show (no empty axes).
+    payload = _payload(page)
+    views = [v["key"] for v in payload["views"]]
+    panels = {p["id"]: p for p in payload["panels"]}
+    for panel in panels.values():
+        assert len(panel["empty"]) == len(views)
+    ecdf = panels["panel-dwell-ecdf"]["empty"]
+    assert ecdf[views.index("")] is False  # all functions: async events with dwell
+    assert ecdf[views.index("sqs-consumer")] is True  # an SQS consumer has no dwell
+    poison = panels["panel-sqs-poison"]["empty"]
+    assert poison[views.index("sqs-consumer")] is False
+    assert poison[views.index("payments-async")] is True
+    # the findings table always shows (it says when there is nothing to act on)
+    assert not any(panels["panel-findings"]["empty"])
+    # the page can say that no panel has data
+    assert 'id="tracelens-nothing" hidden' in page
+
+
+def test_the_timeline_and_tables_read_across_the_page(page: str) -> None:
+    for panel in ("timeline", "findings", "sqs-poison", "functions-table"):
+        assert f'<section class="panel wide" data-panel="{panel.replace("-", "_")}">' in page

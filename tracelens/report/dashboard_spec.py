@@ -14,7 +14,7 @@ from tracelens.validation import InvalidDocument, Problem, convert, key_text
 
 #: Every panel a spec may name, with what it shows.
 PANEL_NAMES: dict[str, str] = {
-    "headline": "headline numbers coloured by severity",
+    "headline": "headline numbers coloured by severity, one row per kind of traffic",
     "findings": "findings, most severe first, with example ids",
     "dwell_histogram": "dwell time distribution (log buckets)",
     "dwell_ecdf": "dwell time ECDF (log scale)",
@@ -43,9 +43,11 @@ class PanelSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     Attributes:
         panel: Panel name, one of ``PANEL_NAMES``.
         title: Title replacing the panel's default one, if set.
-        limit: Most rows, chains or items shown (panels with a list), if set.
-        kinds: Chain kinds shown by the ``chains`` panel (``async``, ``sqs``, ``stream``);
-            empty means all.
+        limit: Most rows, chains or items shown (panels with a list), or most functions
+            drawn as their own series (panels with one series per function), if set.
+        kinds: Kinds of traffic (``async``, ``sqs``, ``stream``): the chains the ``chains``
+            panel shows (empty: all), and the rows of numbers the ``headline`` panel leads
+            with (empty: the kinds the view has traffic of).
     """
 
     panel: str

@@ -9,7 +9,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
-from tracelens.report.panels import build_panel, build_views
+from tracelens.report.panels import WIDE_PANELS, build_panel, build_views, has_data
 
 if TYPE_CHECKING:
     from tracelens.report.dashboard_spec import DashboardSpec, PanelSpec
@@ -36,28 +36,77 @@ _APP_JS = """(function () {
   var payload = JSON.parse(document.getElementById("%(data_id)s").textContent);
   var select = document.getElementById("%(filter_id)s");
   var status = document.getElementById("tracelens-status");
-  function show(viewIndex) {
-    var label = payload.views[viewIndex].label;
-    status.textContent = "Showing: " + label;
+  var nothing = document.getElementById("tracelens-nothing");
+  var current = 0;
+  function section(panel) {
+    return document.getElementById(panel.id).parentNode;
+  }
+  // A plotly table scrolls inside a fixed height; grow (or shrink) it until every row shows.
+  // Rows are measured as plotly draws them, so a few rounds may be needed.
+  function fitTable(panel, round) {
+    var div = document.getElementById(panel.id);
+    var view = div.querySelector(".table-control-view");
+    var state = view && view.__data__ && view.__data__.scrollbarState;
+    if (!state || typeof state.totalHeight !== "number" || round > 12) {
+      return Promise.resolve();
+    }
+    var extra = state.totalHeight - state.scrollableAreaHeight;
+    if (extra <= 0 && extra > -8) {
+      return Promise.resolve();
+    }
+    var height = Math.ceil(div._fullLayout.height + extra + 2);
+    return Plotly.relayout(div, {height: height}).then(function () {
+      return fitTable(panel, round + 1);
+    });
+  }
+  function fitTables() {
     return Promise.all(payload.panels.map(function (panel) {
-      var figure = panel.figures[viewIndex];
-      return Plotly.react(panel.id, figure.data, figure.layout, payload.config);
+      return section(panel).hidden ? null : fitTable(panel, 0);
     }));
   }
-  select.addEventListener("change", function () {
+  function show(viewIndex) {
+    var label = payload.views[viewIndex].label;
+    var shown = 0;
+    current = viewIndex;
+    status.textContent = "Showing: " + label;
+    // Hide the panels with nothing to show in this view before drawing the others, so each
+    // is drawn at the width it is shown at.
+    payload.panels.forEach(function (panel) {
+      var empty = panel.empty[viewIndex];
+      section(panel).hidden = empty;
+      shown += empty ? 0 : 1;
+    });
+    nothing.hidden = shown > 0;
+    return Promise.all(payload.panels.map(function (panel) {
+      var div = document.getElementById(panel.id);
+      if (panel.empty[viewIndex]) {
+        Plotly.purge(div);
+        return null;
+      }
+      var figure = panel.figures[viewIndex];
+      return Plotly.react(div, figure.data, figure.layout, payload.config);
+    })).then(fitTables);
+  }
+  function render(viewIndex) {
     document.body.setAttribute("data-rendered", "false");
-    show(Number(select.value)).then(function () {
+    show(viewIndex).then(function () {
       document.body.setAttribute("data-rendered", "true");
     });
+  }
+  select.addEventListener("change", function () {
+    render(Number(select.value));
   });
-  show(Number(select.value)).then(function () {
-    document.body.setAttribute("data-rendered", "true");
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { render(current); }, 250);
   });
+  render(Number(select.value));
 })();
 """
 
 _CSS = """
-body { margin: 0; background: #f4f6f6; color: #1c2833;
+body { margin: 0; min-width: 1280px; background: #f4f6f6; color: #1c2833;
        font-family: "DejaVu Sans", Arial, sans-serif; }
 header { background: #1c2833; color: #fdfefe; padding: 14px 24px; }
 header h1 { margin: 0 0 4px 0; font-size: 22px; }
@@ -65,17 +114,19 @@ header p { margin: 2px 0; font-size: 13px; color: #d5d8dc; }
 header p.note { color: #f9e79f; }
 .filter { margin-top: 8px; font-size: 14px; }
 .filter select { font-size: 14px; margin-left: 6px; max-width: 480px; }
-main { display: grid; grid-template-columns: 1fr; gap: 14px; padding: 14px 24px; }
+main { display: grid; grid-template-columns: 1fr; grid-auto-flow: row dense; gap: 14px;
+       padding: 14px 24px; }
 @media (min-width: 1400px) { main { grid-template-columns: 1fr 1fr; }
   .panel.wide { grid-column: 1 / -1; } }
 .panel { background: #ffffff; border: 1px solid #d5d8dc; border-radius: 4px; padding: 4px; }
 .status { font-size: 12px; color: #aeb6bf; }
+.panel[hidden], .nothing[hidden] { display: none; }
+.nothing { padding: 14px 24px; color: #4d5656; }
 """
 
-#: Panels that read better across the whole page width.
-_WIDE_PANELS = frozenset(
-    {"headline", "findings", "fate_flow", "chains", "sqs_poison", "functions_table"}
-)
+
+#: Shown instead of the panels when none has anything to show in the chosen view.
+_NOTHING = "No panel of this dashboard has data in this view."
 
 
 def panel_div_ids(spec: DashboardSpec) -> list[str]:
@@ -161,13 +212,22 @@ def render_html(report: Report, *, spec: DashboardSpec) -> str:
     """
     views = build_views(report)
     div_ids = panel_div_ids(spec)
+    panels = []
+    for div_id, panel in zip(div_ids, spec.panels, strict=True):
+        figures = [build_panel(view, panel) for view in views]
+        panels.append(
+            {
+                "id": div_id,
+                "panel": panel.panel,
+                "figures": figures,
+                # The views in which the panel has nothing to show: it is hidden there.
+                "empty": [not has_data(figure) for figure in figures],
+            }
+        )
     payload = {
         "config": PLOT_CONFIG,
         "dashboard": spec.name,
-        "panels": [
-            {"id": div_id, "panel": panel.panel, "figures": [build_panel(v, panel) for v in views]}
-            for div_id, panel in zip(div_ids, spec.panels, strict=True)
-        ],
+        "panels": panels,
         "views": [{"key": view.key, "label": view.label} for view in views],
     }
     plotly_js = _plotly_js()
@@ -205,6 +265,7 @@ def render_html(report: Report, *, spec: DashboardSpec) -> str:
 {options}
 </select> <span class="status" id="tracelens-status"></span></div>
 </header>
+<p class="nothing" id="tracelens-nothing" hidden>{_NOTHING}</p>
 <main>
 {sections}
 </main>
@@ -218,7 +279,7 @@ def render_html(report: Report, *, spec: DashboardSpec) -> str:
 
 def _section(div_id: str, panel: PanelSpec) -> str:
     """The page section holding one panel's plot container."""
-    wide = " wide" if panel.panel in _WIDE_PANELS else ""
+    wide = " wide" if panel.panel in WIDE_PANELS else ""
     return (
         f'<section class="panel{wide}" data-panel="{html.escape(panel.panel)}">'
         f'<div id="{div_id}" class="plot"></div></section>'

@@ -4,7 +4,8 @@ Every builder is a ``PanelBuilder``: it takes the ``View`` to show (what the fun
 selects) and the panel's ``PanelSpec`` (a ``title`` there replaces the panel's default; the
 table and chain panels also read ``limit``, the chain panel ``kinds``) and returns the figure
 as plain data, ``{"data": [...], "layout": {...}}``. A panel with nothing to show in a view
-still returns a figure, with a note that says so.
+still returns a figure, with a note that says so, marked empty (``has_data`` is False): the
+page hides it in that view.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tracelens.report.panels import (
     streams,
     timeline,
 )
-from tracelens.report.panels._figure import FigureDict, plot_text
+from tracelens.report.panels._figure import FigureDict, has_data, place_title, plot_text
 from tracelens.report.panels._view import ALL_FUNCTIONS, View, build_views
 
 if TYPE_CHECKING:
@@ -50,8 +51,19 @@ BUILDERS: dict[str, PanelBuilder] = {
 }
 
 
+#: Panels that read better across the whole page width.
+WIDE_PANELS = frozenset(
+    {"headline", "timeline", "findings", "fate_flow", "chains", "sqs_poison", "functions_table"}
+)
+
+#: Most characters in one line of a panel title, for wide and for half-width panels.
+TITLE_WIDTH = {True: 110, False: 62}
+
+
 def build_panel(view: View, spec: PanelSpec) -> FigureDict:
     """Build the figure dict of one panel for one view.
+
+    The title is wrapped to the panel's width and placed below plotly's mode bar.
 
     Args:
         view: What the function filter selects.
@@ -60,15 +72,20 @@ def build_panel(view: View, spec: PanelSpec) -> FigureDict:
     Returns:
         A plotly figure as plain data (``{"data": [...], "layout": {...}}``).
     """
-    return BUILDERS[spec.panel](view, spec)
+    figure = BUILDERS[spec.panel](view, spec)
+    place_title(figure, TITLE_WIDTH[spec.panel in WIDE_PANELS])
+    return figure
 
 
 __all__ = [
     "ALL_FUNCTIONS",
     "BUILDERS",
+    "TITLE_WIDTH",
+    "WIDE_PANELS",
     "FigureDict",
     "View",
     "build_panel",
     "build_views",
+    "has_data",
     "plot_text",
 ]

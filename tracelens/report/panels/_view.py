@@ -17,11 +17,13 @@ from tracelens.report.models import (
     FunctionTimeline,
     PoisonMessage,
     Report,
+    SqsFates,
+    StreamFates,
     Timeline,
 )
 
 #: A struct whose every field is a count.
-_CountsT = TypeVar("_CountsT", AsyncOutcomes, AsyncFates)
+_CountsT = TypeVar("_CountsT", AsyncOutcomes, AsyncFates, SqsFates, StreamFates)
 
 #: Key of the view over every function in the report.
 ALL_FUNCTIONS = ""
@@ -41,6 +43,14 @@ class Headline:
     failed_requests: int = 0  # of the view's functions, every invoke path (D2)
     throttled_requests: int = 0  # of the view's functions, every invoke path (D1)
     fate_unknown: int = 0  # async events that ended badly with no config for their function
+    requests: int = 0  # of the view's functions, every invoke path
+    sqs_messages: int = 0
+    sqs_redelivered: int = 0  # messages delivered more than once
+    sqs_fates: SqsFates = field(default_factory=SqsFates)  # of the poison messages
+    stream_batches: int = 0
+    stream_retried: int = 0  # batches retried whole
+    stream_fates: StreamFates = field(default_factory=StreamFates)  # of batches that ended badly
+    stream_still_retrying: int = 0  # failed batches still within every limit: shard blocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,14 @@ def _all_view(report: Report) -> View:
         failed_requests=sum(f.failed_requests for f in report.functions),
         throttled_requests=sum(f.throttles for f in report.functions),
         fate_unknown=section.fates.unknown,
+        requests=sum(f.requests for f in report.functions),
+        sqs_messages=report.sqs.messages,
+        sqs_redelivered=report.sqs.redelivered_messages,
+        sqs_fates=report.sqs.fates,
+        stream_batches=report.streams.batches,
+        stream_retried=report.streams.retried_batches,
+        stream_fates=report.streams.fates,
+        stream_still_retrying=report.streams.still_retrying,
     )
     return View(
         key=ALL_FUNCTIONS,
@@ -139,6 +157,8 @@ def _function_view(report: Report, name: str) -> View:
     fates = sum_fates(details)
     quantiles = details[0].dwell_quantiles_ms if len(details) == 1 else []
     summaries = tuple(f for f in report.functions if f.name == name)
+    chains = tuple(c for c in report.chains if c.function == name)
+    streams = [c for c in chains if c.kind == "stream"]
     headline = Headline(
         events=sum(d.events for d in details),
         succeeded_after_retry=outcomes.succeeded_after_retry,
@@ -151,13 +171,26 @@ def _function_view(report: Report, name: str) -> View:
         failed_requests=sum(f.failed_requests for f in summaries),
         throttled_requests=sum(f.throttles for f in summaries),
         fate_unknown=fates.unknown,
+        requests=sum(f.requests for f in summaries),
+        sqs_messages=sum(sum(d.deliveries_histogram.values()) for d in details),
+        sqs_redelivered=sum(
+            count
+            for d in details
+            for key, count in d.deliveries_histogram.items()
+            if key.isdigit() and int(key) > 1
+        ),
+        sqs_fates=_count_fates(SqsFates, [p.fate for p in poison]),
+        stream_batches=sum(point.batches for d in details for point in d.stream_batches),
+        stream_retried=sum(point.retried for d in details for point in d.stream_batches),
+        stream_fates=_count_fates(StreamFates, [c.fate for c in streams]),
+        stream_still_retrying=sum(1 for c in streams if c.outcome == "in_progress"),
     )
     return View(
         key=name,
         label=name,
         functions=summaries,
         details=details,
-        chains=tuple(c for c in report.chains if c.function == name),
+        chains=chains,
         findings=tuple(f for f in report.findings if f.function == name),
         poison=poison,
         headline=headline,
@@ -181,4 +214,10 @@ def sum_fates(details: tuple[FunctionDetail, ...]) -> AsyncFates:
 def _add_up(kind: type[_CountsT], parts: list[_CountsT]) -> _CountsT:
     """A struct of counts whose every field is the sum of that field over ``parts``."""
     totals = {name: sum(getattr(part, name) for part in parts) for name in kind.__struct_fields__}
+    return msgspec.convert(totals, kind)
+
+
+def _count_fates(kind: type[_CountsT], fates: list[str | None]) -> _CountsT:
+    """A struct of counts with one count per fate named in ``fates`` (None: not counted)."""
+    totals = {name: sum(1 for fate in fates if fate == name) for name in kind.__struct_fields__}
     return msgspec.convert(totals, kind)

@@ -38,7 +38,10 @@ MARKERS: tuple[tuple[str, str, str, str], ...] = (
     ("attempt_failed", "attempt failed", SEVERITY_COLOURS["critical"], "x"),
 )
 
-_BADNESS = {
+#: How bad each outcome and fate is, worst first: events lost, then ended badly (given up,
+#: poison), then still retrying or redelivered, then recovered. Every outcome and fate of
+#: the contract has a rank (a test checks), so no kind of chain sinks below the others.
+_BADNESS: dict[str, int] = {
     "dropped": 0,
     "missing": 0,
     "discarded": 0,
@@ -47,9 +50,19 @@ _BADNESS = {
     "retries_exhausted": 1,
     "event_age_exceeded": 1,
     "poison": 1,
+    "in_queue": 1,
+    "dlq": 1,
+    "sent": 1,
+    "unknown": 1,
     "in_progress": 2,
+    "redelivered": 2,
     "succeeded_after_retry": 3,
+    "succeeded": 4,
 }
+
+#: Longest chain label on the y axis; longer keys are shortened in the middle (the hover
+#: text has the whole key).
+LABEL_WIDTH = 64
 
 
 def _seconds(iso: str) -> float:
@@ -68,23 +81,58 @@ def _span_ms(start: str, end: str | None, fallback_end: str | None) -> float:
 def worst_chains(view: View, spec: PanelSpec) -> list[Chain]:
     """The chains to draw, worst first.
 
-    Worst means: events lost (dropped, missing from the DLQ) first, then ones that gave up,
-    then open ones, then recovered ones; ties by more attempts, longer span, earlier start
-    and key.
+    Worst means: events lost (dropped, missing from the DLQ, discarded) first, then ones that
+    ended badly, then open or redelivered ones, then recovered ones; ties by more attempts,
+    longer span, earlier start and key. The worst chain of every kind in the view (async
+    event, SQS message, stream batch) is always among those drawn (the limit allowing), so
+    a few hundred async retries cannot crowd out the one poison message or blocked batch.
     """
     chains = [c for c in view.chains if not spec.kinds or c.kind in spec.kinds]
+    limit = spec.limit or DEFAULT_LIMIT
 
     def rank(chain: Chain) -> tuple[int, int, float, str, str, str]:
         badness = min(_BADNESS.get(chain.fate or "", 9), _BADNESS.get(chain.outcome, 9))
         span = _span_ms(chain.first_start, chain.last_end, view.data_end)
         return (badness, -chain.attempts, -span, chain.first_start, chain.kind, chain.key)
 
-    return sorted(chains, key=rank)[: spec.limit or DEFAULT_LIMIT]
+    ranked = sorted(chains, key=rank)
+    firsts: dict[str, Chain] = {}
+    for chain in ranked:
+        firsts.setdefault(chain.kind, chain)
+    chosen = {id(chain) for chain in list(firsts.values())[:limit]}
+    for chain in ranked:
+        if len(chosen) >= limit:
+            break
+        chosen.add(id(chain))
+    return [chain for chain in ranked if id(chain) in chosen]
 
 
 def chain_label(chain: Chain) -> str:
-    """The unescaped y-axis label of a chain."""
-    return f"{chain.kind} {chain.key} · {chain.function}"
+    """The unescaped y-axis label of a chain, at most ``LABEL_WIDTH`` characters.
+
+    A long key or function name is shortened in the middle (``…``); a stream batch key
+    (``shard/sequence number``) keeps its whole shard and the end of its sequence number.
+    """
+    label = f"{chain.kind} {chain.key} · {chain.function}"
+    if len(label) <= LABEL_WIDTH:
+        return label
+    function = _middle(chain.function, LABEL_WIDTH // 3)
+    room = LABEL_WIDTH - len(chain.kind) - len(function) - 4  # " " and " · "
+    shard, _, sequence = chain.key.partition("/")
+    if sequence and len(shard) + 10 <= room:
+        key = f"{shard}/…{sequence[-(room - len(shard) - 2) :]}"
+        key = chain.key if len(chain.key) <= room else key
+    else:
+        key = _middle(chain.key, room)
+    return f"{chain.kind} {key} · {function}"
+
+
+def _middle(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` characters by a ``…`` in its middle, if longer."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    return f"{text[: width - 1 - tail]}…{text[-tail:] if tail else ''}"
 
 
 def console_link(chain: Chain, label: str) -> str:
@@ -122,6 +170,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         while label in labels:  # keep one row per chain even if two render alike
             label += " ·"
         labels.append(label)
+        full = plot_text(f"{chain.kind} {chain.key} · {chain.function}")
         ticks.append(console_link(chain, label))
         fate = f", fate {chain.fate}" if chain.fate else ""
         if chain.fate and chain.fate_evidence in CHAIN_EVIDENCE:
@@ -134,7 +183,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
                 or "none recorded"
             )
             hover = (
-                f"{label}<br>{plural(chain.attempts, 'attempt')}, {outcome}<br>errors:<br>{errors}"
+                f"{full}<br>{plural(chain.attempts, 'attempt')}, {outcome}<br>errors:<br>{errors}"
             )
             rows["chain"].append((label, chain.first_start, span, hover))
             continue
@@ -150,7 +199,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
                 what = f"{step.kind}: {duration(span)}"
             error = f"<br>error: {plot_text(step.error)}" if step.error else ""
             trace = f"<br>trace {plot_text(step.trace_id)}" if step.trace_id else ""
-            hover = f"{label}<br>{what}{error}{trace}<br>outcome: {outcome}"
+            hover = f"{full}<br>{what}{error}{trace}<br>outcome: {outcome}"
             rows[series].append((label, step.start, span, hover))
     data: list[dict[str, Any]] = [
         {
@@ -183,8 +232,8 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
     layout = base_layout(
         spec.title or TITLE,
         x_title="time (UTC)",
-        y_title="chain (kind, key · function)",
-        height=max(260, 130 + 30 * len(labels)),
+        y_title="chain",
+        height=max(300, 130 + 30 * len(labels)),
     )
     layout["barmode"] = "overlay"
     layout["xaxis"]["type"] = "date"

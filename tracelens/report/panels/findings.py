@@ -8,6 +8,7 @@ from tracelens.model.vocab import Severity
 from tracelens.report.panels._figure import (
     PLAIN_TEXT,
     SEVERITY_COLOURS,
+    breakable,
     plot_text,
     table_figure,
 )
@@ -40,10 +41,10 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         [
             plot_text(finding.severity),
             plot_text(finding.code),
-            plot_text(finding.function or "(all)"),
+            breakable(finding.function or "(all)", 16),
             str(finding.count),
             plot_text(finding.message),
-            "<br>".join(plot_text(example) for example in finding.examples[:5]),
+            "<br>".join(breakable(example) for example in finding.examples[:5]),
         ]
         for finding in findings
     ]
@@ -58,7 +59,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         rows,
         colours=[["#ffffff", *([PLAIN_TEXT] * (len(_HEADER) - 1))] for _ in rows],
         fills=[[badge, *(["#ffffff"] * (len(_HEADER) - 1))] for badge in badges],
-        widths=[70, 170, 120, 50, 380, 230],
+        widths=[70, 190, 120, 50, 360, 260],
         row_height=48,
         max_height=900,
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tracelens.model.vocab import BAD_OUTCOMES
 from tracelens.report._format import SENT_EVIDENCE
 from tracelens.report.panels._figure import (
+    DEFAULT_FUNCTIONS,
     SEVERITY_COLOURS,
     base_layout,
     figure_or_note,
@@ -49,7 +50,10 @@ FATES: tuple[tuple[AsyncFate, str, str], ...] = (
 def build_attempts(view: View, spec: PanelSpec) -> FigureDict:
     """Async events by number of attempts observed, stacked by function."""
     categories, data = histogram_bars(
-        [(d.function, d.attempts) for d in view.details], x_noun="attempts", y_noun="events"
+        [(d.function, d.attempts) for d in view.details],
+        x_noun="attempts",
+        y_noun="events",
+        limit=spec.limit or DEFAULT_FUNCTIONS,
     )
     title = spec.title or ATTEMPTS_TITLE
     layout = stacked_layout(title, categories, x_title="attempts per event", y_title="async events")
@@ -122,57 +126,84 @@ def _sent_evidence(view: View, sent: int) -> str:
     return "; " + ", ".join(f"{counts[key]} {label}" for key, label in used)
 
 
+#: Short node labels of the fates (the hover text has the long ones, with the evidence).
+_FATE_LABELS: dict[str, str] = {
+    "sent": "sent to DLQ / destination",
+    "missing": "missing from DLQ",
+    "dropped": "dropped, no DLQ",
+    "unknown": "fate unknown",
+}
+
+#: Horizontal position of each column of nodes, with and without the attempts column.
+#: Outcome labels are drawn to the right of their nodes and fate labels to the left of
+#: theirs (the last column), so the two columns are far apart and their labels short.
+_COLUMNS = {
+    True: {"events": 0.001, "attempts": 0.2, "outcome": 0.45, "gave_up": 0.7, "fate": 0.999},
+    False: {"events": 0.001, "attempts": 0.2, "outcome": 0.3, "gave_up": 0.6, "fate": 0.999},
+}
+
+
 def build_flow(view: View, spec: PanelSpec) -> FigureDict:
-    """A sankey from async events through attempts and outcome to the fate of failed events."""
+    """A sankey from async events through attempts and outcome to the fate of failed events.
+
+    Nodes are placed in fixed columns (events, attempts, outcome, fate) and stacked by size
+    in each, with short labels; the hover text of a node has its full description.
+    """
     outcomes = sum_outcomes(view.details)
     fates = sum_fates(view.details)
     total = sum(getattr(outcomes, key) for key, _, _ in OUTCOMES)
-    nodes: list[tuple[str, str]] = []  # (label, severity)
+    nodes: list[tuple[str, str, str, str]] = []  # (label, hover, severity, column)
     index: dict[str, int] = {}
     links: list[tuple[str, str, int]] = []
 
-    def node(key: str, label: str, severity: str) -> None:
+    def node(key: str, label: str, severity: str, column: str, hover: str = "") -> None:
         if key not in index:
             index[key] = len(nodes)
-            nodes.append((label, severity))
+            nodes.append((label, hover or label, severity, column))
 
-    node("events", f"async events ({total})", "neutral")
+    node("events", f"async events ({total:,d})", "neutral", "events")
     joint = attempts_by_outcome(view)
     if joint is not None:
         for attempts in sorted({a for a, _ in joint}):
             count = sum(c for (a, _), c in joint.items() if a == attempts)
             plural = "" if attempts == 1 else "s"
-            node(f"a{attempts}", f"{attempts} attempt{plural} ({count})", "neutral")
+            node(f"a{attempts}", f"{attempts} attempt{plural} ({count:,d})", "neutral", "attempts")
             links.append(("events", f"a{attempts}", count))
         for (attempts, outcome), count in sorted(joint.items()):
             links.append((f"a{attempts}", outcome, count))
     else:
         links.extend(("events", key, getattr(outcomes, key)) for key, _, _ in OUTCOMES)
     for key, label, severity in OUTCOMES:
-        node(key, f"{label} ({getattr(outcomes, key)})", severity)
+        node(key, f"{label} ({getattr(outcomes, key):,d})", severity, "outcome")
     by_outcome = fates_by_outcome(view, fates)
     if by_outcome is not None:
         links.extend(
             (outcome, fate, count) for (outcome, fate), count in sorted(by_outcome.items())
         )
     else:
-        node("gave_up", "failed for good", "warning")
+        node("gave_up", "failed for good", "warning", "gave_up")
         links.extend((key, "gave_up", getattr(outcomes, key)) for key in BAD_OUTCOMES)
         links.extend(("gave_up", key, getattr(fates, key)) for key, _, _ in FATES)
     sent_note = _sent_evidence(view, fates.sent)
     for fate, label, severity in FATES:
-        note = sent_note if fate == "sent" else ""
-        node(fate, f"{label} ({getattr(fates, fate)}{note})", severity)
+        count = getattr(fates, fate)
+        hover = f"{label} ({count:,d}{sent_note if fate == 'sent' else ''})"
+        node(fate, f"{_FATE_LABELS[fate]} ({count:,d})", severity, "fate", hover)
     links = [link for link in links if link[2] > 0]
     used = sorted({index[s] for s, _, _ in links} | {index[t] for _, t, _ in links})
     renumber = {old: new for new, old in enumerate(used)}
+    x, y = _positions(nodes, used, links, index, attempts=joint is not None)
     sankey = {
         "type": "sankey",
-        "arrangement": "snap",
+        "arrangement": "fixed",
         "valueformat": ",d",
         "node": {
             "label": [nodes[i][0] for i in used],
-            "color": [SEVERITY_COLOURS[nodes[i][1]] for i in used],
+            "customdata": [nodes[i][1] for i in used],
+            "hovertemplate": "%{customdata}<extra></extra>",
+            "color": [SEVERITY_COLOURS[nodes[i][2]] for i in used],
+            "x": x,
+            "y": y,
             "pad": 18,
             "thickness": 16,
         },
@@ -185,3 +216,37 @@ def build_flow(view: View, spec: PanelSpec) -> FigureDict:
     }
     layout = base_layout(spec.title or FLOW_TITLE, height=460)
     return figure_or_note([sankey] if links else [], layout, _NO_EVENTS)
+
+
+def _positions(
+    nodes: list[tuple[str, str, str, str]],
+    used: list[int],
+    links: list[tuple[str, str, int]],
+    index: dict[str, int],
+    *,
+    attempts: bool,
+) -> tuple[list[float], list[float]]:
+    """The x and y (centre, 0 at the top) of every used node, in ``used`` order.
+
+    Each column's nodes are stacked top to bottom in their order, each as tall as its share
+    of the column's events, with a gap between them.
+    """
+    size: dict[int, int] = {}
+    for source, target, _ in links:
+        for key in (source, target):
+            size[index[key]] = size.get(index[key], 0)
+        size[index[source]] = max(size[index[source]], sum(c for s, _, c in links if s == source))
+        size[index[target]] = max(size[index[target]], sum(c for _, t, c in links if t == target))
+    columns = _COLUMNS[attempts]
+    centres: dict[int, float] = {}
+    for column in columns:
+        members = [i for i in used if nodes[i][3] == column]
+        total = sum(size[i] for i in members)
+        gap = 0.06
+        room = 0.96 - gap * max(len(members) - 1, 0)
+        top = 0.02
+        for i in members:
+            height = room * size[i] / total if total else 0.0
+            centres[i] = round(top + height / 2, 4)
+            top += height + gap
+    return [columns[nodes[i][3]] for i in used], [centres[i] for i in used]

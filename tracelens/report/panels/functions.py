@@ -8,7 +8,7 @@ from tracelens.report._format import duration
 from tracelens.report.panels._figure import (
     PLAIN_TEXT,
     SEVERITY_COLOURS,
-    plot_text,
+    breakable,
     table_figure,
 )
 
@@ -39,7 +39,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         functions = functions[: spec.limit]
     rows = [
         [
-            plot_text(f.name),
+            breakable(f.name, 28),
             f"{f.requests:,d}",
             f"{f.invocations:,d}",
             f"{f.cold_starts:,d}",
@@ -74,6 +74,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         widths=[220, 90, 100, 90, 130, 120, 90, 110, 110],
         row_height=28,
         max_height=900,
+        empty=not functions,
         align=["left", *(["right"] * (len(_HEADER) - 1))],
     )
 

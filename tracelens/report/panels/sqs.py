@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracelens.report.panels._figure import (
+    DEFAULT_FUNCTIONS,
     PLAIN_TEXT,
     SEVERITY_COLOURS,
+    breakable,
     figure_or_note,
     histogram_bars,
     plot_text,
@@ -43,11 +45,16 @@ _POISON_HEADER = [
 
 
 def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
-    """SQS messages by number of deliveries, stacked by function."""
+    """SQS messages by number of deliveries, one bar per function side by side (log axis).
+
+    At most ``spec.limit`` functions (default ``DEFAULT_FUNCTIONS``) by messages get their
+    own bars; the rest are added up as "others".
+    """
     categories, data = histogram_bars(
         [(d.function, d.deliveries_histogram) for d in view.details],
         x_noun="deliveries",
         y_noun="messages",
+        limit=spec.limit or DEFAULT_FUNCTIONS,
     )
     layout = stacked_layout(
         spec.title or DELIVERIES_TITLE,
@@ -55,8 +62,10 @@ def build_deliveries(view: View, spec: PanelSpec) -> FigureDict:
         x_title="deliveries per message",
         y_title="SQS messages (log scale)",
     )
-    # Most messages are delivered once; a log axis keeps the redelivered ones visible.
+    # Most messages are delivered once; a log axis keeps the redelivered ones visible. Bars
+    # stacked on a log axis would misstate every part but the lowest: side by side instead.
     layout["yaxis"].update({"type": "log", "dtick": 1})
+    layout["barmode"] = "group"
     return figure_or_note(data, layout, "No SQS messages in this view.")
 
 
@@ -74,11 +83,11 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
     shown = poison[: spec.limit or DEFAULT_POISON_LIMIT]
     rows = [
         [
-            plot_text(message.message_id),
-            plot_text(message.function),
+            breakable(message.message_id),
+            breakable(message.function, 18),
             str(message.deliveries),
-            plot_text(message.first_seen),
-            plot_text(message.last_seen),
+            _two_lines(message.first_seen),
+            _two_lines(message.last_seen),
             plot_text(message.last_error or "(none recorded)"),
             plot_text(_FATE_TEXT.get(message.fate or "", "-")),
         ]
@@ -96,7 +105,14 @@ def build_poison(view: View, spec: PanelSpec) -> FigureDict:
         _POISON_HEADER,
         rows,
         colours=[colours for _ in rows],
-        widths=[230, 140, 80, 190, 190, 330, 170],
+        widths=[290, 150, 80, 140, 140, 300, 140],
         row_height=30,
         max_height=800,
+        empty=not shown,
     )
+
+
+def _two_lines(iso: str) -> str:
+    """A contract time as its date over its time of day, so the column can be narrow."""
+    date, _, time = iso.partition("T")
+    return f"{plot_text(date)}<br>{plot_text(time)}" if time else plot_text(iso)
