@@ -125,10 +125,13 @@ def test_readme_scenario_example_runs(tmp_path: Path) -> None:
     import re
 
     text = (ROOT / "README.md").read_text()
-    match = re.search(r"```toml\n(.*?)```", text, re.DOTALL)
-    assert match is not None
+    # The scenario example: the TOML block that declares callers (the README also shows a
+    # dashboard spec in TOML).
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
+    examples = [b for b in blocks if "[[callers]]" in b]
+    assert len(examples) == 1
     scenario = tmp_path / "small.toml"
-    scenario.write_text(match.group(1))
+    scenario.write_text(examples[0])
     assert _cli("emulate", str(scenario), "-o", str(tmp_path / "out")).returncode == 0
     report = json.loads(_cli("analyze", str(tmp_path / "out"), "--format", "json").stdout)
     assert report["async"]["events"] > 0
