@@ -434,3 +434,50 @@ def test_the_data_ends_when_its_last_subsegment_ends(tmp_path: Path) -> None:
     assert any(e["outcome"] == "event_age_exceeded" for e in expired)
     problems = compare(result.truth, analyse_bundle(tmp_path))
     assert not problems, problems.text()
+
+
+# Found by the random round trip: a poison message's last receives were throttled (no trace)
+# and SQS moved it to the DLQ; the traces show 3 failed deliveries (maxReceiveCount 4) and
+# data running past the queue's retention. It is no longer in the queue, but whether SQS
+# moved it or deleted it the traces cannot tell: its fate is unknown, with the reason.
+UNSEEN_MOVE: dict[str, Any] = {
+    "name": "random",
+    "functions": {
+        "alpha": {
+            **AGED_OUT_AT_DATA_END["functions"]["beta"],
+            "duration_ms": 870.56706503017,
+            "failure_kind": "exception",
+            "reserved_concurrency": 1,
+        },
+        "beta": {**AGED_OUT_AT_DATA_END["functions"]["beta"], "failure_rate": 0.0},
+    },
+    "callers": [
+        {
+            "kind": "sdk",
+            "function": "alpha",
+            "count": 14,
+            "duration_s": 539.1262098668453,
+            "retry_mode": "none",
+            "read_timeout_s": 1.0,
+        },
+        {"kind": "alb", "function": "alpha", "count": 14, "duration_s": 1.0},
+        {"kind": "alb", "function": "alpha", "count": 0, "duration_s": 1.0},
+        {"kind": "sqs", "target": "q", "count": 8, "poison": [0], "links": False},
+    ],
+    "queues": {
+        "q": {"visibility_timeout_s": 30, "retention_s": 300, "max_receive_count": 4, "fifo": False}
+    },
+    "mappings": [
+        {"source": "q", "function": "alpha", "batch_size": 5, "report_batch_item_failures": False}
+    ],
+}
+
+
+def test_a_message_gone_past_retention_with_a_redrive_policy_has_an_unknown_fate(
+    tmp_path: Path,
+) -> None:
+    result = run_scenario(parse_scenario(UNSEEN_MOVE, "<unseen-move>"), seed=0)
+    write_bundle(result, tmp_path)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()
+    assert result.truth["totals"]["sqs"]["fates"]["unknown"] >= 1

@@ -269,9 +269,13 @@ def with_fates(
     - ``dlq``: its deliveries (or its highest receive count) reached the queue's RedrivePolicy
       maxReceiveCount, so the next receive moves it to the DLQ (lambda-semantics R3.12);
     - ``retention_deleted``: the data runs past its first delivery + MessageRetentionPeriod
-      (config, else 345600 s): SQS deleted it (it was sent before its first delivery, R3.13);
+      (config, else 345600 s) and the queue has no redrive policy: SQS deleted it (it was
+      sent before its first delivery, R3.13);
     - ``in_queue``: otherwise; it is still being redelivered when the data ends;
-    - ``unknown``: the config has no queue attributes for the function's event source mapping.
+    - ``unknown``: the config has no queue attributes for the function's event source mapping;
+      or the data runs past the retention and the queue has a redrive policy: the message is
+      gone, but SQS may have moved it to the DLQ after receives the traces do not show
+      (throttled or unsampled) as well as deleted it, and the traces cannot tell which.
     """
     settings = queue_settings(side, functions).lazy()
     end = pl.lit(data_end, dtype=col.TIME)
@@ -285,6 +289,7 @@ def with_fates(
         pl.col(c.FIRST_START) + pl.duration(seconds=pl.col("retention_seconds")) <= end
     ).fill_null(False)
     known = pl.col("retention_seconds").is_not_null()
+    gone_either_way = expired & pl.col("max_receive_count").is_not_null()
     fate = (
         pl.when(~pl.col(c.POISON))
         .then(pl.lit(None, pl.String))
@@ -292,15 +297,34 @@ def with_fates(
         .then(pl.lit("unknown"))
         .when(reached)
         .then(pl.lit("dlq"))
+        .when(gone_either_way)
+        .then(pl.lit("unknown"))
         .when(expired)
         .then(pl.lit("retention_deleted"))
         .otherwise(pl.lit("in_queue"))
     )
-    reason = pl.when(pl.col(c.POISON) & ~known).then(
-        pl.format(
-            "no queue attributes for the event source mapping of {} in the config (supply "
-            "--config with the queue's get-queue-attributes)",
-            pl.col(c.FUNCTION),
+    reason = (
+        pl.when(~pl.col(c.POISON))
+        .then(pl.lit(None, pl.String))
+        .when(~known)
+        .then(
+            pl.format(
+                "no queue attributes for the event source mapping of {} in the config (supply "
+                "--config with the queue's get-queue-attributes)",
+                pl.col(c.FUNCTION),
+            )
+        )
+        .when(~reached & gone_either_way)
+        .then(
+            pl.format(
+                "the data runs past the queue's MessageRetentionPeriod ({} s) after its first "
+                "delivery and the message was seen received {} of maxReceiveCount {} times: "
+                "SQS either moved it to the DLQ after receives the traces do not show "
+                "(throttled or unsampled) or deleted it at the end of retention",
+                pl.col("retention_seconds"),
+                received,
+                pl.col("max_receive_count"),
+            )
         )
     )
     return (

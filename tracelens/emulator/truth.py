@@ -212,10 +212,15 @@ def _sqs_fate(m: dict[str, Any], queues: dict[str, QueueSpec], data_end: float) 
     # coming once a traced delivery carried that receive count. A move whose last receives
     # were throttled (no trace) cannot be seen, so the message stays in the queue as the data
     # shows it.
+    # Past the retention after its first traced delivery a message is gone either way; with a
+    # redrive policy the traces cannot tell a move after unseen receives from a deletion.
     queue = queues[m["queue"]]
     limit = queue.max_receive_count
     if m["outcome"] == "dead_lettered" and limit and max(m["receive_counts"]) >= limit:
         return "dlq"
+    first = min(d["start"] for d in m["delivery_log"])
+    if limit and data_end >= first + queue.retention_s:
+        return "unknown"
     if m["outcome"] == "expired" and data_end >= m["sent"] + queue.retention_s:
         return "retention_deleted"
     return "in_queue"
