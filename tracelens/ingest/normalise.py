@@ -97,11 +97,24 @@ def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bo
 
 
 def _worth_decoding(raw: bytes) -> bool:
-    """Whether undecoded nested subsegments hold record annotations or links.
+    """Whether undecoded nested subsegments hold annotations (record annotations, business
+    keys for filters) or links.
 
     A plain substring test is an order of magnitude faster than a regex alternation.
     """
-    return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw
+    return b'"annotations"' in raw or b'"links"' in raw
+
+
+def _annotation_pairs(annotations: dict[str, object], into: list[object]) -> None:
+    """Append ``[key, value]`` for each annotation whose value X-Ray can index (string,
+    number, boolean); other values are not annotations a filter can compare."""
+    for key, value in annotations.items():
+        if isinstance(value, str | bool | int | float):
+            into.append((key, value))
+
+
+def _encoded_annotations(pairs: list[object]) -> str | None:
+    return msgspec.json.encode(pairs).decode() if pairs else None
 
 
 def _text(value: object) -> str | None:
@@ -152,6 +165,7 @@ def _layout(schema: dict[str, pl.DataType], seconds: tuple[str, ...]) -> dict[st
 _ROW_LAYOUT = _layout(ROW_SCHEMA, (col.START, col.END))
 _LINK_LAYOUT = _layout(_LINK_ROW_SCHEMA, (col.DWELL_END,))
 _ROW_WIDTH = len(_ROW_LAYOUT)
+_ANNOTATIONS_AT = list(_ROW_LAYOUT).index(col.ANNOTATIONS)
 _ROW_CASTS = [pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()]
 _LINK_CASTS = [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
 
@@ -192,6 +206,8 @@ class FrameBuilder:
         # came after the one before it.
         self._last: tuple[int, int, int] | None = None
         self._ordered = True
+        # The annotations ([key, value] pairs) of the current document and its subsegments.
+        self._notes: list[object] = []
         # The fields every row of the current document repeats (see ``_owner``).
         self._owner: tuple[str | None, str | None, int, int, int, bool, bool] = (
             None, None, 0, 0, 0, False, False,
@@ -219,6 +235,7 @@ class FrameBuilder:
         aws = doc.aws
         http = doc.http
         response = http.response if http is not None else None
+        request = http.request if http is not None else None
         arn = doc.resource_arn
         if arn is None and aws is not None:
             arn = aws.function_arn
@@ -248,6 +265,9 @@ class FrameBuilder:
                 None,
                 None,
                 aws.operation if aws is not None else None,
+                request.url if request is not None else None,
+                request.method if request is not None else None,
+                None,  # annotations: filled in below, once the whole document is walked
                 True,
                 file,
                 pos,
@@ -257,20 +277,35 @@ class FrameBuilder:
             )
         )
         self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent)
+        top = len(self.rows) - _ROW_WIDTH + _ANNOTATIONS_AT
+        notes: list[object] = []
+        self._notes = notes
+        if doc.annotations:
+            _annotation_pairs(doc.annotations, notes)
         if kind == col.KIND_RECORD and doc.annotations:
             # An independently sent record subsegment: its annotations go on a sub row.
             self._sub(doc, doc.parent_id, kind)
         if doc.links:
             self._links(doc)
-        if not doc.subsegments:
-            return
+        if doc.subsegments:
+            self._children(doc, doc.subsegments, kind=kind, independent=independent)
+        if notes:
+            self.rows[top] = _encoded_annotations(notes)
+
+    def _children(
+        self, doc: Entity, children: list[Child], *, kind: str, independent: bool
+    ) -> None:
+        doc_id = doc.id
+        notes = self._notes
         allow_service = independent or kind == col.KIND_SERVICE
         allow_function = independent or kind == col.KIND_FUNCTION
         typed = allow_service or allow_function
         # Direct children first-hand (the common case needs no stack), each followed by its
         # own descendants, so rows come in the same depth-first order at any depth.
-        for child in doc.subsegments:
+        for child in children:
             annotations = child.annotations
+            if annotations:
+                _annotation_pairs(annotations, notes)
             if annotations and _has_record_key(annotations):
                 self._sub(child, doc_id, col.KIND_RECORD)
             elif typed:
@@ -294,6 +329,8 @@ class FrameBuilder:
             current, parent_id = pop()
             if current is not entity:
                 annotations = current.annotations
+                if annotations:
+                    _annotation_pairs(annotations, self._notes)
                 if annotations and _has_record_key(annotations):
                     self._sub(current, parent_id, col.KIND_RECORD)
                 if current.links:
@@ -346,6 +383,9 @@ class FrameBuilder:
                 receive_count,
                 shard_id,
                 sequence_number,
+                None,
+                None,
+                None,
                 None,
                 False,
                 file,

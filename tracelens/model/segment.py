@@ -35,9 +35,17 @@ class HttpResponse(msgspec.Struct, gc=False):
     status: Int64 | None = None
 
 
+class HttpRequest(msgspec.Struct, gc=False):
+    """``http.request``."""
+
+    url: str | None = None
+    method: str | None = None
+
+
 class Http(msgspec.Struct, gc=False):
     """``http``."""
 
+    request: HttpRequest | None = None
     response: HttpResponse | None = None
 
 
