@@ -134,12 +134,12 @@ def _per_trace(trace_ids: tuple[str, ...], results: AnalysisResults | None) -> d
         return {}
     wanted = pl.Series(list(trace_ids), dtype=pl.String)
     trace = pl.col(col.TRACE_ID).cast(pl.String)
-    requests = results.requests.filter(trace.is_in(wanted))
+    requests = results.requests.filter(trace.is_in(wanted.to_list()))
     # Outcomes: the async event, SQS message or stream batch each request belonged to, else
     # the request's own result (a sync or unclassified request).
     outcomes: list[tuple[str, str, str | None]] = []  # (trace, outcome, fate)
     covered: set[tuple[str, str]] = set()
-    events = results.events.filter(trace.is_in(wanted))
+    events = results.events.filter(trace.is_in(wanted.to_list()))
     for trace_id, request, outcome, fate in events.select(
         trace, c.REQUEST, c.OUTCOME, c.FATE
     ).iter_rows():
@@ -149,7 +149,7 @@ def _per_trace(trace_ids: tuple[str, ...], results: AnalysisResults | None) -> d
         exploded = (
             frame.select(c.OUTCOME, c.FATE, pl.col(c.TRACE_IDS).alias(col.TRACE_ID))
             .explode(col.TRACE_ID)
-            .filter(trace.is_in(wanted))
+            .filter(trace.is_in(wanted.to_list()))
             .unique(maintain_order=True)
         )
         for outcome, fate, trace_id in exploded.select(c.OUTCOME, c.FATE, trace).iter_rows():

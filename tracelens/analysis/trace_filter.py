@@ -2,8 +2,8 @@
 
 Each trace is one X-Ray trace id. Simple keywords describe the trace's root segment (the
 top-level segment without a parent; the earliest if there are several), as in X-Ray:
-``ok``/``error``/``fault``/``throttle`` its flags (``ok``: none of them set and the HTTP status,
-if any, 2xx), ``responsetime`` its end - start in seconds, ``http.*`` its HTTP request and
+``ok``/``error``/``fault``/``throttle`` its flags (``ok``: complete, none of them set, and the
+HTTP status, if any, 2xx), ``responsetime`` its end - start in seconds, ``http.*`` its HTTP request and
 response. ``duration`` is the last end - the first start over every entity of the trace
 (unknown while any is in progress), ``partial`` whether any entity is in progress.
 ``annotation.KEY`` matches when some entity of the trace has that annotation with a value of
@@ -12,8 +12,9 @@ the compared type that satisfies the comparison. ``service(...)`` matches when s
 satisfies the ``{ }`` part. ``rootcause.F.exception.name|message`` compares the exceptions
 recorded on entities whose flag F is set (``Type: message`` split at the first ``": "``).
 
-An unknown value (no root segment, no HTTP status, a missing annotation) never matches, and
-``!`` of an unknown value does not match either. Everything is polars over one partition's
+A comparison with an unknown value (no root segment, no HTTP status yet, a missing
+annotation, the duration of a trace in progress) does not match, and ``!`` matches exactly the
+traces its operand does not (so ``!ok`` includes traces still in progress). Everything is polars over one partition's
 frames, so memory holds one partition.
 """
 
@@ -134,6 +135,7 @@ class _Facts:
             pl.col(col.NAME).cast(pl.String),
             pl.col(col.ORIGIN).cast(pl.String),
             pl.col(col.START),
+            pl.col(col.IN_PROGRESS),
             pl.col(col.ERROR),
             pl.col(col.FAULT),
             pl.col(col.THROTTLE),
@@ -186,7 +188,7 @@ def matching_trace_ids(frames: TraceFrames | pl.DataFrame, expr: Expr) -> list[s
 def keep_traces(frames: TraceFrames, trace_ids: list[str]) -> TraceFrames:
     """``frames`` with only the entities and links of ``trace_ids``."""
     wanted = pl.Series(trace_ids, dtype=pl.String)
-    keep = pl.col(col.TRACE_ID).cast(pl.String).is_in(wanted)
+    keep = pl.col(col.TRACE_ID).cast(pl.String).is_in(wanted.to_list())
     return TraceFrames(
         entities=frames.entities.filter(keep), links=frames.links.filter(keep), stats=frames.stats
     )
@@ -210,26 +212,28 @@ def _trace_mask(expr: Expr, facts: _Facts) -> pl.Series:
             condition = condition & (pl.col(col.ORIGIN) == expr.type)
         if expr.where is not None:
             condition = condition & _segment_condition(expr.where)
-        return ids.is_in(segments.filter(condition.fill_null(value=False)).get_column(col.TRACE_ID))
+        return ids.is_in(
+            segments.filter(condition.fill_null(value=False)).get_column(col.TRACE_ID).to_list()
+        )
     field = expr.field
     if isinstance(field, Annotation):
         notes = facts.annotations.filter(pl.col(_KEY) == field.key)
         if expr.op is not None and expr.value is not None:
             notes = notes.filter(_annotation_condition(expr.op, expr.value).fill_null(value=False))
-        return ids.is_in(notes.get_column(col.TRACE_ID))
+        return ids.is_in(notes.get_column(col.TRACE_ID).to_list())
     if isinstance(field, RootCause):
         assert expr.op is not None
         assert expr.value is not None
-        column = _EXC_NAME if field.part == "name" else _EXC_MESSAGE
-        condition = pl.col(field.flag) & _compare(pl.col(column), expr.op, expr.value)
+        exception = _EXC_NAME if field.part == "name" else _EXC_MESSAGE
+        condition = pl.col(field.flag) & _compare(pl.col(exception), expr.op, expr.value)
         causes = facts.causes.filter(condition.fill_null(value=False))
-        return ids.is_in(causes.get_column(col.TRACE_ID))
+        return ids.is_in(causes.get_column(col.TRACE_ID).to_list())
     if field.name in ("duration", "partial"):
         column = pl.col(field.name)
         condition = column if expr.op is None else _compare(column, expr.op, expr.value)
         return facts.traces.select(condition.fill_null(value=False)).to_series()
     matched = facts.roots.filter(_segment_condition(expr).fill_null(value=False))
-    return ids.is_in(matched.get_column(col.TRACE_ID))
+    return ids.is_in(matched.get_column(col.TRACE_ID).to_list())
 
 
 def _segment_condition(expr: Expr) -> pl.Expr:
@@ -251,7 +255,8 @@ def _segment_column(name: str) -> pl.Expr:
     status = pl.col(col.HTTP_STATUS)
     if name == "ok":
         return (
-            ~pl.col(col.ERROR)
+            ~pl.col(col.IN_PROGRESS)
+            & ~pl.col(col.ERROR)
             & ~pl.col(col.FAULT)
             & ~pl.col(col.THROTTLE)
             & (status.is_null() | ((status >= 200) & (status < 300)))
@@ -306,5 +311,5 @@ def filter_partition(
     from tracelens.analysis.filter_expr import parse
 
     wanted = pl.Series(matching_trace_ids(entities, parse(expression)), dtype=pl.String)
-    keep = pl.col(col.TRACE_ID).cast(pl.String).is_in(wanted)
+    keep = pl.col(col.TRACE_ID).cast(pl.String).is_in(wanted.to_list())
     return entities.filter(keep), links.filter(keep)

@@ -49,31 +49,54 @@ def _start(row: FoundTrace) -> str | None:
     return None if row.start is None else row.start.isoformat().replace("+00:00", "Z")
 
 
+#: Below this width the table becomes one block of "key: value" lines per trace.
+TABLE_WIDTH = 130
+
+
+def _when(row: FoundTrace) -> str:
+    return "unknown" if row.start is None else row.start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _took(row: FoundTrace) -> str:
+    return "in progress" if row.duration_s is None else duration(row.duration_s * 1000)
+
+
 def render_found_text(
     rows: Sequence[FoundTrace], *, matched: int, searched: int, console: Console
 ) -> None:
-    """The matching traces as a table, then the summary line."""
-    if rows:
+    """The matching traces (a table, or blocks on a narrow console), then the summary line.
+    Trace ids are never cut; names from the traces are printed as text, never as markup."""
+    if rows and console.width >= TABLE_WIDTH:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        # Ids are never cut: the other columns give way.
-        table.add_column("trace", no_wrap=True, min_width=max(len(r.trace_id) for r in rows))
-        table.add_column("start", overflow="fold")
-        table.add_column("duration", justify="right")
+        table.add_column("trace", no_wrap=True)
+        table.add_column("start (UTC)", no_wrap=True)
+        table.add_column("duration", justify="right", no_wrap=True)
         table.add_column("requests", justify="right")
-        table.add_column("functions", overflow="fold")
-        table.add_column("outcomes", overflow="fold")
-        table.add_column("fates", overflow="fold")
+        table.add_column("functions")
+        table.add_column("outcomes")
+        table.add_column("fates")
         for row in rows:
             table.add_row(
                 Text(row.trace_id),
-                _start(row) or "unknown",
-                "in progress" if row.duration_s is None else duration(row.duration_s * 1000),
+                _when(row),
+                _took(row),
                 str(row.requests),
                 Text("\n".join(row.functions) or "-"),
                 Text("\n".join(row.outcomes) or "-"),
                 Text("\n".join(row.fates) or "-"),
             )
         console.print(table)
+    else:
+        for row in rows:
+            console.print(Text(row.trace_id, style="bold"), soft_wrap=True)
+            lines = (
+                f"start: {_when(row)} UTC · duration: {_took(row)} · requests: {row.requests}",
+                f"functions: {', '.join(row.functions) or '-'}",
+                f"outcomes: {', '.join(row.outcomes) or '-'}",
+                f"fates: {', '.join(row.fates) or '-'}",
+            )
+            for line in lines:
+                console.print(Text("  " + line))
     console.print(escape(summary_line(matched, searched, len(rows))))
 
 
