@@ -2,20 +2,21 @@
 
 Each trace is one X-Ray trace id. Simple keywords describe the trace's root segment (the
 top-level segment without a parent; the earliest if there are several), as in X-Ray:
-``ok``/``error``/``fault``/``throttle`` its flags (``ok``: complete, none of them set, and the
-HTTP status, if any, 2xx), ``responsetime`` its end - start in seconds, ``http.*`` its HTTP request and
-response. ``duration`` is the last end - the first start over every entity of the trace
-(unknown while any is in progress), ``partial`` whether any entity is in progress.
-``annotation.KEY`` matches when some entity of the trace has that annotation with a value of
-the compared type that satisfies the comparison. ``service(...)`` matches when some segment
-(including the segments X-Ray infers for downstream calls) has that name and origin and
-satisfies the ``{ }`` part. ``rootcause.F.exception.name|message`` compares the exceptions
-recorded on entities whose flag F is set (``Type: message`` split at the first ``": "``).
+``ok``/``error``/``fault``/``throttle`` its flags (``ok``: complete, none of them set, and
+the HTTP status, if any, 2xx), ``responsetime`` its end - start in seconds, ``http.*`` its
+HTTP request and response. ``duration`` is the last end - the first start over every entity
+of the trace (unknown while any is in progress), ``partial`` whether any entity is in
+progress. ``annotation.KEY`` matches when some entity of the trace has that annotation with a
+value of the compared type that satisfies the comparison. ``service(...)`` matches when some
+segment (including the segments X-Ray infers for downstream calls) has that name and origin
+and satisfies the ``{ }`` part. ``rootcause.F.exception.name|message`` compares the
+exceptions recorded on entities whose flag F is set (``Type: message`` split at the first
+``": "``).
 
 A comparison with an unknown value (no root segment, no HTTP status yet, a missing
-annotation, the duration of a trace in progress) does not match, and ``!`` matches exactly the
-traces its operand does not (so ``!ok`` includes traces still in progress). Everything is polars over one partition's
-frames, so memory holds one partition.
+annotation, the duration of a trace in progress) does not match, and ``!`` matches exactly
+the traces its operand does not (so ``!ok`` includes traces still in progress). Everything
+is polars over one partition's frames, so memory holds one partition.
 """
 
 from __future__ import annotations
