@@ -210,3 +210,23 @@ def test_dashboard_filter(tmp_path: Path) -> None:
     assert out.stat().st_size > 0
     nothing = run_cli("dashboard", SQS_BUNDLE, "-o", out, "--filter", "throttle")
     one_line_error(nothing, "no trace matches")
+
+
+def test_explain_by_annotation() -> None:
+    result = run_cli("explain", "annotation.order_id=o-1002", TRACES)
+    assert result.exit_code == 0, result.output
+    assert f"Story of trace {_id(2)}" in result.stdout
+    assert "ValueError: amount must be positive" in result.stdout
+    number = run_cli("explain", "annotation.amount=250", TRACES)
+    assert f"Story of trace {_id(1)}" in number.stdout
+    quoted = run_cli("explain", 'annotation.amount="250"', TRACES)  # text: no such value
+    one_line_error(quoted, "has that annotation value")
+
+
+def test_explain_by_annotation_in_several_traces() -> None:
+    result = run_cli("explain", "annotation.event_source=aws:sqs", SQS_BUNDLE)
+    line = one_line_error(result, "'annotation.event_source=aws:sqs' is in ", " traces: 1-")
+    assert "tracelens find" in line
+    one_line_error(
+        run_cli("explain", "annotation.nope=x", TRACES), "nothing found for 'annotation.nope=x'"
+    )

@@ -405,12 +405,14 @@ def explain(
 ) -> None:
     """Tell the story of one request id, SQS message id or trace id, in time order.
 
-    KEY may be given in any case, or as a unique prefix of at least 8 characters.
+    KEY may be given in any case, or as a unique prefix of at least 8 characters; or as
+    annotation.NAME=VALUE, the one trace with that annotation value (a business key).
 
     \b
     Example:
         tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
         tracelens explain b5050d2e sample_traces/async_retry_storm -o story.md
+        tracelens explain annotation.order_id=o-1042 traces/
     """
     explain_command.run(key, paths, fmt=fmt, output=output, config=config, dlq=dlq, engine=engine)
 
