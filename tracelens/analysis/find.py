@@ -16,8 +16,7 @@ import polars as pl
 
 from tracelens.analysis import columns as c
 from tracelens.analysis.filter_expr import Expr, annotation_keys
-from tracelens.analysis.trace_filter import annotation_keys as keys_in
-from tracelens.analysis.trace_filter import matching_trace_ids
+from tracelens.analysis.trace_filter import match_and_keys
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
@@ -62,9 +61,8 @@ def match_partitions(partitions: Callable[[], Iterable[TraceFrames]], expr: Expr
     for frames in partitions():
         entities = frames.entities
         traces += entities.get_column(col.TRACE_ID).n_unique() if entities.height else 0
-        if wanted - seen:
-            seen |= keys_in(entities) & wanted
-        found = matching_trace_ids(entities, expr)
+        found, keys = match_and_keys(entities, expr)
+        seen |= keys & wanted
         if not found:
             continue
         ids.extend(found)

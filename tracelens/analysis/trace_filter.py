@@ -91,11 +91,6 @@ def annotations_long(entities: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def annotation_keys(entities: pl.DataFrame) -> set[str]:
-    """Every annotation key in ``entities``."""
-    return set(annotations_long(entities).get_column(_KEY).unique().to_list())
-
-
 @dataclass(frozen=True)
 class _Facts:
     """The frames an expression is evaluated on, derived once per partition."""
@@ -186,13 +181,12 @@ def matching_trace_ids(frames: TraceFrames | pl.DataFrame, expr: Expr) -> list[s
     return facts.traces.get_column(col.TRACE_ID).filter(mask).to_list()
 
 
-def keep_traces(frames: TraceFrames, trace_ids: list[str]) -> TraceFrames:
-    """``frames`` with only the entities and links of ``trace_ids``."""
-    wanted = pl.Series(trace_ids, dtype=pl.String)
-    keep = pl.col(col.TRACE_ID).cast(pl.String).is_in(wanted.to_list())
-    return TraceFrames(
-        entities=frames.entities.filter(keep), links=frames.links.filter(keep), stats=frames.stats
-    )
+def match_and_keys(entities: pl.DataFrame, expr: Expr) -> tuple[list[str], set[str]]:
+    """The matching trace ids (sorted), and every annotation key of the partition (the
+    annotations are decoded once for both)."""
+    facts = _Facts(entities)
+    ids = facts.traces.get_column(col.TRACE_ID).filter(_trace_mask(expr, facts)).to_list()
+    return ids, set(facts.annotations.get_column(_KEY).unique().to_list())
 
 
 def _trace_mask(expr: Expr, facts: _Facts) -> pl.Series:
