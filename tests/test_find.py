@@ -230,3 +230,12 @@ def test_explain_by_annotation_in_several_traces() -> None:
     one_line_error(
         run_cli("explain", "annotation.nope=x", TRACES), "nothing found for 'annotation.nope=x'"
     )
+
+
+def test_analyze_filter_same_for_any_number_of_partitions() -> None:
+    args = ("analyze", SQS_BUNDLE, "--format", "json", "--filter", "annotation.receive_count > 1")
+    one = run_cli(*args, "--partitions", "1")
+    several = run_cli(*args, "--partitions", "3")
+    assert one.exit_code == several.exit_code == 0
+    assert one.stdout == several.stdout
+    assert json.loads(one.stdout)["input"]["traces"] == 29
