@@ -60,7 +60,7 @@ ANNOTATIONS_SCHEMA = pl.Schema(
         _FLAG: pl.Boolean(),
     }
 )
-_PAIRS = msgspec.json.Decoder(list[tuple[str, str | bool | int | float]])
+_NOTES = msgspec.json.Decoder(list[dict[str, object]])
 
 
 def annotations_long(entities: pl.DataFrame) -> pl.DataFrame:
@@ -75,7 +75,9 @@ def annotations_long(entities: pl.DataFrame) -> pl.DataFrame:
     numbers: list[float | None] = []
     flags: list[bool | None] = []
     for trace_id, encoded in noted.iter_rows():
-        for key, value in _PAIRS.decode(encoded):
+        for key, value in (pair for note in _NOTES.decode(encoded) for pair in note.items()):
+            if not isinstance(value, str | bool | int | float):
+                continue  # an object or list: not an annotation X-Ray indexes
             traces.append(trace_id)
             keys.append(key)
             texts.append(value if isinstance(value, str) else None)

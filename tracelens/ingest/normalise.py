@@ -15,7 +15,7 @@ import msgspec
 import polars as pl
 
 from tracelens.model import schema as col
-from tracelens.model.segment import CHILDREN_DECODER, Cause, Child, Entity
+from tracelens.model.segment import CHILDREN_DECODER, NOTES_DECODER, Cause, Child, Entity
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 
@@ -105,16 +105,32 @@ def _worth_decoding(raw: bytes) -> bool:
     return b'"annotations"' in raw or b'"links"' in raw
 
 
-def _annotation_pairs(annotations: dict[str, object], into: list[object]) -> None:
-    """Append ``[key, value]`` for each annotation whose value X-Ray can index (string,
-    number, boolean); other values are not annotations a filter can compare."""
-    for key, value in annotations.items():
-        if isinstance(value, str | bool | int | float):
-            into.append((key, value))
+def _has_rows(raw: bytes) -> bool:
+    """Whether undecoded subsegments may hold record subsegments or links (rows of their
+    own), beyond annotations."""
+    return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw
 
 
-def _encoded_annotations(pairs: list[object]) -> str | None:
-    return msgspec.json.encode(pairs).decode() if pairs else None
+def _collect_annotations(raw: bytes, into: list[dict[str, object]]) -> None:
+    """Append the annotations of the subsegments in ``raw`` and below them (iteratively)."""
+    stack = [raw]
+    while stack:
+        try:
+            children = NOTES_DECODER.decode(stack.pop())
+        except (msgspec.DecodeError, RecursionError):
+            continue  # the document is valid; only these deep parts are unusable
+        for child in children:
+            if child.annotations:
+                into.append(child.annotations)
+            deeper = child.subsegments
+            if deeper and b'"annotations"' in bytes(deeper):
+                stack.append(bytes(deeper))
+
+
+def _encoded_annotations(notes: list[dict[str, object]]) -> str | None:
+    """The JSON text of a document's annotation objects (values of any type: readers keep
+    the strings, numbers and booleans X-Ray can index), or None."""
+    return msgspec.json.encode(notes).decode() if notes else None
 
 
 def _text(value: object) -> str | None:
@@ -206,8 +222,8 @@ class FrameBuilder:
         # came after the one before it.
         self._last: tuple[int, int, int] | None = None
         self._ordered = True
-        # The annotations ([key, value] pairs) of the current document and its subsegments.
-        self._notes: list[object] = []
+        # The annotation objects of the current document and its subsegments, in order.
+        self._notes: list[dict[str, object]] = []
         # The fields every row of the current document repeats (see ``_owner``).
         self._owner: tuple[str | None, str | None, int, int, int, bool, bool] = (
             None, None, 0, 0, 0, False, False,
@@ -278,10 +294,10 @@ class FrameBuilder:
         )
         self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent)
         top = len(self.rows) - _ROW_WIDTH + _ANNOTATIONS_AT
-        notes: list[object] = []
+        notes: list[dict[str, object]] = []
         self._notes = notes
         if doc.annotations:
-            _annotation_pairs(doc.annotations, notes)
+            notes.append(doc.annotations)
         if kind == col.KIND_RECORD and doc.annotations:
             # An independently sent record subsegment: its annotations go on a sub row.
             self._sub(doc, doc.parent_id, kind)
@@ -305,7 +321,7 @@ class FrameBuilder:
         for child in children:
             annotations = child.annotations
             if annotations:
-                _annotation_pairs(annotations, notes)
+                notes.append(annotations)
             if annotations and _has_record_key(annotations):
                 self._sub(child, doc_id, col.KIND_RECORD)
             elif typed:
@@ -330,13 +346,21 @@ class FrameBuilder:
             if current is not entity:
                 annotations = current.annotations
                 if annotations:
-                    _annotation_pairs(annotations, self._notes)
+                    self._notes.append(annotations)
                 if annotations and _has_record_key(annotations):
                     self._sub(current, parent_id, col.KIND_RECORD)
                 if current.links:
                     self._links(current)
             raw = current.subsegments
-            if not raw or not _worth_decoding(bytes(raw)):
+            if not raw:
+                continue
+            data = bytes(raw)
+            if not _worth_decoding(data):
+                continue
+            if not _has_rows(data):
+                # Annotations only (the common case: a handler subsegment's business keys):
+                # a decoder that reads nothing else.
+                _collect_annotations(data, self._notes)
                 continue
             try:
                 children = CHILDREN_DECODER.decode(raw)

@@ -39,8 +39,9 @@ OPERATION = "operation"  # aws.operation of a top-level document (e.g. an inferr
 HTTP_URL = "http_url"  # http.request.url of a top-level document
 HTTP_METHOD = "http_method"  # http.request.method of a top-level document
 # The annotations of a top-level document and of all its subsegments (any depth), as the JSON
-# text of a list of [key, value] pairs in document order (value: string, number or boolean);
-# null when there are none, and on subsegment rows. Read by ``tracelens.analysis.trace_filter``.
+# text of a list of their ``annotations`` objects in document order (only string, number and
+# boolean values are annotations a filter compares); null when there are none, and on
+# subsegment rows. Read by ``tracelens.analysis.trace_filter``.
 ANNOTATIONS = "annotations"
 
 KIND_SERVICE = "service"  # non-inferred AWS::Lambda segment: one Lambda request
