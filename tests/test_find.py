@@ -141,6 +141,7 @@ def test_find_json_rows() -> None:
     assert isinstance(rows, list)
     assert [r["trace_id"] for r in rows] == [_id(1), _id(2)]
     assert rows[0]["functions"] == ["orders-fn"]
+    assert rows[0]["request_ids"] == ["r-0001"]
     assert rows[0]["outcomes"] == ["request succeeded"]
     assert rows[1]["outcomes"] == ["request failed"]
     assert rows[0]["duration_ms"] == 300.0

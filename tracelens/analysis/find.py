@@ -45,6 +45,7 @@ class FoundTrace:
     start: datetime | None
     duration_s: float | None  # None: some entity still in progress
     requests: int  # Lambda requests (service segments) in the trace
+    request_ids: tuple[str, ...]  # their request ids, sorted
     functions: tuple[str, ...]  # sorted
     outcomes: tuple[str, ...]  # "outcome ×N", sorted by outcome
     fates: tuple[str, ...]  # "fate ×N", sorted by fate
@@ -96,6 +97,7 @@ def found_traces(matches: Matches, results: AnalysisResults | None) -> list[Foun
             start=matches.starts.get(trace_id),
             duration_s=matches.durations.get(trace_id),
             requests=summary.requests,
+            request_ids=summary.request_ids,
             functions=summary.functions,
             outcomes=summary.outcomes,
             fates=summary.fates,
@@ -112,6 +114,7 @@ _EPOCH = datetime.fromtimestamp(0).astimezone()
 @dataclass(frozen=True, slots=True)
 class _Summary:
     requests: int = 0
+    request_ids: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
     fates: tuple[str, ...] = ()
@@ -183,6 +186,7 @@ def _per_trace(trace_ids: tuple[str, ...], results: AnalysisResults | None) -> d
                 mine.append((f"request {state}", None))
         out[trace_id] = _Summary(
             requests=len(rows),
+            request_ids=tuple(sorted(r[4] for r in rows)),
             functions=tuple(sorted({r[0] for r in rows})),
             outcomes=_counted([o for o, _ in mine]),
             fates=_counted([f for _, f in mine if f is not None]),
