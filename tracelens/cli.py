@@ -24,6 +24,7 @@ from tracelens.commands import convert as convert_command
 from tracelens.commands import dashboard as dashboard_command
 from tracelens.commands import emulate as emulate_command
 from tracelens.commands import explain as explain_command
+from tracelens.commands import find as find_command
 from tracelens.commands.fetch import WITH_CONFIG_HELP, WITH_DLQ_HELP
 from tracelens.commands.report_io import engine_options
 from tracelens.errors import SourceUnavailable, TracelensError
@@ -303,6 +304,15 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     return apply
 
 
+#: ``--filter`` of analyze and dashboard.
+_filter_option = click.option(
+    "--filter",
+    "trace_filter",
+    metavar="EXPR",
+    help="Only the traces this X-Ray filter expression matches (see 'tracelens find').",
+)
+
+
 @main.command()
 @_paths_argument
 @_format_option(
@@ -324,6 +334,7 @@ def _report_inputs(functions_help: str) -> Callable[[Any], Any]:
     help="Also write every async event, SQS message and stream batch that did not end well "
     "(the ids to replay) to FILE: CSV if it ends in .csv, JSON if .json.",
 )
+@_filter_option
 @_quiet_option
 @_engine_options
 def analyze(
@@ -337,6 +348,7 @@ def analyze(
     until: datetime | None,
     fail_on: str | None,
     affected: Path | None,
+    trace_filter: str | None,
     quiet: bool,
     engine: EngineOptions,
 ) -> None:
@@ -351,6 +363,7 @@ def analyze(
         tracelens analyze traces/ --config config.json --dlq dlq.json -o report.json
         tracelens analyze 'exports/*.json.gz' --since 2026-11-28T01:00:00Z --fail-on critical
         tracelens analyze sample_traces/async_retry_storm --affected replay.csv
+        tracelens analyze traces/ --filter 'annotation.tenant = "acme" AND fault'
     """
     crossed = analyze_command.run(
         paths,
@@ -365,6 +378,7 @@ def analyze(
         engine=engine,
         affected=affected,
         progress=_progress(quiet),
+        trace_filter=trace_filter,
     )
     if crossed:
         raise click.exceptions.Exit(EXIT_THRESHOLD)
@@ -391,14 +405,61 @@ def explain(
 ) -> None:
     """Tell the story of one request id, SQS message id or trace id, in time order.
 
-    KEY may be given in any case, or as a unique prefix of at least 8 characters.
+    KEY may be given in any case, or as a unique prefix of at least 8 characters; or as
+    annotation.NAME=VALUE, the one trace with that annotation value (a business key).
 
     \b
     Example:
         tracelens explain b5050d2e-0666-41d5-be3e-2b1a04306e75 sample_traces/async_retry_storm
         tracelens explain b5050d2e sample_traces/async_retry_storm -o story.md
+        tracelens explain annotation.order_id=o-1042 traces/
     """
     explain_command.run(key, paths, fmt=fmt, output=output, config=config, dlq=dlq, engine=engine)
+
+
+@main.command()
+@click.argument("expression", metavar="EXPR")
+@_paths_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(find_command.FORMATS)),
+    default="text",
+    show_default=True,
+    help="A table, JSON (tracelens.find/1) or CSV.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Show only the first N matching traces by start time.",
+)
+@_with_side_options
+@_engine_options
+def find(
+    expression: str,
+    paths: tuple[str, ...],
+    fmt: str,
+    limit: int | None,
+    config: tuple[Path, ...],
+    dlq: tuple[str, ...],
+    engine: EngineOptions,
+) -> None:
+    """Find the traces an X-Ray filter expression matches, with their requests, outcomes
+    and fates.
+
+    EXPR is AWS X-Ray's filter expression language (the subset the README lists):
+    annotation.KEY comparisons, service("name"), id(name: "x", type: "T"), error, fault,
+    throttle, ok, partial, responsetime, duration, http.status, http.url, http.method,
+    rootcause.fault.exception.name, AND, OR, ! and parentheses.
+
+    \b
+    Example:
+        tracelens find 'annotation.order_id = "o-1042"' traces/
+        tracelens find 'service("orders-worker") { fault } AND duration > 2' traces/ --limit 20
+        tracelens find 'annotation.tenant BEGINSWITH "acme"' traces/ --format csv > hits.csv
+    """
+    find_command.run(expression, paths, fmt=fmt, limit=limit, config=config, dlq=dlq, engine=engine)
 
 
 @main.command()
@@ -416,6 +477,7 @@ def explain(
     help="A built-in dashboard (incident, async, queues, streams) or a TOML spec file.",
 )
 @_report_inputs("Only these functions, in every panel. Repeatable.")
+@_filter_option
 @_quiet_option
 @_engine_options
 def dashboard(
@@ -425,6 +487,7 @@ def dashboard(
     config: tuple[Path, ...],
     dlq: tuple[str, ...],
     functions: tuple[str, ...],
+    trace_filter: str | None,
     quiet: bool,
     engine: EngineOptions,
 ) -> None:
@@ -444,6 +507,7 @@ def dashboard(
         functions=functions,
         engine=engine,
         progress=_progress(quiet),
+        trace_filter=trace_filter,
     )
 
 

@@ -10,6 +10,8 @@
   x DashboardSpecError       a dashboard spec file is invalid
   x SelectionError           a function, time window or explain key selects nothing (or is
                              ambiguous) in the traces
+  x FilterSyntaxError        a filter expression (find, --filter) does not parse (names the
+                             column)
 """
 
 from __future__ import annotations
@@ -51,9 +53,19 @@ class SelectionError(TracelensError):
     """A function name, time window or explain key selects nothing, or more than one thing."""
 
 
+class FilterSyntaxError(TracelensError):
+    """A filter expression does not parse; ``column`` is the 1-based column of the problem."""
+
+    def __init__(self, message: str, *, column: int) -> None:
+        super().__init__(f"filter expression, column {column}: {message}")
+        self.column = column
+        self.reason = message
+
+
 __all__ = [
     "DashboardSpecError",
     "EmulatorError",
+    "FilterSyntaxError",
     "IngestError",
     "NoUsableInput",
     "SchemaError",

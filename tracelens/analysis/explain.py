@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -183,10 +185,18 @@ def explain_partitions(
     data, once to collect those traces (and the traces their SQS links reach); only they
     are analysed together, so memory holds one partition and the story's traces.
 
+    ``key`` may also be ``annotation.KEY=VALUE``: the one trace with that annotation value
+    (VALUE in quotes is text; else it matches as text, and as a number or boolean when it
+    reads as one), told as that trace's story.
+
     Raises:
-        SelectionError: ``key`` is a prefix of several ids.
+        SelectionError: ``key`` is a prefix of several ids, or an annotation value is in
+            several traces.
     """
     wanted = key.strip()
+    by_annotation = _ANNOTATION_KEY.fullmatch(wanted)
+    if by_annotation is not None:
+        return _explain_annotation(partitions, side, wanted, *by_annotation.groups())
     found: list[pl.DataFrame] = []
     links: list[pl.DataFrame] = []
     ends: list[datetime] = []
@@ -218,6 +228,52 @@ def explain_partitions(
     results = analyse(subset, side, data_end=max(ends) if ends else None)
     story = _story(results, side, resolved, subset.entities)
     return Explained(replace(story, query=query), traces)
+
+
+_ANNOTATION_KEY = re.compile(r"annotation\.([A-Za-z0-9_]+)\s*=\s*(.*)", re.DOTALL)
+
+
+def _explain_annotation(
+    partitions: Callable[[], Iterator[TraceFrames]],
+    side: SideInputs,
+    key: str,
+    name: str,
+    text: str,
+) -> Explained:
+    """The story of the one trace where annotation ``name`` has the value ``text``."""
+    from tracelens.analysis.filter_expr import Annotation, Compare, Expr, Or
+    from tracelens.analysis.trace_filter import matching_trace_ids
+
+    values: list[str | float | bool] = []
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        values.append(text[1:-1])
+    else:
+        values.append(text)
+        if text.lower() in ("true", "false"):
+            values.append(text.lower() == "true")
+        else:
+            with contextlib.suppress(ValueError):
+                values.append(float(text))
+    expr: Expr = Compare(Annotation(name), "=", values[0])
+    for value in values[1:]:
+        expr = Or(expr, Compare(Annotation(name), "=", value))
+    matched: list[str] = []
+    traces = 0
+    for frames in partitions():
+        traces += frames.traces
+        matched.extend(matching_trace_ids(frames, expr))
+    matched.sort()
+    if len(matched) > 1:
+        shown = ", ".join(matched[:_CANDIDATES])
+        more = f" and {len(matched) - _CANDIDATES} more" if len(matched) > _CANDIDATES else ""
+        raise SelectionError(
+            f"{key!r} is in {len(matched)} traces: {shown}{more}; explain one trace id, or "
+            f"list them with: tracelens find 'annotation.{name} = ...'"
+        )
+    if not matched:
+        return Explained(Story(key=key, found=False, subject=""), traces)
+    explained = explain_partitions(partitions, side, matched[0])
+    return Explained(replace(explained.story, query=key), explained.traces)
 
 
 def _story_traces(candidates: pl.DataFrame, links: pl.DataFrame, key: str) -> list[str]:

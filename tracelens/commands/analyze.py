@@ -41,6 +41,7 @@ def run(
     engine: EngineOptions | None = None,
     affected: Path | None = None,
     progress: Progress | None = None,
+    trace_filter: str | None = None,
 ) -> bool:
     """Write the report (in ``fmt``, else the format ``output``'s extension names); with
     ``fail_on``, name the findings that cross it on stderr.
@@ -63,6 +64,7 @@ def run(
             until=until,
             engine=engine,
             progress=shown,
+            trace_filter=trace_filter,
         )
         if output is not None:
             with shown.stage("writing") as writing:

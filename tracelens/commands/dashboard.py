@@ -28,6 +28,7 @@ def run(
     functions: Sequence[str],
     engine: EngineOptions | None = None,
     progress: Progress | None = None,
+    trace_filter: str | None = None,
 ) -> None:
     """Write the ``dashboard_name`` dashboard of the traces to ``output``.
 
@@ -37,7 +38,13 @@ def run(
     spec = tracelens.load_dashboard_spec(dashboard_name)  # a bad spec fails before any work
     with progress or Progress(None) as shown:
         report = build_report(
-            paths, config, dlq, functions=functions, engine=engine, progress=shown
+            paths,
+            config,
+            dlq,
+            functions=functions,
+            engine=engine,
+            progress=shown,
+            trace_filter=trace_filter,
         )
         with shown.stage("writing") as writing:
             page = tracelens.render_html(report, spec=spec)

@@ -46,6 +46,11 @@ def run(
         side = side_inputs(paths, config, dlq)
         explained = explain_partitions(work.partition_frames, side, key)
     story = explained.story
+    if not story.found and key.strip().startswith("annotation."):
+        raise TracelensError(
+            f"nothing found for {key!r}: no document of the {explained.traces:,} traces in "
+            f"{', '.join(paths)} has that annotation value"
+        )
     if not story.found:
         raise TracelensError(
             f"nothing found for {key!r}: searched the {SEARCHED} of {explained.traces:,} traces "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING
 
 import click
 
 import tracelens
 from tracelens.commands.progress import Progress, is_terminal, read_summary
-from tracelens.errors import TracelensError
+from tracelens.errors import SelectionError, TracelensError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from tracelens.analysis.pipeline import AnalysisResults
     from tracelens.engine.run import EngineOptions
     from tracelens.model.side import SideInputs
     from tracelens.report.models import Report
@@ -29,6 +31,19 @@ def side_inputs(paths: Sequence[str], config: Sequence[Path], dlq: Sequence[str]
     """The side inputs of PATH... (bundles: directories or ``s3://`` prefixes), ``--config``
     and ``--dlq``."""
     return tracelens.read_side_inputs(list(paths), config=config, dlq=list(dlq))
+
+
+def _filtered(results: AnalysisResults, trace_filter: str) -> AnalysisResults:
+    """``results`` of a ``--filter`` run, with a note naming the filter; nothing matched is
+    an error (there is nothing to analyse)."""
+    if results.traces == 0:
+        raise SelectionError(
+            f"--filter {trace_filter!r}: no trace matches (nothing to analyse); "
+            "try 'tracelens find' with the same expression"
+        )
+    noun = "trace matches" if results.traces == 1 else "traces match"
+    note = f"Only the traces that --filter {trace_filter!r} matches: {results.traces:,} {noun}."
+    return replace(results, side_notes=(*results.side_notes, note))
 
 
 def engine_options(
@@ -61,11 +76,21 @@ def build_report(
     until: datetime | None = None,
     engine: EngineOptions | None = None,
     progress: Progress | None = None,
+    trace_filter: str | None = None,
 ) -> Report:
-    """Read the traces and side inputs, analyse them and build the Report (each a stage of
-    ``progress``)."""
+    """Read the traces and side inputs, analyse them (only the traces ``trace_filter``
+    matches, when given) and build the Report (each a stage of ``progress``).
+
+    Raises:
+        FilterSyntaxError: ``trace_filter`` does not parse (before any input is read).
+        SelectionError: ``trace_filter`` matches no trace.
+    """
     from tracelens.engine.run import open_run
 
+    if trace_filter is not None:
+        from tracelens.analysis.filter_expr import parse
+
+        parse(trace_filter)  # a syntax error fails before any work
     progress = progress or Progress(None)
     with ExitStack() as stack:
         with progress.stage("reading") as reading:
@@ -73,7 +98,11 @@ def build_report(
             reading.done(read_summary(run.inputs.stats(0), paths))
         with progress.stage("analysing") as analysing:
             side = side_inputs(paths, config, dlq)
-            results = run.analyse(side, functions=functions, since=since, until=until)
+            results = run.analyse(
+                side, functions=functions, since=since, until=until, trace_filter=trace_filter
+            )
+            if trace_filter is not None:
+                results = _filtered(results, trace_filter)
             if run.options.keep_work_dir:
                 click.echo(f"work directory kept: {run.store or run.work}", err=True)
             analysing.done("analysed")

@@ -253,11 +253,13 @@ class ClusterInputs:
         functions: Sequence[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        trace_filter: str | None = None,
     ) -> AnalysisResults:
-        """Stage 2 on the workers (facts per partition), then stage 3 here."""
+        """Stage 2 on the workers (facts per partition, of the traces ``trace_filter``
+        matches when given), then stage 3 here."""
         futures = [
             self.session.client.submit(
-                partition_facts_task, self.source, k, key=self._key("facts", k)
+                partition_facts_task, self.source, k, trace_filter, key=self._key("facts", k)
             )
             for k in range(self._partitions)
         ]

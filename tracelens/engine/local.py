@@ -16,6 +16,7 @@ import msgspec
 
 from tracelens.analysis.facts import Facts, merge_facts, partition_facts
 from tracelens.analysis.pipeline import analyse_facts
+from tracelens.analysis.trace_filter import filter_partition
 from tracelens.engine.dataset import Dataset
 from tracelens.engine.facts_files import read_facts
 from tracelens.engine.worker import Job
@@ -41,9 +42,11 @@ def analyse_local(
     functions: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    trace_filter: str | None = None,
 ) -> AnalysisResults:
-    """Facts of every partition of ``inputs``, then the cross-trace analyses on all facts."""
-    facts, duplicates = partition_facts_all(inputs, work)
+    """Facts of every partition of ``inputs`` (only the traces ``trace_filter`` matches, when
+    given), then the cross-trace analyses on all facts."""
+    facts, duplicates = partition_facts_all(inputs, work, trace_filter)
     return analyse_facts(
         merge_facts(facts),
         side,
@@ -54,9 +57,13 @@ def analyse_local(
     )
 
 
-def partition_facts_all(inputs: Inputs, work: Path) -> tuple[list[Facts], int]:
+def partition_facts_all(
+    inputs: Inputs, work: Path, trace_filter: str | None = None
+) -> tuple[list[Facts], int]:
     """The facts of every partition, in partition order, and the duplicates they held."""
-    jobs = [_job(inputs, k, work / "facts" / f"{k:04d}") for k in range(inputs.partitions)]
+    jobs = [
+        _job(inputs, k, work / "facts" / f"{k:04d}", trace_filter) for k in range(inputs.partitions)
+    ]
     if inputs.partitions > 1 and all(job is not None for job in jobs):
         return _in_processes([job for job in jobs if job is not None], work)
     facts = []
@@ -64,19 +71,27 @@ def partition_facts_all(inputs: Inputs, work: Path) -> tuple[list[Facts], int]:
     for partition in range(inputs.partitions):
         entities, links, found = inputs.settle(partition)
         duplicates += found
+        entities, links = filter_partition(entities, links, trace_filter)
         facts.append(partition_facts(entities, links))
         del entities, links
     return facts, duplicates
 
 
-def _job(inputs: Inputs, partition: int, out: Path) -> Job | None:
+def _job(inputs: Inputs, partition: int, out: Path, trace_filter: str | None) -> Job | None:
     """The stage-2 job of a partition that lives in files, else None."""
     if isinstance(inputs, Dataset):
-        return Job(out=str(out), dataset=str(inputs.path), partition=partition)
+        return Job(
+            out=str(out), dataset=str(inputs.path), partition=partition, trace_filter=trace_filter
+        )
     if isinstance(inputs, Partitioned):
         rows, links = pieces_of(inputs.parts, partition)
         if all(isinstance(p, Path) for p in [*rows, *links]):
-            return Job(out=str(out), rows=[str(p) for p in rows], links=[str(p) for p in links])
+            return Job(
+                out=str(out),
+                rows=[str(p) for p in rows],
+                links=[str(p) for p in links],
+                trace_filter=trace_filter,
+            )
     return None
 
 

@@ -49,8 +49,10 @@ class Run:
         functions: Sequence[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        trace_filter: str | None = None,
     ) -> AnalysisResults:
-        """The facts of every partition, then the cross-trace analyses.
+        """The facts of every partition, then the cross-trace analyses; with
+        ``trace_filter`` (a filter expression, already checked), of the matching traces only.
 
         Raises:
             SelectionError: see ``analysis.pipeline.analyse_facts``.
@@ -60,9 +62,17 @@ class Run:
             from tracelens.engine.cluster import ClusterInputs
 
             assert isinstance(self.inputs, ClusterInputs)
-            return self.inputs.analyse(side, functions=functions, since=since, until=until)
+            return self.inputs.analyse(
+                side, functions=functions, since=since, until=until, trace_filter=trace_filter
+            )
         return analyse_local(
-            self.inputs, side, self.work, functions=functions, since=since, until=until
+            self.inputs,
+            side,
+            self.work,
+            functions=functions,
+            since=since,
+            until=until,
+            trace_filter=trace_filter,
         )
 
     def partition_frames(self) -> Iterator[TraceFrames]:

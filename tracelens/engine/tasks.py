@@ -117,9 +117,15 @@ class Settles(Protocol):
     def settle(self, partition: int) -> tuple[pl.DataFrame, pl.DataFrame, int]: ...
 
 
-def partition_facts_task(source: Settles, partition: int) -> tuple[Facts, int]:
-    """Stage 2: one partition settled and reduced to facts, with its duplicates."""
+def partition_facts_task(
+    source: Settles, partition: int, trace_filter: str | None = None
+) -> tuple[Facts, int]:
+    """Stage 2: one partition settled and reduced to facts (of the traces ``trace_filter``
+    matches, when given), with its duplicates."""
+    from tracelens.analysis.trace_filter import filter_partition
+
     entities, links, duplicates = source.settle(partition)
+    entities, links = filter_partition(entities, links, trace_filter)
     return partition_facts(entities, links), duplicates
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 
 from tracelens.analysis.facts import partition_facts
+from tracelens.analysis.trace_filter import filter_partition
 from tracelens.engine.dataset import open_dataset
 from tracelens.engine.facts_files import write_facts
 from tracelens.ingest.merge import settle_pieces
@@ -26,6 +27,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     links: list[str] = []
     dataset: str | None = None
     partition: int = 0
+    trace_filter: str | None = None  # only the traces this filter expression matches
 
 
 def run_jobs(jobs: list[Job]) -> None:
@@ -37,6 +39,7 @@ def run_jobs(jobs: list[Job]) -> None:
             entities, links, duplicates = settle_pieces(
                 [Path(p) for p in job.rows], [Path(p) for p in job.links]
             )
+        entities, links = filter_partition(entities, links, job.trace_filter)
         facts = partition_facts(entities, links)
         del entities, links
         write_facts(facts, duplicates, Path(job.out))

@@ -15,7 +15,7 @@ import msgspec
 import polars as pl
 
 from tracelens.model import schema as col
-from tracelens.model.segment import CHILDREN_DECODER, Cause, Child, Entity
+from tracelens.model.segment import CHILDREN_DECODER, NOTES_DECODER, Cause, Child, Entity
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 
@@ -97,11 +97,40 @@ def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bo
 
 
 def _worth_decoding(raw: bytes) -> bool:
-    """Whether undecoded nested subsegments hold record annotations or links.
+    """Whether undecoded nested subsegments hold annotations (record annotations, business
+    keys for filters) or links.
 
     A plain substring test is an order of magnitude faster than a regex alternation.
     """
+    return b'"annotations"' in raw or b'"links"' in raw
+
+
+def _has_rows(raw: bytes) -> bool:
+    """Whether undecoded subsegments may hold record subsegments or links (rows of their
+    own), beyond annotations."""
     return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw
+
+
+def _collect_annotations(raw: bytes, into: list[dict[str, object]]) -> None:
+    """Append the annotations of the subsegments in ``raw`` and below them (iteratively)."""
+    stack = [raw]
+    while stack:
+        try:
+            children = NOTES_DECODER.decode(stack.pop())
+        except (msgspec.DecodeError, RecursionError):
+            continue  # the document is valid; only these deep parts are unusable
+        for child in children:
+            if child.annotations:
+                into.append(child.annotations)
+            deeper = child.subsegments
+            if deeper and b'"annotations"' in bytes(deeper):
+                stack.append(bytes(deeper))
+
+
+def _encoded_annotations(notes: list[dict[str, object]]) -> str | None:
+    """The JSON text of a document's annotation objects (values of any type: readers keep
+    the strings, numbers and booleans X-Ray can index), or None."""
+    return msgspec.json.encode(notes).decode() if notes else None
 
 
 def _text(value: object) -> str | None:
@@ -152,6 +181,7 @@ def _layout(schema: dict[str, pl.DataType], seconds: tuple[str, ...]) -> dict[st
 _ROW_LAYOUT = _layout(ROW_SCHEMA, (col.START, col.END))
 _LINK_LAYOUT = _layout(_LINK_ROW_SCHEMA, (col.DWELL_END,))
 _ROW_WIDTH = len(_ROW_LAYOUT)
+_ANNOTATIONS_AT = list(_ROW_LAYOUT).index(col.ANNOTATIONS)
 _ROW_CASTS = [pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()]
 _LINK_CASTS = [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
 
@@ -192,6 +222,8 @@ class FrameBuilder:
         # came after the one before it.
         self._last: tuple[int, int, int] | None = None
         self._ordered = True
+        # The annotation objects of the current document and its subsegments, in order.
+        self._notes: list[dict[str, object]] = []
         # The fields every row of the current document repeats (see ``_owner``).
         self._owner: tuple[str | None, str | None, int, int, int, bool, bool] = (
             None, None, 0, 0, 0, False, False,
@@ -219,6 +251,7 @@ class FrameBuilder:
         aws = doc.aws
         http = doc.http
         response = http.response if http is not None else None
+        request = http.request if http is not None else None
         arn = doc.resource_arn
         if arn is None and aws is not None:
             arn = aws.function_arn
@@ -248,6 +281,9 @@ class FrameBuilder:
                 None,
                 None,
                 aws.operation if aws is not None else None,
+                request.url if request is not None else None,
+                request.method if request is not None else None,
+                None,  # annotations: filled in below, once the whole document is walked
                 True,
                 file,
                 pos,
@@ -257,20 +293,35 @@ class FrameBuilder:
             )
         )
         self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent)
+        top = len(self.rows) - _ROW_WIDTH + _ANNOTATIONS_AT
+        notes: list[dict[str, object]] = []
+        self._notes = notes
+        if doc.annotations:
+            notes.append(doc.annotations)
         if kind == col.KIND_RECORD and doc.annotations:
             # An independently sent record subsegment: its annotations go on a sub row.
             self._sub(doc, doc.parent_id, kind)
         if doc.links:
             self._links(doc)
-        if not doc.subsegments:
-            return
+        if doc.subsegments:
+            self._children(doc, doc.subsegments, kind=kind, independent=independent)
+        if notes:
+            self.rows[top] = _encoded_annotations(notes)
+
+    def _children(
+        self, doc: Entity, children: list[Child], *, kind: str, independent: bool
+    ) -> None:
+        doc_id = doc.id
+        notes = self._notes
         allow_service = independent or kind == col.KIND_SERVICE
         allow_function = independent or kind == col.KIND_FUNCTION
         typed = allow_service or allow_function
         # Direct children first-hand (the common case needs no stack), each followed by its
         # own descendants, so rows come in the same depth-first order at any depth.
-        for child in doc.subsegments:
+        for child in children:
             annotations = child.annotations
+            if annotations:
+                notes.append(annotations)
             if annotations and _has_record_key(annotations):
                 self._sub(child, doc_id, col.KIND_RECORD)
             elif typed:
@@ -294,12 +345,22 @@ class FrameBuilder:
             current, parent_id = pop()
             if current is not entity:
                 annotations = current.annotations
+                if annotations:
+                    self._notes.append(annotations)
                 if annotations and _has_record_key(annotations):
                     self._sub(current, parent_id, col.KIND_RECORD)
                 if current.links:
                     self._links(current)
             raw = current.subsegments
-            if not raw or not _worth_decoding(bytes(raw)):
+            if not raw:
+                continue
+            data = bytes(raw)
+            if not _worth_decoding(data):
+                continue
+            if not _has_rows(data):
+                # Annotations only (the common case: a handler subsegment's business keys):
+                # a decoder that reads nothing else.
+                _collect_annotations(data, self._notes)
                 continue
             try:
                 children = CHILDREN_DECODER.decode(raw)
@@ -346,6 +407,9 @@ class FrameBuilder:
                 receive_count,
                 shard_id,
                 sequence_number,
+                None,
+                None,
+                None,
                 None,
                 False,
                 file,

@@ -36,6 +36,13 @@ RECEIVE_COUNT = "receive_count"  # record annotation: SQS ApproximateReceiveCoun
 SHARD_ID = "shard_id"  # record annotation
 SEQUENCE_NUMBER = "sequence_number"  # record annotation, kept as text (can exceed 64 bits)
 OPERATION = "operation"  # aws.operation of a top-level document (e.g. an inferred call's API)
+HTTP_URL = "http_url"  # http.request.url of a top-level document
+HTTP_METHOD = "http_method"  # http.request.method of a top-level document
+# The annotations of a top-level document and of all its subsegments (any depth), as the JSON
+# text of a list of their ``annotations`` objects in document order (only string, number and
+# boolean values are annotations a filter compares); null when there are none, and on
+# subsegment rows. Read by ``tracelens.analysis.trace_filter``.
+ANNOTATIONS = "annotations"
 
 KIND_SERVICE = "service"  # non-inferred AWS::Lambda segment: one Lambda request
 KIND_FUNCTION = "function"  # AWS::Lambda::Function segment: one invocation
@@ -92,6 +99,9 @@ ENTITIES = pl.Schema(
         SHARD_ID: pl.Categorical(),
         SEQUENCE_NUMBER: pl.String(),
         OPERATION: pl.Categorical(),
+        HTTP_URL: pl.String(),
+        HTTP_METHOD: pl.Categorical(),
+        ANNOTATIONS: pl.String(),
     }
 )
 

@@ -35,9 +35,17 @@ class HttpResponse(msgspec.Struct, gc=False):
     status: Int64 | None = None
 
 
+class HttpRequest(msgspec.Struct, gc=False):
+    """``http.request``."""
+
+    url: str | None = None
+    method: str | None = None
+
+
 class Http(msgspec.Struct, gc=False):
     """``http``."""
 
+    request: HttpRequest | None = None
     response: HttpResponse | None = None
 
 
@@ -80,6 +88,13 @@ class Child(msgspec.Struct, gc=False):
     subsegments: msgspec.Raw = _NO_CHILDREN
 
 
+class Noted(msgspec.Struct, gc=False):
+    """A nested subsegment read only for its annotations (and its own children's)."""
+
+    annotations: dict[str, object] | None = None
+    subsegments: msgspec.Raw = _NO_CHILDREN
+
+
 class Entity(msgspec.Struct, gc=False):
     """A segment, subsegment or BatchGetTraces wrapper, projected to the fields tracelens reads."""
 
@@ -116,3 +131,4 @@ class Entity(msgspec.Struct, gc=False):
 ENTITY_DECODER = msgspec.json.Decoder(Entity | list[Entity])
 DOCUMENT_DECODER = msgspec.json.Decoder(Entity)
 CHILDREN_DECODER = msgspec.json.Decoder(list[Child])
+NOTES_DECODER = msgspec.json.Decoder(list[Noted])
