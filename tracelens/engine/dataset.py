@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 #: The dataset format's version: raised whenever the entity or link schema, the layout or the
 #: meaning of a column changes, so an older dataset is refused instead of misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "tracelens.dataset"
 MANIFEST = layout.MANIFEST
 _ENTITIES = layout.ENTITIES
