@@ -248,13 +248,12 @@ def attribute(
     base = base.with_columns(wanted)
     polled = base.filter(mode.is_in(["sqs", "stream"]) & pl.col(col.PARENT_ID).is_null())
     keys = polled.select(c.FUNCTION, MODE, "wanted").unique()
-    stream_kinds = pl.lit(["kinesis", "dynamodb"], dtype=pl.List(pl.String))
     candidates = (
         keys.join(mappings.lazy(), on=c.FUNCTION, how="inner")
         .filter(
             pl.when(pl.col("wanted").is_not_null())
             .then(pl.col("source_kind") == pl.col("wanted"))
-            .otherwise(pl.col("source_kind").is_in(stream_kinds.explode()))
+            .otherwise(pl.col("source_kind").is_in(["kinesis", "dynamodb"]))
         )
         .group_by(c.FUNCTION, MODE, "wanted")
         .agg(
