@@ -34,7 +34,7 @@ def _analyse(path: Path, *, config: bool = True) -> AnalysisResults:
 def _mismatches(result: EmulationResult, results: AnalysisResults) -> list[str]:
     """Requests whose attributed caller differs from what truth says the traces tell."""
     got = {
-        row[callers_mod.c.REQUEST]: (
+        row["request"]: (
             row[callers_mod.CALLER_KIND],
             row[callers_mod.CALLER_NAME],
             row[callers_mod.CALLER_ARN],

@@ -10,13 +10,16 @@ from urllib.parse import quote
 import msgspec
 import polars as pl
 
+from tracelens.analysis import callers as callers_mod
 from tracelens.analysis import columns as c
 from tracelens.analysis import impact as impact_mod
 from tracelens.analysis.affected import affected as affected_frame
+from tracelens.analysis.functions import MODE
 from tracelens.analysis.summary import summarise
 from tracelens.model import schema as col
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
+    CallerSummary,
     SCHEMA,
     AffectedEvent,
     AsyncFates,
@@ -92,6 +95,8 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
     """
     stats = results.stats
     summary = summarise(results)
+    callers = _callers(results.callers)
+    top = _top_callers(callers)
     return Report(
         schema=SCHEMA,
         generated_by=generated_by,
@@ -111,7 +116,12 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             dlq_dumps=results.dlq_dumps,
             notes=list(results.side_notes),
         ),
-        functions=[_shaped(f, FunctionSummary) for f in summary.functions],
+        functions=[
+            msgspec.structs.replace(
+                _shaped(f, FunctionSummary), top_callers=top.get(f.name, [])
+            )
+            for f in summary.functions
+        ],
         sync=_shaped(results.sync, SyncSection),
         async_=_shaped(summary.async_, AsyncSection),
         sqs=_sqs_section(summary.sqs),
@@ -125,7 +135,51 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
         timeline=_timeline(results.timeline),
         affected=_affected(results),
         impact=_impact(results),
+        callers=callers,
     )
+
+
+def _callers(frame: pl.DataFrame) -> list[CallerSummary]:
+    """``callers[]`` from ``analysis.callers.caller_summary`` (already sorted)."""
+    if frame.is_empty():
+        return []
+    out = []
+    for row in frame.iter_rows(named=True):
+        dwell = row[callers_mod.DWELL_P99_MS]
+        out.append(
+            CallerSummary(
+                function=row[c.FUNCTION],
+                path=row[MODE],
+                kind=row[callers_mod.CALLER_KIND],
+                name=row[callers_mod.CALLER_NAME],
+                arn=row[callers_mod.CALLER_ARN],
+                reason=row[callers_mod.CALLER_REASON],
+                candidates=list(row[callers_mod.CANDIDATES] or []),
+                requests=row[c.REQUESTS],
+                failed=row[c.FAILED],
+                throttled=row[c.THROTTLED],
+                dwell_p99_ms=None if dwell is None else round(dwell, 3),
+                outcomes={o[c.OUTCOME]: o[c.COUNT] for o in row[callers_mod.OUTCOMES]},
+                fates={f[c.FATE]: f[c.COUNT] for f in row[callers_mod.FATES]},
+            )
+        )
+    return out
+
+
+def caller_label(caller: CallerSummary) -> str:
+    """``kind name`` of a caller (the kind alone when its name is unknown)."""
+    return f"{caller.kind} {caller.name}" if caller.name else caller.kind
+
+
+def _top_callers(callers: list[CallerSummary], limit: int = 3) -> dict[str, list[str]]:
+    """Each function's callers with the most requests (``callers`` is sorted that way)."""
+    top: dict[str, list[str]] = {}
+    for caller in callers:
+        labels = top.setdefault(caller.function, [])
+        label = caller_label(caller)
+        if len(labels) < limit and label not in labels:
+            labels.append(label)
+    return top
 
 
 def _timeline(timeline: Timeline) -> TimelineSection:
