@@ -17,6 +17,7 @@ from tracelens.analysis.affected import affected as affected_frame
 from tracelens.analysis.functions import MODE
 from tracelens.analysis.summary import summarise
 from tracelens.model import schema as col
+from tracelens.report._format import caller_label
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
     CallerSummary,
@@ -164,11 +165,6 @@ def _callers(frame: pl.DataFrame) -> list[CallerSummary]:
             )
         )
     return out
-
-
-def caller_label(caller: CallerSummary) -> str:
-    """``kind name`` of a caller (the kind alone when its name is unknown)."""
-    return f"{caller.kind} {caller.name}" if caller.name else caller.kind
 
 
 def _top_callers(callers: list[CallerSummary], limit: int = 3) -> dict[str, list[str]]:
