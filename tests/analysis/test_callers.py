@@ -53,9 +53,7 @@ def _mismatches(result: EmulationResult, results: AnalysisResults) -> list[str]:
 
 
 @pytest.mark.parametrize("name", BUILTINS)
-def test_every_builtin_scenario_attributes_callers_as_truth_says(
-    name: str, tmp_path: Path
-) -> None:
+def test_every_builtin_scenario_attributes_callers_as_truth_says(name: str, tmp_path: Path) -> None:
     result = builtin_result(name, SEED)
     write_bundle(result, tmp_path)
     problems = _mismatches(result, _analyse(tmp_path))
@@ -124,7 +122,5 @@ def test_without_config_poll_callers_are_unknown_with_the_reason(tmp_path: Path)
     result = builtin_result("sqs_poison_no_redrive", SEED)
     write_bundle(result, tmp_path)
     summary = _analyse(tmp_path, config=False).callers
-    assert summary.get_column(callers_mod.CALLER_REASON).to_list() == [
-        callers_mod.REASON_NO_CONFIG
-    ]
+    assert summary.get_column(callers_mod.CALLER_REASON).to_list() == [callers_mod.REASON_NO_CONFIG]
     assert summary.get_column(callers_mod.CALLER_KIND).to_list() == ["sqs"]

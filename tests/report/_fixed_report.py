@@ -12,13 +12,13 @@ from pathlib import Path
 import msgspec
 
 from tracelens.report.models import (
-    CallerSummary,
     SCHEMA,
     AffectedEvent,
     AsyncFates,
     AsyncFatesEvidence,
     AsyncOutcomes,
     AsyncSection,
+    CallerSummary,
     Chain,
     ChainStep,
     ErrorTypeCount,

@@ -50,7 +50,9 @@ ORIGIN_KINDS: Final = {
 EDGE_PREFIX: Final = "us-east-1."
 _STREAM_SOURCES: Final = {"aws:kinesis": "kinesis", "aws:dynamodb": "dynamodb"}
 
-REASON_MISSING_PARENT: Final = "the caller's document (the service segment's parent) is not in the input"
+REASON_MISSING_PARENT: Final = (
+    "the caller's document (the service segment's parent) is not in the input"
+)
 REASON_UNTRACED_ASYNC: Final = (
     "async invoke without a caller segment: S3, SES, CloudFormation, CloudWatch Logs, "
     "CodeCommit and Config are not in X-Ray, nor SNS, EventBridge or an SDK client "
@@ -228,9 +230,7 @@ def attribute(
         candidates (list of event source ARNs; empty unless the mapping is ambiguous).
     """
     base = (
-        requests.select(
-            c.REQUEST, pl.col(c.FUNCTION).cast(pl.String), col.TRACE_ID, col.PARENT_ID
-        )
+        requests.select(c.REQUEST, pl.col(c.FUNCTION).cast(pl.String), col.TRACE_ID, col.PARENT_ID)
         .join(modes.select(c.REQUEST, MODE), on=c.REQUEST, how="left")
         .join(parents, on=[col.TRACE_ID, col.PARENT_ID], how="left")
         .join(sources, on=c.REQUEST, how="left")
@@ -350,17 +350,14 @@ def caller_summary(
     Sorted by function, requests (most first), then caller kind, name, ARN and reason.
     """
     keyed = attributed.select(c.REQUEST, *GROUP)
-    reqs = keyed.join(
-        outcomes.select(c.REQUEST, c.FAILED, c.THROTTLED), on=c.REQUEST, how="left"
-    )
+    reqs = keyed.join(outcomes.select(c.REQUEST, c.FAILED, c.THROTTLED), on=c.REQUEST, how="left")
     base = reqs.group_by(*GROUP).agg(
         pl.len().cast(pl.Int64).alias(c.REQUESTS),
         pl.col(c.FAILED).fill_null(False).sum().cast(pl.Int64).alias(c.FAILED),
         pl.col(c.THROTTLED).fill_null(False).sum().cast(pl.Int64).alias(c.THROTTLED),
     )
-    candidates = (
-        attributed.select(*GROUP, CANDIDATES)
-        .unique(subset=list(GROUP), keep="first", maintain_order=True)
+    candidates = attributed.select(*GROUP, CANDIDATES).unique(
+        subset=list(GROUP), keep="first", maintain_order=True
     )
     # Each chain is attributed to the caller of its first request.
     async_chains = events.select(c.REQUEST, c.OUTCOME, c.FATE, c.DWELL_MS)
@@ -389,10 +386,7 @@ def caller_summary(
     dwell = (
         async_chains.join(keyed, on=c.REQUEST, how="inner")
         .group_by(*GROUP)
-        .agg(
-            nearest_rank(pl.col(c.DWELL_MS), 99)
-            .alias(DWELL_P99_MS)
-        )
+        .agg(nearest_rank(pl.col(c.DWELL_MS), 99).alias(DWELL_P99_MS))
     )
     empty_outcomes = pl.lit([], dtype=pl.List(pl.Struct({c.OUTCOME: pl.String, c.COUNT: pl.Int64})))
     empty_fates = pl.lit([], dtype=pl.List(pl.Struct({c.FATE: pl.String, c.COUNT: pl.Int64})))

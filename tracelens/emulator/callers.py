@@ -16,9 +16,7 @@ if TYPE_CHECKING:
     from tracelens.emulator.scenario import CallerSpec
 
 
-def _entry(
-    kind: str, name: str | None, seen: tuple[str, str | None, str | None]
-) -> dict[str, Any]:
+def _entry(kind: str, name: str | None, seen: tuple[str, str | None, str | None]) -> dict[str, Any]:
     return {
         "kind": kind,
         "name": name,

@@ -110,12 +110,7 @@ def _worth_decoding(raw: bytes) -> bool:
 
     A plain substring test is an order of magnitude faster than a regex alternation.
     """
-    return (
-        b"event_source" in raw
-        or b"message_id" in raw
-        or b'"links"' in raw
-        or b'"Lambda"' in raw
-    )
+    return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw or b'"Lambda"' in raw
 
 
 def _text(value: object) -> str | None:

@@ -20,12 +20,12 @@ from tracelens.model import schema as col
 from tracelens.report._format import caller_label
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
-    CallerSummary,
     SCHEMA,
     AffectedEvent,
     AsyncFates,
     AsyncOutcomes,
     AsyncSection,
+    CallerSummary,
     Chain,
     ErrorTypeCount,
     Finding,
@@ -118,9 +118,7 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             notes=list(results.side_notes),
         ),
         functions=[
-            msgspec.structs.replace(
-                _shaped(f, FunctionSummary), top_callers=top.get(f.name, [])
-            )
+            msgspec.structs.replace(_shaped(f, FunctionSummary), top_callers=top.get(f.name, []))
             for f in summary.functions
         ],
         sync=_shaped(results.sync, SyncSection),
