@@ -124,3 +124,106 @@ def test_without_config_poll_callers_are_unknown_with_the_reason(tmp_path: Path)
     summary = _analyse(tmp_path, config=False).callers
     assert summary.get_column(callers_mod.CALLER_REASON).to_list() == [callers_mod.REASON_NO_CONFIG]
     assert summary.get_column(callers_mod.CALLER_KIND).to_list() == ["sqs"]
+
+
+T = "1-6747c1a0-000000000000000000000001"
+
+
+def _row(
+    id_: str,
+    kind: str,
+    *,
+    doc: str | None = None,
+    parent: str | None = None,
+    name: str | None = None,
+    origin: str | None = None,
+    arn: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "trace_id": T,
+        "id": id_,
+        "parent_id": parent,
+        "doc_id": doc or id_,
+        "kind": kind,
+        "top": doc is None,
+        "name": name,
+        "origin": origin,
+        "arn": arn,
+    }
+
+
+def test_parent_callers_by_hand() -> None:
+    """Each shape of parent gives its caller, and an unknown one says why."""
+    stage = "arn:aws:apigateway:us-east-1::/restapis/abc/stages/prod"
+    topic = "arn:aws:sns:us-east-1:123456789012:orders"
+    fn_arn = "arn:aws:lambda:us-east-1:123456789012:function:caller-fn"
+    rows = [
+        _row("a1", "segment", name="abc/prod", origin="AWS::ApiGateway::Stage", arn=stage),
+        _row("c1", "call", doc="a1", parent="a1", name="Lambda"),
+        _row("f1", "function", name="caller-fn", origin="AWS::Lambda::Function", arn=fn_arn),
+        _row("c2", "call", doc="f1", parent="i1", name="Lambda"),
+        _row("s1", "segment", name="orders", origin="AWS::SNS", arn=topic),
+        _row("e1", "segment", name="batch-host", origin="AWS::EC2::Instance"),
+        _row("g1", "segment", name="checkout"),
+        _row("c3", "call", doc="g1", parent="g1", name="Lambda"),
+    ]
+    entities = pl.DataFrame(rows)
+    parents = ["c1", "c2", "s1", "e1", "c3", "gone"]
+    services = pl.DataFrame({"trace_id": [T] * len(parents), "parent_id": parents})
+    got = callers_mod.parent_callers(entities.lazy(), services.lazy()).collect()
+    assert got.select(
+        "parent_id",
+        callers_mod.CALLER_KIND,
+        callers_mod.CALLER_NAME,
+        callers_mod.CALLER_ARN,
+        callers_mod.CALLER_REASON,
+    ).rows() == [
+        ("c1", "api_gateway", "abc/prod", stage, None),
+        ("c2", "sdk", "caller-fn", fn_arn, None),
+        ("s1", "sns", "orders", topic, None),
+        (
+            "e1",
+            "unknown",
+            "batch-host",
+            None,
+            "the caller segment's origin AWS::EC2::Instance is not a caller tracelens knows",
+        ),
+        ("c3", "sdk", "checkout", None, None),
+        ("gone", "unknown", None, None, callers_mod.REASON_MISSING_PARENT),
+    ]
+
+
+def test_source_names_from_arns() -> None:
+    assert callers_mod.source_name("arn:aws:sqs:us-east-1:1:orders.fifo") == "orders.fifo"
+    assert callers_mod.source_name("arn:aws:kinesis:us-east-1:1:stream/clicks") == "clicks"
+    arn = "arn:aws:dynamodb:us-east-1:1:table/inventory/stream/2026-11-01T00:00:00.000"
+    assert callers_mod.source_name(arn) == "inventory"
+
+
+def test_lambda_at_edge_is_cloudfront_and_partitions_agree(tmp_path: Path) -> None:
+    """A Lambda@Edge replica (us-east-1.<fn>) is attributed to CloudFront; one and five
+    partitions give the same callers."""
+    from tracelens.engine.run import EngineOptions, analyse_paths
+
+    data = {
+        "name": "edge",
+        "functions": {"viewer": {"duration_ms": 5}, "api": {"duration_ms": 5}},
+        "callers": [
+            {"kind": "cloudfront", "function": "viewer", "count": 6},
+            {"kind": "api_gateway", "name": "shop", "function": "api", "count": 9},
+            {"kind": "sns", "name": "topic", "function": "api", "count": 7},
+        ],
+    }
+    result = run_scenario(parse_scenario(data, "<edge>"), seed=SEED)
+    write_bundle(result, tmp_path)
+    side = read_side_inputs([tmp_path], config=None, dlq=())
+    one = analyse_paths([tmp_path], side, EngineOptions(partitions=1))
+    five = analyse_paths([tmp_path], side, EngineOptions(partitions=5))
+    assert one.callers.equals(five.callers)
+    assert one.request_callers.equals(five.request_callers)
+    kinds = one.callers.select("function", callers_mod.CALLER_KIND, "requests").rows()
+    assert kinds == [
+        ("api", "api_gateway", 9),
+        ("api", "sns", 7),
+        ("us-east-1.viewer", "cloudfront", 6),
+    ]
