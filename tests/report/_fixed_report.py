@@ -292,6 +292,7 @@ def fixed_report() -> Report:
             AffectedEvent(
                 function=MARKUP_FUNCTION,
                 path="sqs",
+                caller="sqs <b>orders</b>",
                 request_id="r-sqs-4",
                 message_id="m-<img src=x>",
                 shard_id=None,

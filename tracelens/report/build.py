@@ -302,12 +302,30 @@ def _affected(results: AnalysisResults) -> list[AffectedEvent]:
         results.stream_deliveries,
         message_ids=results.sqs_evidence == "annotations",
     )
+    frame = _with_caller(frame, results.request_callers)
     rows = frame.select(
         pl.exclude(c.KEY, "first_time", "last_time"),
         _iso_expr("first_time"),
         _iso_expr("last_time"),
     ).write_json()
     return msgspec.json.decode(rows, type=list[AffectedEvent])
+
+
+def _with_caller(frame: pl.DataFrame, request_callers: pl.DataFrame) -> pl.DataFrame:
+    """``caller`` of each affected row: ``kind name`` of its request's caller (``callers``)."""
+    if request_callers.is_empty():
+        return frame
+    name = pl.col(callers_mod.CALLER_NAME)
+    labels = request_callers.select(
+        pl.col(c.REQUEST).alias("request_id"),
+        pl.when(name.is_not_null())
+        .then(pl.format("{} {}", callers_mod.CALLER_KIND, name))
+        .otherwise(pl.col(callers_mod.CALLER_KIND))
+        .alias("_caller"),
+    ).unique(subset="request_id", keep="first", maintain_order=True)
+    columns = frame.columns
+    joined = frame.join(labels, on="request_id", how="left", maintain_order="left")
+    return joined.with_columns(pl.col("_caller").alias("caller")).select(*columns, "caller")
 
 
 def _impact(results: AnalysisResults) -> list[FunctionImpact]:

@@ -532,7 +532,7 @@ def _affected(report: Report) -> list[str]:
         f"{plural(len(events), 'event')} did not end well: async events, SQS messages and stream "
         "batches that ended badly (whatever their fate) or whose end is unknown when the data "
         "ends. These are the ids to replay or check, as `tracelens analyze --affected FILE` "
-        "writes them. Caller: not yet attributed.",
+        "writes them, with the caller of each (see Callers).",
         "",
         "<details>",
         f"<summary>{plural(len(events), 'affected event')}</summary>",
@@ -542,6 +542,7 @@ def _affected(report: Report) -> list[str]:
         [
             escape(e.function),
             escape(e.path),
+            escape(e.caller or "-"),
             escape(e.request_id or "-"),
             escape(e.message_id or "-"),
             escape(f"{e.shard_id}/{e.sequence_number}" if e.shard_id else "-"),
@@ -557,6 +558,7 @@ def _affected(report: Report) -> list[str]:
     header = [
         "Function",
         "Path",
+        "Caller",
         "Request id",
         "Message id",
         "Shard / sequence",
@@ -567,7 +569,7 @@ def _affected(report: Report) -> list[str]:
         "Last error",
         "Trace ids",
     ]
-    return [*lines, *_table(header, rows, align="llllllllrll"), "</details>", ""]
+    return [*lines, *_table(header, rows, align="lllllllllrll"), "</details>", ""]
 
 
 def _input(report: Report) -> list[str]:

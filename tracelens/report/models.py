@@ -274,7 +274,7 @@ class AffectedEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     function: str
     path: ChainKind
-    caller: str | None = None  # not yet attributed: always null for now
+    caller: str | None = None  # "kind name" of its request's caller (see ``callers``)
     # the async event's request id; for SQS and streams the Lambda request of the last
     # delivery (its logs), null if no delivery had one
     request_id: str | None
