@@ -171,26 +171,28 @@ def test_parent_callers_by_hand() -> None:
     parents = ["c1", "c2", "s1", "e1", "c3", "gone"]
     services = pl.DataFrame({"trace_id": [T] * len(parents), "parent_id": parents})
     got = callers_mod.parent_callers(entities.lazy(), services.lazy()).collect()
-    assert got.select(
+    assert got.sort("parent_id").select(
         "parent_id",
         callers_mod.CALLER_KIND,
         callers_mod.CALLER_NAME,
         callers_mod.CALLER_ARN,
         callers_mod.CALLER_REASON,
-    ).rows() == [
-        ("c1", "api_gateway", "abc/prod", stage, None),
-        ("c2", "sdk", "caller-fn", fn_arn, None),
-        ("s1", "sns", "orders", topic, None),
-        (
-            "e1",
-            "unknown",
-            "batch-host",
-            None,
-            "the caller segment's origin AWS::EC2::Instance is not a caller tracelens knows",
-        ),
-        ("c3", "sdk", "checkout", None, None),
-        ("gone", "unknown", None, None, callers_mod.REASON_MISSING_PARENT),
-    ]
+    ).rows() == sorted(
+        [
+            ("c1", "api_gateway", "abc/prod", stage, None),
+            ("c2", "sdk", "caller-fn", fn_arn, None),
+            ("s1", "sns", "orders", topic, None),
+            (
+                "e1",
+                "unknown",
+                "batch-host",
+                None,
+                "the caller segment's origin AWS::EC2::Instance is not a caller tracelens knows",
+            ),
+            ("c3", "sdk", "checkout", None, None),
+            ("gone", "unknown", None, None, callers_mod.REASON_MISSING_PARENT),
+        ]
+    )
 
 
 def test_source_names_from_arns() -> None:

@@ -356,8 +356,12 @@ def caller_summary(
         pl.col(c.FAILED).fill_null(False).sum().cast(pl.Int64).alias(c.FAILED),
         pl.col(c.THROTTLED).fill_null(False).sum().cast(pl.Int64).alias(c.THROTTLED),
     )
-    candidates = attributed.select(*GROUP, CANDIDATES).unique(
-        subset=list(GROUP), keep="first", maintain_order=True
+    # The union of the candidates of the group's requests (they share them in practice).
+    candidates = (
+        attributed.select(*GROUP, CANDIDATES)
+        .explode(CANDIDATES)
+        .group_by(*GROUP)
+        .agg(pl.col(CANDIDATES).drop_nulls().unique().sort())
     )
     # Each chain is attributed to the caller of its first request.
     async_chains = events.select(c.REQUEST, c.OUTCOME, c.FATE, c.DWELL_MS)
