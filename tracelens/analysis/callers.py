@@ -30,6 +30,7 @@ from tracelens.model import schema as col
 if TYPE_CHECKING:
     from tracelens.model.side import SideInputs
 
+MODE_COLUMN = MODE  # the invoke path column of ``attribute`` and ``caller_summary``
 CALLER_KIND = "caller_kind"  # api_gateway, sns, ..., sqs, kinesis, dynamodb, or unknown
 CALLER_NAME = "caller_name"  # stage, topic, bus, queue, stream, function or client name
 CALLER_ARN = "caller_arn"  # the caller's ARN where the data gives it
@@ -94,24 +95,24 @@ def parent_callers(entities: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFra
         .unique(maintain_order=True)
     )
     fields = (col.KIND, col.NAME, col.ORIGIN, col.ARN)
+    # Only the parents' rows and their documents are read (semi joins first, text after).
     rows = (
         entities.filter(pl.col(col.TOP) | (pl.col(col.KIND) == col.KIND_CALL))
-        .select(
-            col.TRACE_ID,
-            pl.col(col.ID).alias(col.PARENT_ID),
-            col.DOC_ID,
-            *[pl.col(f).cast(pl.String) for f in fields],
-        )
+        .select(col.TRACE_ID, pl.col(col.ID).alias(col.PARENT_ID), col.DOC_ID, *fields)
+        .join(parents, on=[col.TRACE_ID, col.PARENT_ID], how="semi")
         .unique(subset=[col.TRACE_ID, col.PARENT_ID], keep="first", maintain_order=True)
+        .with_columns(pl.col(f).cast(pl.String) for f in fields)
     )
     docs = (
         entities.filter(pl.col(col.TOP))
+        .select(col.TRACE_ID, pl.col(col.ID).alias(col.DOC_ID), *fields)
+        .join(rows.select(col.TRACE_ID, col.DOC_ID), on=[col.TRACE_ID, col.DOC_ID], how="semi")
+        .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
         .select(
             col.TRACE_ID,
-            pl.col(col.ID).alias(col.DOC_ID),
+            col.DOC_ID,
             *[pl.col(f).cast(pl.String).alias(f"doc_{f}") for f in fields],
         )
-        .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
     )
     joined = parents.join(rows, on=[col.TRACE_ID, col.PARENT_ID], how="left").join(
         docs, on=[col.TRACE_ID, col.DOC_ID], how="left"

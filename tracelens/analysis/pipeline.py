@@ -262,7 +262,19 @@ def _callers(
         streams.deliveries.lazy(),
         streams.batches.lazy(),
     ).collect()
-    return attributed.sort(c.FUNCTION, c.REQUEST), summary
+    # Kept for the affected rows and library users: the repeated text as categorical.
+    repeated = (
+        c.FUNCTION,
+        callers_mod.MODE_COLUMN,
+        callers_mod.CALLER_KIND,
+        callers_mod.CALLER_NAME,
+        callers_mod.CALLER_ARN,
+        callers_mod.CALLER_REASON,
+    )
+    kept = attributed.sort(c.FUNCTION, c.REQUEST).with_columns(
+        pl.col(name).cast(pl.Categorical) for name in repeated
+    )
+    return kept, summary
 
 
 @dataclass(frozen=True, slots=True)
