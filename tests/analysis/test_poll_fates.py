@@ -60,6 +60,7 @@ def _stream_side(
     bisect: bool = False,
     response_types: tuple[str, ...] = (),
     source: str = STREAM,
+    parallelization: int = 1,
 ) -> SideInputs:
     return SideInputs(
         mappings=(
@@ -71,6 +72,7 @@ def _stream_side(
                 on_failure_arn=on_failure,
                 bisect_batch_on_function_error=bisect,
                 function_response_types=response_types,
+                parallelization_factor=parallelization,
             ),
         ),
         config_files=("c.json",),
@@ -266,6 +268,47 @@ def test_bisected_splits_do_not_count_as_retries(builder: TraceBuilder) -> None:
     _batch(builder2, [(0, True, 4), (2, True, 2), (4, True, 1), (6, True, 1), (9, True, 1)])
     row = _batch_row(analyse(builder2.frames(), _stream_side(retries=2, bisect=True)))
     assert (row["ended_by"], row["fate"]) == ("retries", "sent")
+
+
+def _rows(results: AnalysisResults) -> dict[str, dict[str, Any]]:
+    return {r["key"].split("/")[-1]: r for r in results.batches.iter_rows(named=True)}
+
+
+@pytest.mark.parametrize(("parallelization", "ended"), [(1, True), (2, False)])
+def test_a_failed_batch_the_shard_read_past_ended_by_its_record_age(
+    builder: TraceBuilder, parallelization: int, ended: bool
+) -> None:
+    # Retries left (3), age limit 300 s not passed as the data shows it; then the shard's
+    # next batch starts: one batch at a time, that means Lambda gave this one up.
+    _batch(builder, [(0, True, 1), (2, True, 1)], first_seq=100)
+    _batch(builder, [(10, False, 1)], first_seq=200)
+    results = analyse(
+        builder.frames(), _stream_side(retries=3, age=300, parallelization=parallelization)
+    )
+    row = _rows(results)["100"]
+    expected = ("record_age", "sent", "failed") if ended else (None, None, "in_progress")
+    assert (row["ended_by"], row["fate"], row["outcome"]) == expected
+
+
+def test_the_second_half_of_a_split_ends_the_first_at_any_parallelization(
+    builder: TraceBuilder,
+) -> None:
+    # Records 100 and 101 fail together, 100 alone fails, then 101 starts on its own.
+    _batch(builder, [(0, True, 2), (2, True, 1)], first_seq=100)
+    _batch(builder, [(10, False, 1)], first_seq=101)
+    side = _stream_side(retries=3, age=300, bisect=True, parallelization=10)
+    row = _rows(analyse(builder.frames(), side))["100"]
+    assert (row["ended_by"], row["fate"], row["outcome"]) == ("record_age", "sent", "failed")
+
+
+def test_a_batch_still_retrying_when_the_next_starts_earlier_is_not_ended(
+    builder: TraceBuilder,
+) -> None:
+    # The next batch started before this one's last delivery ended: no evidence it ended.
+    _batch(builder, [(0, True, 1), (20, True, 1)], first_seq=100)
+    _batch(builder, [(10, False, 1)], first_seq=200)
+    row = _rows(analyse(builder.frames(), _stream_side(retries=3, age=300)))["100"]
+    assert (row["ended_by"], row["outcome"]) == (None, "in_progress")
 
 
 def test_dynamodb_batch_with_infinite_limits_ends_at_the_24h_retention(

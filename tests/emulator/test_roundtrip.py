@@ -327,3 +327,83 @@ def test_a_failed_batch_that_bisect_can_still_split_is_not_discarded(tmp_path: P
     last = max(invoked, key=lambda b: b["attempts"][-1]["start"])
     assert last["records"] == 2
     assert len(last["attempts"]) == 1
+
+
+# Found by the random round trip: with bisect, the first half of a split batch failed until
+# its records were too old and Lambda discarded it; the other half of the split then started
+# as a batch of its own. That start shows the first half ended, though its retries had not
+# run out and the traces carry no record arrival times.
+SPLIT_HALF_AGED_OUT: dict[str, Any] = {
+    **AGED_OUT_AT_DATA_END,
+    "functions": {
+        "alpha": {**AGED_OUT_AT_DATA_END["functions"]["beta"], "failure_rate": 0.0},
+        "beta": {
+            **AGED_OUT_AT_DATA_END["functions"]["beta"],
+            "duration_ms": 1530.0,
+            "failure_kind": "exception",
+        },
+    },
+    # The ALB callers send nothing; they are kept because they shape the random draws.
+    "callers": [
+        {"kind": "alb", "function": "alpha", "count": 0, "duration_s": 1.0},
+        {"kind": "alb", "function": "alpha", "count": 0, "duration_s": 1.0},
+        {"kind": "kinesis", "target": "s", "count": 11, "poison": [1]},
+    ],
+    "mappings": [
+        {
+            "source": "s",
+            "function": "beta",
+            "batch_size": 4,
+            "bisect": True,
+            "max_retry_attempts": 3,
+            "max_record_age_s": 120,
+        }
+    ],
+}
+
+
+def test_a_split_half_that_aged_out_is_discarded_when_the_other_half_starts(
+    tmp_path: Path,
+) -> None:
+    result = run_scenario(parse_scenario(SPLIT_HALF_AGED_OUT, "<split-half>"), seed=0)
+    write_bundle(result, tmp_path)
+    aged = [b for b in result.truth["stream_batches"] if b["outcome"] == "RecordAgeExceeded"]
+    assert any(b["ended"] < result.truth["data_end"] for b in aged)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()
+
+
+# Found by the random round trip: a single-record batch failed once (MaximumRetryAttempts 1)
+# and was discarded for its age; the shard's next batch then started. With
+# ParallelizationFactor 1 a shard's batches run one at a time, so that start ends it.
+SHARD_MOVED_ON: dict[str, Any] = {
+    **SPLIT_HALF_AGED_OUT,
+    "functions": {
+        "alpha": SPLIT_HALF_AGED_OUT["functions"]["alpha"],
+        "beta": {
+            **AGED_OUT_AT_DATA_END["functions"]["beta"],
+            "failure_rate": 0.6,
+        },
+    },
+    "callers": [
+        {"kind": "alb", "function": "alpha", "count": 0, "duration_s": 1.0},
+        {"kind": "kinesis", "target": "s", "count": 11, "poison": [1]},
+    ],
+    "mappings": [
+        {
+            "source": "s",
+            "function": "beta",
+            "batch_size": 4,
+            "bisect": True,
+            "max_retry_attempts": 1,
+            "max_record_age_s": 120,
+        }
+    ],
+}
+
+
+def test_a_batch_the_shard_read_past_has_ended(tmp_path: Path) -> None:
+    result = run_scenario(parse_scenario(SHARD_MOVED_ON, "<moved-on>"), seed=0)
+    write_bundle(result, tmp_path)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()

@@ -111,6 +111,10 @@ QUEUE_PATH = f"queues.{QUEUE}.Attributes"
         (_mapping(BatchSize=0), "EventSourceMappings[0].BatchSize: 0 is outside 1-10000"),
         (_mapping(BatchSize=10001), "EventSourceMappings[0].BatchSize: 10001 is outside 1-10000"),
         (
+            _mapping(ParallelizationFactor=11),
+            "EventSourceMappings[0].ParallelizationFactor: 11 is outside 1-10",
+        ),
+        (
             _mapping(MaximumRecordAgeInSeconds=30),
             "EventSourceMappings[0].MaximumRecordAgeInSeconds: 30 is outside -1 or 60-604800",
         ),

@@ -12,6 +12,7 @@ from tracelens.analysis.stats import nearest_rank, quantiles_expr
 from tracelens.model import schema as col
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
 #: Candidate time-bucket widths in seconds, smallest first.
@@ -49,13 +50,21 @@ def bucket_seconds(start: datetime | None, end: datetime | None) -> int:
     Returns:
         One of ``BUCKET_WIDTHS`` (the largest if none fits).
     """
+    return smallest_width(start, end, BUCKET_WIDTHS, MAX_BUCKETS)
+
+
+def smallest_width(
+    start: datetime | None, end: datetime | None, widths: Sequence[int], most: int
+) -> int:
+    """The smallest of ``widths`` (ascending, seconds) giving at most ``most`` epoch-aligned
+    buckets over [start, end]; the largest if none does, the smallest without times."""
     if start is None or end is None:
-        return BUCKET_WIDTHS[0]
+        return widths[0]
     first, last = start.timestamp(), end.timestamp()
-    for width in BUCKET_WIDTHS:
-        if int(last // width) - int(first // width) + 1 <= MAX_BUCKETS:
+    for width in widths:
+        if int(last // width) - int(first // width) + 1 <= most:
             return width
-    return BUCKET_WIDTHS[-1]
+    return widths[-1]
 
 
 def dwell_bucket(values: pl.Expr) -> pl.Expr:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 STREAM_SOURCES = ("aws:kinesis", "aws:dynamodb")
 SEQ = "first_sequence"  # lowest sequence number of the batch, leading zeros stripped
+SEQS = "sequences"  # every record's sequence number (as SEQ), of a delivery or a batch
 #: Kinesis' default retention and DynamoDB Streams' fixed one (lambda-semantics §0.2).
 STREAM_RETENTION_SECONDS = 86_400
 #: Fates of stream batches that ended badly (report ``streams.fates``).
@@ -46,6 +47,7 @@ def annotated_deliveries(entities: pl.LazyFrame, invocations: pl.LazyFrame) -> p
     per_invocation = records.group_by(c.INVOCATION, col.SHARD_ID).agg(
         pl.col(SEQ).sort_by(pl.col(SEQ).str.len_bytes(), pl.col(SEQ)).first(),
         pl.len().cast(pl.Int64).alias(c.RECORDS),
+        pl.col(SEQ).unique().sort().alias(SEQS),
     )
     return per_invocation.join(_carried(invocations), on=c.INVOCATION, how="inner").with_columns(
         pl.format("{}/{}", col.SHARD_ID, SEQ).alias(c.KEY)
@@ -101,6 +103,7 @@ def traced_deliveries(
             pl.lit(None, pl.String).alias(col.SHARD_ID),
             pl.lit(None, pl.String).alias(SEQ),
             pl.lit(None, pl.Int64).alias(c.RECORDS),
+            pl.lit(None, pl.List(pl.String)).alias(SEQS),
         )
     )
 
@@ -112,7 +115,8 @@ def batches(deliveries: pl.LazyFrame) -> pl.LazyFrame:
     with BisectBatchOnFunctionError a failed batch is split before it is retried, and the
     splits do not use up MaximumRetryAttempts (lambda-semantics R3.25). Without record counts
     (trace evidence) it equals ``attempts``. ``last_records``: the records of the last
-    delivery (null without record counts).
+    delivery (null without record counts); ``first_sequence`` and ``sequences``: the batch's
+    lowest sequence number and those of all its records (empty without record annotations).
     """
     ordered = deliveries.sort(c.FUNCTION, c.KEY, col.START, c.INVOCATION, nulls_last=True)
     records = pl.col(c.RECORDS)
@@ -132,6 +136,8 @@ def batches(deliveries: pl.LazyFrame) -> pl.LazyFrame:
             pl.col(col.TRACE_ID).drop_nulls().unique().sort().alias(c.TRACE_IDS),
             (pl.len().cast(pl.Int64) - (last_other_size + 1).fill_null(0)).alias("tail_attempts"),
             records.last().alias("last_records"),
+            pl.col(SEQ).first(),
+            pl.col(SEQS).list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
         )
         .with_columns(
             (pl.col(c.ATTEMPTS) > 1).alias(c.RETRIED),
@@ -153,6 +159,7 @@ _SETTINGS = {
     "esm_age": pl.Int64,  # MaximumRecordAgeInSeconds, -1 = infinite
     "esm_destination": pl.String,  # DestinationConfig.OnFailure.Destination
     "esm_bisect": pl.Boolean,
+    "esm_one_at_a_time": pl.Boolean,  # ParallelizationFactor 1: a shard's batches in order
     "esm_dynamodb": pl.Boolean,  # DynamoDB Streams: retention is fixed at 24 h
     "esm_problem": pl.String,  # why the settings cannot be used
 }
@@ -174,7 +181,7 @@ def mapping_settings(side: SideInputs) -> pl.DataFrame:
         name = mapping.function_name
         if name and _is_stream(mapping):
             by_function.setdefault(name, []).append(mapping)
-    rows: list[tuple[str, int | None, int | None, str | None, bool, bool, str | None]] = []
+    rows: list[tuple[str, int | None, int | None, str | None, bool, bool, bool, str | None]] = []
     for name, mappings in sorted(by_function.items()):
         settings = {
             (
@@ -182,6 +189,7 @@ def mapping_settings(side: SideInputs) -> pl.DataFrame:
                 -1 if m.maximum_record_age_seconds is None else m.maximum_record_age_seconds,
                 m.on_failure_arn,
                 m.bisect_batch_on_function_error,
+                m.parallelization_factor == 1,
                 ":dynamodb:" in m.event_source_arn,
             )
             for m in mappings
@@ -191,10 +199,10 @@ def mapping_settings(side: SideInputs) -> pl.DataFrame:
                 f"{name} has {len(mappings)} stream event source mappings with different "
                 "settings, and a batch does not say which stream it came from"
             )
-            rows.append((name, None, None, None, False, False, problem))
+            rows.append((name, None, None, None, False, False, False, problem))
             continue
-        ((retries, age, destination, bisect, dynamodb),) = settings
-        rows.append((name, retries, age, destination, bisect, dynamodb, None))
+        ((retries, age, destination, bisect, in_order, dynamodb),) = settings
+        rows.append((name, retries, age, destination, bisect, in_order, dynamodb, None))
     return pl.DataFrame(rows, schema=_SETTINGS, orient="row")
 
 
@@ -232,6 +240,12 @@ def with_fates(
         & (age <= STREAM_RETENTION_SECONDS)
         & (first + pl.duration(seconds=age) <= end).fill_null(False)
     )
+    # Lambda read on past this batch (see ``_moved_on``) before its retries ran out, which
+    # only its records' age does.
+    moved_on = pl.col("split_moved_on").fill_null(False) | (
+        pl.col("shard_moved_on").fill_null(False) & pl.col("esm_one_at_a_time")
+    )
+    gave_up = moved_on & (age > 0)
     past_retention = (first + pl.duration(seconds=STREAM_RETENTION_SECONDS) <= end).fill_null(False)
     failed = (pl.col(c.OUTCOME) == "failed") & ~pl.col(col.IN_PROGRESS)
     configured = pl.col("esm_retries").is_not_null()
@@ -240,7 +254,7 @@ def with_fates(
         .then(pl.lit(None, pl.String))
         .when(by_retries)
         .then(pl.lit("retries"))
-        .when(by_age)
+        .when(by_age | gave_up)
         .then(pl.lit("record_age"))
         .when(past_retention & pl.col("esm_dynamodb"))
         .then(pl.lit("retention"))
@@ -279,7 +293,8 @@ def with_fates(
     )
     still_retrying = failed & configured & pl.col(c.FATE).is_null()
     return (
-        batches.with_columns(pl.col(c.FUNCTION).cast(pl.String).alias("_fn"))
+        batches.join(_moved_on(batches), on=[c.FUNCTION, c.KEY], how="left")
+        .with_columns(pl.col(c.FUNCTION).cast(pl.String).alias("_fn"))
         .join(settings.rename({c.FUNCTION: "_fn"}), on="_fn", how="left")
         .with_columns(ended_by.alias(c.ENDED_BY))
         .with_columns(reason.alias(c.FATE_REASON))
@@ -291,5 +306,47 @@ def with_fates(
             .alias(c.OUTCOME),
             pl.col("esm_destination").alias("destination"),
         )
-        .drop("_fn", *[k for k in _SETTINGS if k != c.FUNCTION])
+        .drop("_fn", "split_moved_on", "shard_moved_on", *[k for k in _SETTINGS if k != c.FUNCTION])
     )
+
+
+def _moved_on(batches: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (function, key) of a batch whose last delivery ended, whether Lambda read on past
+    it, so that it is no longer retried whatever its attempts:
+
+    - ``split_moved_on``: a later batch of the same shard starts with one of this batch's
+      records after this batch's last delivery ended. With BisectBatchOnFunctionError Lambda
+      retries the first half of a split batch until it succeeds or is given up, and only then
+      reads on from the second half, which the traces show as a batch of its own (at any
+      ParallelizationFactor: the halves of one batch run one after the other).
+    - ``shard_moved_on``: any later batch of the same shard starts after this batch's last
+      delivery ended; that ends this batch only when the shard's batches run one at a time
+      (ParallelizationFactor 1, checked by the caller).
+    """
+    mine = batches.filter(pl.col(c.LAST_END).is_not_null() & pl.col(col.SHARD_ID).is_not_null())
+    later = batches.select(
+        c.FUNCTION,
+        col.SHARD_ID,
+        SEQ,
+        pl.col(c.KEY).alias("later_key"),
+        pl.col(c.FIRST_START).alias("later_start"),
+    )
+    after = (pl.col("later_key") != pl.col(c.KEY)) & (pl.col("later_start") >= pl.col(c.LAST_END))
+    split = (
+        mine.select(c.FUNCTION, col.SHARD_ID, c.KEY, c.LAST_END, pl.col(SEQS).alias(SEQ))
+        .explode(SEQ)
+        .join(later, on=[c.FUNCTION, col.SHARD_ID, SEQ], how="inner")
+        .filter(after)
+        .select(c.FUNCTION, c.KEY)
+        .unique()
+        .with_columns(split_moved_on=pl.lit(True))
+    )
+    shard = (
+        mine.select(c.FUNCTION, col.SHARD_ID, c.KEY, c.LAST_END)
+        .join(later.drop(SEQ), on=[c.FUNCTION, col.SHARD_ID], how="inner")
+        .filter(after)
+        .select(c.FUNCTION, c.KEY)
+        .unique()
+        .with_columns(shard_moved_on=pl.lit(True))
+    )
+    return split.join(shard, on=[c.FUNCTION, c.KEY], how="full", coalesce=True)

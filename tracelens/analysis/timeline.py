@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis import columns as c
+from tracelens.analysis.details import smallest_width
 from tracelens.analysis.stats import nearest_rank
 from tracelens.model import schema as col
 
@@ -67,13 +68,7 @@ class Timeline:
 def timeline_width(start: datetime | None, end: datetime | None) -> int:
     """The smallest of ``WIDTHS`` giving at most ``MAX_BUCKETS`` epoch-aligned buckets over
     [start, end] (the largest if none does)."""
-    if start is None or end is None:
-        return WIDTHS[0]
-    first, last = start.timestamp(), end.timestamp()
-    for width in WIDTHS:
-        if int(last // width) - int(first // width) + 1 <= MAX_BUCKETS:
-            return width
-    return WIDTHS[-1]
+    return smallest_width(start, end, WIDTHS, MAX_BUCKETS)
 
 
 def timeline(

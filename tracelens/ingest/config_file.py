@@ -305,6 +305,7 @@ def _add_mapping(
             batch_size=mapping.batch_size,
             function_response_types=tuple(mapping.function_response_types or ()),
             bisect_batch_on_function_error=bool(mapping.bisect_batch_on_function_error),
+            parallelization_factor=mapping.parallelization_factor or 1,
             maximum_retry_attempts=mapping.maximum_retry_attempts,
             maximum_record_age_seconds=mapping.maximum_record_age_in_seconds,
             on_failure_arn=_on_failure(mapping.destination_config),

@@ -36,6 +36,8 @@ MaximumRecordAgeInSeconds = Annotated[
     int, msgspec.Meta(ge=-1, le=604800, extra={"allowed": "-1 or 60-604800"})
 ]
 MaximumRetryAttemptsEventSourceMapping = Annotated[int, msgspec.Meta(ge=-1, le=10000)]
+#: botocore's lambda model (2015-03-31): ``ParallelizationFactor`` min 1, max 10.
+ParallelizationFactor = Annotated[int, msgspec.Meta(ge=1, le=10)]
 
 #: The shortest MaximumRecordAgeInSeconds other than -1.
 MINIMUM_RECORD_AGE_SECONDS = 60
@@ -94,6 +96,7 @@ class EventSourceMappingConfiguration(_Aws):
     batch_size: BatchSize | None = None
     function_response_types: list[str] | None = None
     bisect_batch_on_function_error: bool | None = None
+    parallelization_factor: ParallelizationFactor | None = None
     maximum_retry_attempts: MaximumRetryAttemptsEventSourceMapping | None = None
     maximum_record_age_in_seconds: MaximumRecordAgeInSeconds | None = None
     destination_config: DestinationConfig | None = None

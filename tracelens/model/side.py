@@ -58,6 +58,7 @@ class EventSourceMapping:
     batch_size: int | None = None
     function_response_types: tuple[str, ...] = ()
     bisect_batch_on_function_error: bool = False
+    parallelization_factor: int = 1  # batches read from one shard at a time (AWS default 1)
     maximum_retry_attempts: int | None = None
     maximum_record_age_seconds: int | None = None
     on_failure_arn: str | None = None  # DestinationConfig.OnFailure.Destination
