@@ -1,6 +1,6 @@
 """Who called: every Lambda request attributed to its caller, as far as traces and config tell.
 
-Three sources, in this order (report-contract "callers"):
+Three sources, in this order (README "Who called"):
 
 1. The service segment's ``parent_id`` (per trace, ``parent_callers``): the caller's AWS SDK
    ``Lambda`` Invoke subsegment (a ``call`` row) inside the caller's document, or the caller's
@@ -10,8 +10,8 @@ Three sources, in this order (report-contract "callers"):
    function, by its function name, or an application, by its segment name).
 2. For SQS and stream requests (no parent: pollers start a new trace), the event source
    mappings of the function in the config; stream record annotations (``event_source``) tell
-   Kinesis from DynamoDB. Several candidate mappings and nothing to choose: ``unknown`` with the
-   candidates.
+   Kinesis from DynamoDB. Several candidate mappings and nothing to choose: the kind without a
+   name, the reason and the candidate ARNs (no config, or no mapping: the reason).
 3. Otherwise the caller left nothing in X-Ray: ``unknown`` with the reason. The one exception
    is Lambda@Edge, whose replicas are named ``us-east-1.<function>``: ``cloudfront``.
 """
