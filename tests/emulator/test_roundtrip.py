@@ -407,3 +407,30 @@ def test_a_batch_the_shard_read_past_has_ended(tmp_path: Path) -> None:
     write_bundle(result, tmp_path)
     problems = compare(result.truth, analyse_bundle(tmp_path))
     assert not problems, problems.text()
+
+
+# Found by the random round trip: with reserved concurrency 1 a throttled async event left the
+# queue at its age limit, 5 min after enqueue; its ``Dwell Time`` ended after every top-level
+# document. The data runs until that subsegment ends (as the analysis reads it), so the
+# truth's data end must include subsegments, and the event has ended.
+DWELL_ENDS_LAST: dict[str, Any] = {
+    "name": "random",
+    "functions": {
+        "alpha": {
+            **AGED_OUT_AT_DATA_END["functions"]["beta"],
+            "max_event_age_s": 300,
+            "reserved_concurrency": 1,
+        },
+        "beta": {**AGED_OUT_AT_DATA_END["functions"]["beta"], "failure_rate": 0.0},
+    },
+    "callers": [{"kind": "cloudformation", "function": "alpha", "count": 12, "duration_s": 1.0}],
+}
+
+
+def test_the_data_ends_when_its_last_subsegment_ends(tmp_path: Path) -> None:
+    result = run_scenario(parse_scenario(DWELL_ENDS_LAST, "<dwell-ends-last>"), seed=0)
+    write_bundle(result, tmp_path)
+    expired = [e for e in result.truth["async_events"] if e["condition"] == "EventAgeExceeded"]
+    assert any(e["outcome"] == "event_age_exceeded" for e in expired)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()

@@ -55,7 +55,7 @@ def observed_outcome(event: dict[str, Any], data_end: float) -> str:
 
     Args:
         event: a truth async event.
-        data_end: the latest end time of any document in the bundle.
+        data_end: the latest end time of any document or subsegment in the bundle.
 
     Returns:
         One of the contract's outcomes.
@@ -92,7 +92,7 @@ def build_truth(run: Run, data_end: float) -> dict[str, Any]:
 
     Args:
         run: the finished run.
-        data_end: the latest end time of any document written.
+        data_end: the latest end time of any document or subsegment written.
 
     Returns:
         The truth document (plain JSON types, deterministic order).

@@ -90,7 +90,7 @@ class MemoryEmitter:
         _clean_nested(doc)
         body = json.dumps(doc, separators=(",", ":"))
         self.lines.append((doc["start_time"], doc["id"], body))
-        end = doc["end_time"]
+        end = _latest_end(doc)
         if self.max_end is None or end > self.max_end:
             self.max_end = end
         if self._socket is not None and self._udp is not None:
@@ -187,3 +187,18 @@ class XRayWriter:
             entity.put_annotation(key, value)
         if span.links:
             entity.links = list(span.links)
+
+
+def _latest_end(doc: dict[str, Any]) -> float:
+    """The latest ``end_time`` in a document and its subsegments at any depth: an async
+    service segment's ``Dwell Time`` and ``Attempt #N`` end after the segment itself, and the
+    data (as the analysis reads it) runs until they end."""
+    latest = float(doc["end_time"])
+    stack = list(doc.get("subsegments", ()))
+    while stack:
+        sub = stack.pop()
+        end = sub.get("end_time")
+        if isinstance(end, int | float) and end > latest:
+            latest = float(end)
+        stack.extend(sub.get("subsegments", ()))
+    return latest
