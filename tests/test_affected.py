@@ -86,7 +86,7 @@ def test_async_row_matches_truth(tmp_path: Path) -> None:
     assert list(row) == COLUMNS
     assert row["function"] == "invoice-renderer"
     assert row["path"] == "async"
-    assert row["caller"] is None
+    assert row["caller"] == "sdk billing-batch"  # its SDK client's segment
     assert row["message_id"] is None
     assert row["shard_id"] is None
     assert row["sequence_number"] is None
@@ -114,7 +114,7 @@ def test_sqs_row_matches_truth(tmp_path: Path) -> None:
     assert row["message_id"] == "ffd3ee75-fd80-4550-8ff9-f0822795dbbd" == message["message_id"]
     assert row["function"] == "order-consumer"
     assert row["path"] == "sqs"
-    assert row["caller"] == ""
+    assert row["caller"] == "sqs orders"  # the event source mapping's queue
     assert row["request_id"] == log[-1]["request_id"]  # the last delivery's request
     assert row["shard_id"] == row["sequence_number"] == ""
     assert row["outcome"] == "poison"

@@ -98,3 +98,46 @@ def test_take_starts_over() -> None:
     assert empty_rows.schema == rows.schema
     assert empty_links.is_empty()
     assert empty_links.schema == links.schema
+
+
+def _call(call_id: str, **extra: object) -> dict[str, object]:
+    return {
+        "id": call_id,
+        "name": "Lambda",
+        "namespace": "aws",
+        "start_time": 1681339658.3,
+        "end_time": 1681339658.4,
+        "aws": {"operation": "Invoke", "request_id": "r-1"},
+        **extra,
+    }
+
+
+def test_lambda_invoke_subsegments_become_call_rows_at_any_depth() -> None:
+    """A caller's ``Lambda`` Invoke subsegment is a ``call`` row whose doc_id is the caller."""
+    gateway = seg("shop-api/prod", "a100000000000001", subsegments=[_call("c100000000000001")])
+    function = seg(
+        "caller-fn",
+        "f100000000000001",
+        origin="AWS::Lambda::Function",
+        subsegments=[
+            {
+                "id": "b100000000000001",
+                "name": "Invocation",
+                "start_time": 1681339658.3,
+                "end_time": 1681339658.5,
+                "subsegments": [
+                    _call("c100000000000002"),
+                    # another Lambda API call (not an invoke) and a non-AWS "Lambda" are no calls
+                    _call("c100000000000003", aws={"operation": "GetFunction"}),
+                    {**_call("c100000000000004"), "namespace": "remote"},
+                ],
+            }
+        ],
+    )
+    docs = [DOCUMENT_DECODER.decode(msgspec.json.encode(doc)) for doc in (gateway, function)]
+    rows, _ = _take([(0, 0, 0), (0, 1, 0)], docs)
+    calls = rows.filter(pl.col(col.KIND) == col.KIND_CALL)
+    assert calls.select(col.ID, col.PARENT_ID, col.DOC_ID, col.OPERATION).rows() == [
+        ("c100000000000001", "a100000000000001", "a100000000000001", "Invoke"),
+        ("c100000000000002", "b100000000000001", "f100000000000001", "Invoke"),
+    ]

@@ -62,8 +62,8 @@ def test_table_rows_have_as_many_cells_as_the_header() -> None:
                 assert len(_cells(lines[j])) == width, lines[j]
                 j += 1
     # timeline (2 functions), functions, async stats, poison messages, chains, impact,
-    # errors by type, affected
-    assert tables == 9
+    # errors by type, affected, callers
+    assert tables == 10
 
 
 def test_findings_are_listed_with_examples_most_severe_first() -> None:

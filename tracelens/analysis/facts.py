@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.analysis._expr import as_text
+from tracelens.analysis.callers import parent_callers
 from tracelens.analysis.invocations import attempt_rows, invocations
 from tracelens.analysis.requests import service_segments
 from tracelens.analysis.sqs import with_error_columns
@@ -45,6 +46,7 @@ class Facts:
     links: pl.DataFrame  # span links (as_text)
     not_reached: pl.DataFrame  # sync.not_reached_candidates
     inferred: pl.DataFrame  # distinct name, arn (text) of inferred AWS::Lambda segments
+    callers: pl.DataFrame  # callers.parent_callers: the caller of each service segment parent
     traces: int  # distinct trace ids
     start: datetime | None  # earliest start
     end: datetime | None  # when the data ends (TraceFrames.end)
@@ -55,7 +57,7 @@ def partition_facts(entities: pl.DataFrame, links: pl.DataFrame) -> Facts:
     text = as_text(entities.lazy(), keep=CATEGORICAL)
     services_l = service_segments(text)
     services, attempts = pl.collect_all([services_l, attempt_rows(text, services_l)])
-    invs, kept, not_reached, inferred, span = pl.collect_all(
+    invs, kept, not_reached, inferred, callers, span = pl.collect_all(
         [
             with_error_columns(invocations(text, services.lazy(), attempts.lazy())),
             text.filter(pl.col(col.KIND).is_in(_KEPT_KINDS)),
@@ -67,6 +69,7 @@ def partition_facts(entities: pl.DataFrame, links: pl.DataFrame) -> Facts:
             )
             .select(pl.col(col.NAME).cast(pl.String), pl.col(col.ARN).cast(pl.String))
             .unique(maintain_order=True),
+            parent_callers(text, services.lazy()),
             entities.lazy().select(
                 pl.col(col.TRACE_ID).n_unique().alias("traces"),
                 pl.col(col.START).min().alias("start"),
@@ -83,6 +86,7 @@ def partition_facts(entities: pl.DataFrame, links: pl.DataFrame) -> Facts:
         links=as_text(links.lazy()).collect(),
         not_reached=not_reached,
         inferred=inferred,
+        callers=callers,
         traces=int(traces) if entities.height else 0,
         start=start if isinstance(start, datetime) else None,
         end=end if isinstance(end, datetime) and entities.height else None,
@@ -109,6 +113,7 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
         links=stack([p.links for p in parts]),
         not_reached=stack([p.not_reached for p in parts]),
         inferred=stack([p.inferred for p in parts]).unique(maintain_order=True),
+        callers=stack([p.callers for p in parts]),
         traces=sum(p.traces for p in parts),
         start=min(starts) if starts else None,
         end=max(ends) if ends else None,

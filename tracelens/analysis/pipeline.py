@@ -3,12 +3,13 @@ inputs to AnalysisResults (``analyse_facts``); ``analyse`` for frames held in me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from tracelens.analysis import async_events as async_mod
+from tracelens.analysis import callers as callers_mod
 from tracelens.analysis import columns as c
 from tracelens.analysis import sqs as sqs_mod
 from tracelens.analysis import streams as streams_mod
@@ -64,6 +65,10 @@ class AnalysisResults:
     sync_calls: pl.DataFrame  # one row per logical sync call (analysis.sync.logical_calls)
     timeline: Timeline  # per function and time bucket (analysis.timeline)
     side_notes: tuple[str, ...] = ()  # SideInputs.notes: how side inputs were read
+    #: one row per (function, path, caller) (analysis.callers.caller_summary)
+    callers: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: the caller of every request (analysis.callers.attribute)
+    request_callers: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def analyse(
@@ -175,6 +180,7 @@ def analyse_facts(
     requests_df = base.reqs.join(
         request_facts.outcomes.drop(c.FUNCTION), on=c.REQUEST, how="left", maintain_order="left"
     )
+    request_callers, callers_df = _callers(base, facts, side, async_, sqs, streams, request_facts)
     return AnalysisResults(
         stats=stats,
         traces=facts.traces,
@@ -224,7 +230,51 @@ def analyse_facts(
             end=facts.end,
         ),
         side_notes=side.notes,
+        callers=callers_df,
+        request_callers=request_callers,
     )
+
+
+def _callers(
+    base: _Base,
+    facts: Facts,
+    side: SideInputs,
+    async_: _AsyncPart,
+    sqs: _SqsPart,
+    streams: _StreamPart,
+    request_facts: _RequestFacts,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The caller of every request, and the per-caller summary."""
+    attributed = callers_mod.attribute(
+        base.reqs_l,
+        request_facts.modes,
+        facts.callers.lazy(),
+        callers_mod.record_sources(base.entities, base.invs_l),
+        callers_mod.mapping_frame(side),
+        has_config=side.has_config,
+    ).collect()
+    summary = callers_mod.caller_summary(
+        attributed.lazy(),
+        request_facts.outcomes.lazy(),
+        async_.events.lazy(),
+        sqs.deliveries.lazy(),
+        sqs.messages.lazy(),
+        streams.deliveries.lazy(),
+        streams.batches.lazy(),
+    ).collect()
+    # Kept for the affected rows and library users: the repeated text as categorical.
+    repeated = (
+        c.FUNCTION,
+        callers_mod.MODE_COLUMN,
+        callers_mod.CALLER_KIND,
+        callers_mod.CALLER_NAME,
+        callers_mod.CALLER_ARN,
+        callers_mod.CALLER_REASON,
+    )
+    kept = attributed.sort(c.FUNCTION, c.REQUEST).with_columns(
+        pl.col(name).cast(pl.Categorical) for name in repeated
+    )
+    return kept, summary
 
 
 @dataclass(frozen=True, slots=True)

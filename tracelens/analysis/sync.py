@@ -21,7 +21,7 @@ from tracelens.model import schema as col
 
 #: Name X-Ray gives an inferred segment built from an AWS SDK ``Lambda`` subsegment.
 #: Lambda API operations that run a function (botocore's lambda model).
-INVOKE_OPERATIONS = ("Invoke", "InvokeAsync", "InvokeWithResponseStream")
+INVOKE_OPERATIONS = col.INVOKE_OPERATIONS
 _GENERIC_NAME = "Lambda"
 #: Stands for "still open" when comparing end times.
 _OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)

@@ -66,6 +66,7 @@ class Run:
         failed: bool | None = None,
         call: str | None = None,
         executions: int = 0,
+        caller: dict[str, Any] | None = None,
     ) -> None:
         """Note one Lambda request for the truth (one ``AWS::Lambda`` service segment).
 
@@ -79,6 +80,8 @@ class Run:
                 their outcome when the truth is built.
             call: the logical call of a sync request (``trace_id/parent_id``, D4).
             executions: function segments written under this request.
+            caller: who called (``emulator.callers``): the caller kind and name, and what
+                the traces and config tell (``attributed``).
         """
         self.requests.append(
             {
@@ -89,6 +92,7 @@ class Run:
                 "failed": failed,
                 "call": call,
                 "executions": executions,
+                "caller": caller,
             }
         )
 
@@ -309,6 +313,7 @@ def record_polled_invocation(
     failed: bool,
     error: tuple[str, str] | None,
     records: list[Span],
+    caller: dict[str, Any] | None = None,
 ) -> None:
     """Write one invocation by an event source mapping (SQS or stream): the service segment
     ``svc``, the function segment under it (built here), and the request for the truth."""
@@ -331,6 +336,7 @@ def record_polled_invocation(
         throttled=failed and runtime.spec.failure_flag == "throttle",
         failed=failed,
         executions=1,
+        caller=caller,
     )
 
 

@@ -13,7 +13,16 @@ from tracelens.analysis.facts import Facts
 if TYPE_CHECKING:
     from pathlib import Path
 
-_FRAMES = ("services", "attempts", "invocations", "entities", "links", "not_reached", "inferred")
+_FRAMES = (
+    "services",
+    "attempts",
+    "invocations",
+    "entities",
+    "links",
+    "not_reached",
+    "inferred",
+    "callers",
+)
 
 
 class _Meta(msgspec.Struct, frozen=True):

@@ -3,7 +3,8 @@
 Only the entities analyses use become rows (see ``tracelens.model.schema``): every top-level
 document, and the ``Dwell Time`` / ``Attempt #N`` subsegments of Lambda service segments, the
 ``Initialization`` / ``Invocation`` subsegments of function segments, and subsegments carrying
-record annotations, at any depth. Walking is iterative, so no document depth can overflow the
+record annotations or calling Lambda (an AWS SDK ``Lambda`` Invoke: the caller's side of a
+request), at any depth. Walking is iterative, so no document depth can overflow the
 stack. Merging the batches of all readers into TraceFrames is ``tracelens.ingest.merge``.
 """
 
@@ -96,19 +97,27 @@ def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bo
     return None
 
 
+def _is_call(child: Child) -> bool:
+    """Whether a subsegment is a caller's AWS SDK call that asked Lambda to run a function."""
+    if child.name != "Lambda" or child.namespace != "aws":
+        return False
+    operation = child.aws.operation if child.aws is not None else None
+    return operation is None or operation in col.INVOKE_OPERATIONS
+
+
 def _worth_decoding(raw: bytes) -> bool:
     """Whether undecoded nested subsegments hold annotations (record annotations, business
-    keys for filters) or links.
+    keys for filters), links or Lambda calls.
 
     A plain substring test is an order of magnitude faster than a regex alternation.
     """
-    return b'"annotations"' in raw or b'"links"' in raw
+    return b'"annotations"' in raw or b'"links"' in raw or b'"Lambda"' in raw
 
 
 def _has_rows(raw: bytes) -> bool:
-    """Whether undecoded subsegments may hold record subsegments or links (rows of their
-    own), beyond annotations."""
-    return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw
+    """Whether undecoded subsegments may hold record subsegments, links or Lambda calls (rows
+    of their own), beyond annotations."""
+    return b"event_source" in raw or b"message_id" in raw or b'"links"' in raw or b'"Lambda"' in raw
 
 
 def _collect_annotations(raw: bytes, into: list[dict[str, object]]) -> None:
@@ -324,6 +333,8 @@ class FrameBuilder:
                 notes.append(annotations)
             if annotations and _has_record_key(annotations):
                 self._sub(child, doc_id, col.KIND_RECORD)
+            elif child.name == "Lambda" and _is_call(child):
+                self._sub(child, doc_id, col.KIND_CALL)
             elif typed:
                 sub_kind = _sub_kind(
                     child, allow_service=allow_service, allow_function=allow_function
@@ -349,6 +360,8 @@ class FrameBuilder:
                     self._notes.append(annotations)
                 if annotations and _has_record_key(annotations):
                     self._sub(current, parent_id, col.KIND_RECORD)
+                elif current.name == "Lambda" and _is_call(current):
+                    self._sub(current, parent_id, col.KIND_CALL)
                 if current.links:
                     self._links(current)
             raw = current.subsegments
@@ -381,6 +394,9 @@ class FrameBuilder:
             if kind == col.KIND_RECORD and annotations
             else _NO_ANNOTATIONS
         )
+        operation = None
+        if kind == col.KIND_CALL and isinstance(entity, Child) and entity.aws is not None:
+            operation = entity.aws.operation
         trace_id, doc_id, file, pos, sub, top_in_progress, independent = self._owner
         self.rows.extend(
             (
@@ -407,7 +423,7 @@ class FrameBuilder:
                 receive_count,
                 shard_id,
                 sequence_number,
-                None,
+                operation,
                 None,
                 None,
                 None,

@@ -35,7 +35,7 @@ MESSAGE_ID = "message_id"  # record annotation (messaging_message_id accepted as
 RECEIVE_COUNT = "receive_count"  # record annotation: SQS ApproximateReceiveCount
 SHARD_ID = "shard_id"  # record annotation
 SEQUENCE_NUMBER = "sequence_number"  # record annotation, kept as text (can exceed 64 bits)
-OPERATION = "operation"  # aws.operation of a top-level document (e.g. an inferred call's API)
+OPERATION = "operation"  # aws.operation of a top-level document or of a call subsegment
 HTTP_URL = "http_url"  # http.request.url of a top-level document
 HTTP_METHOD = "http_method"  # http.request.method of a top-level document
 # The annotations of a top-level document and of all its subsegments (any depth), as the JSON
@@ -54,6 +54,11 @@ KIND_INITIALIZATION = "initialization"  # cold-start "Initialization" subsegment
 KIND_INVOCATION = "invocation"  # "Invocation" subsegment of a function segment
 KIND_RECORD = "record"  # subsegment annotated with a record's event_source
 KIND_SUBSEGMENT = "subsegment"  # any other independently sent subsegment
+KIND_CALL = "call"  # a caller's AWS SDK ``Lambda`` Invoke subsegment, at any depth
+
+#: Lambda API operations that run a function (botocore's lambda model): a ``Lambda``
+#: subsegment (namespace ``aws``) with one of these, or with no operation, is a call row.
+INVOKE_OPERATIONS = ("Invoke", "InvokeAsync", "InvokeWithResponseStream")
 
 KINDS = pl.Enum(
     [
@@ -67,6 +72,7 @@ KINDS = pl.Enum(
         KIND_INVOCATION,
         KIND_RECORD,
         KIND_SUBSEGMENT,
+        KIND_CALL,
     ]
 )
 

@@ -83,6 +83,8 @@ class Child(msgspec.Struct, gc=False):
     cause: str | Cause | None = None
     annotations: dict[str, object] | None = None
     links: list[Link] | None = None
+    namespace: str | None = None  # "aws" on AWS SDK calls (a caller's ``Lambda`` Invoke)
+    aws: AwsInfo | None = None
     # Decoded on demand (see tracelens.ingest.normalise): most nested subsegments are SDK
     # calls that no analysis reads, and skipping them is the cheapest way through a document.
     subsegments: msgspec.Raw = _NO_CHILDREN

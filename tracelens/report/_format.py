@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from tracelens.model.vocab import ChainFate, ChainOutcome, FateEvidence
     from tracelens.report.models import (
+        CallerSummary,
         Chain,
         Finding,
         Modes,
@@ -134,6 +135,21 @@ def worst_chains(chains: Iterable[Chain], limit: int) -> list[Chain]:
 def by_severity(findings: Iterable[Finding]) -> list[Finding]:
     """Findings most severe first, then by code and function."""
     return sorted(findings, key=lambda f: (Severity(f.severity).rank, f.code, f.function or ""))
+
+
+def caller_label(caller: CallerSummary) -> str:
+    """``kind name`` of a caller (the kind alone when its name is unknown)."""
+    return f"{caller.kind} {caller.name}" if caller.name else caller.kind
+
+
+def callers_of(report: Report, function: str) -> list[CallerSummary]:
+    """A function's entries of ``callers[]``, most requests first (the report's order)."""
+    return [c for c in report.callers if c.function == function]
+
+
+def counted(counts: Mapping[str, int]) -> str:
+    """``36 succeeded, 8 retries exhausted`` from outcome or fate counts (``-`` when none)."""
+    return ", ".join(f"{n:,} {key.replace('_', ' ')}" for key, n in counts.items()) or "-"
 
 
 def invoke_paths(modes: Modes) -> str:

@@ -10,11 +10,14 @@ from urllib.parse import quote
 import msgspec
 import polars as pl
 
+from tracelens.analysis import callers as callers_mod
 from tracelens.analysis import columns as c
 from tracelens.analysis import impact as impact_mod
 from tracelens.analysis.affected import affected as affected_frame
+from tracelens.analysis.functions import MODE
 from tracelens.analysis.summary import summarise
 from tracelens.model import schema as col
+from tracelens.report._format import caller_label
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
     SCHEMA,
@@ -22,6 +25,7 @@ from tracelens.report.models import (
     AsyncFates,
     AsyncOutcomes,
     AsyncSection,
+    CallerSummary,
     Chain,
     ErrorTypeCount,
     Finding,
@@ -92,6 +96,8 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
     """
     stats = results.stats
     summary = summarise(results)
+    callers = _callers(results.callers)
+    top = _top_callers(callers)
     return Report(
         schema=SCHEMA,
         generated_by=generated_by,
@@ -111,7 +117,10 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             dlq_dumps=results.dlq_dumps,
             notes=list(results.side_notes),
         ),
-        functions=[_shaped(f, FunctionSummary) for f in summary.functions],
+        functions=[
+            msgspec.structs.replace(_shaped(f, FunctionSummary), top_callers=top.get(f.name, []))
+            for f in summary.functions
+        ],
         sync=_shaped(results.sync, SyncSection),
         async_=_shaped(summary.async_, AsyncSection),
         sqs=_sqs_section(summary.sqs),
@@ -125,7 +134,46 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
         timeline=_timeline(results.timeline),
         affected=_affected(results),
         impact=_impact(results),
+        callers=callers,
     )
+
+
+def _callers(frame: pl.DataFrame) -> list[CallerSummary]:
+    """``callers[]`` from ``analysis.callers.caller_summary`` (already sorted)."""
+    if frame.is_empty():
+        return []
+    out = []
+    for row in frame.iter_rows(named=True):
+        dwell = row[callers_mod.DWELL_P99_MS]
+        out.append(
+            CallerSummary(
+                function=row[c.FUNCTION],
+                path=row[MODE],
+                kind=row[callers_mod.CALLER_KIND],
+                name=row[callers_mod.CALLER_NAME],
+                arn=row[callers_mod.CALLER_ARN],
+                reason=row[callers_mod.CALLER_REASON],
+                candidates=list(row[callers_mod.CANDIDATES] or []),
+                requests=row[c.REQUESTS],
+                failed=row[c.FAILED],
+                throttled=row[c.THROTTLED],
+                dwell_p99_ms=None if dwell is None else round(dwell, 3),
+                outcomes={o[c.OUTCOME]: o[c.COUNT] for o in row[callers_mod.OUTCOMES]},
+                fates={f[c.FATE]: f[c.COUNT] for f in row[callers_mod.FATES]},
+            )
+        )
+    return out
+
+
+def _top_callers(callers: list[CallerSummary], limit: int = 3) -> dict[str, list[str]]:
+    """Each function's callers with the most requests (``callers`` is sorted that way)."""
+    top: dict[str, list[str]] = {}
+    for caller in callers:
+        labels = top.setdefault(caller.function, [])
+        label = caller_label(caller)
+        if len(labels) < limit and label not in labels:
+            labels.append(label)
+    return top
 
 
 def _timeline(timeline: Timeline) -> TimelineSection:
@@ -254,12 +302,30 @@ def _affected(results: AnalysisResults) -> list[AffectedEvent]:
         results.stream_deliveries,
         message_ids=results.sqs_evidence == "annotations",
     )
+    frame = _with_caller(frame, results.request_callers)
     rows = frame.select(
         pl.exclude(c.KEY, "first_time", "last_time"),
         _iso_expr("first_time"),
         _iso_expr("last_time"),
     ).write_json()
     return msgspec.json.decode(rows, type=list[AffectedEvent])
+
+
+def _with_caller(frame: pl.DataFrame, request_callers: pl.DataFrame) -> pl.DataFrame:
+    """``caller`` of each affected row: ``kind name`` of its request's caller (``callers``)."""
+    if request_callers.is_empty():
+        return frame
+    name = pl.col(callers_mod.CALLER_NAME)
+    labels = request_callers.select(
+        pl.col(c.REQUEST).alias("request_id"),
+        pl.when(name.is_not_null())
+        .then(pl.format("{} {}", callers_mod.CALLER_KIND, name))
+        .otherwise(pl.col(callers_mod.CALLER_KIND))
+        .alias("_caller"),
+    ).unique(subset="request_id", keep="first", maintain_order=True)
+    columns = frame.columns
+    joined = frame.join(labels, on="request_id", how="left", maintain_order="left")
+    return joined.with_columns(pl.col("_caller").alias("caller")).select(*columns, "caller")
 
 
 def _impact(results: AnalysisResults) -> list[FunctionImpact]:

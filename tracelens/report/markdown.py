@@ -10,6 +10,8 @@ from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
     by_severity,
+    caller_label,
+    counted,
     duration,
     fate_parts,
     histogram_items,
@@ -100,6 +102,7 @@ def render_markdown(report: Report) -> str:
     parts += _impact(report)
     parts += _errors_by_type(report)
     parts += _functions(report)
+    parts += _callers(report)
     parts += _async(report)
     parts += _sqs(report)
     parts += _streams(report)
@@ -249,6 +252,7 @@ def _functions(report: Report) -> list[str]:
                 invoke_paths(fn.modes),
                 duration(fn.duration_ms.p50),
                 duration(fn.duration_ms.p99),
+                ", ".join(escape(label) for label in fn.top_callers) or "-",
             ]
         )
     header = [
@@ -262,8 +266,55 @@ def _functions(report: Report) -> list[str]:
         "Invoke paths",
         "p50",
         "p99",
+        "Top callers",
     ]
-    return lines + _table(header, rows, align="lrrrrrrlrr")
+    return lines + _table(header, rows, align="lrrrrrrlrrl")
+
+
+def _callers(report: Report) -> list[str]:
+    """Who called: one row per (function, path, caller), with the reason when unknown."""
+    lines = ["## Callers", ""]
+    if not report.callers:
+        return [*lines, "No Lambda requests in the traces.", ""]
+    rows = []
+    notes = []
+    for caller in report.callers:
+        who = escape(caller_label(caller))
+        if caller.arn:
+            who += f" ({escape(caller.arn)})"
+        rows.append(
+            [
+                escape(caller.function),
+                escape(caller.path),
+                who,
+                f"{caller.requests:,}",
+                f"{caller.failed:,}",
+                f"{caller.throttled:,}",
+                duration(caller.dwell_p99_ms) if caller.dwell_p99_ms is not None else "-",
+                escape(counted(caller.outcomes)),
+                escape(counted(caller.fates)),
+            ]
+        )
+        if caller.reason:
+            why = escape(caller.reason)
+            if caller.candidates:
+                why += " (candidates: " + ", ".join(escape(a) for a in caller.candidates) + ")"
+            notes.append(f"- {escape(caller.function)}, {who}, {escape(caller.path)}: {why}")
+    header = [
+        "Function",
+        "Path",
+        "Caller",
+        "Requests",
+        "Failed",
+        "Throttled",
+        "Dwell p99",
+        "Outcomes",
+        "Fates",
+    ]
+    lines += _table(header, rows, align="lllrrrrll")
+    if notes:
+        lines += ["Callers the traces do not name:", "", *notes, ""]
+    return lines
 
 
 def _stats_rows(rows: Iterable[tuple[str, Stats]]) -> list[str]:
@@ -481,7 +532,7 @@ def _affected(report: Report) -> list[str]:
         f"{plural(len(events), 'event')} did not end well: async events, SQS messages and stream "
         "batches that ended badly (whatever their fate) or whose end is unknown when the data "
         "ends. These are the ids to replay or check, as `tracelens analyze --affected FILE` "
-        "writes them. Caller: not yet attributed.",
+        "writes them, with the caller of each (see Callers).",
         "",
         "<details>",
         f"<summary>{plural(len(events), 'affected event')}</summary>",
@@ -491,6 +542,7 @@ def _affected(report: Report) -> list[str]:
         [
             escape(e.function),
             escape(e.path),
+            escape(e.caller or "-"),
             escape(e.request_id or "-"),
             escape(e.message_id or "-"),
             escape(f"{e.shard_id}/{e.sequence_number}" if e.shard_id else "-"),
@@ -506,6 +558,7 @@ def _affected(report: Report) -> list[str]:
     header = [
         "Function",
         "Path",
+        "Caller",
         "Request id",
         "Message id",
         "Shard / sequence",
@@ -516,7 +569,7 @@ def _affected(report: Report) -> list[str]:
         "Last error",
         "Trace ids",
     ]
-    return [*lines, *_table(header, rows, align="llllllllrll"), "</details>", ""]
+    return [*lines, *_table(header, rows, align="lllllllllrll"), "</details>", ""]
 
 
 def _input(report: Report) -> list[str]:

@@ -89,6 +89,33 @@ class FunctionSummary(msgspec.Struct, frozen=True, kw_only=True):
     throttles: int  # throttled requests (D1)
     modes: Modes
     duration_ms: Stats
+    #: Its callers with the most requests (at most 3), as "kind name" (see ``callers``),
+    #: most requests first.
+    top_callers: list[str] = msgspec.field(default_factory=list)
+
+
+class CallerSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """The requests one caller made to one function on one invoke path (``callers[]``).
+
+    ``kind`` is the caller kind (``api_gateway``, ``sns``, ``sqs``, ``sdk``, ...) or
+    ``unknown``, then ``reason`` says why; ``candidates`` lists the event source ARNs when
+    several mappings of the function could have sent the requests.
+    """
+
+    function: str
+    path: str  # invoke path: sync, async, sqs, stream or unknown
+    kind: str
+    name: str | None  # stage, topic, bus, queue, stream (table), function or client name
+    arn: str | None
+    reason: str | None = None
+    candidates: list[str] = msgspec.field(default_factory=list)
+    requests: int
+    failed: int  # failed requests (D2)
+    throttled: int  # throttled requests (D1)
+    dwell_p99_ms: float | None = None  # async: p99 dwell of the caller's events
+    #: Async events, SQS messages and stream batches the caller started, by outcome / fate.
+    outcomes: dict[str, int] = msgspec.field(default_factory=dict)
+    fates: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class SyncSection(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,7 +274,7 @@ class AffectedEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     function: str
     path: ChainKind
-    caller: str | None = None  # not yet attributed: always null for now
+    caller: str | None = None  # "kind name" of its request's caller (see ``callers``)
     # the async event's request id; for SQS and streams the Lambda request of the last
     # delivery (its logs), null if no delivery had one
     request_id: str | None
@@ -380,3 +407,6 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     #: first_time, path, key (request id, message id or shard/sequence), function.
     affected: list[AffectedEvent] = msgspec.field(default_factory=list)
     impact: list[FunctionImpact] = msgspec.field(default_factory=list)  # sorted by function
+    #: Who called: one entry per (function, path, caller); sorted by function, requests (most
+    #: first), kind, name, ARN, reason and path.
+    callers: list[CallerSummary] = msgspec.field(default_factory=list)

@@ -20,6 +20,8 @@ from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
     by_severity,
+    caller_label,
+    counted,
     duration,
     fate_parts,
     histogram_items,
@@ -58,6 +60,8 @@ EXAMPLES = 3
 FILE_ROWS = 5
 #: Distinct errors shown per retry chain (each once, with how many times it occurred).
 CHAIN_ERRORS = 3
+#: Callers shown per function in the text report (all of them are in JSON and Markdown).
+TOP_CALLERS = 5
 #: The narrowest a function name is shortened to in the functions table.
 MIN_NAME = 12
 #: The room a function name gets in the functions table before its invoke paths wrap.
@@ -81,6 +85,7 @@ def render_terminal(report: Report, *, console: Console) -> None:
     _findings(report, console)
     render_timeline(report, console)
     _functions(report, console)
+    _callers(report, console)
     _async(report, console)
     _sqs(report, console)
     _streams(report, console)
@@ -226,9 +231,51 @@ def _functions(report: Report, console: Console) -> None:
             f"p50: {duration(fn.duration_ms.p50)}",
             f"p99: {duration(fn.duration_ms.p99)}",
             f"invoke paths: {invoke_paths(fn.modes)}",
+            *([f"top callers: {', '.join(fn.top_callers)}"] if fn.top_callers else []),
             indent="  ",
             hang="",
         )
+
+
+def _callers(report: Report, console: Console) -> None:
+    """Who called each function: its callers with the most requests, and why one is unknown."""
+    if not report.callers:
+        return
+    _section(console, "Callers")
+    shown: dict[str, int] = {}
+    for caller in report.callers:
+        n = shown.get(caller.function, 0)
+        shown[caller.function] = n + 1
+        if n == 0:
+            console.print(
+                Text(shorten_middle(caller.function, console.width), style="bold"), soft_wrap=True
+            )
+        if n >= TOP_CALLERS:
+            continue
+        pieces = [
+            caller_label(caller),
+            f"path: {caller.path}",
+            plural(caller.requests, "request"),
+            f"{_n(caller.failed)} failed",
+        ]
+        if caller.throttled:
+            pieces.append(f"{_n(caller.throttled)} throttled")
+        if caller.dwell_p99_ms is not None:
+            pieces.append(f"dwell p99 {duration(caller.dwell_p99_ms)}")
+        if caller.outcomes:
+            pieces.append(f"outcomes: {counted(caller.outcomes)}")
+        if caller.fates:
+            pieces.append(f"fates: {counted(caller.fates)}")
+        _say(console, *pieces, indent="  ")
+        if caller.reason:
+            why = caller.reason
+            if caller.candidates:
+                why += f" (candidates: {', '.join(caller.candidates)})"
+            _say(console, *why.split(" "), sep=" ", indent="    ", hang="", style="dim")
+    for function, n in shown.items():
+        if n > TOP_CALLERS:
+            more = plural(n - TOP_CALLERS, "more caller")
+            _say(console, f"{function}: {more} in the JSON report (callers)", style="dim")
 
 
 def _functions_table(functions: Iterable[FunctionSummary], console: Console) -> Table | None:

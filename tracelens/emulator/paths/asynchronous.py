@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tracelens.emulator.callers import async_caller
 from tracelens.emulator.engine import (
     Run,
     arrivals,
@@ -230,6 +231,7 @@ def _finish(run: Run, ev: _Event, condition: str, at: float) -> None:
         "async",
         throttled=spec.failure_flag == "throttle" and any(ev.errors),
         executions=len(ev.functions),
+        caller=async_caller(run, ev.caller),
     )
     last_error = next((e for e in reversed(ev.errors) if e is not None), None)
     if condition != "Success":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tracelens.emulator.callers import poll_caller
 from tracelens.emulator.engine import (
     Run,
     arrivals,
@@ -287,6 +288,14 @@ def _invoke(run: Run, q: _Queue, batch: list[_Message]) -> None:
         failed=invocation_failed,
         error=(ex.error or ("BatchProcessingError", "one or more records failed")),
         records=records,
+        caller=poll_caller(
+            run,
+            "sqs",
+            q.spec.name,
+            run.arn("sqs", q.spec.aws_name),
+            runtime.spec.name,
+            q.spec.aws_name,
+        ),
     )
     failed_from = processed - 1 if any(record_fails[:processed]) else processed
     done = [] if invocation_failed else batch[:failed_from]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tracelens.emulator.callers import poll_caller
 from tracelens.emulator.engine import (
     Run,
     arrivals,
@@ -264,6 +265,14 @@ def _invoke(run: Run, shard: _Shard, batch: _Batch) -> None:
         failed=failed,
         error=error,
         records=spans,
+        caller=poll_caller(
+            run,
+            shard.stream.kind,
+            shard.stream.name,
+            run.arn(shard.stream.kind, shard.stream.name),
+            runtime.spec.name,
+            shard.stream.name,
+        ),
     )
     key = _key(shard, batch)
     entry = run.stream_batches.setdefault(key, _entry(shard, batch, "in_progress"))

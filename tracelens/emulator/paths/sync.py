@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tracelens.emulator.callers import sync_caller
 from tracelens.emulator.engine import Run, arrivals, function_span, service_span
 from tracelens.emulator.xray import Span
 
@@ -166,6 +167,7 @@ def _try(run: Run, call: _Call) -> None:
         failed=status != 200 or outcome == "function_error",
         call=f"{call.trace_id}/{call.sub_id}" if call.sub_id is not None else None,
         executions=int(env is not None),
+        caller=sync_caller(run, call.caller),
     )
     response = svc_end + rng.uniform(0.0005, 0.002)
     timeout = call.caller.read_timeout_s if call.caller.kind == "sdk" else None

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from tracelens.report.panels._figure import FigureDict
     from tracelens.report.panels._view import View
 
-TITLE = "Per function: requests, invocations, cold starts, failures, throttles and duration"
+TITLE = (
+    "Per function: requests, invocations, cold starts, failures, throttles, duration and "
+    "top callers"
+)
 
 _HEADER = [
     "function",
@@ -29,6 +32,7 @@ _HEADER = [
     "throttles",
     "p50 duration",
     "p99 duration",
+    "top callers",
 ]
 
 
@@ -48,6 +52,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             f"{f.throttles:,d}",
             duration(f.duration_ms.p50),
             duration(f.duration_ms.p99),
+            ", ".join(breakable(label, 30) for label in f.top_callers) or "-",
         ]
         for f in functions
     ]
@@ -58,6 +63,7 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             _stress(f.failed_invocations, "critical"),
             _stress(f.failed_requests, "critical"),
             _stress(f.throttles, "warning"),
+            PLAIN_TEXT,
             PLAIN_TEXT,
             PLAIN_TEXT,
         ]
@@ -71,11 +77,11 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
         _HEADER,
         rows,
         colours=colours,
-        widths=[220, 90, 100, 90, 130, 120, 90, 110, 110],
+        widths=[220, 90, 100, 90, 130, 120, 90, 110, 110, 220],
         row_height=28,
         max_height=900,
         empty=not functions,
-        align=["left", *(["right"] * (len(_HEADER) - 1))],
+        align=["left", *(["right"] * (len(_HEADER) - 2)), "left"],
     )
 
 
