@@ -247,7 +247,8 @@ def attribute(
         .alias("wanted")
     )
     base = base.with_columns(wanted)
-    polled = base.filter(mode.is_in(["sqs", "stream"]) & pl.col(col.PARENT_ID).is_null())
+    is_polled = (mode.is_in(["sqs", "stream"]) & pl.col(col.PARENT_ID).is_null()).fill_null(False)
+    polled = base.filter(is_polled)
     keys = polled.select(c.FUNCTION, MODE, "wanted").unique()
     candidates = (
         keys.join(mappings.lazy(), on=c.FUNCTION, how="inner")
@@ -277,6 +278,8 @@ def attribute(
     no_mapping = REASON_NO_MAPPING if has_config else REASON_NO_CONFIG
     polled_rows = polled_rows.select(
         c.REQUEST,
+        c.FUNCTION,
+        MODE,
         poll_kind.alias(CALLER_KIND),
         pl.when(single)
         .then(pl.col(CANDIDATES).list.first().map_elements(source_name, return_dtype=pl.String))
@@ -296,8 +299,10 @@ def attribute(
     edge = pl.col(c.FUNCTION).cast(pl.String).str.starts_with(EDGE_PREFIX)
     traced = pl.col(col.PARENT_ID).is_not_null()
     untraced_reason = pl.when(mode == "async").then(pl.lit(REASON_UNTRACED_ASYNC))
-    rest = base.join(polled.select(c.REQUEST), on=c.REQUEST, how="anti").select(
+    rest = base.filter(~is_polled).select(
         c.REQUEST,
+        c.FUNCTION,
+        MODE,
         pl.when(traced)
         .then(pl.col(CALLER_KIND).fill_null(UNKNOWN))
         .when(edge)
@@ -314,23 +319,24 @@ def attribute(
         .alias(CALLER_REASON),
         pl.lit([], dtype=pl.List(pl.String)).alias(CANDIDATES),
     )
-    return base.select(c.REQUEST, c.FUNCTION, MODE).join(
-        pl.concat([polled_rows, rest], how="vertical_relaxed"), on=c.REQUEST, how="left"
-    )
+    return pl.concat([polled_rows, rest], how="vertical_relaxed")
 
 
 #: The grouping keys of one caller row, in sort order after ``function``.
 GROUP = (c.FUNCTION, MODE, CALLER_KIND, CALLER_NAME, CALLER_ARN, CALLER_REASON)
 
 
+GID = "caller_group"  # a caller group's row in ``caller_summary``
+
+
 def _counted(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
-    """Per caller group: a sorted list of {column, count} structs."""
+    """Per caller group (``GID``): a sorted list of {column, count} structs."""
     return (
         frame.drop_nulls(column)
-        .group_by(*GROUP, column)
+        .group_by(GID, column)
         .agg(pl.len().cast(pl.Int64).alias(c.COUNT))
         .sort(column)
-        .group_by(*GROUP, maintain_order=True)
+        .group_by(GID, maintain_order=True)
         .agg(pl.struct(pl.col(column), pl.col(c.COUNT)).alias(f"{column}s"))
     )
 
@@ -350,18 +356,32 @@ def caller_summary(
 
     Sorted by function, requests (most first), then caller kind, name, ARN and reason.
     """
-    keyed = attributed.select(c.REQUEST, *GROUP)
+    # Each caller group gets a small integer id, so the per-request joins and group-bys below
+    # work on it instead of six text columns (the reasons are long, and repeat per request).
+    # Sorted as text; joined on the columns as they come (categorical in the pipeline).
+    groups = (
+        attributed.select(*GROUP)
+        .unique()
+        .with_columns(pl.col(name).cast(pl.String).alias(f"_{name}") for name in GROUP)
+        .sort([f"_{name}" for name in GROUP], nulls_last=True)
+        .drop(f"_{name}" for name in GROUP)
+        .with_row_index(GID)
+    )
+    ids = attributed.select(c.REQUEST, CANDIDATES, *GROUP).join(
+        groups, on=list(GROUP), how="left", nulls_equal=True
+    )
+    keyed = ids.select(c.REQUEST, GID)
     reqs = keyed.join(outcomes.select(c.REQUEST, c.FAILED, c.THROTTLED), on=c.REQUEST, how="left")
-    base = reqs.group_by(*GROUP).agg(
+    base = reqs.group_by(GID).agg(
         pl.len().cast(pl.Int64).alias(c.REQUESTS),
         pl.col(c.FAILED).fill_null(False).sum().cast(pl.Int64).alias(c.FAILED),
         pl.col(c.THROTTLED).fill_null(False).sum().cast(pl.Int64).alias(c.THROTTLED),
     )
     # The union of the candidates of the group's requests (they share them in practice).
     candidates = (
-        attributed.select(*GROUP, CANDIDATES)
+        ids.select(GID, CANDIDATES)
         .explode(CANDIDATES)
-        .group_by(*GROUP)
+        .group_by(GID)
         .agg(pl.col(CANDIDATES).drop_nulls().unique().sort())
     )
     # Each chain is attributed to the caller of its first request.
@@ -390,16 +410,19 @@ def caller_summary(
     ).join(keyed, on=c.REQUEST, how="inner")
     dwell = (
         async_chains.join(keyed, on=c.REQUEST, how="inner")
-        .group_by(*GROUP)
+        .group_by(GID)
         .agg(nearest_rank(pl.col(c.DWELL_MS), 99).alias(DWELL_P99_MS))
     )
     empty_outcomes = pl.lit([], dtype=pl.List(pl.Struct({c.OUTCOME: pl.String, c.COUNT: pl.Int64})))
     empty_fates = pl.lit([], dtype=pl.List(pl.Struct({c.FATE: pl.String, c.COUNT: pl.Int64})))
     return (
-        base.join(candidates, on=list(GROUP), how="left", nulls_equal=True)
-        .join(dwell, on=list(GROUP), how="left", nulls_equal=True)
-        .join(_counted(chains, c.OUTCOME), on=list(GROUP), how="left", nulls_equal=True)
-        .join(_counted(chains, c.FATE), on=list(GROUP), how="left", nulls_equal=True)
+        groups.join(base, on=GID, how="inner")
+        .join(candidates, on=GID, how="left")
+        .join(dwell, on=GID, how="left")
+        .join(_counted(chains, c.OUTCOME), on=GID, how="left")
+        .join(_counted(chains, c.FATE), on=GID, how="left")
+        .drop(GID)
+        .with_columns(pl.col(name).cast(pl.String) for name in GROUP)
         .with_columns(
             pl.col(OUTCOMES).fill_null(empty_outcomes),
             pl.col(FATES).fill_null(empty_fates),

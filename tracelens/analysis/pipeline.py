@@ -245,24 +245,8 @@ def _callers(
     request_facts: _RequestFacts,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The caller of every request, and the per-caller summary."""
-    attributed = callers_mod.attribute(
-        base.reqs_l,
-        request_facts.modes,
-        facts.callers.lazy(),
-        callers_mod.record_sources(base.entities, base.invs_l),
-        callers_mod.mapping_frame(side),
-        has_config=side.has_config,
-    ).collect()
-    summary = callers_mod.caller_summary(
-        attributed.lazy(),
-        request_facts.outcomes.lazy(),
-        async_.events.lazy(),
-        sqs.deliveries.lazy(),
-        sqs.messages.lazy(),
-        streams.deliveries.lazy(),
-        streams.batches.lazy(),
-    ).collect()
-    # Kept for the affected rows and library users: the repeated text as categorical.
+    # The repeated text (function, path, caller, reason) is kept as categorical: one copy of
+    # each reason instead of one per request.
     repeated = (
         c.FUNCTION,
         callers_mod.MODE_COLUMN,
@@ -271,9 +255,28 @@ def _callers(
         callers_mod.CALLER_ARN,
         callers_mod.CALLER_REASON,
     )
-    kept = attributed.sort(c.FUNCTION, c.REQUEST).with_columns(
-        pl.col(name).cast(pl.Categorical) for name in repeated
+    kept = (
+        callers_mod.attribute(
+            base.reqs_l,
+            request_facts.modes,
+            facts.callers.lazy(),
+            callers_mod.record_sources(base.entities, base.invs_l),
+            callers_mod.mapping_frame(side),
+            has_config=side.has_config,
+        )
+        .sort(c.FUNCTION, c.REQUEST)
+        .with_columns(pl.col(name).cast(pl.Categorical) for name in repeated)
+        .collect()
     )
+    summary = callers_mod.caller_summary(
+        kept.lazy(),
+        request_facts.outcomes.lazy(),
+        async_.events.lazy(),
+        sqs.deliveries.lazy(),
+        sqs.messages.lazy(),
+        streams.deliveries.lazy(),
+        streams.batches.lazy(),
+    ).collect()
     return kept, summary
 
 
