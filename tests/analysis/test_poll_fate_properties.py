@@ -153,6 +153,8 @@ def test_poison_fate_invariants(
     elif max_receive is not None and deliveries >= max_receive:
         assert row["fate"] == "dlq"
     elif end >= expires:
-        assert row["fate"] == "retention_deleted"
+        # Gone from the queue; with a redrive policy it may also have been moved to the DLQ
+        # after receives the traces do not show.
+        assert row["fate"] == ("unknown" if max_receive is not None else "retention_deleted")
     else:
         assert row["fate"] == "in_queue"
