@@ -94,7 +94,16 @@ def test_analyze_recovers_truth_on_random_scenarios(tmp_path: Path) -> None:
 
     from tests.emulator.test_random_scenarios import scenarios
 
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the same 20 scenarios every run, so a landing never depends on luck; the
+    # open-ended search for new cases is bench/fuzz_roundtrip.py (each case it found is a
+    # named regression scenario below).
+    @settings(
+        max_examples=20,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(scenarios(), st.integers(0, 1000))
     def check(data: dict[str, Any], seed: int) -> None:
         result = run_scenario(parse_scenario(data, "<hypothesis>"), seed=seed)
