@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import click
-
 import tracelens
-from tracelens.commands.report_io import console, output_format, side_inputs
+from tracelens.commands.report_io import output_format, side_inputs, write_output
 from tracelens.errors import TracelensError
 
 if TYPE_CHECKING:
@@ -56,24 +54,9 @@ def run(
             f"nothing found for {key!r}: searched the {SEARCHED} of {explained.traces:,} traces "
             f"in {', '.join(paths)} (any case; a prefix needs at least {MIN_PREFIX} characters)"
         )
-    try:
-        if fmt == "json":
-            _write(render_story_json(story).decode(), output)
-        elif fmt == "markdown":
-            _write(render_story_markdown(story), output)
-        elif output is None:
-            tracelens.render_story(story, console=console(None))
-        else:
-            with output.open("w", encoding="utf-8") as handle:
-                tracelens.render_story(story, console=console(handle))
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise TracelensError(f"cannot write {output or 'stdout'}: {exc.strerror or exc}") from exc
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
+    if fmt == "json":
+        write_output(output, render_story_json(story))
+    elif fmt == "markdown":
+        write_output(output, render_story_markdown(story))
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, lambda on: tracelens.render_story(story, console=on))

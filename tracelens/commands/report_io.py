@@ -15,7 +15,7 @@ from tracelens.commands.progress import Progress, is_terminal, read_summary
 from tracelens.errors import SelectionError, TracelensError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
     from pathlib import Path
 
@@ -169,28 +169,37 @@ def emit(report: Report, *, fmt: str, output: Path | None) -> None:
     Raises:
         TracelensError: ``output`` cannot be written.
     """
+    if fmt == "json":
+        write_output(output, tracelens.render_json(report))
+    elif fmt == "markdown":
+        write_output(output, tracelens.render_markdown(report))
+    elif fmt == "html":
+        spec = tracelens.load_dashboard_spec("incident")
+        write_output(output, tracelens.render_html(report, spec=spec))
+    else:
+        write_output(output, lambda on: tracelens.render_terminal(report, console=on))
+
+
+def write_output(output: Path | None, content: str | bytes | Callable[[Console], None]) -> None:
+    """Write ``content`` to ``output`` (a file) or stdout: text, bytes, or what a renderer
+    prints on a console (plain text at a fixed width for a file).
+
+    Raises:
+        TracelensError: ``output`` cannot be written.
+    """
     try:
-        if fmt == "json":
-            data = tracelens.render_json(report)
+        if callable(content):
             if output is None:
-                click.echo(data, nl=False)
+                content(console(None))
             else:
-                output.write_bytes(data)
-        elif fmt in ("markdown", "html"):
-            text = (
-                tracelens.render_markdown(report)
-                if fmt == "markdown"
-                else tracelens.render_html(report, spec=tracelens.load_dashboard_spec("incident"))
-            )
-            if output is None:
-                click.echo(text, nl=False)
-            else:
-                output.write_text(text, encoding="utf-8")
+                with output.open("w", encoding="utf-8") as handle:
+                    content(console(handle))
         elif output is None:
-            tracelens.render_terminal(report, console=console(None))
+            click.echo(content, nl=False)
+        elif isinstance(content, bytes):
+            output.write_bytes(content)
         else:
-            with output.open("w", encoding="utf-8") as handle:
-                tracelens.render_terminal(report, console=console(handle))
+            output.write_text(content, encoding="utf-8")
     except BrokenPipeError:
         raise
     except OSError as exc:
