@@ -35,6 +35,17 @@ def _bundle(name: str, tmp_path: Path) -> tuple[EmulationResult, Path]:
     return result, tmp_path / "bundle"
 
 
+def _agrees_with_truth(
+    scenario: dict[str, Any], tmp_path: Path, *, seed: int = 0
+) -> EmulationResult:
+    """Run ``scenario``, write its bundle and assert the report agrees with its truth."""
+    result = run_scenario(parse_scenario(scenario, "<scenario>"), seed=seed)
+    write_bundle(result, tmp_path)
+    problems = compare(result.truth, analyse_bundle(tmp_path))
+    assert not problems, problems.text()
+    return result
+
+
 @pytest.mark.parametrize("name", BUILTINS)
 def test_analyze_recovers_truth(name: str, tmp_path: Path) -> None:
     result, bundle = _bundle(name, tmp_path)
@@ -82,10 +93,7 @@ FLAG_SCENARIO: dict[str, Any] = {
 
 
 def test_analyze_recovers_truth_for_every_failure_flag(tmp_path: Path) -> None:
-    result = run_scenario(parse_scenario(FLAG_SCENARIO, "<flags>"), seed=SEED)
-    write_bundle(result, tmp_path)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
+    _agrees_with_truth(FLAG_SCENARIO, tmp_path, seed=SEED)
 
 
 def test_analyze_recovers_truth_on_random_scenarios(tmp_path: Path) -> None:
@@ -300,10 +308,7 @@ AGED_OUT_AT_DATA_END: dict[str, Any] = {
 def test_a_batch_aged_out_when_the_data_ends_is_still_retried_as_the_data_shows_it(
     tmp_path: Path,
 ) -> None:
-    result = run_scenario(parse_scenario(AGED_OUT_AT_DATA_END, "<aged-out>"), seed=0)
-    write_bundle(result, tmp_path)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
+    result = _agrees_with_truth(AGED_OUT_AT_DATA_END, tmp_path)
     batches = result.truth["stream_batches"]
     assert any(b["outcome"] == "RecordAgeExceeded" for b in batches)
 
@@ -328,10 +333,7 @@ SPLITTABLE_AT_DATA_END: dict[str, Any] = {
 
 
 def test_a_failed_batch_that_bisect_can_still_split_is_not_discarded(tmp_path: Path) -> None:
-    result = run_scenario(parse_scenario(SPLITTABLE_AT_DATA_END, "<splittable>"), seed=0)
-    write_bundle(result, tmp_path)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
+    result = _agrees_with_truth(SPLITTABLE_AT_DATA_END, tmp_path)
     invoked = [b for b in result.truth["stream_batches"] if b["attempts"]]
     last = max(invoked, key=lambda b: b["attempts"][-1]["start"])
     assert last["records"] == 2
@@ -374,12 +376,9 @@ SPLIT_HALF_AGED_OUT: dict[str, Any] = {
 def test_a_split_half_that_aged_out_is_discarded_when_the_other_half_starts(
     tmp_path: Path,
 ) -> None:
-    result = run_scenario(parse_scenario(SPLIT_HALF_AGED_OUT, "<split-half>"), seed=0)
-    write_bundle(result, tmp_path)
+    result = _agrees_with_truth(SPLIT_HALF_AGED_OUT, tmp_path)
     aged = [b for b in result.truth["stream_batches"] if b["outcome"] == "RecordAgeExceeded"]
     assert any(b["ended"] < result.truth["data_end"] for b in aged)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
 
 
 # Found by the random round trip: a single-record batch failed once (MaximumRetryAttempts 1)
@@ -412,10 +411,7 @@ SHARD_MOVED_ON: dict[str, Any] = {
 
 
 def test_a_batch_the_shard_read_past_has_ended(tmp_path: Path) -> None:
-    result = run_scenario(parse_scenario(SHARD_MOVED_ON, "<moved-on>"), seed=0)
-    write_bundle(result, tmp_path)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
+    _agrees_with_truth(SHARD_MOVED_ON, tmp_path)
 
 
 # Found by the random round trip: with reserved concurrency 1 a throttled async event left the
@@ -437,12 +433,9 @@ DWELL_ENDS_LAST: dict[str, Any] = {
 
 
 def test_the_data_ends_when_its_last_subsegment_ends(tmp_path: Path) -> None:
-    result = run_scenario(parse_scenario(DWELL_ENDS_LAST, "<dwell-ends-last>"), seed=0)
-    write_bundle(result, tmp_path)
+    result = _agrees_with_truth(DWELL_ENDS_LAST, tmp_path)
     expired = [e for e in result.truth["async_events"] if e["condition"] == "EventAgeExceeded"]
     assert any(e["outcome"] == "event_age_exceeded" for e in expired)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
 
 
 # Found by the random round trip: a poison message's last receives were throttled (no trace)
@@ -485,8 +478,5 @@ UNSEEN_MOVE: dict[str, Any] = {
 def test_a_message_gone_past_retention_with_a_redrive_policy_has_an_unknown_fate(
     tmp_path: Path,
 ) -> None:
-    result = run_scenario(parse_scenario(UNSEEN_MOVE, "<unseen-move>"), seed=0)
-    write_bundle(result, tmp_path)
-    problems = compare(result.truth, analyse_bundle(tmp_path))
-    assert not problems, problems.text()
+    result = _agrees_with_truth(UNSEEN_MOVE, tmp_path)
     assert result.truth["totals"]["sqs"]["fates"]["unknown"] >= 1
