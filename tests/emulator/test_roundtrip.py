@@ -480,3 +480,22 @@ def test_a_message_gone_past_retention_with_a_redrive_policy_has_an_unknown_fate
 ) -> None:
     result = _agrees_with_truth(UNSEEN_MOVE, tmp_path)
     assert result.truth["totals"]["sqs"]["fates"]["unknown"] >= 1
+
+
+def test_an_unknown_fate_with_a_config_says_why_and_does_not_ask_for_one(tmp_path: Path) -> None:
+    import tracelens
+    from tests.report._render import terminal_text
+
+    _agrees_with_truth(UNSEEN_MOVE, tmp_path)
+    side = tracelens.read_side_inputs([str(tmp_path)], config=[], dlq=[])
+    report = tracelens.build_report(
+        tracelens.analyse(tracelens.read_traces([tmp_path]), side), generated_by="tracelens t"
+    )
+    (poison,) = [f for f in report.findings if f.code == "SQS_POISON_MESSAGE"]
+    assert "1 gone from the queue with an unknown fate" in poison.message
+    assert "MessageRetentionPeriod (300 s)" in poison.message
+    text = terminal_text(report, width=200)
+    assert "1 unknown (why: see the SQS_POISON_MESSAGE finding)" in text
+    assert "no queue attributes in the config" not in text
+    markdown = tracelens.render_markdown(report)
+    assert "1 unknown (why: see the SQS\\_POISON\\_MESSAGE finding)" in markdown

@@ -28,8 +28,13 @@ LOST_FATES: frozenset[ChainFate] = frozenset(
 SQS_NO_QUEUE = "no queue attributes in the config: supply --config"
 
 
-def sqs_fates_line(sqs: SqsSection) -> str | None:
-    """``poison message fates: 2 moved to the DLQ, ...``, or None without poison messages."""
+def sqs_fates_line(sqs: SqsSection, *, has_config: bool) -> str | None:
+    """``poison message fates: 2 moved to the DLQ, ...``, or None without poison messages.
+
+    Unknown fates ask for a config only when none was read; otherwise their reason (queue
+    attributes missing, or a message gone past its retention with a redrive policy) is in
+    the SQS_POISON_MESSAGE finding.
+    """
     f = sqs.fates
     if not sqs.poison_messages:
         return None
@@ -38,7 +43,10 @@ def sqs_fates_line(sqs: SqsSection) -> str | None:
         f"at the end of retention, {f.in_queue:,} still in the queue when the data ends, "
         f"{f.unknown:,} unknown"
     )
-    return line + (f" ({SQS_NO_QUEUE})" if f.unknown else "")
+    if not f.unknown:
+        return line
+    why = "why: see the SQS_POISON_MESSAGE finding" if has_config else SQS_NO_QUEUE
+    return f"{line} ({why})"
 
 
 def stream_fates_line(st: StreamsSection) -> str | None:

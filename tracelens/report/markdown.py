@@ -363,7 +363,7 @@ def _sqs(report: Report) -> list[str]:
         f"of one message, highest receive count {receive} (evidence: {escape(sqs.evidence)})",
         f"- **Messages by deliveries:** {_histogram(sqs.deliveries_histogram)}",
     ]
-    fates = sqs_fates_line(sqs)
+    fates = sqs_fates_line(sqs, has_config=report.input.config)
     if fates:
         lines.append(f"- {escape(fates)}")
     lines.append("")

@@ -196,7 +196,7 @@ class SqsFates(msgspec.Struct, frozen=True, kw_only=True):
     dlq: int = 0  # deliveries (or receive count) reached the RedrivePolicy maxReceiveCount
     retention_deleted: int = 0  # the data runs past first delivery + MessageRetentionPeriod
     in_queue: int = 0  # still being redelivered when the data ends
-    unknown: int = 0  # no queue attributes in the config
+    unknown: int = 0  # no queue attributes in the config, or gone past retention (redrive)
 
 
 class SqsSection(msgspec.Struct, frozen=True, kw_only=True):

@@ -395,7 +395,7 @@ def _sqs(report: Report, console: Console) -> None:
     )
     first, *rest = _histogram(sqs.deliveries_histogram)
     _say(console, f"messages by deliveries: {first}", *rest)
-    fates = sqs_fates_line(sqs)
+    fates = sqs_fates_line(sqs, has_config=report.input.config)
     if fates:
         _say(console, fates)
     if not sqs.poison_messages:

@@ -19,7 +19,8 @@ def _poison(inputs: FindingInputs) -> pl.LazyFrame:
     return grouped(
         inputs.messages.filter(pl.col(c.POISON)),
         pl.col("message_id"),
-        *[count_of(c.FATE, f) for f in SQS_FATES if f != "unknown"],
+        *[count_of(c.FATE, f) for f in SQS_FATES],
+        pl.col(c.FATE_REASON).drop_nulls().sort().first().alias("reason"),
     )
 
 
@@ -73,6 +74,9 @@ def _poison_advice(side: SideInputs, fn: str, row: Row) -> str:
         where.append(f"{deleted} deleted at the end of the retention period")
     if waiting:
         where.append(f"{waiting} still in the queue when the data ends")
+    if row["fate_unknown"]:
+        unknown = row["fate_unknown"]
+        where.append(f"{unknown} gone from the queue with an unknown fate: {row['reason']}")
     policy = queue.redrive_policy
     if policy is None:
         retention = queue.message_retention_seconds

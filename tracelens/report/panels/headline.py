@@ -86,7 +86,7 @@ def _sqs_row(h: Headline) -> list[Number]:
     if fates.in_queue:
         row.append(_count("still in the queue", fates.in_queue, "warning"))
     if fates.unknown:
-        row.append(_count("poison, fate unknown<br>(supply --config)", fates.unknown, "warning"))
+        row.append(_count("poison, fate unknown<br>(why: see findings)", fates.unknown, "warning"))
     return row
 
 
