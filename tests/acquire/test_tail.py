@@ -431,28 +431,22 @@ def _reader(stream: Any, into: queue.Queue[str]) -> None:
         into.put(line)
 
 
-def test_listen_tail_end_to_end(tmp_path: Path) -> None:
-    # GIVEN `tracelens listen --tail` on a free loopback port
-    out = tmp_path / "tail.ndjson"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tracelens",
-            "listen",
-            "--tail",
-            "-o",
-            str(out),
-            "--bind",
-            "127.0.0.1:0",
-            "--duration",
-            "30",
-        ],
+def _listen_tail(out: Path) -> subprocess.Popen[str]:
+    """``tracelens listen --tail -o OUT`` on a free loopback port, for 30 s at most."""
+    command = ["listen", "--tail", "-o", str(out), "--bind", "127.0.0.1:0", "--duration", "30"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracelens", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
+
+
+def test_listen_tail_end_to_end(tmp_path: Path) -> None:
+    # GIVEN `tracelens listen --tail` on a free loopback port
+    out = tmp_path / "tail.ndjson"
+    proc = _listen_tail(out)
     stdout: queue.Queue[str] = queue.Queue()
     try:
         assert proc.stderr is not None
@@ -535,24 +529,7 @@ def test_listen_tail_end_to_end(tmp_path: Path) -> None:
 def test_listen_tail_stopped_at_once_flushes_every_document_and_line(tmp_path: Path) -> None:
     # GIVEN `listen --tail` and 100 sync requests (200 documents) sent in one burst
     out = tmp_path / "burst.ndjson"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tracelens",
-            "listen",
-            "--tail",
-            "-o",
-            str(out),
-            "--bind",
-            "127.0.0.1:0",
-            "--duration",
-            "30",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _listen_tail(out)
     try:
         assert proc.stderr is not None
         first = proc.stderr.readline()
