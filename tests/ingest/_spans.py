@@ -23,7 +23,12 @@ def hex_id(trace_id: str) -> str:
 
 
 def _span(
-    doc: dict[str, Any], trace_id: str, parent: str | None, *, segment: bool, parent_origin: str | None
+    doc: dict[str, Any],
+    trace_id: str,
+    parent: str | None,
+    *,
+    segment: bool,
+    parent_origin: str | None,
 ) -> dict[str, Any]:
     name = doc["name"]
     origin = doc.get("origin")
@@ -111,7 +116,11 @@ def _span(
         xray["cause"] = {"id": cause}
     if doc.get("links"):
         span["links"] = [
-            {"traceId": hex_id(link["trace_id"]), "spanId": link["id"], "attributes": link.get("attributes", {})}
+            {
+                "traceId": hex_id(link["trace_id"]),
+                "spanId": link["id"],
+                "attributes": link.get("attributes", {}),
+            }
             for link in doc["links"]
         ]
     span["_aws"] = {"xray": xray}
@@ -125,7 +134,9 @@ def to_spans(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         trace_id = doc["trace_id"]
         segment = doc.get("type") != "subsegment"
         out.append(_span(doc, trace_id, doc.get("parent_id"), segment=segment, parent_origin=None))
-        stack = [(child, doc["id"], doc.get("origin")) for child in reversed(doc.get("subsegments", []))]
+        stack = [
+            (child, doc["id"], doc.get("origin")) for child in reversed(doc.get("subsegments", []))
+        ]
         while stack:
             child, parent, parent_origin = stack.pop()
             out.append(_span(child, trace_id, parent, segment=False, parent_origin=parent_origin))

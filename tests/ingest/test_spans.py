@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pytest
 from _docs import TRACE, async_request, seg, write_gzip, write_lines
-from _spans import hex_id, ns, to_spans
+from _spans import to_spans
 from polars.testing import assert_frame_equal
 
 from tracelens.ingest import read_traces
@@ -86,7 +86,12 @@ def caller_docs() -> list[dict[str, Any]]:
         parent_id="ab00000000000004",
         resource_arn="arn:aws:lambda:us-east-1:123456789012:function:sync-fn",
         subsegments=[
-            {"id": "ab00000000000006", "name": "Initialization", "start_time": T0, "end_time": T0 + 0.04},
+            {
+                "id": "ab00000000000006",
+                "name": "Initialization",
+                "start_time": T0,
+                "end_time": T0 + 0.04,
+            },
             {
                 "id": "ab00000000000007",
                 "name": "Invocation",
@@ -107,14 +112,33 @@ def caller_docs() -> list[dict[str, Any]]:
                         "name": "record",
                         "start_time": T0 + 0.06,
                         "end_time": T0 + 1.4,
-                        "annotations": {"event_source": "aws:sqs", "message_id": "m-1", "receive_count": 2},
+                        "annotations": {
+                            "event_source": "aws:sqs",
+                            "message_id": "m-1",
+                            "receive_count": 2,
+                        },
                     },
                     # Names that mean something only directly under a Lambda segment.
-                    {"id": "ab0000000000000a", "name": "Attempt #1", "start_time": T0 + 0.07, "end_time": T0 + 0.08},
-                    {"id": "ab0000000000000b", "name": "Invocation", "start_time": T0 + 0.07, "end_time": T0 + 0.08},
+                    {
+                        "id": "ab0000000000000a",
+                        "name": "Attempt #1",
+                        "start_time": T0 + 0.07,
+                        "end_time": T0 + 0.08,
+                    },
+                    {
+                        "id": "ab0000000000000b",
+                        "name": "Invocation",
+                        "start_time": T0 + 0.07,
+                        "end_time": T0 + 0.08,
+                    },
                 ],
             },
-            {"id": "ab0000000000000c", "name": "Overhead", "start_time": T0 + 1.5, "end_time": T0 + 1.6},
+            {
+                "id": "ab0000000000000c",
+                "name": "Overhead",
+                "start_time": T0 + 1.5,
+                "end_time": T0 + 1.6,
+            },
         ],
     )
     return [api, service, function]
@@ -201,7 +225,11 @@ def to_otlp(spans: list[dict[str, Any]], *, base64_ids: bool = False) -> dict[st
             otlp["endTimeUnixNano"] = str(span["endTimeUnixNano"])
         if "events" in span:
             otlp["events"] = [
-                {**event, "timeUnixNano": str(event["timeUnixNano"]), "attributes": _kv(event["attributes"])}
+                {
+                    **event,
+                    "timeUnixNano": str(event["timeUnixNano"]),
+                    "attributes": _kv(event["attributes"]),
+                }
                 for event in span["events"]
             ]
         if "links" in span:
@@ -277,7 +305,9 @@ def _write_json(path: Path, value: Any) -> Path:
 
 FORMS = {
     "filter-log-events": lambda s, p: _write_json(p, _events(s)),
-    "get-log-events": lambda s, p: write_lines(p, [{"events": _events(s)["events"], "nextForwardToken": "f/1"}]),
+    "get-log-events": lambda s, p: write_lines(
+        p, [{"events": _events(s)["events"], "nextForwardToken": "f/1"}]
+    ),
     "insights-results": lambda s, p: _write_json(p, _insights(s)),
     "insights-export": lambda s, p: write_lines(
         p, [{"@timestamp": "2023-04-12 22:47:38.000", "@message": json.dumps(x)} for x in s]
@@ -291,7 +321,12 @@ FORMS = {
             {
                 **_retrieved([], "OTEL"),
                 "Traces": [
-                    {"Id": TRACE, "Spans": [{"Id": x["spanId"], "Document": json.dumps(to_otlp([x]))} for x in s]}
+                    {
+                        "Id": TRACE,
+                        "Spans": [
+                            {"Id": x["spanId"], "Document": json.dumps(to_otlp([x]))} for x in s
+                        ],
+                    }
                 ],
             }
         ],
@@ -315,7 +350,9 @@ def test_every_span_form_gives_the_documents_rows(
     assert_same_frames(frames, docs_frames)
 
 
-def test_retrieved_xray_pages_are_segment_documents(tmp_path: Path, docs_frames: TraceFrames) -> None:
+def test_retrieved_xray_pages_are_segment_documents(
+    tmp_path: Path, docs_frames: TraceFrames
+) -> None:
     path = write_lines(tmp_path / "page.json", [_retrieved(all_docs(), "XRAY")])
     assert_same_frames(read_traces([path]), docs_frames)
 
@@ -327,3 +364,71 @@ def test_a_directory_of_spans_and_gzip(tmp_path: Path, docs_frames: TraceFrames)
     write_lines(folder / "a.ndjson", spans[:7])
     write_gzip(folder / "b.json.gz", "".join(json.dumps(x) + "\n" for x in spans[7:]))
     assert_same_frames(read_traces([folder]), docs_frames)
+
+
+@pytest.mark.parametrize("snapshot_first", [True, False])
+def test_in_progress_snapshot_and_complete_span_are_one_row(
+    tmp_path: Path, snapshot_first: bool
+) -> None:
+    # GIVEN Lambda's in-progress snapshot of a service segment and the completed span
+    docs = async_request()
+    spans = to_spans(docs)
+    complete = spans[0]
+    snapshot = copy.deepcopy(complete)
+    del snapshot["endTimeUnixNano"], snapshot["durationNano"]
+    snapshot["attributes"] = {"aws.request_id": "req-1", "aws.xray.inprogress": True}
+    ordered = [snapshot, complete] if snapshot_first else [complete, snapshot]
+    frames = read_traces([write_lines(tmp_path / "s.ndjson", [*ordered, *spans[1:]])])
+    # THEN the completed one is the only row, the snapshot a duplicate
+    assert frames.stats.duplicates == 1
+    service = frames.entities.filter(pl.col(col.KIND) == col.KIND_SERVICE)
+    assert service.height == 1
+    assert service.row(0, named=True)[col.IN_PROGRESS] is False
+    assert service.row(0, named=True)[col.HTTP_STATUS] == 202
+    docs_frames = read_traces([write_lines(tmp_path / "d.ndjson", docs)])
+    assert_same_frames(frames, docs_frames)
+
+
+def test_an_in_progress_span_alone_is_in_progress(tmp_path: Path) -> None:
+    span = to_spans([seg("fn", "0000000000000001", end=None, origin="AWS::Lambda")])[0]
+    assert "endTimeUnixNano" not in span
+    frames = read_traces([write_lines(tmp_path / "s.ndjson", [span])])
+    row = frames.entities.row(0, named=True)
+    assert (row[col.KIND], row[col.IN_PROGRESS], row[col.END]) == (col.KIND_SERVICE, True, None)
+
+
+@pytest.mark.parametrize("spans_first", [True, False])
+def test_a_trace_given_as_documents_and_as_spans_is_counted_once(
+    tmp_path: Path, docs_frames: TraceFrames, spans_first: bool
+) -> None:
+    # GIVEN a bundle holding every entity twice: as X-Ray documents and as spans
+    docs = write_lines(tmp_path / "segments.ndjson", all_docs())
+    spans = to_spans(all_docs())
+    span_file = write_lines(tmp_path / "spans.ndjson", spans)
+    # WHEN both files are read (in either order)
+    frames = read_traces([span_file, docs] if spans_first else [docs, span_file])
+    # THEN every row is there once, and every span is a duplicate
+    assert_same_frames(frames, docs_frames)
+    assert frames.stats.documents == len(all_docs()) + len(spans)
+    assert frames.stats.duplicates == len(spans)
+
+
+def test_an_independent_span_of_a_nested_attempt_is_one_row(tmp_path: Path) -> None:
+    # GIVEN the service document with its attempts nested, and Attempt #1 again as a span
+    docs = async_request()
+    attempt_span = next(s for s in to_spans(docs) if s["_aws"]["xray"]["name"] == "Attempt #1")
+    frames = read_traces([write_lines(tmp_path / "mix.ndjson", [*docs, attempt_span])])
+    # THEN one attempt row, one duplicate
+    attempts = frames.entities.filter(pl.col(col.KIND) == col.KIND_ATTEMPT)
+    assert sorted(attempts.get_column(col.ATTEMPT).to_list()) == [1, 2]
+    assert frames.stats.duplicates == 1
+
+
+def test_a_file_mixing_documents_and_spans_is_read_whole(tmp_path: Path) -> None:
+    docs = async_request()
+    spans = to_spans(caller_docs())
+    values = [docs[0], *spans[:4], docs[1], *spans[4:], docs[2]]
+    frames = read_traces([write_lines(tmp_path / "mix.ndjson", values)])
+    assert frames.stats.rejected == 0
+    expected = read_traces([write_lines(tmp_path / "d.ndjson", all_docs())])
+    assert_same_frames(frames, expected)

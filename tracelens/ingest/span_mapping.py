@@ -31,6 +31,7 @@ from tracelens.model.segment import (
     Link,
     SpanEntity,
 )
+from tracelens.model.trace_ids import HEX_TRACE_ID, XRAY_TRACE_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,9 +55,7 @@ FUNCTION_PARTS = {
 MAX_ID_AGE_NS = 28 * 86400 * 10**9
 MAX_ID_AHEAD_NS = 300 * 10**9
 
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
-_XRAY_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 _DIGITS = re.compile(r"[0-9]+")
 
 #: OTLP's integer span kinds (opentelemetry-proto ``trace.proto``).
@@ -93,9 +92,9 @@ def _trace_id(value: object, start_ns: int | None, what: str) -> str:
         raise SpanError(f"span has no {what}")
     if not isinstance(value, str):
         raise SpanError(f"span {what} is not a string")
-    if _XRAY_TRACE_ID.fullmatch(value):
+    if XRAY_TRACE_ID.fullmatch(value):
         return value.lower()
-    digits = value if _HEX32.fullmatch(value) else _from_base64(value, 16)
+    digits = value if HEX_TRACE_ID.fullmatch(value) else _from_base64(value, 16)
     if digits is None:
         raise SpanError(f"span {what} is not 32 hex digits nor 1-<8 hex>-<24 hex>")
     return xray_trace_id(digits, start_ns)
