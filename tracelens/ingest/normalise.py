@@ -216,9 +216,11 @@ _ROW_CASTS = [pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()]
 _LINK_CASTS = [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
 
 
-def _annotation_fields(
-    annotations: dict[str, object],
-) -> tuple[str | None, str | None, int | None, str | None, str | None]:
+#: event_source, message_id, receive_count, shard_id, sequence_number of a record row.
+_RecordFields = tuple[str | None, str | None, int | None, str | None, str | None]
+
+
+def _annotation_fields(annotations: dict[str, object]) -> _RecordFields:
     message_id = annotations.get("message_id", annotations.get("messaging_message_id"))
     return (
         _text(annotations.get("event_source")),
@@ -229,7 +231,7 @@ def _annotation_fields(
     )
 
 
-_NO_ANNOTATIONS = (None, None, None, None, None)
+_NO_ANNOTATIONS: _RecordFields = (None, None, None, None, None)
 
 
 class FrameBuilder:

@@ -384,10 +384,8 @@ def span_entity(span: dict[str, object]) -> SpanEntity:
         xray = {}
     name, lambda_origin, said = _names(span, xray)
     kind = _kind(span.get("kind"))
-    if said:
-        is_segment = said == "segment"
-    else:
-        is_segment = parent_id is None or kind == "SERVER"
+    # What _aws.xray says; else a root or a SERVER span is a segment.
+    is_segment = said == "segment" if said else parent_id is None or kind == "SERVER"
     origin = lambda_origin or _text(attributes.get("aws.xray.origin"))
     in_progress = attributes.get("aws.xray.inprogress") is True or end_ns is None
     http_status = _int(_first(attributes, "http.response.status_code", "http.status_code"))
