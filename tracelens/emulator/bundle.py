@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 #: Which form of the traces a bundle gets: X-Ray documents (``traces.ndjson``), the
 #: ``aws/spans`` events Transaction Search would store (``spans.ndjson``), or both.
 TraceFormat = Literal["xray", "spans", "both"]
-TRACE_FORMATS: tuple[str, ...] = get_args(TraceFormat)
+TRACE_FORMATS: tuple[TraceFormat, ...] = get_args(TraceFormat)
 
 #: The top-level entries of a bundle the emulator wrote.
 _WRITTEN = frozenset(
