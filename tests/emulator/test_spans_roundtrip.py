@@ -12,8 +12,9 @@ describe the files rather than the traces:
 - ``input.files``: the paths read (``traces.ndjson`` vs ``spans.ndjson``);
 - ``input.documents``: lines read; one per X-Ray document, one per span (a span per
   entity, nested subsegments included, and the in-progress snapshots);
-- ``input.duplicates``: the snapshots (and in ``both`` every span, each repeating an entity
-  of the X-Ray documents) are dropped as duplicates; the count is checked on its own.
+- ``input.duplicates``: the snapshots (and in ``both`` every X-Ray document, whose entities
+  the spans read before it already gave) are dropped as duplicates; the count is checked on
+  its own.
 
 Everything else, the rest of ``input`` (traces, time span, rejections, config, dumps,
 notes) included, must be equal.
@@ -125,8 +126,9 @@ def test_only_the_repeated_entities_are_duplicates(forms: Forms) -> None:
     assert inputs["xray"]["duplicates"] == 0
     # each snapshot repeats its complete service segment
     assert inputs["spans"]["duplicates"] == forms.snapshots
-    # with both forms every span repeats an entity of the X-Ray documents
-    assert inputs["both"]["duplicates"] == forms.spans
+    # With both forms spans.ndjson is read first (files in name order) and the first complete
+    # copy wins: every X-Ray document repeats entities the spans gave, and is dropped whole.
+    assert inputs["both"]["duplicates"] == len(forms.result.lines) + forms.snapshots
     assert inputs["spans"]["documents"] == forms.spans
     assert inputs["both"]["documents"] == forms.spans + len(forms.result.lines)
     for name, section in inputs.items():
