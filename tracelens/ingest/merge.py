@@ -66,8 +66,8 @@ def settle(parts: Sequence[Part], partition: int) -> tuple[pl.DataFrame, pl.Data
 
     Duplicates follow report-contract.md: a document whose (trace_id, id) was already read is
     dropped; a complete document always wins over an in-progress one, and between two complete
-    ones the first read wins, an X-Ray document before a span (it holds its subsegments). All
-    documents of a trace are in one partition, so a partition answers this on its own.
+    ones the first read wins (a span and an X-Ray document alike). All documents of a trace
+    are in one partition, so a partition answers this on its own.
 
     An independently sent subsegment (every span that is not a segment) whose segment is
     known becomes the row the same subsegment nested in that segment would give: a dwell,
@@ -110,8 +110,8 @@ def settle_pieces(
     if duplicates:
         winners = (
             rows.filter(pl.col(col.TOP))
-            .select([*instance, TOP_IN_PROGRESS, SPAN])
-            .sort([TOP_IN_PROGRESS, SPAN, FILE, POS, SUB])
+            .select([*instance, TOP_IN_PROGRESS])
+            .sort([TOP_IN_PROGRESS, FILE, POS, SUB])
             .unique(subset=[col.TRACE_ID, col.DOC_ID], keep="first", maintain_order=True)
             .select(instance)
             .collect()
