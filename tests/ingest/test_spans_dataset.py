@@ -49,3 +49,20 @@ def test_a_dataset_of_spans_gives_the_report_of_the_documents(tmp_path: Path) ->
     xray = _report(tmp_path / "xray")
     assert _report(tmp_path / "spans.parquet") == xray
     assert _report(tmp_path / "spans") == xray
+
+
+def test_gzipped_spans_on_s3_give_the_local_frames(aws: Any, tmp_path: Path) -> None:
+    import gzip
+
+    from _docs import async_request, write_lines
+    from _spans import to_spans
+    from test_spans import assert_same_frames
+
+    from tests.ingest.conftest import BUCKET
+    from tracelens.ingest import read_traces
+
+    local = write_lines(tmp_path / "spans.ndjson", to_spans(async_request()))
+    aws.put_object(Bucket=BUCKET, Key="run/spans.ndjson.gz", Body=gzip.compress(local.read_bytes()))
+    remote = read_traces([f"s3://{BUCKET}/run/spans.ndjson.gz"])
+    assert remote.stats.rejected == 0
+    assert_same_frames(remote, read_traces([local]))
