@@ -433,3 +433,22 @@ def test_a_file_mixing_documents_and_spans_is_read_whole(tmp_path: Path) -> None
     assert frames.stats.rejected == 0
     expected = read_traces([write_lines(tmp_path / "d.ndjson", all_docs())])
     assert_same_frames(frames, expected)
+
+
+def test_a_bundle_with_spans_otlp_and_source_files(
+    tmp_path: Path, docs_frames: TraceFrames
+) -> None:
+    from tracelens.model import bundle
+
+    # GIVEN a bundle: some entities as spans, the rest as OTLP requests, and fetch's side file
+    spans = to_spans(all_docs())
+    root = tmp_path / "bundle"
+    root.mkdir()
+    write_lines(bundle.spans_path(root), spans[:9])
+    write_lines(bundle.otlp_path(root), [to_otlp(spans[9:])])
+    bundle.source_path(root).write_text(json.dumps({"source": "spans", "traceId": "x"}))
+    # WHEN the bundle is read THEN it is the documents' rows, and source.json is no input
+    frames = read_traces([root])
+    assert frames.stats.rejected == 0
+    assert len(frames.stats.files) == 2
+    assert_same_frames(frames, docs_frames)
