@@ -313,6 +313,9 @@ FORMS = {
         p, [{"@timestamp": "2023-04-12 22:47:38.000", "@message": json.dumps(x)} for x in s]
     ),
     "insights-export-objects": lambda s, p: write_lines(p, [{"@message": x} for x in s]),
+    "insights-export-with-fields": lambda s, p: write_lines(
+        p, [{"traceId": x["traceId"], "name": x["name"], "@message": json.dumps(x)} for x in s]
+    ),
     "span-array": lambda s, p: _write_json(p, s),
     "retrieved-otel-spans": lambda s, p: write_lines(p, [_retrieved(s, "OTEL")]),
     "retrieved-otel-otlp": lambda s, p: write_lines(

@@ -281,6 +281,9 @@ def _generic_document(value: object, depth: int) -> list[Decoded]:
 
 def _span_forms(value: dict[str, object], depth: int) -> list[Decoded] | None:
     """The entities of an object of a span form, or None when it is no span form."""
+    if "@message" in value:
+        # A Logs Insights export line (its other fields may be flattened span keys).
+        return _message(value["@message"], depth)
     if is_span(value):
         return [_span(value)]
     if "resourceSpans" in value:
@@ -310,9 +313,6 @@ def _span_forms(value: dict[str, object], depth: int) -> list[Decoded] | None:
             )
             out.extend(_message(message, depth))
         return out
-    if "@message" in value:
-        # A Logs Insights export line.
-        return _message(value["@message"], depth)
     return None
 
 
