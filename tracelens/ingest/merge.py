@@ -107,7 +107,7 @@ def settle_pieces(
     rows = pl.concat(row_batches) if row_batches else _empty(ROW_SCHEMA).lazy()
     # DOC_ID is still the id of the document each row was read from (see ROW_SCHEMA).
     instance = [col.TRACE_ID, col.DOC_ID, FILE, POS, SUB]
-    duplicates = _duplicates(rows)
+    duplicates, sdk = _duplicates(rows)
     winners = None
     if duplicates:
         winners = (
@@ -119,7 +119,7 @@ def settle_pieces(
             .collect()
         )
     kept = rows if winners is None else _keep(rows, winners, instance)
-    demoted = _demoted(kept)
+    demoted = _demoted(kept) if sdk else None
     if demoted is not None:
         kept = _demote(kept, demoted)
     owners = _independent_owners(kept)
@@ -341,18 +341,28 @@ def _fold(batch: pl.LazyFrame, notes: pl.DataFrame | None) -> pl.LazyFrame:
     )
 
 
-def _duplicates(rows: pl.LazyFrame) -> int:
-    """How many top-level documents repeat the (trace_id, id) of one read before.
+def _duplicates(rows: pl.LazyFrame) -> tuple[int, bool]:
+    """How many top-level documents repeat the (trace_id, id) of one read before, and whether
+    any is an SDK invocation span (in the same pass over the rows).
 
     Distinct hashes prove distinct keys, so the exact count (which holds every key in memory)
     runs only when some hashes collide.
     """
-    keys = rows.filter(pl.col(col.TOP)).select(pl.struct(col.TRACE_ID, col.ID).alias("_key"))
-    total, hashes = keys.select(pl.len(), pl.col("_key").hash(seed=0).n_unique()).collect().row(0)
+    top = rows.filter(pl.col(col.TOP))
+    keys = top.select(pl.struct(col.TRACE_ID, col.ID).alias("_key"))
+    total, hashes, sdk = (
+        top.select(
+            pl.len(),
+            pl.struct(col.TRACE_ID, col.ID).hash(seed=0).n_unique(),
+            (pl.col(FORM) == FORM_SDK_INVOCATION).any(),
+        )
+        .collect()
+        .row(0)
+    )
     if hashes == total:
-        return 0
+        return 0, bool(sdk)
     distinct = keys.select(pl.col("_key").n_unique()).collect().item()
-    return int(total) - int(distinct)
+    return int(total) - int(distinct), bool(sdk)
 
 
 def _keep(rows: pl.LazyFrame, winners: pl.DataFrame, instance: list[str]) -> pl.LazyFrame:
