@@ -455,3 +455,21 @@ def test_a_bundle_with_spans_otlp_and_source_files(
     assert frames.stats.rejected == 0
     assert len(frames.stats.files) == 2
     assert_same_frames(frames, docs_frames)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_reader_processes_give_the_rows_of_one_reader(tmp_path: Path, compress: bool) -> None:
+    from tracelens.ingest.reading import ReadLimits
+
+    # GIVEN spans in a file large enough (for these limits) to be read by processes
+    text = "".join(json.dumps(x) + "\n" for x in to_spans(all_docs()))
+    path = tmp_path / ("spans.ndjson.gz" if compress else "spans.ndjson")
+    if compress:
+        write_gzip(path, text)
+    else:
+        path.write_text(text)
+    limits = ReadLimits(parallel_min_bytes=0, chunk_bytes=2048)
+    # THEN two reader processes give the rows of one
+    assert_same_frames(
+        read_traces([path], workers=2, limits=limits), read_traces([path], workers=1)
+    )

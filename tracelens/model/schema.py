@@ -11,7 +11,7 @@ import polars as pl
 TIME = pl.Datetime("us", "UTC")
 
 # --- entities: one row per top-level document and per subsegment that analyses use ---------
-TRACE_ID = "trace_id"  # X-Ray trace id, 1-<8 hex>-<24 hex>
+TRACE_ID = "trace_id"  # X-Ray trace id, 1-<8 hex>-<24 hex>; 32 hex for a span id without a time
 ID = "id"  # 16-hex entity id
 PARENT_ID = "parent_id"  # parent entity id (a caller subsegment, a service segment, an attempt)
 DOC_ID = "doc_id"  # id of the top-level document this entity was read from
