@@ -217,8 +217,8 @@ def _json_error(exc: Exception) -> str:
 
 
 def _documents(value: Entity, depth: int) -> Iterator[Decoded]:
-    """Unwrap BatchGetTraces / ListRetrievedTraces pages and Trace objects; yield the
-    documents inside."""
+    """Unwrap BatchGetTraces / ListRetrievedTraces pages and Trace objects (a value with
+    ``Traces``, ``Segments``, ``Spans`` or ``Document``); yield the documents inside."""
     entries: list[Entity]
     if value.Traces is not None:
         entries = [
@@ -228,14 +228,8 @@ def _documents(value: Entity, depth: int) -> Iterator[Decoded]:
         entries = value.Segments
     elif value.Spans is not None:
         entries = value.Spans
-    elif value.Document is not None:
-        entries = [value]
     else:
-        if value.format is not None and value.version is not None and value.name is None:
-            return  # a daemon header line is not a document
-        reason = check_document(value)
-        yield reason if reason is not None else value
-        return
+        entries = [value]
     for entry in entries:
         document = entry.Document
         if isinstance(document, str):
