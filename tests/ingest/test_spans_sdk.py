@@ -162,3 +162,36 @@ def test_an_sdk_span_alone_is_an_invocation_with_its_request_id(tmp_path: Path) 
         "aws:sqs",
         "77aa000000000001",
     )
+
+
+def test_an_sdk_lambda_invoke_is_the_callers_call(tmp_path: Path) -> None:
+    # GIVEN an SDK invocation calling another function through botocore's instrumentation,
+    # and the called function's service segment (its parent: the client span)
+    handler = _handler(None, **{"faas.invocation_id": "inv-1"})
+    invoke = _span(
+        "77aa000000000003",
+        "Lambda.Invoke",
+        "CLIENT",
+        parentSpanId="77aa000000000001",
+        attributes={
+            "rpc.system": "aws-api",
+            "rpc.service": "Lambda",
+            "rpc.method": "Invoke",
+            "aws.remote.service": "AWS::Lambda",
+        },
+    )
+    service = _span(
+        "48fec93dfe409500",
+        "billing/LambdaService",
+        "SERVER",
+        parentSpanId="77aa000000000003",
+        _aws={"xray": {"name": "billing", "type": "segment"}},
+    )
+    frames = read_traces([write_lines(tmp_path / "c.ndjson", [handler, invoke, service])])
+    call = frames.entities.filter(pl.col(col.KIND) == col.KIND_CALL).row(0, named=True)
+    assert (call[col.NAME], call[col.OPERATION], call[col.DOC_ID], call[col.TOP]) == (
+        "Lambda",
+        "Invoke",
+        "77aa000000000001",
+        False,
+    )

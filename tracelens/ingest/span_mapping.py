@@ -389,6 +389,26 @@ def _sdk_function(
     return name, arn
 
 
+def _sdk_aws_call(kind: str, attributes: dict[str, object]) -> tuple[str, str | None] | None:
+    """(service, operation) of an OTel AWS SDK client span: ``rpc.system`` ``aws-api`` with
+    ``rpc.service`` / ``rpc.method``, or ADOT's ``aws.remote.service`` (``AWS::`` or
+    ``AWS.SDK.`` prefix trimmed) / ``aws.remote.operation``."""
+    if kind not in ("CLIENT", "PRODUCER"):
+        return None
+    remote = _text(attributes.get("aws.remote.service")) or ""
+    trimmed = remote.removeprefix("AWS::").removeprefix("AWS.SDK.")
+    if attributes.get("rpc.system") == "aws-api":
+        service = _text(attributes.get("rpc.service")) or (trimmed if trimmed != remote else None)
+        operation = _text(attributes.get("rpc.method"))
+    elif trimmed != remote and trimmed:
+        service, operation = trimmed, None
+    else:
+        return None
+    if service is None:
+        return None
+    return service, operation or _text(attributes.get("aws.remote.operation"))
+
+
 def _sqs_record(kind: str, attributes: dict[str, object]) -> dict[str, object] | None:
     """The record fields of an SDK consumer span that names one SQS message."""
     message_id = attributes.get("messaging.message.id")
@@ -450,6 +470,13 @@ def span_entity(span: dict[str, object]) -> SpanEntity:
         origin = FUNCTION_ORIGIN
         is_segment = True
         request_id = _text(_first(attributes, "faas.invocation_id", "faas.execution")) or request_id
+    namespace = _text(xray.get("namespace"))
+    sdk_call = None if xray or is_segment else _sdk_aws_call(kind, attributes)
+    if sdk_call is not None:
+        # An AWS SDK call of OTel instrumentation, named as the X-Ray SDK names it
+        # (``Lambda`` with operation ``Invoke``): the collector exporter's rule.
+        name, operation = sdk_call[0], sdk_call[1] or operation
+        namespace = "aws"
     return SpanEntity(
         name=name,
         id=span_id,
@@ -476,7 +503,7 @@ def span_entity(span: dict[str, object]) -> SpanEntity:
         resource_arn=arn if is_segment else None,
         annotations=_annotations(attributes),
         links=_links(span, start_ns),
-        namespace=_text(xray.get("namespace")),
+        namespace=namespace,
         sdk_invocation=sdk_invocation,
         cold_start=sdk_invocation and attributes.get("faas.coldstart") is True,
         record=None if is_segment else _sqs_record(kind, attributes),
