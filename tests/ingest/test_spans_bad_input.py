@@ -80,3 +80,14 @@ def test_bad_spans_inside_a_wrapper_cost_one_rejection_each(tmp_path: Path) -> N
     assert reasons[1].startswith("log event message: not valid JSON")
     assert reasons[2].startswith("span endTimeUnixNano is not an integer")
     assert {r.line for r in frames.stats.rejections} == {1}
+
+
+def test_log_pages_without_events_are_no_rejection(tmp_path: Path) -> None:
+    pages = [
+        {"events": [], "searchedLogStreams": []},
+        {"events": [{"message": json.dumps(GOOD)}], "nextToken": "n"},
+        {"events": [], "nextForwardToken": "f/1", "nextBackwardToken": "b/1"},
+        {"results": [], "status": "Complete"},
+    ]
+    frames = read_traces([write_lines(tmp_path / "pages.ndjson", pages)])
+    assert (frames.stats.documents, frames.stats.rejected) == (1, 0)

@@ -32,6 +32,11 @@ _ANY_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}|[0-9a-f]{32}")
 # Wrappers inside wrappers (a log event's message holding a page …) are read this deep.
 _MAX_WRAPPING = 4
 _MAX_REPAIRS = 32
+# Keys of an `aws logs filter-log-events` / `get-log-events` page besides ``events`` (a page
+# without events is no rejection).
+_LOG_PAGE_KEYS = frozenset(
+    {"searchedLogStreams", "nextToken", "nextForwardToken", "nextBackwardToken"}
+)
 
 _NO_DOCUMENT_FIELDS = (
     "JSON object is not an X-Ray segment document (it has none of 'id', 'trace_id', 'start_time')"
@@ -283,8 +288,9 @@ def _span_forms(value: dict[str, object], depth: int) -> list[Decoded] | None:
     if "resourceSpans" in value:
         return [_span(span) if isinstance(span, dict) else span for span in otlp_spans(value)]
     events = value.get("events")
-    if isinstance(events, list) and any(
-        isinstance(event, dict) and "message" in event for event in events
+    if isinstance(events, list) and (
+        any(isinstance(event, dict) and "message" in event for event in events)
+        or (not events and not _LOG_PAGE_KEYS.isdisjoint(value))
     ):
         # aws logs filter-log-events / get-log-events output.
         return [
