@@ -27,8 +27,3 @@ def other_trace_id_form(text: str) -> str | None:
         return f"1-{text[:8]}-{text[8:]}".lower()
     return None
 
-
-def links_to_console(trace_id: str) -> bool:
-    """Whether the X-Ray console can be linked for ``trace_id``: only its X-Ray form (a
-    32-hex id kept without a time prefix gets no link)."""
-    return HEX_TRACE_ID.fullmatch(trace_id) is None
