@@ -26,4 +26,3 @@ def other_trace_id_form(text: str) -> str | None:
     if HEX_TRACE_ID.fullmatch(text):
         return f"1-{text[:8]}-{text[8:]}".lower()
     return None
-
