@@ -12,10 +12,12 @@ import polars as pl
 
 from tracelens.ingest.normalise import (
     FILE,
+    FORM,
+    FORM_DOCUMENT,
+    FORM_SDK_INVOCATION,
     INDEPENDENT,
     POS,
     ROW_SCHEMA,
-    SPAN,
     SUB,
     TOP_IN_PROGRESS,
 )
@@ -66,8 +68,8 @@ def settle(parts: Sequence[Part], partition: int) -> tuple[pl.DataFrame, pl.Data
 
     Duplicates follow report-contract.md: a document whose (trace_id, id) was already read is
     dropped; a complete document always wins over an in-progress one, and between two complete
-    ones the first read wins. All documents of a trace are in one partition, so a partition
-    answers this on its own.
+    ones the first read wins (a span and an X-Ray document alike). All documents of a trace
+    are in one partition, so a partition answers this on its own.
 
     An independently sent subsegment (every span that is not a segment) whose segment is
     known becomes the row the same subsegment nested in that segment would give: a dwell,
@@ -117,6 +119,9 @@ def settle_pieces(
             .collect()
         )
     kept = rows if winners is None else _keep(rows, winners, instance)
+    demoted = _demoted(kept)
+    if demoted is not None:
+        kept = _demote(kept, demoted)
     owners = _independent_owners(kept)
     plan = notes = None
     if owners is not None:
@@ -126,6 +131,8 @@ def settle_pieces(
     def settled(batch: pl.LazyFrame, columns: list[str], *, entity_rows: bool) -> pl.DataFrame:
         if winners is not None:
             batch = _keep(batch, winners, instance)
+        if demoted is not None:
+            batch = _demote(batch, demoted, entity_rows=entity_rows)
         if plan is not None:
             batch = batch.join(
                 plan.lazy(),
@@ -146,6 +153,54 @@ def settle_pieces(
         [settled(b, list(col.LINKS), entity_rows=False) for b in link_batches], col.LINKS
     )
     return entities, link_frame, duplicates
+
+
+def _demoted(rows: pl.LazyFrame) -> pl.DataFrame | None:
+    """The SDK invocation spans whose parent is a function segment (trace_id, ``_sdk``): the
+    handler's span inside an invocation the function segment already stands for."""
+    sdk = rows.filter(pl.col(col.TOP) & (pl.col(FORM) == FORM_SDK_INVOCATION))
+    functions = rows.filter(
+        pl.col(col.TOP)
+        & ~pl.col(INDEPENDENT)
+        & (pl.col(col.KIND) == col.KIND_FUNCTION)
+        & (pl.col(FORM) != FORM_SDK_INVOCATION)
+    ).select(col.TRACE_ID, pl.col(col.ID).alias(col.PARENT_ID))
+    found = (
+        sdk.select(col.TRACE_ID, col.ID, col.PARENT_ID)
+        .join(functions, on=[col.TRACE_ID, col.PARENT_ID], how="semi")
+        .select(col.TRACE_ID, pl.col(col.ID).alias("_sdk"))
+        .unique()
+        .collect()
+    )
+    return None if found.is_empty() else found
+
+
+def _demote(
+    batch: pl.LazyFrame, demoted: pl.DataFrame, *, entity_rows: bool = True
+) -> pl.LazyFrame:
+    """Make demoted SDK invocation spans independent subsegments of their function segment
+    (their cold-start row goes: the function segment tells that)."""
+    joined = batch.join(
+        demoted.lazy().with_columns(pl.lit(True).alias("_demoted")),
+        left_on=[col.TRACE_ID, col.DOC_ID],
+        right_on=[col.TRACE_ID, "_sdk"],
+        how="left",
+        maintain_order="left",
+    )
+    if not entity_rows:
+        return joined.drop("_demoted")
+    demoted_row = pl.col("_demoted").fill_null(False)
+    return (
+        joined.filter(~(demoted_row & ~pl.col(col.TOP)))
+        .with_columns(
+            (pl.col(INDEPENDENT) | demoted_row).alias(INDEPENDENT),
+            pl.when(demoted_row)
+            .then(pl.lit(col.KIND_SUBSEGMENT).cast(col.KINDS))
+            .otherwise(pl.col(col.KIND))
+            .alias(col.KIND),
+        )
+        .drop("_demoted")
+    )
 
 
 #: Kinds an independently sent subsegment keeps wherever it hangs.
@@ -172,7 +227,7 @@ def _fold_plan(rows: pl.LazyFrame, owners: pl.DataFrame) -> tuple[pl.DataFrame, 
     """
     documents = (
         rows.filter(pl.col(col.TOP) & ~pl.col(INDEPENDENT))
-        .select(col.TRACE_ID, col.ID, col.KIND, SPAN)
+        .select(col.TRACE_ID, col.ID, col.KIND, (pl.col(FORM) != FORM_DOCUMENT).alias("_span"))
         .unique(subset=[col.TRACE_ID, col.ID], keep="first", maintain_order=True)
     )
     independent = (
@@ -182,7 +237,7 @@ def _fold_plan(rows: pl.LazyFrame, owners: pl.DataFrame) -> tuple[pl.DataFrame, 
             pl.col(col.ID).alias("_top"),
             col.PARENT_ID,
             col.KIND,
-            SPAN,
+            (pl.col(FORM) != FORM_DOCUMENT).alias("_span"),
             col.ANNOTATIONS,
             FILE,
             POS,
@@ -191,7 +246,7 @@ def _fold_plan(rows: pl.LazyFrame, owners: pl.DataFrame) -> tuple[pl.DataFrame, 
         .join(owners.lazy(), on=[col.TRACE_ID, "_top"], how="left", maintain_order="left")
         .join(
             documents.select(
-                col.TRACE_ID, pl.col(col.ID).alias("_owner"), pl.col(SPAN).alias("_owner_span")
+                col.TRACE_ID, pl.col(col.ID).alias("_owner"), pl.col("_span").alias("_owner_span")
             ),
             on=[col.TRACE_ID, "_owner"],
             how="left",
@@ -219,7 +274,7 @@ def _fold_plan(rows: pl.LazyFrame, owners: pl.DataFrame) -> tuple[pl.DataFrame, 
             & (parent == col.KIND_FUNCTION)
         )
     ).fill_null(False)
-    drop_all = found & pl.col(SPAN) & ~pl.col("_owner_span").fill_null(True)
+    drop_all = found & pl.col("_span") & ~pl.col("_owner_span").fill_null(True)
     plan = independent.with_columns(
         _drop_all=drop_all,
         _nest=found & ~drop_all & belongs,

@@ -33,7 +33,10 @@ POS = "_pos"  # byte offset (or element index) of the value the document came fr
 SUB = "_sub"  # index of the document inside that value
 TOP_IN_PROGRESS = "_top_in_progress"  # that document was in progress
 INDEPENDENT = "_independent"  # the top-level document is an independently sent subsegment
-SPAN = "_span"  # the top-level document was made from an OpenTelemetry span
+FORM = "_form"  # what the top-level document was read from: one of the FORM_* values
+FORM_DOCUMENT = 0  # an X-Ray document
+FORM_SPAN = 1  # an OpenTelemetry span
+FORM_SDK_INVOCATION = 2  # an SDK span taken for an invocation (SpanEntity.sdk_invocation)
 
 # Rows as reader batches hold them: the entity columns plus the internal ones. DOC_ID is the
 # id of the top-level document the row was read from until ``merge.finish`` attaches independent
@@ -46,7 +49,7 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     SUB: pl.Int32(),
     TOP_IN_PROGRESS: pl.Boolean(),
     INDEPENDENT: pl.Boolean(),
-    SPAN: pl.Boolean(),
+    FORM: pl.Int8(),
 }
 _LINK_ROW_SCHEMA: dict[str, pl.DataType] = {
     **col.LINKS,
@@ -74,6 +77,8 @@ def _top_kind(doc: Entity) -> str:
         # dwell, attempt, initialization or invocation only under the segment it belongs to.
         annotations = doc.annotations
         if annotations and _has_record_key(annotations):
+            return col.KIND_RECORD
+        if doc.__class__ is SpanEntity and doc.record:
             return col.KIND_RECORD
         if doc.name == "Lambda" and _is_call(doc):
             return col.KIND_CALL
@@ -119,6 +124,14 @@ def _is_call(child: Entity | Child) -> bool:
         return False
     operation = child.aws.operation if child.aws is not None else None
     return operation is None or operation in col.INVOKE_OPERATIONS
+
+
+def _record_fields(doc: Entity) -> dict[str, object]:
+    """The record annotations of an independent subsegment (or of an SDK consumer span)."""
+    fields = dict(doc.annotations or {})
+    if doc.__class__ is SpanEntity:
+        fields.update(doc.record or {})
+    return fields
 
 
 def _attempt_number(name: str) -> int | None:
@@ -216,9 +229,11 @@ _ROW_CASTS = [pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()]
 _LINK_CASTS = [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
 
 
-def _annotation_fields(
-    annotations: dict[str, object],
-) -> tuple[str | None, str | None, int | None, str | None, str | None]:
+#: event_source, message_id, receive_count, shard_id, sequence_number of a record row.
+_RecordFields = tuple[str | None, str | None, int | None, str | None, str | None]
+
+
+def _annotation_fields(annotations: dict[str, object]) -> _RecordFields:
     message_id = annotations.get("message_id", annotations.get("messaging_message_id"))
     return (
         _text(annotations.get("event_source")),
@@ -229,7 +244,7 @@ def _annotation_fields(
     )
 
 
-_NO_ANNOTATIONS = (None, None, None, None, None)
+_NO_ANNOTATIONS: _RecordFields = (None, None, None, None, None)
 
 
 class FrameBuilder:
@@ -255,8 +270,8 @@ class FrameBuilder:
         # The annotation objects of the current document and its subsegments, in order.
         self._notes: list[dict[str, object]] = []
         # The fields every row of the current document repeats (see ``_owner``).
-        self._owner: tuple[str | None, str | None, int, int, int, bool, bool, bool] = (
-            None, None, 0, 0, 0, False, False, False,
+        self._owner: tuple[str | None, str | None, int, int, int, bool, bool, int] = (
+            None, None, 0, 0, 0, False, False, FORM_DOCUMENT,
         )  # fmt: skip
 
     @property
@@ -276,7 +291,9 @@ class FrameBuilder:
         doc_id = doc.id
         kind = _top_kind(doc)
         independent = doc.type == "subsegment"
-        span = doc.__class__ is SpanEntity
+        form = FORM_DOCUMENT
+        if doc.__class__ is SpanEntity:
+            form = FORM_SDK_INVOCATION if doc.sdk_invocation else FORM_SPAN
         top_in_progress = doc.in_progress is True
         in_progress = top_in_progress or doc.end_time is None
         aws = doc.aws
@@ -292,8 +309,8 @@ class FrameBuilder:
             # The fields a nested row of that kind has (the merge may turn this row into one).
             if kind == col.KIND_ATTEMPT and doc.name is not None:
                 attempt = _attempt_number(doc.name)
-            elif kind == col.KIND_RECORD and doc.annotations:
-                record = _annotation_fields(doc.annotations)
+            elif kind == col.KIND_RECORD:
+                record = _annotation_fields(_record_fields(doc))
         event_source, message_id, receive_count, shard_id, sequence_number = record
         self.rows.extend(
             (
@@ -330,15 +347,23 @@ class FrameBuilder:
                 sub,
                 top_in_progress,
                 independent,
-                span,
+                form,
             )
         )
-        self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent, span)
+        self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent, form)
         top = len(self.rows) - _ROW_WIDTH + _ANNOTATIONS_AT
         notes: list[dict[str, object]] = []
         self._notes = notes
         if doc.annotations:
             notes.append(doc.annotations)
+        if doc.__class__ is SpanEntity and doc.cold_start:
+            # faas.coldstart: the invocation was a cold start; how long init took is unknown,
+            # so the row takes no time.
+            self._sub(
+                Child(name="Initialization", start_time=doc.start_time, end_time=doc.start_time),
+                doc_id,
+                col.KIND_INITIALIZATION,
+            )
         if doc.links:
             self._links(doc)
         if doc.subsegments:
@@ -425,7 +450,7 @@ class FrameBuilder:
         operation = None
         if kind == col.KIND_CALL and isinstance(entity, Child) and entity.aws is not None:
             operation = entity.aws.operation
-        trace_id, doc_id, file, pos, sub, top_in_progress, independent, span = self._owner
+        trace_id, doc_id, file, pos, sub, top_in_progress, independent, form = self._owner
         self.rows.extend(
             (
                 trace_id,
@@ -461,7 +486,7 @@ class FrameBuilder:
                 sub,
                 top_in_progress,
                 independent,
-                span,
+                form,
             )
         )
 

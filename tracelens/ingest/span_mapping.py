@@ -31,6 +31,7 @@ from tracelens.model.segment import (
     Link,
     SpanEntity,
 )
+from tracelens.model.trace_ids import HEX_TRACE_ID, XRAY_TRACE_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,10 +55,11 @@ FUNCTION_PARTS = {
 MAX_ID_AGE_NS = 28 * 86400 * 10**9
 MAX_ID_AHEAD_NS = 300 * 10**9
 
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
-_XRAY_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 _DIGITS = re.compile(r"[0-9]+")
+
+#: ``messaging.system`` spellings of SQS (semconv, botocore instrumentation, Java agent ≤ 2.3).
+SQS_SYSTEMS = frozenset({"aws_sqs", "aws.sqs", "AmazonSQS"})
 
 #: OTLP's integer span kinds (opentelemetry-proto ``trace.proto``).
 _KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
@@ -93,9 +95,9 @@ def _trace_id(value: object, start_ns: int | None, what: str) -> str:
         raise SpanError(f"span has no {what}")
     if not isinstance(value, str):
         raise SpanError(f"span {what} is not a string")
-    if _XRAY_TRACE_ID.fullmatch(value):
+    if XRAY_TRACE_ID.fullmatch(value):
         return value.lower()
-    digits = value if _HEX32.fullmatch(value) else _from_base64(value, 16)
+    digits = value if HEX_TRACE_ID.fullmatch(value) else _from_base64(value, 16)
     if digits is None:
         raise SpanError(f"span {what} is not 32 hex digits nor 1-<8 hex>-<24 hex>")
     return xray_trace_id(digits, start_ns)
@@ -355,6 +357,48 @@ def _links(span: dict[str, object], start_ns: int) -> list[Link] | None:
     return out
 
 
+def _is_sdk_invocation(kind: str, attributes: dict[str, object], xray: dict[str, object]) -> bool:
+    """An SDK span of one Lambda invocation (design note §3, §5): a SERVER span with
+    ``faas.invocation_id`` / ``faas.execution``, or ADOT's LOCAL_ROOT with ``PlatformType``
+    ``AWS::Lambda``; never a span converted from an X-Ray segment."""
+    if xray or kind != "SERVER":
+        return False
+    if "faas.invocation_id" in attributes or "faas.execution" in attributes:
+        return True
+    return (
+        attributes.get("aws.span.kind") == "LOCAL_ROOT"
+        and attributes.get("PlatformType") == "AWS::Lambda"
+    )
+
+
+def _function_of_arn(arn: str | None) -> str | None:
+    parts = arn.split(":") if arn else []
+    return parts[6] if len(parts) >= 7 and parts[5] == "function" and parts[6] else None
+
+
+def _sdk_function(
+    attributes: dict[str, object], resource: dict[str, object]
+) -> tuple[str | None, str | None]:
+    """(function name, ARN) of an SDK invocation span: ``faas.name``, else the function of
+    ``cloud.resource_id`` or ``faas.id``, else ``service.name``."""
+    both = {**resource, **attributes}
+    arn = _text(both.get("cloud.resource_id"))
+    faas_id = _text(both.get("faas.id"))
+    arn = arn if _function_of_arn(arn) else faas_id if _function_of_arn(faas_id) else arn
+    name = _text(both.get("faas.name")) or _function_of_arn(arn) or _text(both.get("service.name"))
+    return name, arn
+
+
+def _sqs_record(kind: str, attributes: dict[str, object]) -> dict[str, object] | None:
+    """The record fields of an SDK consumer span that names one SQS message."""
+    message_id = attributes.get("messaging.message.id")
+    if kind != "CONSUMER" or attributes.get("messaging.system") not in SQS_SYSTEMS:
+        return None
+    if not isinstance(message_id, str) or not message_id:
+        return None
+    return {"event_source": "aws:sqs", "messaging_message_id": message_id}
+
+
 def span_entity(span: dict[str, object]) -> SpanEntity:
     """One span in the canonical shape as an X-Ray entity (a segment or an independently sent
     subsegment).
@@ -385,10 +429,8 @@ def span_entity(span: dict[str, object]) -> SpanEntity:
         xray = {}
     name, lambda_origin, said = _names(span, xray)
     kind = _kind(span.get("kind"))
-    if said:
-        is_segment = said == "segment"
-    else:
-        is_segment = parent_id is None or kind == "SERVER"
+    # What _aws.xray says; else a root or a SERVER span is a segment.
+    is_segment = said == "segment" if said else parent_id is None or kind == "SERVER"
     origin = lambda_origin or _text(attributes.get("aws.xray.origin"))
     in_progress = attributes.get("aws.xray.inprogress") is True or end_ns is None
     http_status = _int(_first(attributes, "http.response.status_code", "http.status_code"))
@@ -399,6 +441,15 @@ def span_entity(span: dict[str, object]) -> SpanEntity:
     operation = _text(attributes.get("aws.operation"))
     function_arn = _text(attributes.get("aws.lambda.function_arn"))
     arn = _text(_first(resource_attributes, "cloud.resource_id", "aws.xray.resource_arn"))
+    sdk_invocation = _is_sdk_invocation(kind, attributes, xray)
+    if sdk_invocation:
+        # An invocation seen from inside the function: a function segment whose request id is
+        # the invocation id (the merge drops it again under a converted function segment).
+        function, arn = _sdk_function(attributes, resource_attributes)
+        name = function or name
+        origin = FUNCTION_ORIGIN
+        is_segment = True
+        request_id = _text(_first(attributes, "faas.invocation_id", "faas.execution")) or request_id
     return SpanEntity(
         name=name,
         id=span_id,
@@ -426,6 +477,9 @@ def span_entity(span: dict[str, object]) -> SpanEntity:
         annotations=_annotations(attributes),
         links=_links(span, start_ns),
         namespace=_text(xray.get("namespace")),
+        sdk_invocation=sdk_invocation,
+        cold_start=sdk_invocation and attributes.get("faas.coldstart") is True,
+        record=None if is_segment else _sqs_record(kind, attributes),
     )
 
 

@@ -138,6 +138,15 @@ class SpanEntity(Entity, gc=False):
     """An entity made from an OpenTelemetry span (``tracelens.ingest.span_mapping``), never
     decoded from JSON: its class marks the rows read from spans."""
 
+    # An SDK span (ADOT, OTel Lambda instrumentation) taken for an invocation: it is one only
+    # when its parent is no function segment (``tracelens.ingest.merge``).
+    sdk_invocation: bool = False
+    # faas.coldstart of such a span.
+    cold_start: bool = False
+    # The record fields (``event_source``, ``messaging_message_id``) of an SDK consumer span
+    # that names one message.
+    record: dict[str, object] | None = None
+
 
 ENTITY_DECODER = msgspec.json.Decoder(Entity | list[Entity])
 DOCUMENT_DECODER = msgspec.json.Decoder(Entity)
