@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.emulator.conftest import BUILTINS, builtin_result
 from tracelens.emulator import spans
 from tracelens.errors import EmulatorError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TRACE = "1-6b094690-0123456789abcdef01234567"
 OTEL_TRACE = "6b0946900123456789abcdef01234567"
@@ -578,3 +581,12 @@ def test_every_entity_of_every_builtin_is_one_span(name: str) -> None:
     assert position == len(written)
     assert all(count == 1 for count in seen.values())
     assert not problems, "\n".join(problems[:20])
+
+
+def test_write_bundle_refuses_an_unknown_format(tmp_path: Path) -> None:
+    from tracelens.emulator import write_bundle
+
+    fmt: Any = "otlp"
+    with pytest.raises(EmulatorError, match="'otlp': no such trace format"):
+        write_bundle(builtin_result("healthy_api"), tmp_path / "b", trace_format=fmt)
+    assert not (tmp_path / "b").exists()
