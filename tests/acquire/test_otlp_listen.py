@@ -441,6 +441,22 @@ def test_malformed_and_refused_requests_are_counted_never_fatal(tmp_path: Path) 
     assert len(cap.otlp.malformed_reasons) == 5  # only the first few are logged
 
 
+def test_odd_content_length_is_a_400_not_a_traceback(
+    capture: Capture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "²" is a digit to str.isdigit() but not to int(): the handler must not crash on it
+    for length in ("\u00b2", "-1", "12x"):
+        with socket.create_connection(capture.server.address, timeout=5) as conn:
+            conn.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + length.encode("latin-1") + b"\r\n\r\n{}"
+            )
+            answer = conn.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 400 "), (length, answer)
+    assert capture.otlp.counts().malformed == 3
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_request_without_spans_is_counted_not_written(capture: Capture) -> None:
     assert capture.post(b"{}")[0] == 200
     assert capture.post(b"", content_type="application/x-protobuf")[0] == 200

@@ -147,6 +147,11 @@ class _Server(ThreadingHTTPServer):
         self.max_body = max_body
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client gone mid-answer, or a bug: logged, never a traceback on the user's terminal;
+        # the connection closes and the server goes on.
+        logger.warning("OTLP/HTTP connection from %s failed", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -218,7 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.LENGTH_REQUIRED, "Content-Length required", reply_type, close=True
             )
             return
-        if not length_text.strip().isdigit():
+        length_text = length_text.strip()
+        if not (length_text.isascii() and length_text.isdigit()):
             sink.malformed(f"invalid Content-Length {length_text[:40]!r}", b"")
             self._fail(HTTPStatus.BAD_REQUEST, "invalid Content-Length", reply_type, close=True)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -216,10 +217,10 @@ def run_listen(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, handle)
     try:
-        if server is not None:
-            otlp.open()
-            server.start()
         try:
+            if server is not None:
+                otlp.open()
+                server.start()
             listener.start()
             host, port = listener.address
             console.print(
@@ -232,11 +233,12 @@ def run_listen(
                     f"writing {otlp.path}",
                     markup=False,
                 )
-            summary = listener.wait()
+            listener.wait()
         finally:
             if server is not None:
                 server.stop()
-            otlp.close()
+            with contextlib.suppress(OSError):  # kept in otlp.error, raised below
+                otlp.close()
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
