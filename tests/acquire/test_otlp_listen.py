@@ -457,6 +457,63 @@ def test_odd_content_length_is_a_400_not_a_traceback(
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_write_failure_answers_500_and_stops_the_listener(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a sink whose file cannot be written (a full disk), shared as run_listen shares it
+    stopped: list[bool] = []
+    sink = OtlpFile(tmp_path / OTLP_FILE, on_error=lambda: stopped.append(True))
+
+    def full_disk() -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sink, "_open_locked", full_disk)
+    server = OtlpHttpServer(("127.0.0.1", 0), sink).start()
+    try:
+        host, port = server.address
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request(
+            "POST",
+            "/v1/traces",
+            body=json.dumps(SPEC_EXAMPLE).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        # THEN the client hears 500 (not retryable), the owner is told once, the error kept
+        assert response.status == 500
+        assert "cannot write" in json.loads(response.read())["message"]
+        conn.close()
+    finally:
+        server.stop()
+    assert stopped == [True]
+    assert isinstance(sink.error, OSError)
+    assert sink.counts().requests == 0
+
+
+def test_unwritable_otlp_file_fails_the_run(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    out = tmp_path / "blocker" / "traces.ndjson"
+    with pytest.raises(SourceUnavailable, match="cannot write"):
+        run_listen(out=out, bind="127.0.0.1:0", otlp_http="127.0.0.1:0", install_signals=False)
+    # UDP only: the file is opened with the first OTLP datagram, and the run fails then
+    listener = Listener(
+        ("127.0.0.1", 0),
+        tmp_path / "t.ndjson",
+        None,
+        30.0,
+        None,
+        otlp=OtlpFile(tmp_path / "blocker" / OTLP_FILE),
+    ).start()
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    record_spans(provider)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(adot_datagram(list(memory.get_finished_spans())), listener.address)
+    with pytest.raises(SourceUnavailable, match="listener failed"):
+        listener.wait()
+
+
 def test_request_without_spans_is_counted_not_written(capture: Capture) -> None:
     assert capture.post(b"{}")[0] == 200
     assert capture.post(b"", content_type="application/x-protobuf")[0] == 200

@@ -9,7 +9,8 @@ What it answers follows the OTLP specification's OTLP/HTTP section:
   (20 MiB, the specification's recommendation): 413; another content type or encoding: 415;
   no ``Content-Length`` (chunked bodies are not read): 411;
 - another path: 404; another method on ``/v1/traces``: 405;
-- after the listener stopped: 503 (retryable: the client may send it elsewhere).
+- after the listener stopped: 503 (retryable: the client may send it elsewhere); when the
+  file cannot be written: 500 (and the listener stops).
 
 Error bodies are a ``google.rpc.Status`` with its ``message`` set, as protobuf or JSON like
 the request. Every request is counted (``otlp_file.OtlpCounts``); none stops the server.
@@ -287,7 +288,13 @@ class _Handler(BaseHTTPRequestHandler):
             sink.malformed(str(reason), body)
             self._fail(HTTPStatus.BAD_REQUEST, str(reason), content_type)
             return
-        if not sink.write(request, flush=True):
+        try:
+            accepted = sink.write(request, flush=True)
+        except (OSError, SourceUnavailable) as exc:
+            # Kept in sink.error, which stops the listener; the client must not retry here.
+            self._fail(HTTPStatus.INTERNAL_SERVER_ERROR, f"cannot write: {exc}", content_type)
+            return
+        if not accepted:
             self._fail(HTTPStatus.SERVICE_UNAVAILABLE, "listener stopping", content_type)
             return
         # An empty ExportTraceServiceResponse: no bytes in protobuf, {} in JSON.
