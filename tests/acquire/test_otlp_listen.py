@@ -805,3 +805,116 @@ def test_decompress_bounds() -> None:
         decompress(zlib.compress(data) + b"x", zlib.MAX_WBITS, 5000)
     assert status_body("é", "application/x-protobuf") == b"\x12\x02\xc3\xa9"
     assert status_body("x" * 200, "application/x-protobuf")[:3] == b"\x12\xc8\x01"
+
+
+def test_end_to_end_sdk_spans_listen_analyze(tmp_path: Path) -> None:
+    # GIVEN `tracelens listen --otlp-http` writing a bundle directory
+    from opentelemetry.trace import set_span_in_context
+
+    bundle = tmp_path / "bundle"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tracelens",
+            "listen",
+            "-o",
+            str(bundle / "traces.ndjson"),
+            "--bind",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--duration",
+            "30",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stderr is not None
+        proc.stderr.readline()
+        second = proc.stderr.readline()
+        http_port = int(second.split("127.0.0.1:")[1].split("/")[0])
+        # WHEN the SDK exports three Lambda requests in the converted-segment span shape
+        # (design note §1.2): the second warm, the third a fault, the first cold
+        provider = TracerProvider(
+            resource=Resource.create(
+                {"service.name": "orders-worker", "cloud.platform": "aws_lambda"}
+            )
+        )
+        provider.add_span_processor(
+            SimpleSpanProcessor(
+                OTLPSpanExporter(endpoint=f"http://127.0.0.1:{http_port}/v1/traces")
+            )
+        )
+        tracer = provider.get_tracer("lambda")
+        base = 1_795_000_000_000_000_000
+        for i in range(3):
+            start = base + i * 10**9
+            service = tracer.start_span(
+                "orders-worker/LambdaService",
+                kind=SpanKind.SERVER,
+                start_time=start,
+                attributes={"aws.request_id": f"req-{i}"},
+            )
+            function = tracer.start_span(
+                "orders-worker/LambdaExecutionEnvironment",
+                context=set_span_in_context(service),
+                kind=SpanKind.SERVER,
+                start_time=start + 1_000_000,
+            )
+            if i == 0:
+                init = tracer.start_span(
+                    "Init/LambdaExecutionEnvironment",
+                    context=set_span_in_context(function),
+                    start_time=start + 1_000_000,
+                )
+                init.end(end_time=start + 200_000_000)
+            if i == 2:
+                function.set_attribute("aws.xray.fault", True)
+                function.set_status(Status(StatusCode.ERROR, "boom"))
+            function.end(end_time=start + 300_000_000)
+            service.end(end_time=start + 301_000_000)
+        provider.shutdown()
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=10) == 0, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert "OTLP: requests 7, spans 7, malformed 0, ignored 0" in rest
+    # THEN analyze of the bundle sees the requests, invocations, the cold start and the fault
+    report_path = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tracelens", "analyze", str(bundle), "-o", str(report_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    assert report["input"]["rejected"] == 0
+    (function_row,) = report["functions"]
+    assert function_row["name"] == "orders-worker"
+    assert (
+        function_row["requests"],
+        function_row["invocations"],
+        function_row["cold_starts"],
+        function_row["failed_invocations"],
+    ) == (3, 3, 1, 1)
+    assert function_row["duration_ms"]["p50"] == 299.0
+
+
+def test_files_created_and_left_empty_are_removed_on_stop(tmp_path: Path) -> None:
+    # An empty traces.ndjson next to otlp.ndjson made `analyze bundle/` report a rejected file.
+    cap = Capture(tmp_path).start()
+    cap.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # a file that existed before is the user's: left as it is, even empty
+    (tmp_path / "traces.ndjson").write_bytes(b"")
+    (tmp_path / OTLP_FILE).write_bytes(b"")
+    cap = Capture(tmp_path).start()
+    cap.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [OTLP_FILE, "traces.ndjson"]

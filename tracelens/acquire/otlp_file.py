@@ -72,9 +72,11 @@ class OtlpFile:
         self._on_error = on_error
         self._lock = threading.Lock()
         self._fh: IO[bytes] | None = None
+        self._created = False
         self._closed = False
         self._pending = False
         self._requests = 0
+        self._requests_written = 0
         self._spans = 0
         self._unsampled = 0
         self._malformed = 0
@@ -98,6 +100,7 @@ class OtlpFile:
         if self._fh is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._created = not self.path.exists()
                 self._fh = self.path.open("ab")
             except OSError as exc:
                 raise SourceUnavailable(f"{self.path}: cannot write: {exc.strerror}") from exc
@@ -133,6 +136,7 @@ class OtlpFile:
                 try:
                     fh = self._open_locked()
                     fh.write(request.line + b"\n")
+                    self._requests_written += 1
                     self._pending = True
                     if flush:
                         fh.flush()
@@ -191,6 +195,9 @@ class OtlpFile:
     def close(self) -> None:
         """Flush and close; later writes are refused. Safe to call twice.
 
+        A file this writer created and never wrote to is removed (``open()`` creates it
+        early), so a run without OTLP spans leaves no empty file for readers to reject.
+
         Raises:
             OSError: The final flush failed (a full disk).
         """
@@ -203,6 +210,8 @@ class OtlpFile:
                 except OSError as exc:
                     self._fail(exc)
                     raise
+                if self._created and self._requests_written == 0:
+                    remove_if_empty(self.path)
 
     def counts(self) -> OtlpCounts:
         """The counts so far.
@@ -220,4 +229,17 @@ class OtlpFile:
             )
 
 
-__all__ = ["OtlpCounts", "OtlpFile"]
+def remove_if_empty(path: Path) -> None:
+    """Delete ``path`` if it is an empty file; any error leaves it in place.
+
+    Args:
+        path: The file.
+    """
+    try:
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        logger.debug("could not remove the empty %s", path, exc_info=True)
+
+
+__all__ = ["OtlpCounts", "OtlpFile", "remove_if_empty"]

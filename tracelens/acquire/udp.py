@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from tracelens.acquire.address import is_loopback
-from tracelens.acquire.otlp_file import OtlpFile
+from tracelens.acquire.otlp_file import OtlpFile, remove_if_empty
 from tracelens.acquire.otlp_json import decode_protobuf
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import check_document_bytes
@@ -289,6 +289,7 @@ class Listener:
         self.rcvbuf = 0
         self.malformed_reasons: list[str] = []
         self._on_document = on_document
+        self._created_out = False
         self._owns_otlp = otlp is None
         self.otlp = otlp if otlp is not None else OtlpFile(out.parent / OTLP_FILE)
 
@@ -327,6 +328,7 @@ class Listener:
         sock.settimeout(0.1)
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._created_out = not self.out.exists()
             fh = self.out.open("ab")
         except OSError as exc:
             sock.close()
@@ -372,6 +374,10 @@ class Listener:
                 self.otlp.close()
             except OSError as exc:
                 self._error = exc
+        if self._created_out and self.written == 0:
+            # Only OTLP (or nothing) arrived: an empty segment file would only be an input
+            # that readers reject as empty. A file that was there before is left alone.
+            remove_if_empty(self.out)
         if self._error is not None:
             raise SourceUnavailable(f"{self.out}: listener failed: {self._error}") from (
                 self._error
