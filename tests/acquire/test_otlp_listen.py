@@ -656,6 +656,19 @@ def test_run_listen_in_process(tmp_path: Path) -> None:
     assert len(all_spans(lines)) == 2
 
 
+def test_summary_line_shows_otlp_when_asked_or_seen() -> None:
+    quiet = ListenSummary(3, 1, 2, 0, 0, 0, 0)
+    assert format_listen_summary(quiet) == "received 3, malformed 1, written 2, dropped 0"
+    assert format_listen_summary(quiet, show_otlp=True) == (
+        "received 3, malformed 1, written 2, dropped 0; "
+        "OTLP: requests 0, spans 0, malformed 0, ignored 0"
+    )
+    ignored_only = ListenSummary(1, 0, 0, 0, 0, 0, 0, otlp_ignored=1)
+    assert format_listen_summary(ignored_only).endswith(
+        "OTLP: requests 0, spans 0, malformed 0, ignored 1"
+    )
+
+
 def test_run_listen_refuses_output_named_like_the_otlp_file(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailable, match="where OTLP spans go"):
         run_listen(out=tmp_path / OTLP_FILE, bind="127.0.0.1:0", install_signals=False)

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from tracelens.acquire.udp import ListenSummary
 
 
-def format_listen_summary(summary: ListenSummary) -> str:
+def format_listen_summary(summary: ListenSummary, *, show_otlp: bool = False) -> str:
     """One plain-text line of listener counts.
 
     Args:
         summary: The counts.
+        show_otlp: Show the OTLP counts even when none arrived (``--otlp-http`` was given);
+            they are shown anyway when any OTLP input arrived.
 
     Returns:
         The text.
@@ -44,7 +46,7 @@ def format_listen_summary(summary: ListenSummary) -> str:
         text += f", forwarded {summary.forwarded}"
         if summary.forward_errors:
             text += f" ({summary.forward_errors} forward errors)"
-    if summary.otlp_seen:
+    if show_otlp or summary.otlp_seen:
         text += f"; OTLP: {format_otlp_counts(summary)}"
     if summary.dropped:
         text += (
@@ -245,7 +247,9 @@ def run_listen(
     if otlp.error is not None:
         raise SourceUnavailable(f"{otlp.path}: cannot write: {otlp.error}") from otlp.error
     summary = listener.summary()
-    console.print(format_listen_summary(summary), markup=False, soft_wrap=True)
+    console.print(
+        format_listen_summary(summary, show_otlp=server is not None), markup=False, soft_wrap=True
+    )
     if summary.otlp_spans:
         console.print(f"OTLP spans written to {otlp.path}", markup=False)
     if requests is not None:
