@@ -931,3 +931,28 @@ def test_files_created_and_left_empty_are_removed_on_stop(tmp_path: Path) -> Non
     cap = Capture(tmp_path).start()
     cap.stop()
     assert sorted(p.name for p in tmp_path.iterdir()) == [OTLP_FILE, "traces.ndjson"]
+
+
+def test_ipv6_loopback(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    sink = OtlpFile(tmp_path / OTLP_FILE)
+    try:
+        server = OtlpHttpServer(("::1", 0), sink).start()
+    except SourceUnavailable:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        host, port = server.address
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request(
+            "POST",
+            "/v1/traces",
+            body=json.dumps(SPEC_EXAMPLE).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        server.stop()
+        sink.close()
+    assert len((tmp_path / OTLP_FILE).read_text().splitlines()) == 1

@@ -230,6 +230,8 @@ def run_listen(
             )
             if server is not None:
                 http_host, http_port = server.address
+                if ":" in http_host:
+                    http_host = f"[{http_host}]"  # an IPv6 address in a URL
                 console.print(
                     f"OTLP/HTTP on http://{http_host}:{http_port}{TRACES_PATH}, "
                     f"writing {otlp.path}",
