@@ -956,3 +956,66 @@ def test_ipv6_loopback(tmp_path: Path) -> None:
         server.stop()
         sink.close()
     assert len((tmp_path / OTLP_FILE).read_text().splitlines()) == 1
+
+
+def test_body_that_stops_arriving_is_counted(tmp_path: Path) -> None:
+    sink = OtlpFile(tmp_path / OTLP_FILE)
+    server = OtlpHttpServer(("127.0.0.1", 0), sink, idle_timeout=0.3).start()
+    try:
+        with socket.create_connection(server.address, timeout=5) as conn:
+            conn.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"resourceSpans"'
+            )
+            # the client stalls; the server gives up on the body, counts it, closes
+            assert wait_for(lambda: sink.counts().malformed == 1)
+            assert conn.recv(100) == b""
+        # and a client that closes half-way is counted too
+        with socket.create_connection(server.address, timeout=5) as conn:
+            conn.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{}"
+            )
+            conn.shutdown(socket.SHUT_WR)
+            assert wait_for(lambda: sink.counts().malformed == 2)
+    finally:
+        server.stop()
+        sink.close()
+    assert "not received" in sink.malformed_reasons[0]
+    assert "ends after 2 of 100 bytes" in sink.malformed_reasons[1]
+
+
+def test_concurrent_http_and_udp_lines_stay_whole(capture: Capture) -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    record_spans(provider)
+    datagram = adot_datagram(list(memory.get_finished_spans()))
+    body = json.dumps(SPEC_EXAMPLE).encode()
+    failures: list[int] = []
+
+    def poster() -> None:
+        for _ in range(25):
+            status = capture.post(body)[0]
+            if status != 200:
+                failures.append(status)
+
+    def sender() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(100):
+                s.sendto(datagram, capture.listener.address)
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=poster) for _ in range(4)] + [
+        threading.Thread(target=sender)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wait_for(lambda: capture.listener.received >= 100)
+    summary = capture.stop()
+    assert failures == []
+    lines = capture.lines()  # every line parses: none interleaved
+    assert len(lines) == summary.otlp_requests == 100 + 100
+    assert summary.otlp_spans == 100 * 1 + 100 * 2

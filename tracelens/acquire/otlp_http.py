@@ -45,7 +45,7 @@ TRACES_PATH = "/v1/traces"
 #: Body size limit, before and after decompression (the specification recommends 20 MiB).
 MAX_BODY = 20 * 1024 * 1024
 
-#: Seconds an idle kept-alive connection may hold its thread.
+#: Seconds a silent connection (idle between requests, or stalled mid-body) may hold its thread.
 IDLE_TIMEOUT = 10.0
 
 _PROTOBUF = "application/x-protobuf"
@@ -141,11 +141,14 @@ def status_body(message: str, content_type: str) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], sink: OtlpFile, max_body: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], sink: OtlpFile, max_body: int, idle_timeout: float
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.sink = sink
         self.max_body = max_body
+        self.idle_timeout = idle_timeout
         super().__init__(address, _Handler)
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -159,6 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT
     server: _Server
     server_version = "tracelens-listen"
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout
+        super().setup()
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("otlp http %s: " + format, self.address_string(), *args)
@@ -254,7 +261,12 @@ class _Handler(BaseHTTPRequestHandler):
                 close=True,
             )
             return
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            sink.malformed(f"body not received within {self.timeout} s", b"")
+            self.close_connection = True
+            return
         if len(body) < length:
             sink.malformed(f"body ends after {len(body)} of {length} bytes", body)
             self.close_connection = True
@@ -318,6 +330,7 @@ class OtlpHttpServer:
         *,
         allow_remote: bool = False,
         max_body: int = MAX_BODY,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         """Create a server; nothing is bound until ``start()``.
 
@@ -326,6 +339,8 @@ class OtlpHttpServer:
             sink: Where requests go.
             allow_remote: Permit a non-loopback address (only when the user named it).
             max_body: Body size limit in bytes, before and after decompression.
+            idle_timeout: Seconds a connection may stay silent (between requests, or in the
+                middle of a body) before it is closed.
 
         Raises:
             SourceUnavailable: A non-loopback address without ``allow_remote``.
@@ -335,6 +350,7 @@ class OtlpHttpServer:
         self.bind = bind
         self.sink = sink
         self.max_body = max_body
+        self.idle_timeout = idle_timeout
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -356,7 +372,7 @@ class OtlpHttpServer:
             SourceUnavailable: The address cannot be bound (in use, unknown host).
         """
         try:
-            server = _Server(self.bind, self.sink, self.max_body)
+            server = _Server(self.bind, self.sink, self.max_body, self.idle_timeout)
         except OSError as exc:
             raise SourceUnavailable(
                 f"cannot serve OTLP on {self.bind[0]}:{self.bind[1]}: "
