@@ -159,13 +159,13 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT
     server: _Server
     server_version = "tracelens-listen"
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout
         super().setup()
+        # StreamRequestHandler applies the class-wide ``timeout``; this server's own instead.
+        self.connection.settimeout(self.server.idle_timeout)
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("otlp http %s: " + format, self.address_string(), *args)
@@ -264,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self.rfile.read(length)
         except TimeoutError:
-            sink.malformed(f"body not received within {self.timeout} s", b"")
+            sink.malformed(f"body not received within {self.server.idle_timeout} s", b"")
             self.close_connection = True
             return
         if len(body) < length:
