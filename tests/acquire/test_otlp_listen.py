@@ -514,6 +514,17 @@ def test_unwritable_otlp_file_fails_the_run(tmp_path: Path) -> None:
         listener.wait()
 
 
+def test_malformed_reason_is_escaped_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a reason quoting the input (a parser's message) must not drive the terminal
+    sink = OtlpFile(tmp_path / OTLP_FILE)
+    sink.malformed("bad value \x1b]0;owned\x07", b"\x1b")
+    (record,) = [r for r in caplog.records if "malformed OTLP input" in r.message]
+    assert "\x1b" not in record.getMessage()
+    assert "\\x1b]0;owned" in record.getMessage()
+
+
 def test_request_without_spans_is_counted_not_written(capture: Capture) -> None:
     assert capture.post(b"{}")[0] == 200
     assert capture.post(b"", content_type="application/x-protobuf")[0] == 200
@@ -800,6 +811,43 @@ def test_decoders_agree_and_are_deterministic() -> None:
     assert all_spans([json.loads(from_pb.line)])[0]["traceId"] == (
         request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("kind", 1.5),
+        ("kind", True),
+        ("kind", "SPAN_KIND_BOGUS"),
+        ("status", {"code": 2.5}),
+        ("status", {"code": "STATUS_CODE_MAYBE"}),
+    ],
+)
+def test_json_enums_that_are_not_integers_or_known_names_are_malformed(
+    field: str, value: Any
+) -> None:
+    # json_format alone would read 1.5 and true as 1 and drop an unknown name: a wrong kind
+    body = json.loads(json.dumps(SPEC_EXAMPLE))
+    body["resourceSpans"][0]["scopeSpans"][0]["spans"][0][field] = value
+    request, why = decode_json(json.dumps(body).encode())
+    assert request is None
+    assert why is not None
+    assert "kind" in why or "code" in why
+
+
+def test_json_enum_names_and_unknown_numbers_are_kept() -> None:
+    body = json.loads(json.dumps(SPEC_EXAMPLE))
+    span = body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["kind"] = "SPAN_KIND_CONSUMER"
+    span["status"] = {"code": "STATUS_CODE_ERROR"}
+    request, _ = decode_json(json.dumps(body).encode())
+    assert request is not None
+    got = all_spans([json.loads(request.line)])[0]
+    assert (got["kind"], got["status"]) == (5, {"code": 2})
+    span["kind"] = 9  # proto3 enums are open: a number this schema does not name is kept
+    request, _ = decode_json(json.dumps(body).encode())
+    assert request is not None
+    assert all_spans([json.loads(request.line)])[0]["kind"] == 9
 
 
 def test_decompress_bounds() -> None:

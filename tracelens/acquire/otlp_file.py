@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tracelens.acquire.tail import printable
 from tracelens.errors import SourceUnavailable
 
 if TYPE_CHECKING:
@@ -170,7 +171,10 @@ class OtlpFile:
             if count <= LOG_FIRST_MALFORMED:
                 self.malformed_reasons.append(reason)
         if count <= LOG_FIRST_MALFORMED:
-            logger.warning("malformed OTLP input %d (%r...): %s", count, sample[:80], reason)
+            # The reason may quote the input (a parser's message): escaped for the terminal.
+            logger.warning(
+                "malformed OTLP input %d (%r...): %s", count, sample[:80], printable(reason)
+            )
 
     def ignored(self) -> None:
         """Count one input that is not traces."""

@@ -27,6 +27,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 #: The bytes fields OTLP/JSON spells as hex (every other bytes field stays base64).
 _HEX_FIELDS = frozenset({"trace_id", "span_id", "parent_span_id"})
@@ -45,6 +46,10 @@ _INT64_TYPES = frozenset(
 )
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+#: The enum names ``json_format`` would take for a span's ``kind`` and its ``status.code``.
+_KIND_NAMES = frozenset(Span.SpanKind.keys())
+_CODE_NAMES = frozenset(Status.StatusCode.keys())
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +163,7 @@ def decode_json(body: bytes) -> tuple[OtlpRequest | None, str | None]:
         return None, f"not JSON: {exc}"
     if not isinstance(data, dict):
         return None, "not a JSON object"
-    reason = _ids_to_base64(data)
+    reason = _prepare(data)
     if reason is not None:
         return None, reason
     request = ExportTraceServiceRequest()
@@ -169,24 +174,36 @@ def decode_json(body: bytes) -> tuple[OtlpRequest | None, str | None]:
     return _encode(request), None
 
 
-def _ids_to_base64(request: dict[str, Any]) -> str | None:
-    """Respell the hex ids of spans and links as base64 in place, for ``json_format``.
+def _prepare(request: dict[str, Any]) -> str | None:
+    """Ready a decoded JSON request for ``json_format``, in place; the reason if it cannot be.
 
-    Walks only where the schema puts ids (``resourceSpans[].scopeSpans[].spans[]`` and their
-    ``links[]``); a value of the wrong shape on the way is left for ``json_format`` to
-    reject. Returns the reason when an id is neither hex nor base64 of the right length.
+    Respells the hex ids of spans and links as base64, and checks the two enums, which
+    ``json_format`` would otherwise read loosely (``1.5`` and ``true`` as 1, an unknown name
+    as absent). Walks only where the schema puts them (``resourceSpans[].scopeSpans[].spans[]``,
+    their ``links[]`` and ``status``); a value of the wrong shape on the way is left for
+    ``json_format`` to reject.
     """
     for res in _objects(request.get("resourceSpans")):
         for scope in _objects(res.get("scopeSpans")):
             for span in _objects(scope.get("spans")):
-                reason = _fix_ids(span)
+                reason = _fix_ids(span) or _check_enum(span, "kind", _KIND_NAMES)
+                status = span.get("status")
+                if reason is None and isinstance(status, dict):
+                    reason = _check_enum(status, "code", _CODE_NAMES)
+                for link in _objects(span.get("links")):
+                    reason = reason or _fix_ids(link)
                 if reason is not None:
                     return reason
-                for link in _objects(span.get("links")):
-                    reason = _fix_ids(link)
-                    if reason is not None:
-                        return reason
     return None
+
+
+def _check_enum(obj: dict[str, Any], key: str, names: frozenset[str]) -> str | None:
+    value = obj.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return None
+    if isinstance(value, str) and value in names:
+        return None
+    return f"{key} {value!r:.40} is neither an integer nor one of {sorted(names)}"
 
 
 def _objects(value: Any) -> list[dict[str, Any]]:
