@@ -710,9 +710,9 @@ def listen(
     written as OTLP/JSON, one request a line, to otlp.ndjson next to the -o file. Stops on
     Ctrl-C or SIGTERM (or --duration / --max-segments, which counts segment documents),
     flushes, and prints received / malformed / written / dropped counts on stderr, and the
-    OTLP requests / spans / malformed / ignored counts when any arrived. With --tail it also
-    prints one line per Lambda request on stdout as it finishes, like `sam traces --tail`;
-    the file still gets every document.
+    OTLP requests / spans / malformed / ignored counts with --otlp-http or when any arrived.
+    With --tail it also prints one line per Lambda request on stdout as it finishes, like
+    `sam traces --tail`; the file still gets every document.
 
     \b
     Example:
