@@ -693,8 +693,18 @@ def fetch(
     metavar="HOST:PORT",
     help="Where to listen; an address beyond loopback must be given explicitly.",
 )
-@_output_option("NDJSON file that every valid segment document is appended to.", required=True)
+@_output_option(
+    "NDJSON file that every valid segment document is appended to; OTLP spans go to "
+    "otlp.ndjson in the same directory.",
+    required=True,
+)
 @click.option("--forward", metavar="HOST:PORT", help="Also forward every datagram, unchanged.")
+@click.option(
+    "--otlp-http",
+    metavar="HOST:PORT",
+    help="Also receive OTLP/HTTP trace exports (POST /v1/traces, protobuf or JSON, gzip) "
+    "there, e.g. 127.0.0.1:4318.",
+)
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
 )
@@ -703,29 +713,37 @@ def fetch(
     "--tail",
     is_flag=True,
     help="Print a line per Lambda request on stdout as it finishes: time, function, path, "
-    "duration, outcome, cold.",
+    "duration, outcome, cold (from X-Ray documents; OTLP spans are written, not tailed).",
 )
 def listen(
     bind: str,
     output: Path,
     forward: str | None,
+    otlp_http: str | None,
     duration: float | None,
     max_segments: int | None,
     tail: bool,
 ) -> None:
     """Act as a local X-Ray daemon: receive segment datagrams over UDP and write them to a file.
 
-    Point an X-Ray SDK at it (AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000). Stops on Ctrl-C or
-    SIGTERM (or --duration / --max-segments), flushes, and prints received / malformed /
-    written / dropped counts on stderr. With --tail it also prints one line per Lambda request
-    on stdout as it finishes, like `sam traces --tail`; the file still gets every document.
+    Point an X-Ray SDK at it (AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000). The same port takes
+    the ADOT Lambda layer's OTLP span datagrams (T1S sampled, T1U unsampled); with
+    --otlp-http an OpenTelemetry SDK's OTLP/HTTP exporter can send to it too. OTLP spans are
+    written as OTLP/JSON, one request a line, to otlp.ndjson next to the -o file. Stops on
+    Ctrl-C or SIGTERM (or --duration / --max-segments, which counts segment documents),
+    flushes, and prints received / malformed / written / dropped counts on stderr, and the
+    OTLP requests / spans / malformed / ignored counts with --otlp-http or when any arrived.
+    With --tail it also prints one line per Lambda request on stdout as it finishes, like
+    `sam traces --tail`; the file still gets every document.
 
     \b
     Example:
         tracelens listen -o traces.ndjson --duration 60
         tracelens listen -o traces.ndjson --tail
         AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 python my_app.py
-        tracelens analyze traces.ndjson
+        tracelens listen -o bundle/traces.ndjson --otlp-http 127.0.0.1:4318
+        OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_otel_app.py
+        tracelens analyze bundle/
     """
     from tracelens.commands.listen import run_listen
 
@@ -736,4 +754,5 @@ def listen(
         duration=duration,
         max_segments=max_segments,
         tail=tail,
+        otlp_http=otlp_http,
     )

@@ -1,1 +1,2 @@
-"""Getting traces from outside into a bundle: the X-Ray API, AWS side inputs, the UDP listener."""
+"""Getting traces from outside into a bundle: the X-Ray API, AWS side inputs, the UDP listener
+and the OTLP receiver."""

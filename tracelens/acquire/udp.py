@@ -1,20 +1,34 @@
-"""X-Ray daemon protocol listener: receive segment datagrams on UDP and write them as NDJSON."""
+"""X-Ray daemon protocol listener: receive segment datagrams on UDP and write them as NDJSON.
+
+The same port takes the ADOT Lambda layer's OTLP-over-UDP datagrams
+(aws-observability/aws-otel-python-instrumentation ``lambda-layer/.../otlp_udp_exporter.py``):
+the daemon's header line ``{"format":"json","version":1}`` and a newline, then ``T1S``
+(sampled spans) or ``T1U`` (unsampled spans) and the standard base64 of a serialized
+``ExportTraceServiceRequest``; ``M1`` prefixes metrics. Span datagrams go to the OTLP file as
+OTLP/JSON (``otlp_json``, ``otlp_file``), unsampled ones included (Transaction Search stores
+them) and counted apart; metrics datagrams are counted as ignored.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from tracelens.acquire.address import is_loopback
+from tracelens.acquire.otlp_file import OtlpFile, remove_if_empty
+from tracelens.acquire.otlp_json import decode_protobuf
 from tracelens.errors import SourceUnavailable
 from tracelens.ingest.decode import check_document_bytes
+from tracelens.model.bundle import OTLP_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,6 +62,12 @@ class _Wrapper(msgspec.Struct):
     Document: msgspec.Raw | None = None
 
 
+#: Body prefixes of the ADOT layer's OTLP datagrams: sampled spans, unsampled spans, metrics.
+OTLP_SAMPLED = b"T1S"
+OTLP_UNSAMPLED = b"T1U"
+OTLP_METRICS = b"M1"
+_OTLP_PREFIXES = (OTLP_SAMPLED, OTLP_UNSAMPLED, OTLP_METRICS)
+
 _HEADER = msgspec.json.Decoder(_Header)
 _WRAPPER = msgspec.json.Decoder(_Wrapper)
 _WRAPPER_KEYS = (b'"Traces"', b'"Segments"', b'"Document"')
@@ -69,14 +89,9 @@ def check_datagram(data: bytes) -> tuple[bytes | None, str | None]:
         (None, reason).
     """
     header, sep, body = data.partition(b"\n")
-    if not sep:
-        return None, 'no header line (expected {"format":"json","version":1} then a newline)'
-    try:
-        head = _HEADER.decode(header)
-    except msgspec.DecodeError as exc:
-        return None, f"invalid header: {exc}"
-    if head.format.lower() != "json" or head.version != 1:
-        return None, "invalid header: format must be json and version 1"
+    reason = _check_header(header, sep)
+    if reason is not None:
+        return None, reason
     body = body.strip()
     if not body:
         return None, "missing segment document after the header"
@@ -88,6 +103,59 @@ def check_datagram(data: bytes) -> tuple[bytes | None, str | None]:
     if b"\n" in body or b"\r" in body:
         body = msgspec.json.encode(msgspec.json.decode(body))  # one line for NDJSON
     return body, None
+
+
+def _check_header(header: bytes, sep: bytes) -> str | None:
+    if not sep:
+        return 'no header line (expected {"format":"json","version":1} then a newline)'
+    try:
+        head = _HEADER.decode(header)
+    except msgspec.DecodeError as exc:
+        return f"invalid header: {exc}"
+    if head.format.lower() != "json" or head.version != 1:
+        return "invalid header: format must be json and version 1"
+    return None
+
+
+def otlp_prefix(data: bytes) -> bytes | None:
+    """The OTLP prefix (``T1S``, ``T1U``, ``M1``) a datagram's body starts with, if any.
+
+    Only the prefix is looked at: a segment document starts with ``{``, never with these.
+
+    Args:
+        data: The datagram.
+
+    Returns:
+        The prefix, or None for a daemon (segment) datagram.
+    """
+    _, sep, body = data.partition(b"\n")
+    if not sep:
+        return None
+    for prefix in _OTLP_PREFIXES:
+        if body.startswith(prefix):
+            return prefix
+    return None
+
+
+def check_otlp_datagram(data: bytes) -> tuple[bytes | None, str | None]:
+    """Split and check one OTLP span datagram: header line, prefix, base64 protobuf.
+
+    Args:
+        data: A datagram whose ``otlp_prefix`` is ``T1S`` or ``T1U``.
+
+    Returns:
+        (serialized ExportTraceServiceRequest, None) when the framing is valid, else
+        (None, reason). The protobuf itself is decoded by the caller.
+    """
+    header, sep, body = data.partition(b"\n")
+    reason = _check_header(header, sep)
+    if reason is not None:
+        return None, reason
+    payload = body[len(OTLP_SAMPLED) :].strip()
+    try:
+        return base64.b64decode(payload, validate=True), None
+    except (binascii.Error, ValueError) as exc:
+        return None, f"OTLP datagram body is not base64: {exc}"
 
 
 def _is_bare_document(body: bytes) -> bool:
@@ -115,6 +183,15 @@ class ListenSummary:
         forwarded: Datagrams forwarded to the real daemon.
         forward_errors: Datagrams the forward socket refused.
         rcvbuf: Receive buffer size the kernel granted, bytes.
+        otlp_requests: OTLP export requests accepted, over HTTP and UDP
+            (``otlp_file.OtlpCounts.requests``).
+        otlp_spans: Spans in them, written to the OTLP file.
+        otlp_unsampled: Of those, spans from unsampled (``T1U``) datagrams.
+        otlp_malformed: OTLP inputs rejected (HTTP bodies, UDP datagrams).
+        otlp_ignored: OTLP inputs that are not traces (other HTTP paths or methods, metrics
+            datagrams).
+
+    ``received`` counts every datagram; ``malformed`` and ``written`` only segment ones.
     """
 
     received: int
@@ -124,6 +201,16 @@ class ListenSummary:
     forwarded: int
     forward_errors: int
     rcvbuf: int
+    otlp_requests: int = 0
+    otlp_spans: int = 0
+    otlp_unsampled: int = 0
+    otlp_malformed: int = 0
+    otlp_ignored: int = 0
+
+    @property
+    def otlp_seen(self) -> bool:
+        """Whether any OTLP input arrived (accepted, rejected or ignored)."""
+        return bool(self.otlp_requests or self.otlp_malformed or self.otlp_ignored)
 
 
 class Listener:
@@ -151,6 +238,7 @@ class Listener:
         queue_size: int = 65536,
         flush_interval: float = 0.5,
         on_document: Callable[[bytes], None] | None = None,
+        otlp: OtlpFile | None = None,
     ) -> None:
         """Create a listener; nothing is bound until ``start()`` or ``run()``.
 
@@ -167,6 +255,9 @@ class Listener:
             on_document: Called by the writer thread with each valid document (one NDJSON
                 line, no newline) after it is written to the file (``listen --tail``). If it
                 raises, it is logged and not called again; the capture goes on.
+            otlp: Where OTLP span datagrams go (shared with the OTLP/HTTP server); by
+                default ``otlp.ndjson`` next to ``out``, opened when the first one arrives
+                and closed by ``wait()``.
 
         Raises:
             SourceUnavailable: A non-loopback address without ``allow_remote``.
@@ -198,6 +289,9 @@ class Listener:
         self.rcvbuf = 0
         self.malformed_reasons: list[str] = []
         self._on_document = on_document
+        self._created_out = False
+        self._owns_otlp = otlp is None
+        self.otlp = otlp if otlp is not None else OtlpFile(out.parent / OTLP_FILE)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -234,6 +328,7 @@ class Listener:
         sock.settimeout(0.1)
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._created_out = not self.out.exists()
             fh = self.out.open("ab")
         except OSError as exc:
             sock.close()
@@ -274,6 +369,15 @@ class Listener:
         for sock in (self._sock, self._fwd):
             if sock is not None:
                 sock.close()
+        if self._owns_otlp and self._error is None:
+            try:
+                self.otlp.close()
+            except OSError as exc:
+                self._error = exc
+        if self._created_out and self.written == 0:
+            # Only OTLP (or nothing) arrived: an empty segment file would only be an input
+            # that readers reject as empty. A file that was there before is left alone.
+            remove_if_empty(self.out)
         if self._error is not None:
             raise SourceUnavailable(f"{self.out}: listener failed: {self._error}") from (
                 self._error
@@ -296,8 +400,21 @@ class Listener:
         Returns:
             A snapshot of the counters.
         """
-        # The listener's counters bear the names of the summary's fields.
-        return ListenSummary(**{f.name: getattr(self, f.name) for f in fields(ListenSummary)})
+        otlp = self.otlp.counts()
+        return ListenSummary(
+            received=self.received,
+            malformed=self.malformed,
+            written=self.written,
+            dropped=self.dropped,
+            forwarded=self.forwarded,
+            forward_errors=self.forward_errors,
+            rcvbuf=self.rcvbuf,
+            otlp_requests=otlp.requests,
+            otlp_spans=otlp.spans,
+            otlp_unsampled=otlp.unsampled,
+            otlp_malformed=otlp.malformed,
+            otlp_ignored=otlp.ignored,
+        )
 
     # --- threads ---------------------------------------------------------------------
 
@@ -370,14 +487,20 @@ class Listener:
                         now - last_flush >= self._flush_interval or self._queue.empty()
                     ):
                         fh.flush()
+                        self.otlp.flush()
                         last_flush = now
                         pending = False
                 fh.flush()
+                self.otlp.flush()
         except BaseException as exc:  # pragma: no cover - reported by wait()
             self._error = exc
             self._stop.set()
 
     def _handle(self, fh: IO[bytes], data: bytes) -> None:
+        prefix = otlp_prefix(data)
+        if prefix is not None:
+            self._handle_otlp(prefix, data)
+            return
         if self.max_segments is not None and self.written >= self.max_segments:
             return
         body: bytes | None
@@ -407,10 +530,27 @@ class Listener:
         if self.max_segments is not None and self.written >= self.max_segments:
             self._stop.set()
 
+    def _handle_otlp(self, prefix: bytes, data: bytes) -> None:
+        if prefix == OTLP_METRICS:
+            self.otlp.ignored()
+            return
+        payload, reason = check_otlp_datagram(data)
+        if payload is not None:
+            request, reason = decode_protobuf(payload)
+            if request is not None:
+                self.otlp.write(request, unsampled=prefix == OTLP_UNSAMPLED)
+                return
+        self.otlp.malformed(str(reason), data)
+
 
 __all__ = [
     "DEFAULT_BIND",
+    "OTLP_METRICS",
+    "OTLP_SAMPLED",
+    "OTLP_UNSAMPLED",
     "ListenSummary",
     "Listener",
     "check_datagram",
+    "check_otlp_datagram",
+    "otlp_prefix",
 ]

@@ -1,7 +1,8 @@
-"""``tracelens listen``: be the X-Ray daemon until told to stop, then print the counts."""
+"""``tracelens listen``: be the X-Ray daemon (and an OTLP receiver) until told to stop."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -9,8 +10,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tracelens.acquire.address import parse_host_port
+from tracelens.acquire.otlp_file import OtlpFile
+from tracelens.acquire.otlp_http import TRACES_PATH, OtlpHttpServer
 from tracelens.acquire.tail import RequestTail, printable
 from tracelens.acquire.udp import DEFAULT_BIND, Listener
+from tracelens.errors import SourceUnavailable
+from tracelens.model.bundle import OTLP_FILE
 from tracelens.report._format import duration
 
 if TYPE_CHECKING:
@@ -22,11 +27,13 @@ if TYPE_CHECKING:
     from tracelens.acquire.udp import ListenSummary
 
 
-def format_listen_summary(summary: ListenSummary) -> str:
+def format_listen_summary(summary: ListenSummary, *, show_otlp: bool = False) -> str:
     """One plain-text line of listener counts.
 
     Args:
         summary: The counts.
+        show_otlp: Show the OTLP counts even when none arrived (``--otlp-http`` was given);
+            they are shown anyway when any OTLP input arrived.
 
     Returns:
         The text.
@@ -39,12 +46,32 @@ def format_listen_summary(summary: ListenSummary) -> str:
         text += f", forwarded {summary.forwarded}"
         if summary.forward_errors:
             text += f" ({summary.forward_errors} forward errors)"
+    if show_otlp or summary.otlp_seen:
+        text += f"; OTLP: {format_otlp_counts(summary)}"
     if summary.dropped:
         text += (
             f"; {summary.dropped} datagrams were dropped because the writer could not keep "
             "up: their segments are NOT in the file"
         )
     return text
+
+
+def format_otlp_counts(summary: ListenSummary) -> str:
+    """The OTLP part of the counts line.
+
+    Args:
+        summary: The counts.
+
+    Returns:
+        The text, e.g. ``requests 3, spans 12 (2 unsampled), malformed 1, ignored 0``.
+    """
+    spans = f"spans {summary.otlp_spans}"
+    if summary.otlp_unsampled:
+        spans += f" ({summary.otlp_unsampled} unsampled)"
+    return (
+        f"requests {summary.otlp_requests}, {spans}, malformed {summary.otlp_malformed}, "
+        f"ignored {summary.otlp_ignored}"
+    )
 
 
 def format_tail_line(line: TailLine) -> str:
@@ -127,12 +154,15 @@ def run_listen(
     install_signals: bool = True,
     tail: bool = False,
     tail_stream: TextIO | None = None,
+    otlp_http: str | None = None,
 ) -> ListenSummary:
     """The body of ``tracelens listen``: be the X-Ray daemon until told to stop.
 
     Stops on SIGINT / SIGTERM, after ``duration`` seconds or ``max_segments`` documents;
     flushes what it received and prints the counts on stderr. With ``tail``, prints a line
-    per finished Lambda request on stdout as it arrives (``tracelens.acquire.tail``).
+    per finished Lambda request on stdout as it arrives (``tracelens.acquire.tail``; X-Ray
+    documents only). OTLP spans, from the UDP port's ``T1S`` / ``T1U`` datagrams and from
+    ``otlp_http``, go to ``otlp.ndjson`` in the directory of ``out``.
 
     Args:
         out: NDJSON file to append to.
@@ -144,18 +174,31 @@ def run_listen(
         install_signals: Install SIGINT / SIGTERM handlers (main thread only).
         tail: ``--tail``: print a line per finished request as it arrives.
         tail_stream: Where the tail lines go; stdout by default.
+        otlp_http: ``--otlp-http HOST:PORT``: also serve OTLP/HTTP ``POST /v1/traces`` there
+            (the user typed the address, so it may be beyond loopback).
 
     Returns:
         The counts.
 
     Raises:
-        SourceUnavailable: The address is unusable or the port is taken.
+        SourceUnavailable: An address is unusable, a port is taken, a file cannot be
+            written, or ``out`` is itself named ``otlp.ndjson``.
     """
     from rich.console import Console
 
     console = Console(file=sys.stderr)
+    if out.name == OTLP_FILE:
+        raise SourceUnavailable(
+            f"{out}: {OTLP_FILE} is where OTLP spans go; name the segment file otherwise"
+        )
     address = parse_host_port(bind) if bind is not None else DEFAULT_BIND
+    http_address = parse_host_port(otlp_http) if otlp_http is not None else None
     requests = RequestTail() if tail else None
+
+    def stop_on_write_error() -> None:
+        listener.stop()
+
+    otlp = OtlpFile(out.parent / OTLP_FILE, on_error=stop_on_write_error)
     listener = Listener(
         address,
         out,
@@ -164,7 +207,9 @@ def run_listen(
         max_segments,
         allow_remote=bind is not None,
         on_document=None if requests is None else tail_printer(requests, tail_stream or sys.stdout),
+        otlp=otlp,
     )
+    server = None if http_address is None else OtlpHttpServer(http_address, otlp, allow_remote=True)
     previous: dict[signal.Signals, Any] = {}
     if install_signals and threading.current_thread() is threading.main_thread():
 
@@ -174,14 +219,41 @@ def run_listen(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, handle)
     try:
-        listener.start()
-        host, port = listener.address
-        console.print(f"listening on {host}:{port}, writing {out} (Ctrl-C to stop)", markup=False)
-        summary = listener.wait()
+        try:
+            if server is not None:
+                otlp.open()
+                server.start()
+            listener.start()
+            host, port = listener.address
+            console.print(
+                f"listening on {host}:{port}, writing {out} (Ctrl-C to stop)", markup=False
+            )
+            if server is not None:
+                http_host, http_port = server.address
+                if ":" in http_host:
+                    http_host = f"[{http_host}]"  # an IPv6 address in a URL
+                console.print(
+                    f"OTLP/HTTP on http://{http_host}:{http_port}{TRACES_PATH}, "
+                    f"writing {otlp.path}",
+                    markup=False,
+                )
+            listener.wait()
+        finally:
+            if server is not None:
+                server.stop()
+            with contextlib.suppress(OSError):  # kept in otlp.error, raised below
+                otlp.close()
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-    console.print(format_listen_summary(summary), markup=False)
+    if otlp.error is not None:
+        raise SourceUnavailable(f"{otlp.path}: cannot write: {otlp.error}") from otlp.error
+    summary = listener.summary()
+    console.print(
+        format_listen_summary(summary, show_otlp=server is not None), markup=False, soft_wrap=True
+    )
+    if summary.otlp_spans:
+        console.print(f"OTLP spans written to {otlp.path}", markup=False)
     if requests is not None:
         console.print(format_tail_summary(requests), markup=False)
     return summary
@@ -189,6 +261,7 @@ def run_listen(
 
 __all__ = [
     "format_listen_summary",
+    "format_otlp_counts",
     "format_tail_line",
     "format_tail_summary",
     "run_listen",
