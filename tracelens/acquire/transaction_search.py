@@ -1,0 +1,346 @@
+"""Fetch when Transaction Search is on: trace ids from Logs Insights over ``aws/spans``, then
+either full traces (StartTraceRetrieval, written to ``traces.ndjson`` exactly as BatchGetTraces
+traces are) or the span events themselves (``spans.ndjson``).
+
+Both are resumable: trace ids already in ``traces.ndjson`` are not retrieved again, and span
+lines already in ``spans.ndjson`` are not written twice.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from tracelens.acquire.backoff import RetryPolicy
+from tracelens.acquire.destination import is_denied
+from tracelens.acquire.fetch import FetchSummary, ProgressSink
+from tracelens.acquire.logs_insights import (
+    LOG_GROUP,
+    SPAN_QUERY_IDS,
+    LogsInsights,
+    Seconds,
+    second_windows,
+)
+from tracelens.acquire.probe import inspect_trace
+from tracelens.acquire.resume import prepare_resume, truncate_torn_tail
+from tracelens.acquire.retrieval import RETRIEVAL_BATCH, Retrieved, TraceRetrieval
+from tracelens.acquire.windows import MAX_WINDOW, split_window
+from tracelens.acquire.xray_calls import XRayCalls
+from tracelens.errors import SourceUnavailable
+from tracelens.model import bundle
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import IO
+
+#: Added before and after a query piece when retrieving its traces or spans: a trace found by
+#: its Lambda service span can hold spans that start earlier (the caller) or end later; 15
+#: minutes is Lambda's longest timeout.
+SPAN_MARGIN = timedelta(minutes=15)
+#: The two fetch paths of Transaction Search, as recorded in source.json.
+PATH_XRAY = "transaction-search-xray"
+PATH_SPANS = "transaction-search-spans"
+
+_NEEDS = {
+    PATH_XRAY: (
+        f"logs:StartQuery and logs:GetQueryResults on the {LOG_GROUP} log group, and "
+        "xray:StartTraceRetrieval and xray:ListRetrievedTraces"
+    ),
+    PATH_SPANS: f"logs:StartQuery and logs:GetQueryResults on the {LOG_GROUP} log group",
+}
+
+
+def fetch_transaction_search(
+    *,
+    xray_client: Any,
+    logs_client: Any,
+    start: datetime,
+    end: datetime,
+    out_dir: Path,
+    functions: Sequence[str],
+    spans: bool = False,
+    concurrency: int = 4,
+    progress: ProgressSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+    poll_interval: float = 1.0,
+    max_window: timedelta = MAX_WINDOW,
+) -> FetchSummary:
+    """Fetch the Lambda traces of ``[start, end)`` from Transaction Search, resumably.
+
+    Trace ids come from Logs Insights (Lambda service spans, ``<fn>/LambdaService``, of the
+    window and functions). Without ``spans`` the traces are retrieved with
+    StartTraceRetrieval (100 ids a call, ``concurrency`` retrievals in flight) and appended
+    to ``traces.ndjson`` one trace a line (``{"Id", "Duration", "Segments": [{"Id",
+    "Document"}]}``); with ``spans`` the span events of those traces are appended to
+    ``spans.ndjson``, one event a line.
+
+    Args:
+        xray_client: A boto3 X-Ray client.
+        logs_client: A boto3 CloudWatch Logs client.
+        start: Window start, timezone-aware.
+        end: Window end, timezone-aware.
+        out_dir: Bundle directory (created if missing).
+        functions: ``--function`` names (none = every function).
+        spans: Write the span events instead of retrieving X-Ray traces.
+        concurrency: Trace retrievals in flight.
+        progress: Receives counts as the fetch goes.
+        sleep: Backoff and polling sleep (tests pass a no-op).
+        retry: Backoff policy.
+        poll_interval: Seconds between polls of a query or retrieval.
+        max_window: Longest Logs Insights window before splitting.
+
+    Returns:
+        The counts (``path`` says which of the two paths ran).
+
+    Raises:
+        SourceUnavailable: A call was refused (the message names the IAM actions this path
+            needs), a query failed twice, or the file cannot be written.
+    """
+    if concurrency < 1:
+        raise SourceUnavailable(f"concurrency must be at least 1, got {concurrency}")
+    windows = second_windows(split_window(start.astimezone(UTC), end.astimezone(UTC), max_window))
+    path = PATH_SPANS if spans else PATH_XRAY
+    policy = retry or RetryPolicy()
+    insights = LogsInsights(
+        XRayCalls(logs_client, policy, sleep, service="CloudWatch Logs"),
+        sleep,
+        poll_interval=poll_interval,
+    )
+    xray_calls = XRayCalls(xray_client, policy, sleep)
+    out_file = bundle.spans_path(out_dir) if spans else bundle.traces_path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SourceUnavailable(f"{out_dir}: cannot create the bundle: {exc.strerror}") from exc
+    existed = out_file.exists()
+    summary = FetchSummary(out_file=out_file, windows=len(windows), path=path)
+    try:
+        if spans:
+            _fetch_spans(insights, windows, functions, summary, progress)
+        else:
+            retrieval = TraceRetrieval(xray_calls, sleep, poll_interval=poll_interval)
+            _fetch_retrieved(
+                insights, retrieval, windows, functions, summary, progress, concurrency
+            )
+    except SourceUnavailable as exc:
+        _drop_if_empty(out_file, existed)
+        if is_denied(exc):
+            raise SourceUnavailable(
+                f"{exc}. Transaction Search is on, so BatchGetTraces cannot see these traces "
+                f"and this fetch needs {_NEEDS[path]}"
+            ) from exc
+        raise
+    finally:
+        counts = insights.counts
+        summary.queries = counts.queries
+        summary.query_splits = counts.split
+        summary.saturated = counts.saturated
+        summary.api_calls = insights.calls.api_calls + xray_calls.api_calls
+        summary.throttles = insights.calls.throttles + xray_calls.throttles
+    return summary
+
+
+def _drop_if_empty(out_file: Path, existed: bool) -> None:
+    """Remove a file this run created and left empty, so no empty bundle looks complete."""
+    try:
+        if not existed and out_file.exists() and out_file.stat().st_size == 0:
+            out_file.unlink()
+    except OSError:
+        pass
+
+
+def _piece_range(piece: Seconds) -> tuple[datetime, datetime]:
+    """The time range of a query piece widened by ``SPAN_MARGIN`` on both sides."""
+    return (
+        datetime.fromtimestamp(piece[0], UTC) - SPAN_MARGIN,
+        datetime.fromtimestamp(piece[1], UTC) + SPAN_MARGIN,
+    )
+
+
+def _fetch_retrieved(
+    insights: LogsInsights,
+    retrieval: TraceRetrieval,
+    windows: Sequence[Seconds],
+    functions: Sequence[str],
+    summary: FetchSummary,
+    progress: ProgressSink | None,
+    concurrency: int,
+) -> None:
+    """Find ids piece by piece; retrieve new ones 100 at a time; append traces as they come."""
+    done, summary.truncated_bytes = prepare_resume(summary.out_file)
+    functions_seen: set[str] = set()
+    in_flight: set[Future[Retrieved]] = set()
+
+    def report() -> None:
+        if progress is not None:
+            progress.update(
+                found=summary.found,
+                fetched=summary.fetched,
+                remaining=summary.found
+                - summary.skipped
+                - summary.fetched
+                - summary.retrieval_failed
+                - summary.missing,
+                throttles=insights.calls.throttles + retrieval.calls.throttles,
+            )
+
+    def drain(out: IO[bytes], until: int) -> None:
+        while len(in_flight) > until:
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=id):
+                in_flight.discard(future)
+                result = future.result()
+                summary.retrieval_failed += len(result.failed)
+                summary.missing += len(result.missing)
+                _write_traces(out, result.traces, summary, functions_seen)
+            report()
+
+    try:
+        out = summary.out_file.open("ab")
+    except OSError as exc:
+        raise SourceUnavailable(f"{summary.out_file}: cannot write: {exc.strerror}") from exc
+    with (
+        out,
+        ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="tracelens-retrieve"
+        ) as pool,
+    ):
+        try:
+            for piece, ids in insights.trace_ids(windows, functions):
+                summary.found += len(ids)
+                todo = [t for t in ids if t not in done]
+                summary.skipped += len(ids) - len(todo)
+                first, last = _piece_range(piece)
+                for i in range(0, len(todo), RETRIEVAL_BATCH):
+                    batch = todo[i : i + RETRIEVAL_BATCH]
+                    in_flight.add(pool.submit(retrieval.retrieve, batch, first, last))
+                    drain(out, 2 * concurrency)
+                report()
+            drain(out, 0)
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            raise
+    summary.functions = tuple(sorted(functions_seen))
+    report()
+
+
+def _write_traces(
+    out: IO[bytes],
+    traces: Sequence[dict[str, Any]],
+    summary: FetchSummary,
+    functions_seen: set[str],
+) -> None:
+    """Append retrieved traces (sorted by id), count partial ones, flush."""
+    lines: list[bytes] = []
+    for trace in sorted(traces, key=lambda t: str(t["Id"])):
+        in_progress, names = inspect_trace(trace)
+        functions_seen.update(names)
+        if in_progress:
+            summary.partial += 1
+        lines.append(msgspec.json.encode(trace) + b"\n")
+    if not lines:
+        return
+    try:
+        out.write(b"".join(lines))
+        out.flush()
+    except OSError as exc:
+        raise SourceUnavailable(f"{summary.out_file}: write failed: {exc.strerror}") from exc
+    summary.fetched += len(lines)
+
+
+def _fetch_spans(
+    insights: LogsInsights,
+    windows: Sequence[Seconds],
+    functions: Sequence[str],
+    summary: FetchSummary,
+    progress: ProgressSink | None,
+) -> None:
+    """Find ids piece by piece; append the span events of their traces to spans.ndjson."""
+    written = _existing_lines(summary)
+    try:
+        out = summary.out_file.open("ab")
+    except OSError as exc:
+        raise SourceUnavailable(f"{summary.out_file}: cannot write: {exc.strerror}") from exc
+    with out:
+        for piece, ids in insights.trace_ids(windows, functions):
+            summary.found += len(ids)
+            first, last = _piece_range(piece)
+            window = (int(first.timestamp()), int(last.timestamp()))
+            for i in range(0, len(ids), SPAN_QUERY_IDS):
+                batch = ids[i : i + SPAN_QUERY_IDS]
+                events = insights.span_messages(batch, window)
+                lines, traces = _span_lines(events, written)
+                summary.fetched += len(traces)
+                summary.missing += len(set(batch) - traces)
+                if lines:
+                    try:
+                        out.write(b"".join(lines))
+                        out.flush()
+                    except OSError as exc:
+                        raise SourceUnavailable(
+                            f"{summary.out_file}: write failed: {exc.strerror}"
+                        ) from exc
+                summary.spans += len(lines)
+                if progress is not None:
+                    progress.update(
+                        found=summary.found,
+                        fetched=summary.fetched,
+                        remaining=summary.found - summary.fetched - summary.missing,
+                        throttles=insights.calls.throttles,
+                    )
+
+
+class _TraceIdOnly(msgspec.Struct):
+    traceId: str = ""
+
+
+_SPAN_DECODER = msgspec.json.Decoder(_TraceIdOnly)
+
+
+def _span_lines(
+    events: Sequence[tuple[str, str]], written: set[bytes]
+) -> tuple[list[bytes], set[str]]:
+    """The new lines to write (one span JSON each) and the X-Ray ids of traces with events."""
+    from tracelens.acquire.logs_insights import to_xray_id
+
+    lines: list[bytes] = []
+    traces: set[str] = set()
+    for _timestamp, message in events:
+        raw = message.strip().encode()
+        try:
+            span = _SPAN_DECODER.decode(raw)
+        except msgspec.DecodeError:
+            continue  # not a span event; the analysis would reject it anyway
+        if b"\n" in raw:
+            raw = msgspec.json.encode(msgspec.json.decode(raw))
+        xray_id = to_xray_id(span.traceId)
+        if xray_id is not None:
+            traces.add(xray_id)
+        if raw in written:
+            continue
+        written.add(raw)
+        lines.append(raw + b"\n")
+    return lines, traces
+
+
+def _existing_lines(summary: FetchSummary) -> set[bytes]:
+    """The lines already in spans.ndjson (after cutting a torn last line), for resuming."""
+    path = summary.out_file
+    if not path.exists():
+        return set()
+    try:
+        summary.truncated_bytes = truncate_torn_tail(path)
+        with path.open("rb") as fh:
+            return {line.rstrip(b"\n") for line in fh if line.strip()}
+    except OSError as exc:
+        raise SourceUnavailable(f"{path}: cannot resume from it: {exc.strerror}") from exc
+
+
+__all__ = ["PATH_SPANS", "PATH_XRAY", "SPAN_MARGIN", "fetch_transaction_search"]
