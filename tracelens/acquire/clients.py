@@ -39,9 +39,11 @@ def make_clients(
 
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-        # tracelens does its own backoff (and counts throttles), so botocore does not retry.
+        # tracelens does its own backoff (and counts throttles), so botocore does not retry:
+        # ``total_max_attempts`` counts the first call; botocore's ``max_attempts`` counts
+        # retries, so ``max_attempts: 1`` left one hidden, uncounted retry.
         xray_config = Config(
-            retries={"mode": "standard", "max_attempts": 1},
+            retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=max(10, concurrency + 2),
         )
         clients: dict[str, Any] = {

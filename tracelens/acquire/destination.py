@@ -132,11 +132,14 @@ def read_segment_destination(calls: XRayCalls) -> SegmentDestination:
     except SourceUnavailable as exc:
         code, status = error_code(exc)
         if is_denied(exc):
-            why = f"refused ({code or status}: the caller lacks xray:GetTraceSegmentDestination)"
+            why = (
+                f"was refused ({code or status}: the caller lacks xray:GetTraceSegmentDestination)"
+            )
         elif code in UNKNOWN_CODES or status in (404, 405, 501):
-            why = f"not known to this endpoint ({exc})"
+            shown = code if code.isalpha() else f"HTTP {status}"
+            why = f"is not known to this endpoint ({shown})"
         else:
-            why = f"failed ({exc})"
+            return SegmentDestination(None, None, str(exc))
         return SegmentDestination(None, None, f"GetTraceSegmentDestination {why}")
     destination = response.get("Destination")
     status_value = response.get("Status")

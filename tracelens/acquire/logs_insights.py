@@ -79,11 +79,12 @@ def second_windows(
     return [(math.floor(start.timestamp()), math.ceil(end.timestamp())) for start, end in windows]
 
 
-def trace_id_query(functions: Sequence[str]) -> str:
+def trace_id_query(functions: Sequence[str], limit: int = RESULT_LIMIT) -> str:
     """The query listing trace ids of Lambda service spans (``<fn>/LambdaService``).
 
     Args:
         functions: ``--function`` names; none means every function.
+        limit: Rows asked for.
 
     Returns:
         The Logs Insights query: one row per trace id.
@@ -103,14 +104,15 @@ def trace_id_query(functions: Sequence[str]) -> str:
         condition = f"filter name in [{spans}]"
     else:
         condition = r"filter name like /\/LambdaService$/"
-    return f"{condition}\n| stats count(*) as spans by traceId\n| limit {RESULT_LIMIT}"
+    return f"{condition}\n| stats count(*) as spans by traceId\n| limit {limit}"
 
 
-def spans_query(otel_ids: Sequence[str]) -> str:
+def spans_query(otel_ids: Sequence[str], limit: int = RESULT_LIMIT) -> str:
     """The query returning every span event (``@message``) of the given traces.
 
     Args:
         otel_ids: Trace ids in the 32-hex form ``aws/spans`` stores.
+        limit: Rows asked for.
 
     Returns:
         The Logs Insights query.
@@ -118,7 +120,7 @@ def spans_query(otel_ids: Sequence[str]) -> str:
     quoted = ", ".join(f'"{t}"' for t in otel_ids)
     return (
         f"fields @timestamp, @message\n| filter traceId in [{quoted}]\n"
-        f"| sort @timestamp asc\n| limit {RESULT_LIMIT}"
+        f"| sort @timestamp asc\n| limit {limit}"
     )
 
 
@@ -151,6 +153,7 @@ class LogsInsights:
         *,
         poll_interval: float = 1.0,
         max_polls: int = 900,
+        limit: int = RESULT_LIMIT,
     ) -> None:
         """Wrap the CloudWatch Logs calls.
 
@@ -160,11 +163,13 @@ class LogsInsights:
             poll_interval: Seconds between GetQueryResults polls.
             max_polls: Polls before a query counts as timed out (Logs Insights itself
                 times queries out after 60 minutes).
+            limit: Rows asked of one query; a result this long is split (tests lower it).
         """
         self.calls = calls
         self.sleep = sleep
         self.poll_interval = poll_interval
         self.max_polls = max_polls
+        self.limit = limit
         self.counts = QueryCounts()
         self._lock = threading.Lock()
 
@@ -190,7 +195,7 @@ class LogsInsights:
                 startTime=window[0],
                 endTime=window[1],
                 queryString=query,
-                limit=RESULT_LIMIT,
+                limit=self.limit,
             )
             query_id = response.get("queryId")
             if not isinstance(query_id, str) or not query_id:
@@ -247,13 +252,13 @@ class LogsInsights:
         Yields:
             Each piece queried and the ids first seen in it.
         """
-        query = trace_id_query(functions)
+        query = trace_id_query(functions, self.limit)
         seen: set[str] = set()
         pending = list(reversed(windows))
         while pending:
             piece = pending.pop()
             rows = self.run(query, piece)
-            if len(rows) >= RESULT_LIMIT:
+            if len(rows) >= self.limit:
                 if piece[1] - piece[0] >= 2:  # halves that overlap at the middle second
                     middle = (piece[0] + piece[1]) // 2
                     self.counts.split += 1
@@ -292,8 +297,8 @@ class LogsInsights:
         ]
         while pending:
             ids, piece = pending.pop()
-            rows = self.run(spans_query(ids), piece)
-            if len(rows) >= RESULT_LIMIT:
+            rows = self.run(spans_query(ids, self.limit), piece)
+            if len(rows) >= self.limit:
                 if len(ids) > 1:
                     self.counts.split += 1
                     half = len(ids) // 2
