@@ -21,6 +21,7 @@ from tracelens.report._format import caller_label
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
     SCHEMA,
+    AcquisitionOut,
     AffectedEvent,
     AsyncFates,
     AsyncOutcomes,
@@ -33,7 +34,6 @@ from tracelens.report.models import (
     FunctionImpact,
     FunctionSummary,
     FunctionTimeline,
-    AcquisitionOut,
     InputSection,
     PoisonMessage,
     RejectionOut,
