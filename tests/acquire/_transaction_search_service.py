@@ -102,6 +102,8 @@ class ServiceState:
         denied: Operations answered AccessDeniedException.
         throttle: Operation -> how many more calls to throttle.
         fail_queries: Queries still to end ``Failed``.
+        query_limit_hits: StartQuery calls still to answer ``LimitExceededException`` (too
+            many concurrent Logs Insights queries).
         fail_retrievals: Retrievals still to end ``FAILED``.
         calls: Operation names in call order.
     """
@@ -130,6 +132,7 @@ class ServiceState:
     throttle: dict[str, int] = field(default_factory=dict)
     fail_queries: int = 0
     fail_retrievals: int = 0
+    query_limit_hits: int = 0
     calls: list[str] = field(default_factory=list)
     queries: dict[str, _Query] = field(default_factory=dict)
     retrievals: dict[str, _Retrieval] = field(default_factory=dict)
@@ -220,6 +223,9 @@ class TransactionSearchService:
                 if logs:
                     raise _Error("ThrottlingException", 400, "Rate exceeded")
                 raise _Error("ThrottledException", 429, "Rate exceeded")
+            if logs and operation == "StartQuery" and state.query_limit_hits > 0:
+                state.query_limit_hits -= 1
+                raise _Error("LimitExceededException", 400, "too many concurrent queries")
             if logs:
                 handler = {
                     "StartQuery": self._start_query,

@@ -192,6 +192,18 @@ def test_throttles_are_retried_and_counted(
     assert summary.throttles == 8
 
 
+def test_too_many_concurrent_queries_is_waited_out(
+    tmp_path: Path, service: TransactionSearchService
+) -> None:
+    # Logs Insights answers LimitExceededException while the account runs its maximum of
+    # concurrent queries: a later StartQuery succeeds, so it is retried like a throttle.
+    _load(service, _lambda_docs(3, seed=16))
+    service.state.query_limit_hits = 2
+    summary = _fetch(service, tmp_path / "b")
+    assert summary.fetched == 3
+    assert summary.throttles == 2
+
+
 def test_a_failed_retrieval_is_retried_once_then_reported(
     tmp_path: Path, service: TransactionSearchService
 ) -> None:
