@@ -102,6 +102,8 @@ class ServiceState:
         denied: Operations answered AccessDeniedException.
         throttle: Operation -> how many more calls to throttle.
         fail_queries: Queries still to end ``Failed``.
+        in_progress_once: Trace ids served once as in-progress (no ``end_time``), complete
+            on the next retrieval.
         query_limit_hits: StartQuery calls still to answer ``LimitExceededException`` (too
             many concurrent Logs Insights queries).
         fail_retrievals: Retrievals still to end ``FAILED``.
@@ -133,6 +135,7 @@ class ServiceState:
     fail_queries: int = 0
     fail_retrievals: int = 0
     query_limit_hits: int = 0
+    in_progress_once: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     queries: dict[str, _Query] = field(default_factory=dict)
     retrievals: dict[str, _Retrieval] = field(default_factory=dict)
@@ -146,6 +149,13 @@ class ServiceState:
             event = span_event(doc)
             timestamp = int(Fraction(str(doc["start_time"])) * 1000)
             self.spans.append((timestamp, json.dumps(event)))
+
+
+def _in_progress(document: str) -> str:
+    doc = json.loads(document)
+    doc.pop("end_time", None)
+    doc["in_progress"] = True
+    return json.dumps(doc)
 
 
 class TransactionSearchService:
@@ -295,6 +305,9 @@ class TransactionSearchService:
         traces = []
         for trace_id in page:
             documents = self.state.traces[trace_id]
+            if trace_id in self.state.in_progress_once:
+                self.state.in_progress_once.discard(trace_id)
+                documents = [_in_progress(d) for d in documents]
             spans = [{"Id": json.loads(d)["id"], "Document": d} for d in documents]
             traces.append({"Id": trace_id, "Duration": 1.0, "Spans": spans})
         response: dict[str, Any] = {

@@ -192,6 +192,26 @@ def test_throttles_are_retried_and_counted(
     assert summary.throttles == 8
 
 
+def test_in_progress_traces_are_retrieved_once_more_at_the_end(
+    tmp_path: Path, service: TransactionSearchService
+) -> None:
+    # GIVEN 7 traces, 2 of which are still in progress on the first retrieval
+    docs = _lambda_docs(7, seed=17)
+    _load(service, docs)
+    late = sorted({d["trace_id"] for d in docs})[:2]
+    service.state.in_progress_once.update(late)
+    # WHEN fetched
+    summary = _fetch(service, tmp_path / "b", partial_refetch_delay=0.0)
+    # THEN they were retrieved again and written complete, once
+    traces = _written(tmp_path / "b" / "traces.ndjson")
+    want = _documents_by_trace(docs)
+    for trace_id in late:
+        got = {s["Id"]: json.loads(s["Document"]) for s in traces[trace_id]["Segments"]}
+        assert got == want[trace_id]
+    assert (summary.fetched, summary.refetched, summary.partial) == (7, 2, 0)
+    assert service.state.calls.count("StartTraceRetrieval") == 2
+
+
 def test_too_many_concurrent_queries_is_waited_out(
     tmp_path: Path, service: TransactionSearchService
 ) -> None:

@@ -38,12 +38,16 @@ class Retrieved:
         failed: Ids whose retrieval ended FAILED / CANCELLED / TIMEOUT twice.
         missing: Ids a COMPLETE retrieval did not return.
         last_status: The final status of a failed retrieval (``FAILED`` ...), else ``""``.
+        start: The StartTime asked for.
+        end: The EndTime asked for.
     """
 
     traces: list[dict[str, Any]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     last_status: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 class TraceRetrieval:
@@ -108,11 +112,11 @@ class TraceRetrieval:
             if status == "COMPLETE":
                 ordered = [traces[t] for t in ids if t in traces]
                 missing = [t for t in ids if t not in traces]
-                return Retrieved(traces=ordered, missing=missing)
+                return Retrieved(traces=ordered, missing=missing, start=start, end=end)
             if attempt == 0:
                 with self._lock:
                     self.retried += 1
-        return Retrieved(failed=list(ids), last_status=status)
+        return Retrieved(failed=list(ids), last_status=status, start=start, end=end)
 
     def _collect(self, token: str) -> tuple[str, dict[str, dict[str, Any]]]:
         """Poll until the retrieval leaves SCHEDULED / RUNNING, then read every page."""

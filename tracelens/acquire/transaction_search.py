@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,7 @@ def fetch_transaction_search(
     retry: RetryPolicy | None = None,
     poll_interval: float = 1.0,
     max_window: timedelta = MAX_WINDOW,
+    partial_refetch_delay: float = 5.0,
 ) -> FetchSummary:
     """Fetch the Lambda traces of ``[start, end)`` from Transaction Search, resumably.
 
@@ -94,6 +96,7 @@ def fetch_transaction_search(
         retry: Backoff policy.
         poll_interval: Seconds between polls of a query or retrieval.
         max_window: Longest Logs Insights window before splitting.
+        partial_refetch_delay: Seconds to wait before retrieving in-progress traces again.
 
     Returns:
         The counts (``path`` says which of the two paths ran).
@@ -126,7 +129,14 @@ def fetch_transaction_search(
         else:
             retrieval = TraceRetrieval(xray_calls, sleep, poll_interval=poll_interval)
             _fetch_retrieved(
-                insights, retrieval, windows, functions, summary, progress, concurrency
+                insights,
+                retrieval,
+                windows,
+                functions,
+                summary,
+                progress,
+                concurrency,
+                (sleep, partial_refetch_delay),
             )
     except SourceUnavailable as exc:
         _drop_if_empty(out_file, existed)
@@ -171,45 +181,22 @@ def _fetch_retrieved(
     summary: FetchSummary,
     progress: ProgressSink | None,
     concurrency: int,
+    partial_refetch: tuple[Callable[[float], None], float],
 ) -> None:
-    """Find ids piece by piece; retrieve new ones 100 at a time; append traces as they come."""
+    """Find ids piece by piece; retrieve new ones 100 at a time; append traces as they come.
+
+    Traces with ``in_progress`` documents are held back and retrieved once more at the end
+    (after ``partial_refetch``'s delay), then written as they are, as the X-Ray path does.
+    """
     done, summary.truncated_bytes = prepare_resume(summary.out_file)
-    functions_seen: set[str] = set()
-    in_flight: set[Future[Retrieved]] = set()
-
-    def report() -> None:
-        if progress is not None:
-            progress.update(
-                found=summary.found,
-                fetched=summary.fetched,
-                remaining=summary.found
-                - summary.skipped
-                - summary.fetched
-                - summary.retrieval_failed
-                - summary.missing,
-                throttles=insights.calls.throttles + retrieval.calls.throttles,
-            )
-
-    def drain(out: IO[bytes], until: int) -> None:
-        while len(in_flight) > until:
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=id):
-                in_flight.discard(future)
-                result = future.result()
-                summary.retrieval_failed += len(result.failed)
-                summary.missing += len(result.missing)
-                _write_traces(out, result.traces, summary, functions_seen)
-            report()
-
+    run = _Retrieving(summary, insights, retrieval, progress)
     try:
         out = summary.out_file.open("ab")
     except OSError as exc:
         raise SourceUnavailable(f"{summary.out_file}: cannot write: {exc.strerror}") from exc
     with (
         out,
-        ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix="tracelens-retrieve"
-        ) as pool,
+        ThreadPoolExecutor(concurrency, thread_name_prefix="tracelens-retrieve") as pool,
     ):
         try:
             for piece, ids in insights.trace_ids(windows, functions):
@@ -219,40 +206,110 @@ def _fetch_retrieved(
                 first, last = _piece_range(piece)
                 for i in range(0, len(todo), RETRIEVAL_BATCH):
                     batch = todo[i : i + RETRIEVAL_BATCH]
-                    in_flight.add(pool.submit(retrieval.retrieve, batch, first, last))
-                    drain(out, 2 * concurrency)
-                report()
-            drain(out, 0)
+                    run.in_flight.add(pool.submit(retrieval.retrieve, batch, first, last))
+                    run.drain(out, 2 * concurrency)
+                run.report()
+            run.drain(out, 0)
+            if run.held:
+                sleep, delay = partial_refetch
+                sleep(delay)
+                run.refetch_held(out)
         except BaseException:
-            for future in in_flight:
+            for future in run.in_flight:
                 future.cancel()
             raise
-    summary.functions = tuple(sorted(functions_seen))
-    report()
+    summary.functions = tuple(sorted(run.functions_seen))
+    run.report()
 
 
-def _write_traces(
-    out: IO[bytes],
-    traces: Sequence[dict[str, Any]],
-    summary: FetchSummary,
-    functions_seen: set[str],
-) -> None:
-    """Append retrieved traces (sorted by id), count partial ones, flush."""
-    lines: list[bytes] = []
-    for trace in sorted(traces, key=lambda t: str(t["Id"])):
-        in_progress, names = inspect_trace(trace)
-        functions_seen.update(names)
-        if in_progress:
-            summary.partial += 1
-        lines.append(msgspec.json.encode(trace) + b"\n")
-    if not lines:
-        return
-    try:
-        out.write(b"".join(lines))
-        out.flush()
-    except OSError as exc:
-        raise SourceUnavailable(f"{summary.out_file}: write failed: {exc.strerror}") from exc
-    summary.fetched += len(lines)
+@dataclass(slots=True)
+class _Retrieving:
+    """The state of one retrieval run, updated as retrievals complete.
+
+    Attributes:
+        summary: The counts so far.
+        insights: The Logs Insights queries (their throttles are reported).
+        retrieval: The trace retrievals.
+        progress: Receives counts as the fetch goes.
+        functions_seen: Function names of the traces written.
+        held: In-progress traces kept back, with the range they were retrieved over.
+        in_flight: Retrievals submitted and not yet written.
+    """
+
+    summary: FetchSummary
+    insights: LogsInsights
+    retrieval: TraceRetrieval
+    progress: ProgressSink | None
+    functions_seen: set[str] = field(default_factory=set)
+    held: dict[str, tuple[dict[str, Any], datetime, datetime]] = field(default_factory=dict)
+    in_flight: set[Future[Retrieved]] = field(default_factory=set)
+
+    def report(self) -> None:
+        summary = self.summary
+        if self.progress is not None:
+            self.progress.update(
+                found=summary.found,
+                fetched=summary.fetched,
+                remaining=summary.found
+                - summary.skipped
+                - summary.fetched
+                - summary.retrieval_failed
+                - summary.missing
+                - len(self.held),
+                throttles=self.insights.calls.throttles + self.retrieval.calls.throttles,
+            )
+
+    def drain(self, out: IO[bytes], until: int) -> None:
+        """Write completed retrievals until at most ``until`` are in flight."""
+        while len(self.in_flight) > until:
+            finished, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                self.in_flight.discard(future)
+                result = future.result()
+                self.summary.retrieval_failed += len(result.failed)
+                self.summary.missing += len(result.missing)
+                complete = []
+                for trace in result.traces:
+                    start, end = result.start, result.end
+                    if inspect_trace(trace)[0] and start is not None and end is not None:
+                        self.held[trace["Id"]] = (trace, start, end)
+                    else:
+                        complete.append(trace)
+                self._write(out, complete)
+            self.report()
+
+    def refetch_held(self, out: IO[bytes]) -> None:
+        """Retrieve the held traces once more and write them as they are now."""
+        ids = sorted(self.held)
+        self.summary.refetched = len(ids)
+        final: list[dict[str, Any]] = []
+        for i in range(0, len(ids), RETRIEVAL_BATCH):
+            batch = ids[i : i + RETRIEVAL_BATCH]
+            first = min(self.held[t][1] for t in batch)
+            last = max(self.held[t][2] for t in batch)
+            again = {t["Id"]: t for t in self.retrieval.retrieve(batch, first, last).traces}
+            final.extend(again.get(t, self.held[t][0]) for t in batch)
+        self.held.clear()
+        self._write(out, final)
+
+    def _write(self, out: IO[bytes], traces: Sequence[dict[str, Any]]) -> None:
+        """Append traces (sorted by id), count in-progress ones, flush."""
+        summary = self.summary
+        lines: list[bytes] = []
+        for trace in sorted(traces, key=lambda t: str(t["Id"])):
+            in_progress, names = inspect_trace(trace)
+            self.functions_seen.update(names)
+            if in_progress:
+                summary.partial += 1
+            lines.append(msgspec.json.encode(trace) + b"\n")
+        if not lines:
+            return
+        try:
+            out.write(b"".join(lines))
+            out.flush()
+        except OSError as exc:
+            raise SourceUnavailable(f"{summary.out_file}: write failed: {exc.strerror}") from exc
+        summary.fetched += len(lines)
 
 
 def _fetch_spans(
