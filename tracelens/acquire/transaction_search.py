@@ -8,6 +8,7 @@ lines already in ``spans.ndjson`` are not written twice.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tracelens.acquire.logs_insights import (
     LogsInsights,
     Seconds,
     second_windows,
+    to_xray_id,
 )
 from tracelens.acquire.probe import inspect_trace
 from tracelens.acquire.resume import prepare_resume, truncate_torn_tail
@@ -142,8 +144,8 @@ def fetch_transaction_search(
         _drop_if_empty(out_file, existed)
         if is_denied(exc):
             raise SourceUnavailable(
-                f"{exc}. Transaction Search is on, so BatchGetTraces cannot see these traces "
-                f"and this fetch needs {_NEEDS[path]}"
+                f"{exc}. With Transaction Search, BatchGetTraces cannot see the traces, and "
+                f"this fetch needs {_NEEDS[path]}"
             ) from exc
         raise
     finally:
@@ -361,12 +363,18 @@ class _TraceIdOnly(msgspec.Struct):
 _SPAN_DECODER = msgspec.json.Decoder(_TraceIdOnly)
 
 
+def _digest(line: bytes) -> bytes:
+    """A 16-byte digest of a span line: what resuming remembers of each line written."""
+    return hashlib.blake2b(line, digest_size=16).digest()
+
+
 def _span_lines(
     events: Sequence[tuple[str, str]], written: set[bytes]
 ) -> tuple[list[bytes], set[str]]:
-    """The new lines to write (one span JSON each) and the X-Ray ids of traces with events."""
-    from tracelens.acquire.logs_insights import to_xray_id
+    """The new lines to write (one span JSON each) and the X-Ray ids of traces with events.
 
+    ``written`` holds the digests of the lines already in the file; the new ones are added.
+    """
     lines: list[bytes] = []
     traces: set[str] = set()
     for _timestamp, message in events:
@@ -380,22 +388,23 @@ def _span_lines(
         xray_id = to_xray_id(span.traceId)
         if xray_id is not None:
             traces.add(xray_id)
-        if raw in written:
+        digest = _digest(raw)
+        if digest in written:
             continue
-        written.add(raw)
+        written.add(digest)
         lines.append(raw + b"\n")
     return lines, traces
 
 
 def _existing_lines(summary: FetchSummary) -> set[bytes]:
-    """The lines already in spans.ndjson (after cutting a torn last line), for resuming."""
+    """Digests of the lines already in spans.ndjson (after cutting a torn last line)."""
     path = summary.out_file
     if not path.exists():
         return set()
     try:
         summary.truncated_bytes = truncate_torn_tail(path)
         with path.open("rb") as fh:
-            return {line.rstrip(b"\n") for line in fh if line.strip()}
+            return {_digest(line.rstrip(b"\n")) for line in fh if line.strip()}
     except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot resume from it: {exc.strerror}") from exc
 
