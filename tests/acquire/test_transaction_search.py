@@ -490,3 +490,28 @@ def test_fetch_clients_leave_every_retry_to_tracelens(service: TransactionSearch
             logGroupName="aws/spans", startTime=1, endTime=2, queryString="fields @message"
         )
     assert service.state.calls == ["GetTraceSegmentDestination", "StartQuery"]
+
+
+def test_an_empty_fetch_says_what_it_may_mean(
+    tmp_path: Path, service: TransactionSearchService
+) -> None:
+    # GIVEN Transaction Search on and no Lambda service spans in the window
+    result = run_cli("fetch", *SINCE, "-o", tmp_path / "b", "--endpoint-url", service.endpoint)
+    assert result.exit_code == 0, result.output
+    assert "warning: no Lambda service spans" in result.stderr
+    assert "Mode=Active" in result.stderr
+
+
+def test_an_empty_classic_fetch_with_an_unknown_destination_warns(
+    tmp_path: Path, endpoint: str
+) -> None:
+    # GIVEN moto (no GetTraceSegmentDestination) and no traces
+    result = run_cli("fetch", *SINCE, "-o", tmp_path / "b", "--endpoint-url", endpoint)
+    assert result.exit_code == 0, result.output
+    assert "GetTraceSegmentDestination is not known to this endpoint" in result.stderr
+    assert "warning: no traces found" in result.stderr
+    assert "xray:GetTraceSegmentDestination" in result.stderr
+    source = json.loads((tmp_path / "b" / "source.json").read_text())
+    assert source["path"] == "xray"
+    assert source["segment_destination"] is None
+    assert "not known" in source["notes"][0]

@@ -9,6 +9,7 @@ from tracelens.errors import SourceUnavailable
 
 if TYPE_CHECKING:
     from tracelens.acquire.destination import SegmentDestination
+    from tracelens.acquire.fetch import FetchSummary
 
 #: GetTraceSummaries + BatchGetTraces (Transaction Search off).
 PATH_CLASSIC = "xray"
@@ -94,4 +95,36 @@ def path_notice(destination: SegmentDestination, path: str) -> str | None:
     return None
 
 
-__all__ = ["PATHS", "PATH_CLASSIC", "choose_path", "path_notice"]
+def empty_hint(destination: SegmentDestination, summary: FetchSummary) -> str | None:
+    """What an empty fetch may mean, when there is something to add (else None).
+
+    An empty answer is not always an empty window: with the segment destination unknown,
+    Transaction Search may be on and GetTraceSummaries blind; with Transaction Search on, the
+    Lambda service spans exist only for functions with active tracing.
+
+    Args:
+        destination: The answer of GetTraceSegmentDestination.
+        summary: The fetch counts.
+
+    Returns:
+        One line, or None.
+    """
+    if summary.found:
+        return None
+    if summary.path == PATH_CLASSIC and destination.destination != "XRay":
+        return (
+            "no traces found, and the segment destination is not known to be XRay: if "
+            "CloudWatch Transaction Search is on, GetTraceSummaries sees only the indexed "
+            "share of traces and BatchGetTraces none; allow xray:GetTraceSegmentDestination "
+            "so fetch can switch, or try --source spans"
+        )
+    if summary.path != PATH_CLASSIC:
+        return (
+            "no Lambda service spans (<function>/LambdaService) in aws/spans for this window: "
+            "Lambda writes them only for functions with active tracing (TracingConfig "
+            "Mode=Active)"
+        )
+    return None
+
+
+__all__ = ["PATHS", "PATH_CLASSIC", "choose_path", "empty_hint", "path_notice"]

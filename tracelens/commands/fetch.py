@@ -114,7 +114,7 @@ def run_fetch(
     from tracelens.acquire.clients import make_clients
     from tracelens.acquire.destination import read_indexing_rules, read_segment_destination
     from tracelens.acquire.fetch import fetch_traces
-    from tracelens.acquire.fetch_path import PATH_CLASSIC, choose_path, path_notice
+    from tracelens.acquire.fetch_path import PATH_CLASSIC, choose_path, empty_hint, path_notice
     from tracelens.acquire.source_info import source_record, write_source
     from tracelens.acquire.transaction_search import fetch_transaction_search
     from tracelens.acquire.windows import resolve_window
@@ -174,6 +174,9 @@ def run_fetch(
             path=path, destination=destination, rules=rules, start=start, end=end, summary=summary
         ),
     )
+    hint = empty_hint(destination, summary)
+    if hint:
+        console.print(f"warning: {hint}", markup=False, highlight=False, soft_wrap=True)
     if summary.retrieval_failed and not summary.fetched and not summary.skipped:
         raise SourceUnavailable(
             f"every trace retrieval failed ({summary.retrieval_failed} trace ids; "
