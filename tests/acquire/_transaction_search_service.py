@@ -107,6 +107,7 @@ class ServiceState:
         query_limit_hits: StartQuery calls still to answer ``LimitExceededException`` (too
             many concurrent Logs Insights queries).
         fail_retrievals: Retrievals still to end ``FAILED``.
+        retrieval_requests: StartTraceRetrieval request bodies, in call order.
         calls: Operation names in call order.
     """
 
@@ -136,6 +137,7 @@ class ServiceState:
     fail_retrievals: int = 0
     query_limit_hits: int = 0
     in_progress_once: set[str] = field(default_factory=set)
+    retrieval_requests: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     queries: dict[str, _Query] = field(default_factory=dict)
     retrievals: dict[str, _Retrieval] = field(default_factory=dict)
@@ -272,6 +274,7 @@ class TransactionSearchService:
         for key in ("StartTime", "EndTime"):
             if not isinstance(body.get(key), int | float):
                 raise _Error("InvalidRequestException", 400, f"{key} is required")
+        self.state.retrieval_requests.append(body)
         token = uuid.uuid4().hex
         fails = self.state.fail_retrievals > 0
         if fails:

@@ -7,7 +7,7 @@ shapes of botocore's models); the Transaction-Search-off side runs against moto.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -161,6 +161,18 @@ def test_retrieved_traces_are_written_like_batch_get_traces(
     assert calls.count("StartTraceRetrieval") == 1
     assert calls.count("ListRetrievedTraces") == 2 + 5
     assert calls.count("GetQueryResults") == 3
+
+
+def test_retrieval_ranges_cover_the_window_with_a_margin_but_not_the_future(
+    tmp_path: Path, service: TransactionSearchService
+) -> None:
+    _load(service, _lambda_docs(3, seed=18))
+    now = WINDOW[1] + timedelta(minutes=5)
+    _fetch(service, tmp_path / "b", now=now)
+    (request,) = service.state.retrieval_requests
+    assert request["StartTime"] == (WINDOW[0] - timedelta(minutes=15)).timestamp()
+    assert request["EndTime"] == now.timestamp()
+    assert len(request["TraceIds"]) == 3
 
 
 def test_function_names_select_the_service_spans_and_ids_go_100_a_call(

@@ -74,6 +74,7 @@ def fetch_transaction_search(
     poll_interval: float = 1.0,
     max_window: timedelta = MAX_WINDOW,
     partial_refetch_delay: float = 5.0,
+    now: datetime | None = None,
 ) -> FetchSummary:
     """Fetch the Lambda traces of ``[start, end)`` from Transaction Search, resumably.
 
@@ -99,6 +100,7 @@ def fetch_transaction_search(
         poll_interval: Seconds between polls of a query or retrieval.
         max_window: Longest Logs Insights window before splitting.
         partial_refetch_delay: Seconds to wait before retrieving in-progress traces again.
+        now: The current time (default: the clock); no retrieval range ends after it.
 
     Returns:
         The counts (``path`` says which of the two paths ran).
@@ -139,6 +141,7 @@ def fetch_transaction_search(
                 progress,
                 concurrency,
                 (sleep, partial_refetch_delay),
+                now or datetime.now(UTC),
             )
     except SourceUnavailable as exc:
         _drop_if_empty(out_file, existed)
@@ -167,12 +170,14 @@ def _drop_if_empty(out_file: Path, existed: bool) -> None:
         pass
 
 
-def _piece_range(piece: Seconds) -> tuple[datetime, datetime]:
-    """The time range of a query piece widened by ``SPAN_MARGIN`` on both sides."""
-    return (
-        datetime.fromtimestamp(piece[0], UTC) - SPAN_MARGIN,
-        datetime.fromtimestamp(piece[1], UTC) + SPAN_MARGIN,
-    )
+def _piece_range(piece: Seconds, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The time range of a query piece widened by ``SPAN_MARGIN`` on both sides, ending no
+    later than ``now`` (when given)."""
+    first = datetime.fromtimestamp(piece[0], UTC) - SPAN_MARGIN
+    last = datetime.fromtimestamp(piece[1], UTC) + SPAN_MARGIN
+    if now is not None:
+        last = max(first, min(last, now))
+    return first, last
 
 
 def _fetch_retrieved(
@@ -184,6 +189,7 @@ def _fetch_retrieved(
     progress: ProgressSink | None,
     concurrency: int,
     partial_refetch: tuple[Callable[[float], None], float],
+    now: datetime,
 ) -> None:
     """Find ids piece by piece; retrieve new ones 100 at a time; append traces as they come.
 
@@ -205,7 +211,7 @@ def _fetch_retrieved(
                 summary.found += len(ids)
                 todo = [t for t in ids if t not in done]
                 summary.skipped += len(ids) - len(todo)
-                first, last = _piece_range(piece)
+                first, last = _piece_range(piece, now)
                 for i in range(0, len(todo), RETRIEVAL_BATCH):
                     batch = todo[i : i + RETRIEVAL_BATCH]
                     run.in_flight.add(pool.submit(retrieval.retrieve, batch, first, last))
