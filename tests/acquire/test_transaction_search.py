@@ -325,6 +325,7 @@ def test_source_spans_writes_the_span_events(
         len(docs),
     )
     assert (again.spans, again.truncated_bytes) == (len(docs) - 5, 30)
+    assert summary.functions == ("orders",)
 
 
 def _by_id(docs: list[dict[str, Any]], span_id: str) -> dict[str, Any]:

@@ -329,6 +329,7 @@ def _fetch_spans(
 ) -> None:
     """Find ids piece by piece; append the span events of their traces to spans.ndjson."""
     written = _existing_lines(summary)
+    functions_seen: set[str] = set()
     try:
         out = summary.out_file.open("ab")
     except OSError as exc:
@@ -341,7 +342,7 @@ def _fetch_spans(
             for i in range(0, len(ids), SPAN_QUERY_IDS):
                 batch = ids[i : i + SPAN_QUERY_IDS]
                 events = insights.span_messages(batch, window)
-                lines, traces = _span_lines(events, written)
+                lines, traces = _span_lines(events, written, functions_seen)
                 summary.fetched += len(traces)
                 summary.missing += len(set(batch) - traces)
                 if lines:
@@ -360,13 +361,21 @@ def _fetch_spans(
                         remaining=summary.found - summary.fetched - summary.missing,
                         throttles=insights.calls.throttles,
                     )
+    summary.functions = tuple(sorted(functions_seen))
 
 
-class _TraceIdOnly(msgspec.Struct):
+#: The span name suffix of Lambda's service segment converted to a span (design note §1.2).
+SERVICE_SPAN_SUFFIX = "/LambdaService"
+
+
+class _SpanProbe(msgspec.Struct):
+    """The two keys of a span event the fetch looks at."""
+
     traceId: str = ""
+    name: str = ""
 
 
-_SPAN_DECODER = msgspec.json.Decoder(_TraceIdOnly)
+_SPAN_DECODER = msgspec.json.Decoder(_SpanProbe)
 
 
 def _digest(line: bytes) -> bytes:
@@ -375,11 +384,12 @@ def _digest(line: bytes) -> bytes:
 
 
 def _span_lines(
-    events: Sequence[tuple[str, str]], written: set[bytes]
+    events: Sequence[tuple[str, str]], written: set[bytes], functions: set[str]
 ) -> tuple[list[bytes], set[str]]:
     """The new lines to write (one span JSON each) and the X-Ray ids of traces with events.
 
     ``written`` holds the digests of the lines already in the file; the new ones are added.
+    ``functions`` gets the function names of the ``<fn>/LambdaService`` spans.
     """
     lines: list[bytes] = []
     traces: set[str] = set()
@@ -391,6 +401,8 @@ def _span_lines(
             continue  # not a span event; the analysis would reject it anyway
         if b"\n" in raw:
             raw = msgspec.json.encode(msgspec.json.decode(raw))
+        if span.name.endswith(SERVICE_SPAN_SUFFIX) and len(span.name) > len(SERVICE_SPAN_SUFFIX):
+            functions.add(span.name[: -len(SERVICE_SPAN_SUFFIX)])
         xray_id = to_xray_id(span.traceId)
         if xray_id is not None:
             traces.add(xray_id)
