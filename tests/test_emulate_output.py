@@ -90,3 +90,50 @@ def test_output_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("x", encoding="utf-8")
     one_line_error(run_cli("emulate", "healthy_api", "-o", target), str(target))
+
+
+def test_format_spans_writes_spans_instead_of_traces(tmp_path: Path) -> None:
+    spans, both, xray = tmp_path / "spans", tmp_path / "both", tmp_path / "xray"
+    assert run_cli("emulate", "healthy_api", "--format", "spans", "-o", spans).exit_code == 0
+    assert _files(spans) == ["config.json", "spans.ndjson", "truth.json"]
+    assert run_cli("emulate", "healthy_api", "--format", "both", "-o", both).exit_code == 0
+    assert _files(both) == ["config.json", "spans.ndjson", "traces.ndjson", "truth.json"]
+    assert run_cli("emulate", "healthy_api", "-o", xray).exit_code == 0
+    # the other files and the traces of each form are the same whatever the format
+    for name in ("config.json", "truth.json", "spans.ndjson"):
+        assert (spans / name).read_bytes() == (both / name).read_bytes(), name
+    for name in ("config.json", "truth.json", "traces.ndjson"):
+        assert (xray / name).read_bytes() == (both / name).read_bytes(), name
+
+
+def test_a_rerun_in_another_format_removes_the_other_form(tmp_path: Path) -> None:
+    # GIVEN a bundle the emulator wrote in both forms
+    bundle = tmp_path / "bundle"
+    assert run_cli("emulate", "healthy_api", "--format", "both", "-o", bundle).exit_code == 0
+    # WHEN it is rewritten as X-Ray documents only, then as spans only
+    # THEN no stale form is left to be read with the new run's
+    assert run_cli("emulate", "async_retry_storm", "-o", bundle).exit_code == 0
+    assert "spans.ndjson" not in _files(bundle)
+    assert run_cli("emulate", "healthy_api", "--format", "spans", "-o", bundle).exit_code == 0
+    assert _files(bundle) == ["config.json", "spans.ndjson", "truth.json"]
+
+
+def test_a_spans_bundle_is_an_emulator_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    assert run_cli("emulate", "healthy_api", "--format", "spans", "-o", bundle).exit_code == 0
+    result = run_cli("emulate", "healthy_api", "--format", "spans", "-o", bundle)
+    assert result.exit_code == 0, result.output
+
+
+def test_an_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("emulate", "healthy_api", "--format", "otlp", "-o", tmp_path / "b")
+    assert result.exit_code == 2
+    assert "otlp" in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_the_format_choices_are_the_writers() -> None:
+    from tracelens.commands.emulate import TRACE_FORMATS as CHOICES
+    from tracelens.emulator.bundle import TRACE_FORMATS
+
+    assert CHOICES == TRACE_FORMATS

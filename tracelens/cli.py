@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tracelens.commands.progress import Progress
+    from tracelens.emulator.bundle import TraceFormat
     from tracelens.engine.run import EngineOptions
 
 #: Exit codes (ARCHITECTURE.md "Commands").
@@ -560,14 +561,24 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
     help="Also send every document as an X-Ray daemon datagram to HOST:PORT.",
 )
 @_output_option(
-    "The bundle directory to write (traces.ndjson, config.json, dlq/, truth.json).",
+    "The bundle directory to write (traces.ndjson and/or spans.ndjson, config.json, dlq/, "
+    "truth.json).",
     directory=True,
+)
+@click.option(
+    "--format",
+    "trace_format",
+    type=click.Choice(emulate_command.TRACE_FORMATS),
+    default="xray",
+    show_default=True,
+    help="The traces' form: X-Ray documents (traces.ndjson), the aws/spans events "
+    "CloudWatch Transaction Search stores for the same run (spans.ndjson), or both.",
 )
 @click.option(
     "--force",
     is_flag=True,
     help="Write into a non-empty directory that is not an emulator bundle (its traces.ndjson, "
-    "config.json, truth.json and dlq/*.json are replaced; other files are kept).",
+    "spans.ndjson, config.json, truth.json and dlq/*.json are replaced; other files are kept).",
 )
 @_quiet_option
 def emulate(
@@ -576,6 +587,7 @@ def emulate(
     seed: int,
     udp: str | None,
     output: Path | None,
+    trace_format: TraceFormat,
     force: bool,
     quiet: bool,
 ) -> None:
@@ -584,11 +596,14 @@ def emulate(
     SCENARIO is a built-in name (see --list) or a TOML scenario file. The same scenario and
     seed always give a byte-identical bundle. Into a bundle it wrote before, it removes the
     old files first; a non-empty directory that is not one is refused without --force.
+    --format spans writes the run as Transaction Search's aws/spans events instead of X-Ray
+    documents; analyze reads either.
 
     \b
     Example:
         tracelens emulate --list
         tracelens emulate async_retry_storm --seed 7 -o bundle/
+        tracelens emulate async_retry_storm --seed 7 --format spans -o spans-bundle/
         tracelens analyze bundle/
     """
     if list_only:
@@ -599,7 +614,14 @@ def emulate(
     target = _host_port(udp, "--udp") if udp else None
     # One stage: the emulator runs and writes the bundle in one call.
     with _progress(quiet) as progress, progress.stage("emulating") as stage:
-        emulate_command.run(scenario, seed=seed, udp=target, output=output, force=force)
+        emulate_command.run(
+            scenario,
+            seed=seed,
+            udp=target,
+            output=output,
+            force=force,
+            trace_format=trace_format,
+        )
         stage.done(f"emulated {scenario}")
 
 

@@ -23,6 +23,7 @@ from tracelens.analysis.story_events import (
 from tracelens.errors import SelectionError
 from tracelens.model import schema as col
 from tracelens.model.frames import TraceFrames
+from tracelens.model.trace_ids import other_trace_id_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -89,6 +90,10 @@ def _candidates(frames: TraceFrames, key: str) -> pl.DataFrame:
 
     lower = pl.col("key").str.to_lowercase()
     wanted = lower.str.starts_with(folded) if len(key) >= MIN_PREFIX else lower == folded
+    # A trace id given in its other spelling (32 hex for 1-<8>-<24>, or the reverse).
+    alternate = other_trace_id_form(key)
+    if alternate is not None:
+        wanted = wanted | (lower == alternate)
     parts = [
         text(entities, pl.col(col.REQUEST_ID)),
         text(entities, pl.col(col.MESSAGE_ID)),
@@ -109,6 +114,9 @@ def _resolve(ids: pl.Series, key: str, wanted: str) -> str:
     if ids.is_in([wanted]).any():
         return wanted
     lower = ids.str.to_lowercase()
+    alternate = other_trace_id_form(wanted)
+    if alternate is not None and (lower == alternate).any():
+        return str(ids.filter(lower == alternate)[0])
     folded = wanted.lower()
     same = ids.filter(lower == folded)
     if same.len() == 0 and len(wanted) >= MIN_PREFIX:

@@ -1,6 +1,7 @@
 """Lambda emulator: a deterministic discrete-event emulation of Lambda's invoke paths.
 
-It emits the X-Ray documents AWS would (through aws-xray-sdk's own recorder), plus the
+It emits the X-Ray documents AWS would (through aws-xray-sdk's own recorder), or the same
+run as the ``aws/spans`` events of CloudWatch Transaction Search (``spans``), plus the
 config, DLQ dumps and truth of an incident bundle. Import this package explicitly;
 ``import tracelens`` does not load it.
 """

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
+from tracelens.emulator import spans
 from tracelens.errors import EmulatorError
 from tracelens.model import bundle
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from tracelens.emulator.result import EmulationResult
 
+#: Which form of the traces a bundle gets: X-Ray documents (``traces.ndjson``), the
+#: ``aws/spans`` events Transaction Search would store (``spans.ndjson``), or both.
+TraceFormat = Literal["xray", "spans", "both"]
+TRACE_FORMATS: tuple[TraceFormat, ...] = get_args(TraceFormat)
+
 #: The top-level entries of a bundle the emulator wrote.
-_WRITTEN = frozenset({bundle.TRACES_FILE, bundle.CONFIG_FILE, bundle.TRUTH_FILE, bundle.DLQ_DIR})
+_WRITTEN = frozenset(
+    {
+        bundle.TRACES_FILE,
+        bundle.SPANS_FILE,
+        bundle.CONFIG_FILE,
+        bundle.TRUTH_FILE,
+        bundle.DLQ_DIR,
+    }
+)
 
 
 def _dump(obj: object) -> str:
@@ -68,9 +83,10 @@ def check_output(out_dir: Path, *, force: bool = False) -> None:
 
 
 def _remove_previous(out_dir: Path) -> None:
-    """Remove the files an earlier run wrote: traces, config, truth and every DLQ dump."""
+    """Remove the files an earlier run wrote: traces, spans, config, truth and every DLQ dump."""
     for path in (
         bundle.traces_path(out_dir),
+        bundle.spans_path(out_dir),
         bundle.config_path(out_dir),
         bundle.truth_path(out_dir),
     ):
@@ -83,8 +99,22 @@ def _remove_previous(out_dir: Path) -> None:
             dlq_dir.rmdir()
 
 
-def write_bundle(result: EmulationResult, out_dir: Path, *, force: bool = False) -> None:
-    """Write ``traces.ndjson``, ``config.json``, ``dlq/*.json`` and ``truth.json``.
+def _write_lines(path: Path, lines: Iterable[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for line in lines:
+            fh.write(line)
+            fh.write("\n")
+
+
+def write_bundle(
+    result: EmulationResult,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    trace_format: TraceFormat = "xray",
+) -> None:
+    """Write ``traces.ndjson`` and/or ``spans.ndjson``, ``config.json``, ``dlq/*.json`` and
+    ``truth.json``.
 
     The files an earlier emulator run wrote there are removed first (a DLQ dump of another
     scenario must not be read as this one's), so a rerun gives the same bytes as a fresh
@@ -95,18 +125,26 @@ def write_bundle(result: EmulationResult, out_dir: Path, *, force: bool = False)
         out_dir: the bundle directory (created if missing).
         force: write into a non-empty directory that is not an emulator bundle (see
             ``check_output``); its other files are kept.
+        trace_format: ``xray`` writes the X-Ray documents (``traces.ndjson``), ``spans`` the
+            same run as ``aws/spans`` log events instead (``spans.ndjson``, see
+            ``tracelens.emulator.spans``), ``both`` both files. The rest is the same.
 
     Raises:
-        EmulatorError: the directory cannot be written, or ``check_output`` refuses it.
+        EmulatorError: the directory cannot be written, ``check_output`` refuses it, or the
+            format is unknown.
     """
+    if trace_format not in TRACE_FORMATS:
+        raise EmulatorError(
+            f"{trace_format!r}: no such trace format; choose one of {', '.join(TRACE_FORMATS)}"
+        )
     check_output(out_dir, force=force)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_previous(out_dir)
-        with bundle.traces_path(out_dir).open("w", encoding="utf-8", newline="\n") as fh:
-            for line in result.trace_lines():
-                fh.write(line)
-                fh.write("\n")
+        if trace_format in ("xray", "both"):
+            _write_lines(bundle.traces_path(out_dir), result.trace_lines())
+        if trace_format in ("spans", "both"):
+            _write_lines(bundle.spans_path(out_dir), spans.span_lines(result.trace_lines()))
         bundle.config_path(out_dir).write_text(_dump(result.config), encoding="utf-8")
         if result.dlq:
             bundle.dlq_dir(out_dir).mkdir(exist_ok=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
+from tracelens.ingest.span_mapping import SpanError, is_span, otlp_spans, span_entity
 from tracelens.model.frames import KEYED_BY_TRACE_ID, SUMMARIES
 from tracelens.model.segment import DOCUMENT_DECODER, ENTITY_DECODER, Entity
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 _ID = re.compile(r"[0-9a-f]{16}")
 _TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+# A span's trace id without a time prefix is kept as its 32 hex digits (span_mapping).
+_ANY_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}|[0-9a-f]{32}")
+# Wrappers inside wrappers (a log event's message holding a page …) are read this deep.
+_MAX_WRAPPING = 4
 _MAX_REPAIRS = 32
 
 _NO_DOCUMENT_FIELDS = (
@@ -62,7 +67,8 @@ def check_document(doc: Entity) -> str | None:
     """Return why ``doc`` is not a valid segment document, or None when it is valid.
 
     Valid means (report-contract.md, "Rejection"): string ``name``; ``id`` of 16 lowercase hex
-    digits; ``trace_id`` matching ``1-<8 hex>-<24 hex>``; number ``start_time``; number
+    digits; ``trace_id`` matching ``1-<8 hex>-<24 hex>`` (or 32 lowercase hex digits, the id
+    of a span that carries no time); number ``start_time``; number
     ``end_time`` or ``in_progress: true``.
     """
     if doc.id is None and doc.trace_id is None and doc.start_time is None:
@@ -71,7 +77,7 @@ def check_document(doc: Entity) -> str | None:
         return "segment document has no string 'name'"
     if doc.id is None or not _ID.fullmatch(doc.id):
         return "segment document has no 'id' of 16 lowercase hex digits"
-    if doc.trace_id is None or not _TRACE_ID.fullmatch(doc.trace_id):
+    if doc.trace_id is None or not _ANY_TRACE_ID.fullmatch(doc.trace_id):
         return "segment document has no 'trace_id' of the form 1-<8 hex>-<24 hex>"
     if doc.start_time is None:
         return "segment document has no numeric 'start_time'"
@@ -98,10 +104,14 @@ def check_document_bytes(body: bytes) -> str | None:
 
 def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
     """Yield each document in one JSON value: an Entity, a rejection reason, or BadValue."""
+    return _decode_value(raw, 0)
+
+
+def _decode_value(raw: bytes | str, depth: int) -> Iterator[Entity | str | BadValue]:
     try:
         value = ENTITY_DECODER.decode(raw)
     except msgspec.ValidationError:
-        yield from _decode_generic(raw)
+        yield from _decode_generic(raw, depth)
         return
     except msgspec.DecodeError as exc:
         yield BadValue(_json_error(exc))
@@ -115,9 +125,28 @@ def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
     items = value if isinstance(value, list) else (value,)
     shapes: _Shapes | None = None  # made only for a rejection that needs it
     for index, item in enumerate(items):
-        for result in _documents(item):
+        if (
+            item.Traces is None
+            and item.Segments is None
+            and item.Spans is None
+            and item.Document is None
+        ):
+            # A bare document (the common case), or an object of another form.
+            if item.format is not None and item.version is not None and item.name is None:
+                continue  # a daemon header line is not a document
+            reason = check_document(item)
+            if reason is None:
+                yield item
+            elif reason is _NO_DOCUMENT_FIELDS:
+                # Not an X-Ray document: perhaps a span or a span wrapper.
+                shapes = shapes or _Shapes(raw, depth)
+                yield from shapes.results(index if items is value else None)
+            else:
+                yield reason
+            continue
+        for result in _documents(item, depth):
             if result.__class__ is str and result == _NO_DOCUMENT_FIELDS:
-                shapes = shapes or _Shapes(raw)
+                shapes = shapes or _Shapes(raw, depth)
                 result = shapes.reason(index if items is value else None)
             yield result
 
@@ -125,20 +154,33 @@ def decode_value(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
 class _Shapes:
     """Says what an object that is not a segment document is, decoding its value only then."""
 
-    def __init__(self, raw: bytes | str) -> None:
+    def __init__(self, raw: bytes | str, depth: int) -> None:
         self._raw = raw
+        self._depth = depth
         self._value: object = None
         self._decoded = False
 
-    def reason(self, index: int | None) -> str:
-        """The rejection reason of the value's object (of its element ``index`` if a list)."""
+    def _item(self, index: int | None) -> object:
         if not self._decoded:
             self._value = _loads(self._raw)
             self._decoded = True
         item = self._value
         if index is not None and isinstance(item, list) and index < len(item):
             item = item[index]
-        return _shape_reason(item) or _NO_DOCUMENT_FIELDS
+        return item
+
+    def reason(self, index: int | None) -> str:
+        """The rejection reason of the value's object (of its element ``index`` if a list)."""
+        return _shape_reason(self._item(index)) or _NO_DOCUMENT_FIELDS
+
+    def results(self, index: int | None) -> list[Decoded]:
+        """The entities of the object when it is a span form, else its rejection reason."""
+        item = self._item(index)
+        if isinstance(item, dict):
+            found = _span_forms(item, self._depth)
+            if found is not None:
+                return found
+        return [_shape_reason(item) or _NO_DOCUMENT_FIELDS]
 
 
 def _shape_reason(value: object) -> str | None:
@@ -174,18 +216,18 @@ def _json_error(exc: Exception) -> str:
     return f"not valid JSON ({text})"
 
 
-def _documents(value: Entity) -> Iterator[Decoded]:
-    """Unwrap BatchGetTraces pages and Trace objects; yield the documents inside."""
+def _documents(value: Entity, depth: int) -> Iterator[Decoded]:
+    """Unwrap BatchGetTraces / ListRetrievedTraces pages and Trace objects; yield the
+    documents inside."""
     entries: list[Entity]
     if value.Traces is not None:
         entries = [
-            entry
-            for trace in value.Traces
-            if trace.Segments is not None
-            for entry in trace.Segments
+            entry for trace in value.Traces for entry in (trace.Segments or trace.Spans or ())
         ]
     elif value.Segments is not None:
         entries = value.Segments
+    elif value.Spans is not None:
+        entries = value.Spans
     elif value.Document is not None:
         entries = [value]
     else:
@@ -197,25 +239,106 @@ def _documents(value: Entity) -> Iterator[Decoded]:
     for entry in entries:
         document = entry.Document
         if isinstance(document, str):
-            yield _decode_document_string(document)
+            yield from _decode_document_string(document, depth)
         else:
             doc = entry if document is None else document
             reason = check_document(doc)
             yield reason if reason is not None else doc
 
 
-def _decode_document_string(text: str) -> Decoded:
-    """Decode a double-encoded ``Document`` string (the BatchGetTraces API form)."""
+def _decode_document_string(text: str, depth: int) -> Iterator[Decoded]:
+    """Decode a double-encoded ``Document`` string (the BatchGetTraces API form; in an OTEL
+    ListRetrievedTraces page, a span or an OTLP request)."""
     try:
         doc = DOCUMENT_DECODER.decode(text)
     except msgspec.ValidationError:
-        return _convert_generic(_loads(text))
+        yield from _generic_document(_loads(text), depth)
+        return
     except msgspec.DecodeError as exc:
-        return f"Document string: {_json_error(exc)}"
+        yield f"Document string: {_json_error(exc)}"
+        return
     except RecursionError:
-        return "Document nested too deeply to read safely"
+        yield "Document nested too deeply to read safely"
+        return
     reason = check_document(doc)
-    return reason if reason is not None else doc
+    if reason is _NO_DOCUMENT_FIELDS:
+        yield from _generic_document(_loads(text), depth)
+        return
+    yield reason if reason is not None else doc
+
+
+def _generic_document(value: object, depth: int) -> list[Decoded]:
+    """A Document decoded generically: a span form, or a segment document."""
+    if isinstance(value, dict):
+        found = _span_forms(value, depth)
+        if found is not None:
+            return found
+    return [_convert_generic(value)]
+
+
+# --- spans and the wrappers around them -----------------------------------------------------
+
+
+def _span_forms(value: dict[str, object], depth: int) -> list[Decoded] | None:
+    """The entities of an object of a span form, or None when it is no span form."""
+    if is_span(value):
+        return [_span(value)]
+    if "resourceSpans" in value:
+        return [_span(span) if isinstance(span, dict) else span for span in otlp_spans(value)]
+    events = value.get("events")
+    if isinstance(events, list) and any(
+        isinstance(event, dict) and "message" in event for event in events
+    ):
+        # aws logs filter-log-events / get-log-events output.
+        return [
+            result
+            for event in events
+            for result in _message(event.get("message") if isinstance(event, dict) else None, depth)
+        ]
+    results = value.get("results")
+    if isinstance(results, list) and all(isinstance(row, list) for row in results):
+        # Logs Insights GetQueryResults output: rows of {"field", "value"}.
+        out: list[Decoded] = []
+        for row in results:
+            message = next(
+                (
+                    cell.get("value")
+                    for cell in row
+                    if isinstance(cell, dict) and cell.get("field") == "@message"
+                ),
+                None,
+            )
+            out.extend(_message(message, depth))
+        return out
+    if "@message" in value:
+        # A Logs Insights export line.
+        return _message(value["@message"], depth)
+    return None
+
+
+def _span(span: dict[str, object]) -> Decoded:
+    try:
+        return span_entity(span)
+    except SpanError as exc:
+        return str(exc)
+
+
+def _message(message: object, depth: int) -> list[Decoded]:
+    """The entities of one log event's message (a JSON string, or an object already)."""
+    if depth >= _MAX_WRAPPING:
+        return ["log event message: wrappers nested too deeply"]
+    if isinstance(message, dict):
+        found = _span_forms(message, depth + 1)
+        return found if found is not None else [_convert_generic(message)]
+    if not isinstance(message, str):
+        return ["log event has no string 'message'"]
+    out: list[Decoded] = []
+    for result in _decode_value(message, depth + 1):
+        if isinstance(result, BadValue):
+            out.append(f"log event message: {result.reason}")
+        else:
+            out.append(result)
+    return out
 
 
 def _loads(text: str | bytes) -> object:
@@ -232,7 +355,7 @@ def _loads(text: str | bytes) -> object:
 # --- the slow path: a value with an unexpected field type --------------------------------------
 
 
-def _decode_generic(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
+def _decode_generic(raw: bytes | str, depth: int) -> Iterator[Entity | str | BadValue]:
     value = _loads(raw)
     if isinstance(value, BadValue):
         yield value
@@ -242,38 +365,45 @@ def _decode_generic(raw: bytes | str) -> Iterator[Entity | str | BadValue]:
         if not isinstance(item, dict):
             yield BadValue(f"JSON value is a {_json_type(item)}, not an object")
             continue
-        yield from _generic_documents(item)
+        yield from _generic_documents(item, depth)
 
 
-def _generic_documents(value: dict[str, object]) -> Iterator[Decoded]:
+def _generic_documents(value: dict[str, object], depth: int) -> Iterator[Decoded]:
     traces = value.get("Traces")
     if isinstance(traces, list):
         for trace in traces:
-            if isinstance(trace, dict) and isinstance(trace.get("Segments"), list):
-                yield from _generic_entries(trace["Segments"])
+            if not isinstance(trace, dict):
+                continue
+            entries = trace.get("Segments", trace.get("Spans"))
+            if isinstance(entries, list):
+                yield from _generic_entries(entries, depth)
         return
-    segments = value.get("Segments")
+    segments = value.get("Segments", value.get("Spans"))
     if isinstance(segments, list):
-        yield from _generic_entries(segments)
+        yield from _generic_entries(segments, depth)
         return
     if "Document" in value:
-        yield from _generic_entries([value])
+        yield from _generic_entries([value], depth)
         return
     if "format" in value and "version" in value and "name" not in value:
+        return
+    found = _span_forms(value, depth)
+    if found is not None:
+        yield from found
         return
     yield _shape_reason(value) or _convert_generic(value)
 
 
-def _generic_entries(entries: list[object]) -> Iterator[Decoded]:
+def _generic_entries(entries: list[object], depth: int) -> Iterator[Decoded]:
     for entry in entries:
         if not isinstance(entry, dict):
             yield f"Segments entry is a {_json_type(entry)}, not an object"
             continue
         document = entry.get("Document", entry)
         if isinstance(document, str):
-            yield _decode_document_string(document)
+            yield from _decode_document_string(document, depth)
         else:
-            yield _convert_generic(document)
+            yield from _generic_document(document, depth)
 
 
 def _convert_generic(value: object) -> Decoded:

@@ -16,7 +16,14 @@ import msgspec
 import polars as pl
 
 from tracelens.model import schema as col
-from tracelens.model.segment import CHILDREN_DECODER, NOTES_DECODER, Cause, Child, Entity
+from tracelens.model.segment import (
+    CHILDREN_DECODER,
+    NOTES_DECODER,
+    Cause,
+    Child,
+    Entity,
+    SpanEntity,
+)
 
 _ATTEMPT = re.compile(r"Attempt #(\d+)")
 
@@ -26,6 +33,10 @@ POS = "_pos"  # byte offset (or element index) of the value the document came fr
 SUB = "_sub"  # index of the document inside that value
 TOP_IN_PROGRESS = "_top_in_progress"  # that document was in progress
 INDEPENDENT = "_independent"  # the top-level document is an independently sent subsegment
+FORM = "_form"  # what the top-level document was read from: one of the FORM_* values
+FORM_DOCUMENT = 0  # an X-Ray document
+FORM_SPAN = 1  # an OpenTelemetry span
+FORM_SDK_INVOCATION = 2  # an SDK span taken for an invocation (SpanEntity.sdk_invocation)
 
 # Rows as reader batches hold them: the entity columns plus the internal ones. DOC_ID is the
 # id of the top-level document the row was read from until ``merge.finish`` attaches independent
@@ -38,6 +49,7 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     SUB: pl.Int32(),
     TOP_IN_PROGRESS: pl.Boolean(),
     INDEPENDENT: pl.Boolean(),
+    FORM: pl.Int8(),
 }
 _LINK_ROW_SCHEMA: dict[str, pl.DataType] = {
     **col.LINKS,
@@ -61,6 +73,15 @@ def cause_text(cause: str | Cause | None) -> str | None:
 
 def _top_kind(doc: Entity) -> str:
     if doc.type == "subsegment":
+        # The kind a nested subsegment of that name would have somewhere; the merge keeps a
+        # dwell, attempt, initialization or invocation only under the segment it belongs to.
+        annotations = doc.annotations
+        if annotations and _has_record_key(annotations):
+            return col.KIND_RECORD
+        if doc.__class__ is SpanEntity and doc.record:
+            return col.KIND_RECORD
+        if doc.name == "Lambda" and _is_call(doc):
+            return col.KIND_CALL
         return _sub_kind(doc, allow_service=True, allow_function=True) or col.KIND_SUBSEGMENT
     if doc.inferred:
         return col.KIND_INFERRED
@@ -97,12 +118,25 @@ def _sub_kind(entity: Entity | Child, *, allow_service: bool, allow_function: bo
     return None
 
 
-def _is_call(child: Child) -> bool:
+def _is_call(child: Entity | Child) -> bool:
     """Whether a subsegment is a caller's AWS SDK call that asked Lambda to run a function."""
     if child.name != "Lambda" or child.namespace != "aws":
         return False
     operation = child.aws.operation if child.aws is not None else None
     return operation is None or operation in col.INVOKE_OPERATIONS
+
+
+def _record_fields(doc: Entity) -> dict[str, object]:
+    """The record annotations of an independent subsegment (or of an SDK consumer span)."""
+    fields = dict(doc.annotations or {})
+    if doc.__class__ is SpanEntity:
+        fields.update(doc.record or {})
+    return fields
+
+
+def _attempt_number(name: str) -> int | None:
+    match = _ATTEMPT.fullmatch(name)
+    return _int64(int(match.group(1))) if match else None
 
 
 def _worth_decoding(raw: bytes) -> bool:
@@ -195,9 +229,11 @@ _ROW_CASTS = [pl.col(name).cast(dtype) for name, dtype in ROW_SCHEMA.items()]
 _LINK_CASTS = [pl.col(name).cast(dtype) for name, dtype in _LINK_ROW_SCHEMA.items()]
 
 
-def _annotation_fields(
-    annotations: dict[str, object],
-) -> tuple[str | None, str | None, int | None, str | None, str | None]:
+#: event_source, message_id, receive_count, shard_id, sequence_number of a record row.
+_RecordFields = tuple[str | None, str | None, int | None, str | None, str | None]
+
+
+def _annotation_fields(annotations: dict[str, object]) -> _RecordFields:
     message_id = annotations.get("message_id", annotations.get("messaging_message_id"))
     return (
         _text(annotations.get("event_source")),
@@ -208,7 +244,7 @@ def _annotation_fields(
     )
 
 
-_NO_ANNOTATIONS = (None, None, None, None, None)
+_NO_ANNOTATIONS: _RecordFields = (None, None, None, None, None)
 
 
 class FrameBuilder:
@@ -234,8 +270,8 @@ class FrameBuilder:
         # The annotation objects of the current document and its subsegments, in order.
         self._notes: list[dict[str, object]] = []
         # The fields every row of the current document repeats (see ``_owner``).
-        self._owner: tuple[str | None, str | None, int, int, int, bool, bool] = (
-            None, None, 0, 0, 0, False, False,
+        self._owner: tuple[str | None, str | None, int, int, int, bool, bool, int] = (
+            None, None, 0, 0, 0, False, False, FORM_DOCUMENT,
         )  # fmt: skip
 
     @property
@@ -255,6 +291,9 @@ class FrameBuilder:
         doc_id = doc.id
         kind = _top_kind(doc)
         independent = doc.type == "subsegment"
+        form = FORM_DOCUMENT
+        if doc.__class__ is SpanEntity:
+            form = FORM_SDK_INVOCATION if doc.sdk_invocation else FORM_SPAN
         top_in_progress = doc.in_progress is True
         in_progress = top_in_progress or doc.end_time is None
         aws = doc.aws
@@ -264,6 +303,15 @@ class FrameBuilder:
         arn = doc.resource_arn
         if arn is None and aws is not None:
             arn = aws.function_arn
+        attempt = None
+        record = _NO_ANNOTATIONS
+        if independent:
+            # The fields a nested row of that kind has (the merge may turn this row into one).
+            if kind == col.KIND_ATTEMPT and doc.name is not None:
+                attempt = _attempt_number(doc.name)
+            elif kind == col.KIND_RECORD:
+                record = _annotation_fields(_record_fields(doc))
+        event_source, message_id, receive_count, shard_id, sequence_number = record
         self.rows.extend(
             (
                 trace_id,
@@ -282,13 +330,13 @@ class FrameBuilder:
                 response.status if response is not None else None,
                 aws.request_id if aws is not None else None,
                 arn,
-                None,
+                attempt,
                 None if doc.cause is None else cause_text(doc.cause),
-                None,
-                None,
-                None,
-                None,
-                None,
+                event_source,
+                message_id,
+                receive_count,
+                shard_id,
+                sequence_number,
                 aws.operation if aws is not None else None,
                 request.url if request is not None else None,
                 request.method if request is not None else None,
@@ -299,17 +347,23 @@ class FrameBuilder:
                 sub,
                 top_in_progress,
                 independent,
+                form,
             )
         )
-        self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent)
+        self._owner = (trace_id, doc_id, file, pos, sub, top_in_progress, independent, form)
         top = len(self.rows) - _ROW_WIDTH + _ANNOTATIONS_AT
         notes: list[dict[str, object]] = []
         self._notes = notes
         if doc.annotations:
             notes.append(doc.annotations)
-        if kind == col.KIND_RECORD and doc.annotations:
-            # An independently sent record subsegment: its annotations go on a sub row.
-            self._sub(doc, doc.parent_id, kind)
+        if doc.__class__ is SpanEntity and doc.cold_start:
+            # faas.coldstart: the invocation was a cold start; how long init took is unknown,
+            # so the row takes no time.
+            self._sub(
+                Child(name="Initialization", start_time=doc.start_time, end_time=doc.start_time),
+                doc_id,
+                col.KIND_INITIALIZATION,
+            )
         if doc.links:
             self._links(doc)
         if doc.subsegments:
@@ -385,8 +439,7 @@ class FrameBuilder:
     def _sub(self, entity: Entity | Child, parent_id: str | None, kind: str) -> None:
         attempt = None
         if kind == col.KIND_ATTEMPT and entity.name is not None:
-            match = _ATTEMPT.fullmatch(entity.name)
-            attempt = _int64(int(match.group(1))) if match else None
+            attempt = _attempt_number(entity.name)
         in_progress = entity.in_progress is True or entity.end_time is None
         annotations = entity.annotations
         event_source, message_id, receive_count, shard_id, sequence_number = (
@@ -397,7 +450,7 @@ class FrameBuilder:
         operation = None
         if kind == col.KIND_CALL and isinstance(entity, Child) and entity.aws is not None:
             operation = entity.aws.operation
-        trace_id, doc_id, file, pos, sub, top_in_progress, independent = self._owner
+        trace_id, doc_id, file, pos, sub, top_in_progress, independent, form = self._owner
         self.rows.extend(
             (
                 trace_id,
@@ -433,11 +486,12 @@ class FrameBuilder:
                 sub,
                 top_in_progress,
                 independent,
+                form,
             )
         )
 
     def _links(self, entity: Entity | Child) -> None:
-        trace_id, doc_id, file, pos, sub, _, _ = self._owner
+        trace_id, doc_id, file, pos, sub, _, _, _ = self._owner
         for link in entity.links or ():
             attributes = link.attributes or {}
             self.links.extend(

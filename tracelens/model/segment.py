@@ -119,15 +119,33 @@ class Entity(msgspec.Struct, gc=False):
     resource_arn: str | None = None
     annotations: dict[str, object] | None = None
     links: list[Link] | None = None
+    namespace: str | None = None  # "aws" on AWS SDK calls (an independently sent subsegment)
     subsegments: list[Child] | None = None
     # BatchGetTraces wrappers: a page {"Traces": [...]}, a Trace {"Id", "Segments": [...]},
-    # a segment entry {"Id", "Document": "<JSON string>" | {...}}.
+    # a segment entry {"Id", "Document": "<JSON string>" | {...}}. ListRetrievedTraces pages
+    # say "Spans" for "Segments" (their Documents are segment documents, or spans when
+    # TraceFormat is OTEL).
     Traces: list[Entity] | None = None
     Segments: list[Entity] | None = None
+    Spans: list[Entity] | None = None
     Document: str | Entity | None = None
     # Daemon datagram header line: {"format": "json", "version": 1}.
     format: str | None = None
     version: int | None = None
+
+
+class SpanEntity(Entity, gc=False):
+    """An entity made from an OpenTelemetry span (``tracelens.ingest.span_mapping``), never
+    decoded from JSON: its class marks the rows read from spans."""
+
+    # An SDK span (ADOT, OTel Lambda instrumentation) taken for an invocation: it is one only
+    # when its parent is no function segment (``tracelens.ingest.merge``).
+    sdk_invocation: bool = False
+    # faas.coldstart of such a span.
+    cold_start: bool = False
+    # The record fields (``event_source``, ``messaging_message_id``) of an SDK consumer span
+    # that names one message.
+    record: dict[str, object] | None = None
 
 
 ENTITY_DECODER = msgspec.json.Decoder(Entity | list[Entity])

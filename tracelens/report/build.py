@@ -17,6 +17,7 @@ from tracelens.analysis.affected import affected as affected_frame
 from tracelens.analysis.functions import MODE
 from tracelens.analysis.summary import summarise
 from tracelens.model import schema as col
+from tracelens.model.trace_ids import HEX_TRACE_ID
 from tracelens.report._format import caller_label
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
@@ -305,7 +306,10 @@ def _trace_urls(frame: pl.DataFrame, regions: Mapping[str, str]) -> pl.Expr:
         of_region = ids.list.eval(pl.lit(console_prefix(region)) + element)
         when = pl.col(c.FUNCTION).cast(pl.String).is_in(functions)
         urls = pl.when(when).then(of_region).otherwise(urls)
-    return urls
+    # A trace id kept as 32 hex (a span's id without a time prefix) has no X-Ray console
+    # view to link: such a chain gets no links at all (the list stays aligned with the ids).
+    unlinkable = ids.list.eval(pl.element().str.contains(f"^{HEX_TRACE_ID.pattern}$")).list.any()
+    return pl.when(unlinkable).then(empty).otherwise(urls)
 
 
 def _chains(frame: pl.DataFrame, regions: Mapping[str, str] | None = None) -> list[Chain]:
