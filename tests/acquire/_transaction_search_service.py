@@ -152,6 +152,13 @@ class ServiceState:
             timestamp = int(Fraction(str(doc["start_time"])) * 1000)
             self.spans.append((timestamp, json.dumps(event)))
 
+    def load_span_lines(self, lines: list[str]) -> None:
+        """Store aws/spans events as they are (e.g. ``emulate --format spans`` output), each
+        at its span's start time."""
+        for line in lines:
+            start = json.loads(line)["startTimeUnixNano"]
+            self.spans.append((int(start) // 10**6, line))
+
 
 def _in_progress(document: str) -> str:
     doc = json.loads(document)
@@ -341,15 +348,12 @@ class TransactionSearchService:
         if "stats" in query:
             names = re.search(r"filter name in \[(.*?)\]", query)
             wanted = set(re.findall(r'"([^"]+)"', names.group(1))) if names else None
-            if wanted is None and r"filter name like /\/LambdaService$/" not in query:
+            if wanted is None and "filter" in query:
                 raise _Error("MalformedQueryException", 400, "unsupported query")
             counts: dict[str, int] = {}
             for _ts, text in events:
                 span = json.loads(text)
-                name = span["name"]
-                if (wanted is not None and name in wanted) or (
-                    wanted is None and name.endswith("/LambdaService")
-                ):
+                if wanted is None or span["name"] in wanted:
                     counts[span["traceId"]] = counts.get(span["traceId"], 0) + 1
             rows = [
                 [{"field": "traceId", "value": t}, {"field": "spans", "value": str(n)}]

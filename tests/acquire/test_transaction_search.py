@@ -511,7 +511,7 @@ def test_an_empty_fetch_says_what_it_may_mean(
     # GIVEN Transaction Search on and no Lambda service spans in the window
     result = run_cli("fetch", *SINCE, "-o", tmp_path / "b", "--endpoint-url", service.endpoint)
     assert result.exit_code == 0, result.output
-    assert "warning: no Lambda service spans" in result.stderr
+    assert "warning: no traces in aws/spans" in result.stderr
     assert "Mode=Active" in result.stderr
 
 

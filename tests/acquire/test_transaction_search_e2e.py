@@ -28,7 +28,9 @@ def _analyze(bundle: Path, emulated: Path) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.parametrize("scenario", ["async_retry_storm", "healthy_api"])
+@pytest.mark.parametrize(
+    "scenario", ["async_retry_storm", "healthy_api", "sqs_redrive_partial_batch"]
+)
 def test_transaction_search_on_and_off_give_the_same_report(
     tmp_path: Path,
     endpoint: str,
@@ -80,3 +82,56 @@ def test_transaction_search_on_and_off_give_the_same_report(
     }
     assert "StartTraceRetrieval" in acquisition_on["note"]
     assert "only the 1% of traces" in acquisition_on["note"]
+
+
+#: ``input`` fields that describe the files rather than the traces (as in
+#: tests/emulator/test_spans_roundtrip.py), plus how the traces were fetched.
+FILE_FIELDS = ("files", "documents", "duplicates", "acquisition")
+
+
+@pytest.mark.parametrize("scenario", ["async_retry_storm", "sqs_redrive_partial_batch"])
+def test_source_spans_gives_the_report_of_the_xray_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    # GIVEN an emulated incident as X-Ray documents and as the aws/spans events Transaction
+    # Search would store for it (emulate --format both)
+    emulated = tmp_path / "emulated"
+    write_bundle(run_scenario(load_scenario(scenario), seed=3), emulated, trace_format="both")
+    span_lines = (emulated / "spans.ndjson").read_text().splitlines()
+    documents = (emulated / "traces.ndjson").read_text().splitlines()
+    service = TransactionSearchService(ServiceState()).start()
+    service.state.load_span_lines(span_lines)
+    times = [json.loads(d)["start_time"] for d in documents]
+    since = datetime.fromtimestamp(min(times), UTC) - timedelta(minutes=1)
+    until = datetime.fromtimestamp(max(times), UTC) + timedelta(minutes=10)
+    window = ["--since", since.isoformat(), "--until", until.isoformat()]
+    try:
+        # WHEN fetched with --source spans
+        fetched = run_cli(
+            "fetch",
+            *window,
+            "--source",
+            "spans",
+            "-o",
+            tmp_path / "spans",
+            "--endpoint-url",
+            service.endpoint,
+        )
+    finally:
+        service.stop()
+    assert fetched.exit_code == 0, fetched.stderr
+    # THEN spans.ndjson holds every event, byte for byte, once
+    got = (tmp_path / "spans" / "spans.ndjson").read_text().splitlines()
+    assert sorted(got) == sorted(set(span_lines))
+    # AND its report is that of the X-Ray documents, apart from the file fields
+    want = _analyze(emulated / "traces.ndjson", emulated)
+    report = _analyze(tmp_path / "spans", emulated)
+    assert report["input"]["acquisition"]["path"] == "transaction-search-spans"
+    for r in (want, report):
+        for key in FILE_FIELDS:
+            r["input"].pop(key, None)
+    assert report == want

@@ -120,9 +120,9 @@ def empty_hint(destination: SegmentDestination, summary: FetchSummary) -> str | 
         )
     if summary.path != PATH_CLASSIC:
         return (
-            "no Lambda service spans (<function>/LambdaService) in aws/spans for this window: "
-            "Lambda writes them only for functions with active tracing (TracingConfig "
-            "Mode=Active)"
+            "no traces in aws/spans for this window (with --function: no <function>/"
+            "LambdaService spans); Lambda writes its spans only for functions with active "
+            "tracing (TracingConfig Mode=Active)"
         )
     return None
 

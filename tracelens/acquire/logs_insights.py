@@ -31,6 +31,8 @@ RESULT_LIMIT = 10_000
 #: Trace ids per span query (100 ids of 32 characters keep the query far below its
 #: 10,000-character limit).
 SPAN_QUERY_IDS = 100
+#: The span name suffix of Lambda's service segment converted to a span (design note §1.2).
+SERVICE_SPAN_SUFFIX = "/LambdaService"
 #: Query states that mean "not finished yet".
 _PENDING = frozenset({"Scheduled", "Running"})
 _OTEL_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -80,10 +82,13 @@ def second_windows(
 
 
 def trace_id_query(functions: Sequence[str], limit: int = RESULT_LIMIT) -> str:
-    """The query listing trace ids of Lambda service spans (``<fn>/LambdaService``).
+    """The query listing the trace ids of the window: with ``--function`` names, the traces
+    holding those functions' Lambda service spans (``<fn>/LambdaService``); without, every
+    trace, as GetTraceSummaries without a filter lists them (an SQS producer's trace holds
+    no Lambda span, yet the classic path fetches it, and the report counts it).
 
     Args:
-        functions: ``--function`` names; none means every function.
+        functions: ``--function`` names; none means every trace.
         limit: Rows asked for.
 
     Returns:
@@ -99,12 +104,11 @@ def trace_id_query(functions: Sequence[str], limit: int = RESULT_LIMIT) -> str:
                 f"--function {name!r} is not a Lambda function name "
                 "(letters, digits, '-', '_', '.', ':' only)"
             )
-    if names:
-        spans = ", ".join(f'"{name}/LambdaService"' for name in names)
-        condition = f"filter name in [{spans}]"
-    else:
-        condition = r"filter name like /\/LambdaService$/"
-    return f"{condition}\n| stats count(*) as spans by traceId\n| limit {limit}"
+    stats = f"stats count(*) as spans by traceId\n| limit {limit}"
+    if not names:
+        return stats
+    spans = ", ".join(f'"{name}{SERVICE_SPAN_SUFFIX}"' for name in names)
+    return f"filter name in [{spans}]\n| {stats}"
 
 
 def spans_query(otel_ids: Sequence[str], limit: int = RESULT_LIMIT) -> str:
@@ -339,6 +343,7 @@ def _rows(response: dict[str, object]) -> list[dict[str, str]]:
 __all__ = [
     "LOG_GROUP",
     "RESULT_LIMIT",
+    "SERVICE_SPAN_SUFFIX",
     "SPAN_QUERY_IDS",
     "LogsInsights",
     "QueryCounts",

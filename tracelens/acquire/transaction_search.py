@@ -22,6 +22,7 @@ from tracelens.acquire.destination import is_denied
 from tracelens.acquire.fetch import FetchSummary, ProgressSink
 from tracelens.acquire.logs_insights import (
     LOG_GROUP,
+    SERVICE_SPAN_SUFFIX,
     SPAN_QUERY_IDS,
     LogsInsights,
     Seconds,
@@ -76,10 +77,11 @@ def fetch_transaction_search(
     partial_refetch_delay: float = 5.0,
     now: datetime | None = None,
 ) -> FetchSummary:
-    """Fetch the Lambda traces of ``[start, end)`` from Transaction Search, resumably.
+    """Fetch the traces of ``[start, end)`` from Transaction Search, resumably.
 
-    Trace ids come from Logs Insights (Lambda service spans, ``<fn>/LambdaService``, of the
-    window and functions). Without ``spans`` the traces are retrieved with
+    Trace ids come from Logs Insights over ``aws/spans``: every trace of the window, or with
+    ``functions`` the traces holding their Lambda service spans (``<fn>/LambdaService``), as
+    GetTraceSummaries with ``service("fn")`` would. Without ``spans`` the traces are retrieved with
     StartTraceRetrieval (100 ids a call, ``concurrency`` retrievals in flight) and appended
     to ``traces.ndjson`` one trace a line (``{"Id", "Duration", "Segments": [{"Id",
     "Document"}]}``); with ``spans`` the span events of those traces are appended to
@@ -91,7 +93,7 @@ def fetch_transaction_search(
         start: Window start, timezone-aware.
         end: Window end, timezone-aware.
         out_dir: Bundle directory (created if missing).
-        functions: ``--function`` names (none = every function).
+        functions: ``--function`` names (none = every trace).
         spans: Write the span events instead of retrieving X-Ray traces.
         concurrency: Trace retrievals in flight.
         progress: Receives counts as the fetch goes.
@@ -362,10 +364,6 @@ def _fetch_spans(
                         throttles=insights.calls.throttles,
                     )
     summary.functions = tuple(sorted(functions_seen))
-
-
-#: The span name suffix of Lambda's service segment converted to a span (design note §1.2).
-SERVICE_SPAN_SUFFIX = "/LambdaService"
 
 
 class _SpanProbe(msgspec.Struct):
