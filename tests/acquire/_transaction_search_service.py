@@ -108,6 +108,8 @@ class ServiceState:
             many concurrent Logs Insights queries).
         fail_retrievals: Retrievals still to end ``FAILED``.
         retrieval_requests: StartTraceRetrieval request bodies, in call order.
+        retrievals_allowed: StartTraceRetrieval calls still allowed before the rest are
+            denied (None: no limit), to interrupt a fetch part way.
         calls: Operation names in call order.
     """
 
@@ -138,6 +140,7 @@ class ServiceState:
     query_limit_hits: int = 0
     in_progress_once: set[str] = field(default_factory=set)
     retrieval_requests: list[dict[str, Any]] = field(default_factory=list)
+    retrievals_allowed: int | None = None
     calls: list[str] = field(default_factory=list)
     queries: dict[str, _Query] = field(default_factory=dict)
     retrievals: dict[str, _Retrieval] = field(default_factory=dict)
@@ -281,6 +284,10 @@ class TransactionSearchService:
         for key in ("StartTime", "EndTime"):
             if not isinstance(body.get(key), int | float):
                 raise _Error("InvalidRequestException", 400, f"{key} is required")
+        if self.state.retrievals_allowed is not None:
+            if self.state.retrievals_allowed <= 0:
+                raise _Error("AccessDeniedException", 403, "denied part way")
+            self.state.retrievals_allowed -= 1
         self.state.retrieval_requests.append(body)
         token = uuid.uuid4().hex
         fails = self.state.fail_retrievals > 0

@@ -299,6 +299,25 @@ def test_resume_skips_traces_already_written(
     assert set(_written(out / "traces.ndjson")) == {d["trace_id"] for d in docs}
 
 
+def test_a_fetch_interrupted_part_way_resumes(
+    tmp_path: Path, service: TransactionSearchService
+) -> None:
+    # GIVEN 230 traces and a fetch that fails after its first retrieval (100 traces)
+    docs = _lambda_docs(230, seed=19)
+    _load(service, docs)
+    service.state.retrievals_allowed = 1
+    out = tmp_path / "b"
+    with pytest.raises(SourceUnavailable, match="xray:StartTraceRetrieval"):
+        _fetch(service, out, concurrency=1)
+    assert len(_written(out / "traces.ndjson")) == 100
+    # WHEN fetched again
+    service.state.retrievals_allowed = None
+    summary = _fetch(service, out, concurrency=1)
+    # THEN only the other 130 are retrieved, and every trace is there once
+    assert (summary.found, summary.skipped, summary.fetched) == (230, 100, 130)
+    assert set(_written(out / "traces.ndjson")) == {d["trace_id"] for d in docs}
+
+
 def test_source_spans_writes_the_span_events(
     tmp_path: Path, service: TransactionSearchService
 ) -> None:

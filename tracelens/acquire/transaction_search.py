@@ -273,8 +273,12 @@ class _Retrieving:
         """Write completed retrievals until at most ``until`` are in flight."""
         while len(self.in_flight) > until:
             finished, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            self.in_flight -= finished
+            # What succeeded is written before a failure is raised, so a rerun skips it.
+            failure = next((f.exception() for f in finished if f.exception()), None)
             for future in finished:
-                self.in_flight.discard(future)
+                if future.exception() is not None:
+                    continue
                 result = future.result()
                 self.summary.retrieval_failed += len(result.failed)
                 self.summary.missing += len(result.missing)
@@ -287,6 +291,8 @@ class _Retrieving:
                         complete.append(trace)
                 self._write(out, complete)
             self.report()
+            if failure is not None:
+                raise failure
 
     def refetch_held(self, out: IO[bytes]) -> None:
         """Retrieve the held traces once more and write them as they are now."""
