@@ -636,6 +636,14 @@ def emulate(
 @click.option("--endpoint-url", metavar="URL", help="Another X-Ray endpoint (e.g. a local mock).")
 @click.option("--with-config", is_flag=True, help=WITH_CONFIG_HELP)
 @click.option("--with-dlq", is_flag=True, help=WITH_DLQ_HELP)
+@click.option(
+    "--source",
+    type=click.Choice(["traces", "spans"]),
+    default="traces",
+    show_default=True,
+    help="With Transaction Search on: 'traces' retrieves whole X-Ray traces into "
+    "traces.ndjson; 'spans' writes the aws/spans events themselves into spans.ndjson.",
+)
 @_output_option(
     "Bundle directory; traces.ndjson is appended to, so running again resumes.",
     directory=True,
@@ -652,18 +660,24 @@ def fetch(
     endpoint_url: str | None,
     with_config: bool,
     with_dlq: bool,
+    source: str,
     output: Path,
 ) -> None:
     """Fetch traces from the X-Ray API into an incident bundle, before retention ends.
 
     Pages through GetTraceSummaries over the window, then BatchGetTraces five ids at a time,
-    retrying throttles with backoff; partial traces are fetched again at the end. Progress
-    goes to stderr. Credentials come from boto3's standard chain; nothing secret is printed.
+    retrying throttles with backoff; partial traces are fetched again at the end. With
+    CloudWatch Transaction Search on (GetTraceSegmentDestination: CloudWatchLogs, ACTIVE)
+    BatchGetTraces cannot see the traces, so it says so and finds the ids with Logs Insights
+    over aws/spans and the traces with StartTraceRetrieval instead; source.json records how.
+    Progress goes to stderr. Credentials come from boto3's standard chain; nothing secret is
+    printed.
 
     \b
     Example:
         tracelens fetch --last 1h --function orders-worker --with-config -o incident/
         tracelens fetch --since 2026-11-28T01:00:00Z --until 2026-11-28T02:00:00Z -o incident/
+        tracelens fetch --last 1h --source spans -o incident/
         tracelens analyze incident/
     """
     if (last is None) == (since is None):
@@ -682,6 +696,7 @@ def fetch(
         endpoint_url=endpoint_url,
         with_config=with_config,
         with_dlq=with_dlq,
+        spans=source == "spans",
     )
 
 

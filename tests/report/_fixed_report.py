@@ -13,6 +13,7 @@ import msgspec
 
 from tracelens.report.models import (
     SCHEMA,
+    AcquisitionOut,
     AffectedEvent,
     AsyncFates,
     AsyncFatesEvidence,
@@ -89,6 +90,19 @@ def fixed_report() -> Report:
                 "dlq/[red]x[/] <b>.json has no QueueArn; taken as the only configured DLQ "
                 "arn:aws:sqs:us-east-1:123456789012:orders-dlq",
             ],
+            acquisition=AcquisitionOut(
+                path="transaction-search-xray",
+                segment_destination="CloudWatchLogs",
+                segment_destination_status="ACTIVE",
+                summary_indexing_percent=1.0,
+                note=(
+                    "CloudWatch Transaction Search (segment destination CloudWatchLogs, "
+                    "ACTIVE): BatchGetTraces cannot see these traces, so their ids were found "
+                    "with Logs Insights over aws/spans (Lambda service spans) and the traces "
+                    "read with StartTraceRetrieval. GetTraceSummaries sees only the 1% of "
+                    "traces indexed as trace summaries (the indexing rule's sampling)."
+                ),
+            ),
         ),
         functions=[
             FunctionSummary(

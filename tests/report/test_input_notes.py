@@ -58,3 +58,24 @@ def test_dashboard_escapes_notes() -> None:
     assert "dlq/x.json has no QueueArn; taken as the only configured DLQ" in page
     assert "dlq/[red]y[/] &lt;b&gt;z&lt;/b&gt;.json" in page
     assert "<b>z</b>" not in page
+
+
+def test_acquisition_is_stated_in_every_format_and_checked_by_the_schema() -> None:
+    # input.acquisition (issue 14): how fetch found the traces, from the bundle's source.json
+    report = fixed_report()
+    acquisition = report.input.acquisition
+    assert acquisition is not None
+    note = acquisition.note
+    assert "only the 1% of traces" in note
+    doc = json.loads(render_json(report))
+    assert doc["input"]["acquisition"]["summary_indexing_percent"] == 1.0
+    jsonschema.Draft202012Validator(report_schema()).validate(doc)
+    doc["input"]["acquisition"]["summary_indexing_percent"] = 101
+    assert not jsonschema.Draft202012Validator(report_schema()).is_valid(doc)
+    assert "acquisition: CloudWatch Transaction Search" in terminal_text(report, width=400)
+    assert f"- Acquisition: {note}" in render_markdown(report)
+    page = render_html(report, spec=load_dashboard_spec("incident"))
+    assert "Acquisition: CloudWatch Transaction Search" in page
+    without = replace(report, input=replace(report.input, acquisition=None))
+    assert json.loads(render_json(without))["input"]["acquisition"] is None
+    assert "Acquisition" not in render_markdown(without)

@@ -10,9 +10,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 #: Error codes retried with backoff (X-Ray documents ``ThrottledException``; botocore and
-#: other AWS services report ``ThrottlingException`` / ``TooManyRequestsException``).
+#: other AWS services report ``ThrottlingException`` / ``TooManyRequestsException``; CloudWatch
+#: Logs answers StartQuery with ``LimitExceededException`` while the account already runs its
+#: maximum of concurrent Logs Insights queries).
 THROTTLE_CODES = frozenset(
     {
+        "LimitExceededException",
         "ThrottledException",
         "ThrottlingException",
         "TooManyRequestsException",

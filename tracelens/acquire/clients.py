@@ -15,7 +15,10 @@ def make_clients(
     concurrency: int,
     side: bool,
 ) -> dict[str, Any]:
-    """Create the X-Ray client (and the Lambda and SQS clients when ``side``).
+    """Create the X-Ray and CloudWatch Logs clients (and Lambda and SQS when ``side``).
+
+    The Logs client runs the Logs Insights queries over ``aws/spans`` when Transaction
+    Search is on; creating it makes no call.
 
     Args:
         region: AWS region, or None for boto3's configuration.
@@ -36,13 +39,16 @@ def make_clients(
 
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-        # tracelens does its own backoff (and counts throttles), so botocore does not retry.
+        # tracelens does its own backoff (and counts throttles), so botocore does not retry:
+        # ``total_max_attempts`` counts the first call; botocore's ``max_attempts`` counts
+        # retries, so ``max_attempts: 1`` left one hidden, uncounted retry.
         xray_config = Config(
-            retries={"mode": "standard", "max_attempts": 1},
+            retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=max(10, concurrency + 2),
         )
         clients: dict[str, Any] = {
-            "xray": session.client("xray", endpoint_url=endpoint_url, config=xray_config)
+            service: session.client(service, endpoint_url=endpoint_url, config=xray_config)
+            for service in ("xray", "logs")
         }
         if side:
             side_config = Config(retries={"mode": "standard", "max_attempts": 5})

@@ -59,6 +59,15 @@ class FetchSummary:
         truncated_bytes: Bytes of a torn last line removed from the file before resuming.
         functions: Lambda function names seen in ``AWS::Lambda::Function`` documents of the
             traces written by this run, sorted.
+        path: How the traces were found: ``xray`` (GetTraceSummaries + BatchGetTraces),
+            ``transaction-search-xray`` (Logs Insights ids + StartTraceRetrieval) or
+            ``transaction-search-spans`` (the ``aws/spans`` events themselves).
+        retrieval_failed: Ids whose trace retrieval ended FAILED / CANCELLED / TIMEOUT twice.
+        queries: Logs Insights queries run (Transaction Search paths).
+        query_splits: Logs Insights results at the row limit, split and queried again.
+        saturated: Logs Insights results at the row limit that could not be split (the ids
+            or spans of that piece may be incomplete).
+        spans: Span events written to ``spans.ndjson`` (``transaction-search-spans``).
     """
 
     out_file: Path
@@ -75,6 +84,12 @@ class FetchSummary:
     api_calls: int = 0
     truncated_bytes: int = 0
     functions: tuple[str, ...] = ()
+    path: str = "xray"
+    retrieval_failed: int = 0
+    queries: int = 0
+    query_splits: int = 0
+    saturated: int = 0
+    spans: int = 0
 
 
 def fetch_traces(

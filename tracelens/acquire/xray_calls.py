@@ -21,15 +21,25 @@ class XRayCalls:
     every call and every retry is counted.
     """
 
-    def __init__(self, client: Any, retry: RetryPolicy, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        retry: RetryPolicy,
+        sleep: Callable[[float], None],
+        *,
+        service: str = "X-Ray",
+    ) -> None:
         """Wrap ``client``.
 
         Args:
-            client: A boto3 X-Ray client (or anything with the same two methods).
+            client: A boto3 X-Ray client (or anything with the same methods; the CloudWatch
+                Logs client for Logs Insights queries).
             retry: Backoff policy.
             sleep: Backoff sleep (tests pass a no-op).
+            service: The service name shown in error messages.
         """
         self.client = client
+        self.service = service
         self.retry = retry
         self.sleep = sleep
         self._backoff = Backoff(retry)
@@ -38,7 +48,7 @@ class XRayCalls:
         self.api_calls = 0
 
     def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """Call one X-Ray operation, retrying throttles and 5xx with full-jitter backoff.
+        """Call one operation, retrying throttles and 5xx with full-jitter backoff.
 
         Args:
             operation: The client method (``get_trace_summaries``).
@@ -64,7 +74,7 @@ class XRayCalls:
                 retryable = is_retryable(exc)
                 if not retryable or attempt + 1 >= self.retry.max_attempts:
                     raise aws_failure(
-                        f"X-Ray {_op_name(operation)}", exc, gave_up=retryable
+                        f"{self.service} {_op_name(operation)}", exc, gave_up=retryable
                     ) from exc
             with self._lock:
                 self.throttles += 1

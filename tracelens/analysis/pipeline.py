@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from tracelens.model.frames import IngestStats, TraceFrames
-    from tracelens.model.side import SideInputs
+    from tracelens.model.side import Acquisition, SideInputs
     from tracelens.model.vocab import SqsEvidence, StreamEvidence
 
 
@@ -65,6 +65,7 @@ class AnalysisResults:
     sync_calls: pl.DataFrame  # one row per logical sync call (analysis.sync.logical_calls)
     timeline: Timeline  # per function and time bucket (analysis.timeline)
     side_notes: tuple[str, ...] = ()  # SideInputs.notes: how side inputs were read
+    acquisition: Acquisition | None = None  # SideInputs.acquisition: a bundle's source.json
     #: one row per (function, path, caller) (analysis.callers.caller_summary)
     callers: pl.DataFrame = field(default_factory=pl.DataFrame)
     #: the caller of every request (analysis.callers.attribute)
@@ -230,6 +231,7 @@ def analyse_facts(
             end=facts.end,
         ),
         side_notes=side.notes,
+        acquisition=side.acquisition,
         callers=callers_df,
         request_callers=request_callers,
     )

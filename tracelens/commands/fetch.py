@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,7 @@ def run_fetch(
     dlq_polls: int | None = None,
     concurrency: int = 4,
     show_progress: bool = True,
+    spans: bool = False,
 ) -> FetchSummary:
     """The body of ``tracelens fetch``: fetch traces (and config, DLQ contents) into a bundle.
 
@@ -97,18 +99,27 @@ def run_fetch(
             ``aws_side.DLQ_MAX_RECEIVES``).
         concurrency: BatchGetTraces calls in flight.
         show_progress: Draw a progress bar and summary on stderr.
+        spans: ``--source spans``: write the ``aws/spans`` events (Transaction Search).
 
     Returns:
         The fetch summary.
 
     Raises:
-        SourceUnavailable: AWS could not be reached or refused a call.
+        SourceUnavailable: AWS could not be reached or refused a call, or no path can see
+            the traces (the message names the missing IAM action or setting).
     """
     from rich.console import Console
 
+    from tracelens.acquire.backoff import RetryPolicy
     from tracelens.acquire.clients import make_clients
+    from tracelens.acquire.destination import read_indexing_rules, read_segment_destination
     from tracelens.acquire.fetch import fetch_traces
+    from tracelens.acquire.fetch_path import PATH_CLASSIC, choose_path, empty_hint, path_notice
+    from tracelens.acquire.source_info import source_record, write_source
+    from tracelens.acquire.transaction_search import fetch_transaction_search
     from tracelens.acquire.windows import resolve_window
+    from tracelens.acquire.xray_calls import XRayCalls
+    from tracelens.errors import SourceUnavailable
 
     start, end = resolve_window(last=last, since=since, until=until, now=datetime.now(UTC))
     clients = make_clients(
@@ -118,24 +129,60 @@ def run_fetch(
         concurrency=concurrency,
         side=with_config or with_dlq,
     )
+    console = Console(file=sys.stderr)
+    probe = XRayCalls(clients["xray"], RetryPolicy(), time.sleep)
+    destination = read_segment_destination(probe)
+    path = choose_path(destination, spans=spans, filter_expression=filter_expression)
+    notice = path_notice(destination, path)
+    if notice:
+        # Said even without progress: it changes what the bundle holds.
+        console.print(notice, markup=False, highlight=False, soft_wrap=True)
+    rules = read_indexing_rules(probe) if destination.destination == "CloudWatchLogs" else None
     bar = _RichProgress() if show_progress else None
     if bar is not None:
         bar.progress.start()
     try:
-        summary = fetch_traces(
-            client=clients["xray"],
-            start=start,
-            end=end,
-            out_dir=out_dir,
-            filter_expression=filter_expression,
-            functions=functions,
-            concurrency=concurrency,
-            progress=bar,
-        )
+        if path == PATH_CLASSIC:
+            summary = fetch_traces(
+                client=clients["xray"],
+                start=start,
+                end=end,
+                out_dir=out_dir,
+                filter_expression=filter_expression,
+                functions=functions,
+                concurrency=concurrency,
+                progress=bar,
+            )
+        else:
+            summary = fetch_transaction_search(
+                xray_client=clients["xray"],
+                logs_client=clients["logs"],
+                start=start,
+                end=end,
+                out_dir=out_dir,
+                functions=functions,
+                spans=spans,
+                concurrency=concurrency,
+                progress=bar,
+            )
     finally:
         if bar is not None:
             bar.progress.stop()
-    console = Console(file=sys.stderr)
+    write_source(
+        out_dir,
+        source_record(
+            path=path, destination=destination, rules=rules, start=start, end=end, summary=summary
+        ),
+    )
+    hint = empty_hint(destination, summary)
+    if hint:
+        console.print(f"warning: {hint}", markup=False, highlight=False, soft_wrap=True)
+    if summary.retrieval_failed and not summary.fetched and not summary.skipped:
+        raise SourceUnavailable(
+            f"every trace retrieval failed ({summary.retrieval_failed} trace ids; "
+            "StartTraceRetrieval ended FAILED, CANCELLED or TIMEOUT twice): nothing was "
+            "fetched; try again or narrow the window"
+        )
     if with_config or with_dlq:
         from tracelens.acquire.aws_side import DLQ_MAX_RECEIVES, fetch_config, fetch_dlq
 
@@ -180,15 +227,31 @@ def format_fetch_summary(summary: FetchSummary) -> str:
     Returns:
         The text.
     """
-    parts = [
-        f"{summary.fetched} traces written to {summary.out_file}",
-        f"{summary.found} found",
-        f"{summary.skipped} already present",
-        f"{summary.partial} partial",
-        f"{summary.limit_exceeded} over the size limit",
-        f"{summary.missing} not returned",
-        f"{summary.throttles} throttled retries",
-    ]
+    if summary.path == "transaction-search-spans":
+        parts = [
+            f"{summary.spans} span events of {summary.fetched} traces written to "
+            f"{summary.out_file}",
+            f"{summary.found} traces found in aws/spans",
+            f"{summary.missing} without span events",
+            f"{summary.throttles} throttled retries",
+        ]
+    else:
+        parts = [
+            f"{summary.fetched} traces written to {summary.out_file}",
+            f"{summary.found} found",
+            f"{summary.skipped} already present",
+            f"{summary.partial} partial",
+        ]
+        if summary.path == "xray":
+            parts.append(f"{summary.limit_exceeded} over the size limit")
+        else:
+            parts.append(f"{summary.retrieval_failed} retrievals failed")
+        parts += [f"{summary.missing} not returned", f"{summary.throttles} throttled retries"]
+    if summary.saturated:
+        parts.append(
+            f"{summary.saturated} Logs Insights results at the 10,000-row limit could not be "
+            "split (their traces may be incomplete)"
+        )
     if summary.truncated_bytes:
         parts.append(f"{summary.truncated_bytes} bytes of a torn last line removed")
     return "; ".join(parts)

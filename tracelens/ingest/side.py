@@ -15,8 +15,10 @@ from tracelens.ingest import s3
 from tracelens.ingest.config_file import read_config_files
 from tracelens.ingest.inputs import InputFile, read_whole
 from tracelens.ingest.s3 import is_s3
+from tracelens.ingest.source_file import bundle_source_file, read_source_file
 from tracelens.model import bundle
 from tracelens.model.side import (
+    Acquisition,
     DestinationRecord,
     DlqMessage,
     EventSourceMapping,
@@ -63,6 +65,9 @@ def read_side_inputs(
     """
     config_files: list[InputFile] = []
     dump_specs: list[tuple[str | None, InputFile]] = []
+    acquisitions = [
+        read_source_file(source) for path in paths if (source := bundle_source_file(path))
+    ]
     for path in paths:
         config_file, bundle_dumps = bundle_side_files(path)
         if config_file is not None:
@@ -80,13 +85,32 @@ def read_side_inputs(
         targets=_failure_targets(settings.functions, settings.queues, settings.mappings),
         has_config=bool(config_files),
     )
+    acquisition, source_notes = _one_acquisition(acquisitions)
     return SideInputs(
         functions=settings.functions,
         queues=settings.queues,
         mappings=settings.mappings,
         dumps=dumps,
         config_files=settings.files,
-        notes=settings.notes + dump_notes,
+        notes=settings.notes + dump_notes + source_notes,
+        acquisition=acquisition,
+    )
+
+
+def _one_acquisition(
+    acquisitions: Sequence[Acquisition],
+) -> tuple[Acquisition | None, tuple[str, ...]]:
+    """The acquisition the report states: the first bundle's, with a note when bundles
+    were fetched in different ways."""
+    if not acquisitions:
+        return None, ()
+    first = acquisitions[0]
+    others = sorted({a.path for a in acquisitions[1:] if a.path != first.path})
+    if not others:
+        return first, ()
+    return first, (
+        f"the bundles were fetched in different ways ({', '.join([first.path, *others])}); "
+        f"the acquisition shown is that of {first.file}",
     )
 
 

@@ -117,6 +117,27 @@ class SideDump:
 
 
 @dataclass(frozen=True, slots=True)
+class Acquisition:
+    """How ``fetch`` found the traces of a bundle (its ``source.json``).
+
+    Attributes:
+        path: ``xray`` (GetTraceSummaries + BatchGetTraces), ``transaction-search-xray``
+            (Logs Insights ids + StartTraceRetrieval) or ``transaction-search-spans``.
+        segment_destination: ``XRay`` or ``CloudWatchLogs``; None when unknown.
+        segment_destination_status: ``PENDING`` or ``ACTIVE``; None when unknown.
+        summary_indexing_percent: The share of traces indexed as trace summaries (the
+            ``Default`` indexing rule); None when unknown or not applicable.
+        file: The source.json read.
+    """
+
+    path: str
+    segment_destination: str | None
+    segment_destination_status: str | None
+    summary_indexing_percent: float | None
+    file: str
+
+
+@dataclass(frozen=True, slots=True)
 class SideInputs:
     """Everything read besides traces: config.json contents and DLQ / destination dumps."""
 
@@ -128,6 +149,8 @@ class SideInputs:
     #: How side inputs were interpreted, one sentence each, shown in every report format
     #: (e.g. which configured DLQ a dump without ``QueueArn`` was taken to be).
     notes: tuple[str, ...] = ()
+    #: How fetch found the traces (a bundle's source.json), if a bundle has one.
+    acquisition: Acquisition | None = None
 
     @property
     def has_config(self) -> bool:

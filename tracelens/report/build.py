@@ -22,6 +22,7 @@ from tracelens.report._format import caller_label
 from tracelens.report.console_links import console_prefix, regions_by_function
 from tracelens.report.models import (
     SCHEMA,
+    AcquisitionOut,
     AffectedEvent,
     AsyncFates,
     AsyncOutcomes,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResults
     from tracelens.analysis.summary import FunctionDetails, SqsTotals
     from tracelens.analysis.timeline import Timeline
+    from tracelens.model.side import Acquisition
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
 
@@ -83,6 +85,59 @@ def _shaped(totals: object, struct: type[StructT]) -> StructT:
     Nested totals (statistic blocks, count dicts) become the nested structs the same way.
     """
     return msgspec.convert(totals, struct, from_attributes=True)
+
+
+def _acquisition(acquisition: Acquisition | None) -> AcquisitionOut | None:
+    """The report's ``input.acquisition``: the bundle's source.json and a sentence on it."""
+    if acquisition is None:
+        return None
+    return AcquisitionOut(
+        path=acquisition.path,
+        segment_destination=acquisition.segment_destination,
+        segment_destination_status=acquisition.segment_destination_status,
+        summary_indexing_percent=acquisition.summary_indexing_percent,
+        note=acquisition_note(acquisition),
+    )
+
+
+def acquisition_note(acquisition: Acquisition) -> str:
+    """How the traces were found and what GetTraceSummaries saw, in plain words.
+
+    Args:
+        acquisition: A bundle's source.json.
+
+    Returns:
+        One or two sentences.
+    """
+    destination = acquisition.segment_destination
+    status = acquisition.segment_destination_status
+    where = (
+        f"segment destination {destination}{f', {status}' if status else ''}"
+        if destination
+        else "segment destination unknown"
+    )
+    if acquisition.path == "xray":
+        text = f"Traces found with GetTraceSummaries and read with BatchGetTraces ({where})."
+    else:
+        read = (
+            "the traces read with StartTraceRetrieval"
+            if acquisition.path == "transaction-search-xray"
+            else "their span events read from aws/spans"
+        )
+        text = (
+            f"CloudWatch Transaction Search ({where}): BatchGetTraces cannot see these "
+            "traces, so their ids were found with Logs Insights over aws/spans (Lambda "
+            f"service spans) and {read}."
+        )
+    percent = acquisition.summary_indexing_percent
+    if percent is not None:
+        text += (
+            f" GetTraceSummaries sees only the {compact_number(percent)}% of traces indexed "
+            "as trace summaries (the indexing rule's sampling)."
+        )
+    elif destination == "CloudWatchLogs":
+        text += " The share of traces indexed as trace summaries is unknown."
+    return text
 
 
 def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
@@ -117,6 +172,7 @@ def build_report(results: AnalysisResults, *, generated_by: str) -> Report:
             config=results.has_config,
             dlq_dumps=results.dlq_dumps,
             notes=list(results.side_notes),
+            acquisition=_acquisition(results.acquisition),
         ),
         functions=[
             msgspec.structs.replace(_shaped(f, FunctionSummary), top_callers=top.get(f.name, []))

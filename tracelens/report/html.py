@@ -301,8 +301,15 @@ def _input_line(report: Report) -> str:
 
 
 def _notes(report: Report) -> str:
-    """One escaped paragraph per note on how side inputs were read (none: nothing)."""
-    return "".join(
+    """One escaped paragraph on how fetch found the traces (if known), then one per note on
+    how side inputs were read (none: nothing)."""
+    acquisition = report.input.acquisition
+    fetched = (
+        f'<p class="note">Acquisition: {html.escape(acquisition.note)}</p>\n'
+        if acquisition is not None
+        else ""
+    )
+    return fetched + "".join(
         f'<p class="note">Note: {html.escape(note)}</p>\n' for note in report.input.notes
     )
 

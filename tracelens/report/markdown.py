@@ -580,6 +580,7 @@ def _input(report: Report) -> list[str]:
         f"- {plural(inp.documents, 'document')} in {plural(inp.traces, 'trace')}, "
         f"{plural(inp.duplicates, 'duplicate')}, {inp.rejected:,} rejected",
         f"- Config: {'yes' if inp.config else 'no'}; DLQ or destination dumps: {inp.dlq_dumps:,}",
+        *([f"- Acquisition: {escape(inp.acquisition.note)}"] if inp.acquisition else []),
         *(f"- Note: {escape(note)}" for note in inp.notes),
         "- Files: "
         + (", ".join(escape(name) for name in inp.files[:FILE_ROWS]) or "-")

@@ -44,6 +44,24 @@ class RejectionOut(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
+class AcquisitionOut(msgspec.Struct, frozen=True, kw_only=True):
+    """How ``fetch`` found the traces (a bundle's source.json)."""
+
+    #: ``xray`` (GetTraceSummaries + BatchGetTraces), ``transaction-search-xray`` (Logs
+    #: Insights over aws/spans + StartTraceRetrieval) or ``transaction-search-spans``.
+    path: str
+    #: ``XRay`` or ``CloudWatchLogs`` (GetTraceSegmentDestination); None when unknown.
+    segment_destination: str | None
+    #: ``PENDING`` or ``ACTIVE``; None when unknown.
+    segment_destination_status: str | None
+    #: The share of traces X-Ray indexes as trace summaries (GetIndexingRules, the Default
+    #: rule): the sampling GetTraceSummaries sees with Transaction Search on; None when unknown
+    #: or not applicable (destination XRay).
+    summary_indexing_percent: float | None
+    #: One sentence saying how the traces were found and what GetTraceSummaries saw.
+    note: str
+
+
 class InputSection(msgspec.Struct, frozen=True, kw_only=True):
     """What was read."""
 
@@ -61,6 +79,8 @@ class InputSection(msgspec.Struct, frozen=True, kw_only=True):
     #: dump without ``QueueArn`` taken as the only configured DLQ, a dump that cannot be
     #: compared).
     notes: list[str] = msgspec.field(default_factory=list)
+    #: How fetch found the traces, when a bundle holds its source.json; else None.
+    acquisition: AcquisitionOut | None = None
 
 
 class Modes(msgspec.Struct, frozen=True, kw_only=True):

@@ -504,6 +504,8 @@ def _input(report: Report, console: Console) -> None:
         f"config: {'yes' if inp.config else 'no'}",
         f"DLQ/destination dumps: {inp.dlq_dumps:,}",
     )
+    if inp.acquisition is not None:
+        _say(console, f"acquisition: {inp.acquisition.note}")
     for note in inp.notes:
         _say(console, f"note: {note}", style="yellow")
     for name in inp.files[:FILE_ROWS]:
