@@ -547,3 +547,15 @@ def test_an_empty_classic_fetch_with_an_unknown_destination_warns(
     assert source["path"] == "xray"
     assert source["segment_destination"] is None
     assert "not known" in source["notes"][0]
+
+
+def test_fetch_says_which_path_it_takes_when_transaction_search_is_off() -> None:
+    """With the segment destination XRay, fetch still says what it does (issue 14: "fetch works,
+    and says what it does, with Transaction Search on and off")."""
+    from tracelens.acquire.destination import SegmentDestination
+    from tracelens.acquire.fetch_path import PATH_CLASSIC, path_notice
+
+    notice = path_notice(SegmentDestination("XRay", "ACTIVE"), PATH_CLASSIC)
+    assert notice is not None
+    assert "Transaction Search is off" in notice
+    assert "GetTraceSummaries + BatchGetTraces" in notice

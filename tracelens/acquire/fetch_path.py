@@ -54,16 +54,16 @@ def choose_path(
     return PATH_CLASSIC
 
 
-def path_notice(destination: SegmentDestination, path: str) -> str | None:
-    """The one line ``fetch`` prints on stderr about its choice, or None when there is nothing
-    to say (segment destination X-Ray: the classic path, as always).
+def path_notice(destination: SegmentDestination, path: str) -> str:
+    """The one line ``fetch`` prints on stderr about its choice (always one: what is fetched,
+    and how, depends on the account's segment destination).
 
     Args:
         destination: The answer of GetTraceSegmentDestination.
         path: The chosen path.
 
     Returns:
-        The line (plain text), or None.
+        The line (plain text).
     """
     if destination.transaction_search:
         how = (
@@ -92,7 +92,10 @@ def path_notice(destination: SegmentDestination, path: str) -> str | None:
                 else "using GetTraceSummaries + BatchGetTraces"
             )
         )
-    return None
+    return (
+        "segment destination XRay (Transaction Search is off): "
+        "using GetTraceSummaries + BatchGetTraces"
+    )
 
 
 def empty_hint(destination: SegmentDestination, summary: FetchSummary) -> str | None:

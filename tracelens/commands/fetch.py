@@ -133,10 +133,8 @@ def run_fetch(
     probe = XRayCalls(clients["xray"], RetryPolicy(), time.sleep)
     destination = read_segment_destination(probe)
     path = choose_path(destination, spans=spans, filter_expression=filter_expression)
-    notice = path_notice(destination, path)
-    if notice:
-        # Said even without progress: it changes what the bundle holds.
-        console.print(notice, markup=False, highlight=False, soft_wrap=True)
+    # Said even without progress: the path decides what the bundle holds.
+    console.print(path_notice(destination, path), markup=False, highlight=False, soft_wrap=True)
     rules = read_indexing_rules(probe) if destination.destination == "CloudWatchLogs" else None
     bar = _RichProgress() if show_progress else None
     if bar is not None:
