@@ -286,14 +286,7 @@ class _FetchRun:
             if trace.get("LimitExceeded"):
                 summary.limit_exceeded += 1
             lines.append(msgspec.json.encode(trace) + b"\n")
-        if not lines:
-            return
-        try:
-            out.write(b"".join(lines))
-            out.flush()
-        except OSError as exc:
-            raise SourceUnavailable(f"{summary.out_file}: write failed: {exc.strerror}") from exc
-        summary.fetched += len(lines)
+        append_traces(out, lines, summary)
 
     def _report(self) -> None:
         summary = self.summary
@@ -311,9 +304,26 @@ class _FetchRun:
             )
 
 
+def append_traces(out: IO[bytes], lines: list[bytes], summary: FetchSummary) -> None:
+    """Append trace lines to the bundle's traces file, flush, and count them as fetched.
+
+    Raises:
+        SourceUnavailable: The file cannot be written.
+    """
+    if not lines:
+        return
+    try:
+        out.write(b"".join(lines))
+        out.flush()
+    except OSError as exc:
+        raise SourceUnavailable(f"{summary.out_file}: write failed: {exc.strerror}") from exc
+    summary.fetched += len(lines)
+
+
 __all__ = [
     "BATCH_SIZE",
     "FetchSummary",
     "ProgressSink",
+    "append_traces",
     "fetch_traces",
 ]

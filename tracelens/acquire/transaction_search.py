@@ -19,7 +19,7 @@ import msgspec
 
 from tracelens.acquire.backoff import RetryPolicy
 from tracelens.acquire.destination import is_denied
-from tracelens.acquire.fetch import FetchSummary, ProgressSink
+from tracelens.acquire.fetch import FetchSummary, ProgressSink, append_traces
 from tracelens.acquire.logs_insights import (
     LOG_GROUP,
     SERVICE_SPAN_SUFFIX,
@@ -318,14 +318,7 @@ class _Retrieving:
             if in_progress:
                 summary.partial += 1
             lines.append(msgspec.json.encode(trace) + b"\n")
-        if not lines:
-            return
-        try:
-            out.write(b"".join(lines))
-            out.flush()
-        except OSError as exc:
-            raise SourceUnavailable(f"{summary.out_file}: write failed: {exc.strerror}") from exc
-        summary.fetched += len(lines)
+        append_traces(out, lines, summary)
 
 
 def _fetch_spans(
