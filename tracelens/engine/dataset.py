@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     from tracelens.engine.sources import Inputs
 
 #: The dataset format's version: raised whenever the entity or link schema, the layout or the
-#: meaning of a column changes, so an older dataset is refused instead of misread.
-SCHEMA_VERSION = 2
+#: meaning of a column changes, so an older dataset is refused instead of misread. Version 3:
+#: independently sent subsegments (and spans) settle into the rows nested ones give.
+SCHEMA_VERSION = 3
 FORMAT = "tracelens.dataset"
 MANIFEST = layout.MANIFEST
 _ENTITIES = layout.ENTITIES
