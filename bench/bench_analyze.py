@@ -14,6 +14,9 @@ Usage:
         (after gzip -1 -k bench/out/gen_1000000.ndjson)
     python bench/bench_analyze.py --segments 1000000 --form dataset  # converted first (timed
         separately): analyze of the Parquet dataset
+    python bench/bench_analyze.py --segments 200000 --form spans  # the same traces as aws/spans
+        events (the emulator's span writer, one span per entity); "segments" stays the number of
+        X-Ray documents, so segments/s compares with the NDJSON run
 """
 
 from __future__ import annotations
@@ -90,6 +93,23 @@ def _generated(workdir: Path, segments: int, form: str) -> Path:
     return path
 
 
+def _spans(ndjson: Path, target: Path) -> None:
+    """Rewrite one-trace-per-line NDJSON as aws/spans events (``spans.ndjson`` lines)."""
+    import json
+
+    from tracelens.emulator.spans import document_spans, encode
+
+    scratch = target.with_name(target.name + ".partial")
+    with ndjson.open("rb") as lines, scratch.open("w") as out:
+        for line in lines:
+            if not line.strip():
+                continue
+            for entry in json.loads(line)["Segments"]:
+                for span in document_spans(json.loads(entry["Document"])):
+                    out.write(encode(span) + "\n")
+    scratch.rename(target)
+
+
 def _pages(ndjson: Path, folder: Path, per_page: int) -> None:
     """Split one-trace-per-line NDJSON into BatchGetTraces-shaped page files."""
     scratch = folder.with_name(folder.name + ".partial")
@@ -118,7 +138,9 @@ def _pages(ndjson: Path, folder: Path, per_page: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=1_000_000)
-    parser.add_argument("--form", choices=["ndjson", "json", "pages", "dataset"], default="ndjson")
+    parser.add_argument(
+        "--form", choices=["ndjson", "json", "pages", "dataset", "spans"], default="ndjson"
+    )
     parser.add_argument("--page-traces", type=int, default=100, help="traces per page (pages)")
     parser.add_argument("--file", type=Path, help="use this trace file instead of generating")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
@@ -130,6 +152,10 @@ def main() -> int:
             path = args.workdir / f"gen_{args.segments}_pages_{args.page_traces}"
             if not path.exists():
                 _pages(_generated(args.workdir, args.segments, "ndjson"), path, args.page_traces)
+        elif args.form == "spans":
+            path = args.workdir / f"gen_{args.segments}_spans.ndjson"
+            if not path.exists():
+                _spans(_generated(args.workdir, args.segments, "ndjson"), path)
         elif args.form == "dataset":
             source = _generated(args.workdir, args.segments, "ndjson")
             path = args.workdir / f"gen_{args.segments}_dataset"
