@@ -195,3 +195,16 @@ def test_an_sdk_lambda_invoke_is_the_callers_call(tmp_path: Path) -> None:
         "77aa000000000001",
         False,
     )
+
+
+def test_invocations_without_lambda_service_data_are_said_to_be_incomplete(tmp_path: Path) -> None:
+    # GIVEN one invocation known from Lambda's own spans and one known only from an SDK span
+    sdk_only = _handler(None, **{"faas.invocation_id": "inv-2"})
+    sdk_only = {**sdk_only, "traceId": TRACE[:-1] + "2"}
+    path = write_lines(tmp_path / "mixed.ndjson", [*_function_segment(), sdk_only])
+    results = analyse(read_traces([path]), read_side_inputs([path], config=None, dlq=()))
+    # THEN the report says that the second is not counted as a request, and why
+    found = [f for f in results.findings if f.code == "INVOCATIONS_WITHOUT_REQUEST"]
+    assert [(f.function, f.count) for f in found] == [("orders", 1)]
+    assert "Mode=Active" in found[0].message
+    assert list(found[0].examples) == ["1-6759b1c5-000000000000000000000002"]

@@ -82,6 +82,15 @@ def _cold_starts(inputs: FindingInputs) -> pl.LazyFrame:
     return grouped(inputs.invocations.filter(pl.col(c.COLD)), pl.coalesce(c.REQUEST, "trace_id"))
 
 
+def _without_request(inputs: FindingInputs) -> pl.LazyFrame:
+    """Invocations whose request is not in the data: no Lambda service segment (or
+    ``<fn>/LambdaService`` span) is their parent."""
+    return grouped(
+        inputs.invocations.filter(pl.col(c.REQUEST).is_null()),
+        pl.col("trace_id").cast(pl.String).unique(),
+    )
+
+
 def _not_reached_message(_: FindingInputs, row: Row) -> str:
     fn = row[c.FUNCTION]
     caller = row.get(c.CALLER) or "an unidentified caller"
@@ -133,6 +142,19 @@ SYNC_RULES = (
         severity=Severity.CRITICAL,
         plan=_not_reached,
         message=_not_reached_message,
+    ),
+    Rule(
+        code="INVOCATIONS_WITHOUT_REQUEST",
+        severity=Severity.WARNING,
+        plan=_without_request,
+        message=sentence(
+            "{count} {invocation|invocations} of {function} {has|have} no Lambda service "
+            "segment (or <function>/LambdaService span) in the data, so {it is|they are} not "
+            "counted as requests and {its|their} invoke path, async queue time and retries are "
+            "unknown; OpenTelemetry SDK spans alone show only the inside of an invocation: turn "
+            "on active tracing (TracingConfig Mode=Active) so Lambda records its own segments "
+            "(with Transaction Search, in aws/spans), or fetch the traces whole."
+        ),
     ),
     Rule(
         code="COLD_STARTS",
