@@ -189,6 +189,14 @@ SENT_EVIDENCE: tuple[tuple[FateEvidence, str], ...] = (
 )
 #: What a person should do about fates that are unknown.
 UNKNOWN_FATE = "ended badly, fate unknown: supply `--config` (or `fetch --with-config`)"
+#: Where a chain with an unknown fate finds why, by chain kind. An async event's fate is
+#: unknown only when the config says nothing about its function; a message's or batch's can
+#: be unknown with a full config, and the reason is written where the hint points.
+UNKNOWN_FATE_HINTS: dict[str, str] = {
+    "async": "supply `--config`",
+    "sqs": "why: see the SQS_POISON_MESSAGE finding",
+    "stream": "why: see Stream batches above",
+}
 #: A chain's fate evidence, shown after its fate.
 CHAIN_EVIDENCE: dict[FateEvidence, str] = {
     "dump": "checked in dump",

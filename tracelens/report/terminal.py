@@ -19,6 +19,7 @@ from tracelens.model.vocab import Severity
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
     LOST_FATES,
+    UNKNOWN_FATE_HINTS,
     by_severity,
     caller_label,
     counted,
@@ -467,7 +468,7 @@ def _chain_lines(chain: Chain, console: Console, width: int) -> list[Text]:
         outcome.append(" -> ")
         outcome.append(chain.fate, style="bold red" if chain.fate in LOST_FATES else "")
         if chain.fate == "unknown":
-            outcome.append(" (supply `--config`)")
+            outcome.append(f" ({UNKNOWN_FATE_HINTS[chain.kind]})")
         elif chain.fate_evidence in CHAIN_EVIDENCE:
             outcome.append(f" ({CHAIN_EVIDENCE[chain.fate_evidence]})")
     details: list[Text | str] = [plural(chain.attempts, "attempt"), outcome]

@@ -70,6 +70,8 @@ class View:
         data_end: Latest time in the input, if known (ends open intervals).
         timeline: The report's timeline (its window and buckets).
         timeline_functions: The timeline series of the view's functions.
+        stream_unknown_reasons: Why stream batch fates are unknown (the report's reasons,
+            which name their functions).
     """
 
     key: str
@@ -84,6 +86,7 @@ class View:
     data_end: str | None
     timeline: Timeline = field(default_factory=Timeline)
     timeline_functions: tuple[FunctionTimeline, ...] = ()
+    stream_unknown_reasons: tuple[str, ...] = ()
 
     @property
     def is_all(self) -> bool:
@@ -145,6 +148,7 @@ def _all_view(report: Report) -> View:
         bucket_seconds=report.bucket_seconds,
         data_end=report.input.end,
         timeline=report.timeline,
+        stream_unknown_reasons=tuple(report.streams.fate_unknown_reasons),
         timeline_functions=tuple(report.timeline.functions),
     )
 
@@ -197,6 +201,7 @@ def _function_view(report: Report, name: str) -> View:
         bucket_seconds=report.bucket_seconds,
         data_end=report.input.end,
         timeline=report.timeline,
+        stream_unknown_reasons=tuple(report.streams.fate_unknown_reasons),
         timeline_functions=tuple(f for f in report.timeline.functions if f.function == name),
     )
 

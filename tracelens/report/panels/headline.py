@@ -102,7 +102,15 @@ def _stream_row(h: Headline) -> list[Number]:
         row.append(_count("sent to on-failure<br>destination", fates.sent, "warning"))
     row.append(_bad("records discarded", fates.discarded, "critical"))
     if fates.unknown:
-        row.append(_count("batch fate unknown<br>(supply --config)", fates.unknown, "warning"))
+        # The reasons (a missing mapping, a retention not in the config, ...) are listed under
+        # the stream batches panel's title.
+        row.append(
+            _count(
+                "batch fate unknown<br>(why: see the stream batches panel)",
+                fates.unknown,
+                "warning",
+            )
+        )
     return row
 
 

@@ -55,6 +55,11 @@ def build(view: View, spec: PanelSpec) -> FigureDict:
             f"<br><sub>failed batches: {fates['sent']} sent to the on-failure destination, "
             f"{fates['discarded']} discarded, {fates['unknown']} fate unknown</sub>"
         )
+        if fates["unknown"]:
+            title += "".join(
+                f"<br><sub>fate unknown: {plot_text(reason)}</sub>"
+                for reason in view.stream_unknown_reasons
+            )
     layout = base_layout(
         title,
         x_title="batch start time (UTC)",
