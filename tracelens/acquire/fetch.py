@@ -91,6 +91,13 @@ class FetchSummary:
     saturated: int = 0
     spans: int = 0
 
+    def remaining(self, held: int) -> int:
+        """Ids found and not yet settled: neither skipped, written, failed nor missing, with
+        ``held`` (in-progress traces kept back for one more fetch) still to come."""
+        return (
+            self.found - self.skipped - self.fetched - self.retrieval_failed - self.missing - held
+        )
+
 
 def fetch_traces(
     *,
@@ -295,11 +302,7 @@ class _FetchRun:
             self.progress.update(
                 found=summary.found,
                 fetched=summary.fetched,
-                remaining=summary.found
-                - summary.skipped
-                - summary.fetched
-                - len(self.held)
-                - summary.missing,
+                remaining=summary.remaining(len(self.held)),
                 throttles=self.calls.throttles,
             )
 

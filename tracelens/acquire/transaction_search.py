@@ -260,12 +260,7 @@ class _Retrieving:
             self.progress.update(
                 found=summary.found,
                 fetched=summary.fetched,
-                remaining=summary.found
-                - summary.skipped
-                - summary.fetched
-                - summary.retrieval_failed
-                - summary.missing
-                - len(self.held),
+                remaining=summary.remaining(len(self.held)),
                 throttles=self.insights.calls.throttles + self.retrieval.calls.throttles,
             )
 
