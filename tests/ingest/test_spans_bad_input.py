@@ -91,3 +91,15 @@ def test_log_pages_without_events_are_no_rejection(tmp_path: Path) -> None:
     ]
     frames = read_traces([write_lines(tmp_path / "pages.ndjson", pages)])
     assert (frames.stats.documents, frames.stats.rejected) == (1, 0)
+
+
+def test_a_file_of_bad_spans_names_spans_among_the_expected_forms(tmp_path: Path) -> None:
+    from tracelens.errors import NoUsableInput
+
+    path = write_lines(tmp_path / "bad.ndjson", [_without("traceId")])
+    with pytest.raises(NoUsableInput) as caught:
+        read_traces([path])
+    message = str(caught.value)
+    assert "no valid X-Ray segment documents or spans in" in message
+    assert "bad.ndjson:1: span has no traceId" in message
+    assert "OpenTelemetry spans" in message

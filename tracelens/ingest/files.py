@@ -62,7 +62,7 @@ class Partitioned:
         return ingest_stats(self.parts, files=self.files, duplicates=duplicates)
 
     def check_usable(self) -> None:
-        """Raise NoUsableInput unless at least one segment document was read."""
+        """Raise NoUsableInput unless at least one segment document or span was read."""
         if self.documents:
             return
         rejections = [r for part in self.parts for r in part.rejections]
@@ -72,8 +72,9 @@ class Partitioned:
         first = rejections[0] if rejections else None
         detail = f" (first problem: {_where(first)}: {first.reason})" if first is not None else ""
         raise NoUsableInput(
-            f"no valid X-Ray segment documents in {_describe(self.files)}{detail}; "
-            "expected BatchGetTraces output, segment documents or daemon datagrams"
+            f"no valid X-Ray segment documents or spans in {_describe(self.files)}{detail}; "
+            "expected BatchGetTraces output, segment documents, daemon datagrams or "
+            "OpenTelemetry spans (aws/spans events, OTLP JSON)"
         )
 
 

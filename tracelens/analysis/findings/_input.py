@@ -39,8 +39,8 @@ def _rejected_message(inputs: FindingInputs, row: Row) -> str:
         f"{row['count']} "
         + agree(
             "input {line or document was|lines or documents were} not {a valid X-Ray segment "
-            "document and was|valid X-Ray segment documents and were} skipped; check the "
-            "listed rejections and re-export them.",
+            "document or span and was|valid X-Ray segment documents or spans and were} "
+            "skipped; check the listed rejections and re-export them.",
             row["count"],
         )
         + _not_segments(inputs.stats.rejections)
