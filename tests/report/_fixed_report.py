@@ -98,7 +98,7 @@ def fixed_report() -> Report:
                 note=(
                     "CloudWatch Transaction Search (segment destination CloudWatchLogs, "
                     "ACTIVE): BatchGetTraces cannot see these traces, so their ids were found "
-                    "with Logs Insights over aws/spans (Lambda service spans) and the traces "
+                    "with Logs Insights over aws/spans and the traces "
                     "read with StartTraceRetrieval. GetTraceSummaries sees only the 1% of "
                     "traces indexed as trace summaries (the indexing rule's sampling)."
                 ),

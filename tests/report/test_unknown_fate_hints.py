@@ -49,3 +49,15 @@ def test_the_dashboard_says_why_a_batch_fate_is_unknown() -> None:
     assert "batch fate unknown<br>(why: see the stream batches panel)" in labels
     figure = streams.build(view, spec)
     assert REASON in str(figure["layout"]["title"])
+
+
+def test_the_input_section_says_what_duplicates_are() -> None:
+    from tracelens import render_markdown
+
+    report = fixed_report()
+    assert report.input.duplicates
+    text = " ".join(terminal_text(report, width=200).split())
+    assert "in-progress copies replaced by their completed ones" in text
+    assert "in-progress copies replaced by their completed ones" in render_markdown(report)
+    quiet = replace(report, input=msgspec.structs.replace(report.input, duplicates=0))
+    assert "in-progress copies" not in terminal_text(quiet, width=200)

@@ -189,6 +189,13 @@ SENT_EVIDENCE: tuple[tuple[FateEvidence, str], ...] = (
 )
 #: What a person should do about fates that are unknown.
 UNKNOWN_FATE = "ended badly, fate unknown: supply `--config` (or `fetch --with-config`)"
+#: What ``input.duplicates`` counts, said where the number is shown: a span bundle has one
+#: per Lambda request (the in-progress snapshot Lambda writes before the completed span).
+DUPLICATES_MEANING = (
+    "duplicates are documents or spans read more than once, and in-progress copies replaced "
+    "by their completed ones (Lambda writes one per request to aws/spans); each entity is "
+    "counted once"
+)
 #: Where a chain with an unknown fate finds why, by chain kind. An async event's fate is
 #: unknown only when the config says nothing about its function; a message's or batch's can
 #: be unknown with a full config, and the reason is written where the hint points.

@@ -126,8 +126,8 @@ def acquisition_note(acquisition: Acquisition) -> str:
         )
         text = (
             f"CloudWatch Transaction Search ({where}): BatchGetTraces cannot see these "
-            "traces, so their ids were found with Logs Insights over aws/spans (Lambda "
-            f"service spans) and {read}."
+            "traces, so their ids were found with Logs Insights over aws/spans and "
+            f"{read}."
         )
     percent = acquisition.summary_indexing_percent
     if percent is not None:

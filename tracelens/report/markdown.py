@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
+    DUPLICATES_MEANING,
     LOST_FATES,
     by_severity,
     caller_label,
@@ -579,6 +580,11 @@ def _input(report: Report) -> list[str]:
         "",
         f"- {plural(inp.documents, 'document')} in {plural(inp.traces, 'trace')}, "
         f"{plural(inp.duplicates, 'duplicate')}, {inp.rejected:,} rejected",
+        *(
+            [f"- {DUPLICATES_MEANING[0].upper()}{DUPLICATES_MEANING[1:]}."]
+            if inp.duplicates
+            else []
+        ),
         f"- Config: {'yes' if inp.config else 'no'}; DLQ or destination dumps: {inp.dlq_dumps:,}",
         *([f"- Acquisition: {escape(inp.acquisition.note)}"] if inp.acquisition else []),
         *(f"- Note: {escape(note)}" for note in inp.notes),

@@ -18,6 +18,7 @@ from rich.text import Text
 from tracelens.model.vocab import Severity
 from tracelens.report._format import (
     CHAIN_EVIDENCE,
+    DUPLICATES_MEANING,
     LOST_FATES,
     UNKNOWN_FATE_HINTS,
     by_severity,
@@ -496,6 +497,8 @@ def _input(report: Report, console: Console) -> None:
         f"{_n(inp.rejected)} rejected",
         plural(inp.traces, "trace"),
     )
+    if inp.duplicates:
+        _say(console, DUPLICATES_MEANING, style="dim")
     if inp.start and inp.end:
         _say(console, f"time span: {inp.start} -> {inp.end}")
     else:
