@@ -17,11 +17,12 @@ from test_fetch import ACCOUNT, BASE, make_docs
 from tests.cli_helpers import run_cli
 from tracelens.acquire.backoff import RetryPolicy
 from tracelens.acquire.destination import read_indexing_rules, read_segment_destination
-from tracelens.acquire.logs_insights import LogsInsights, second_windows, to_otel_id, to_xray_id
+from tracelens.acquire.logs_insights import LogsInsights, second_windows
 from tracelens.acquire.transaction_search import fetch_transaction_search
 from tracelens.acquire.xray_calls import XRayCalls
 from tracelens.commands.fetch import run_fetch
 from tracelens.errors import SourceUnavailable
+from tracelens.model.trace_ids import otel_form, xray_form
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -123,13 +124,13 @@ def _documents_by_trace(docs: list[dict[str, Any]]) -> dict[str, dict[str, dict[
 
 
 def test_trace_id_forms_convert_both_ways() -> None:
-    assert to_xray_id("6880250e4fc5b1c42f7b40fc4801f9fd") == "1-6880250e-4fc5b1c42f7b40fc4801f9fd"
-    assert to_xray_id("1-6880250E-4fc5b1c42f7b40fc4801f9fd") == (
+    assert xray_form("6880250e4fc5b1c42f7b40fc4801f9fd") == "1-6880250e-4fc5b1c42f7b40fc4801f9fd"
+    assert xray_form("1-6880250E-4fc5b1c42f7b40fc4801f9fd") == (
         "1-6880250e-4fc5b1c42f7b40fc4801f9fd"
     )
-    assert to_otel_id("1-6880250e-4fc5b1c42f7b40fc4801f9fd") == "6880250e4fc5b1c42f7b40fc4801f9fd"
-    assert to_xray_id("6880250e") is None
-    assert to_xray_id("1-6880250e-zz") is None
+    assert otel_form("1-6880250e-4fc5b1c42f7b40fc4801f9fd") == "6880250e4fc5b1c42f7b40fc4801f9fd"
+    assert xray_form("6880250e") is None
+    assert xray_form("1-6880250e-zz") is None
 
 
 def test_retrieved_traces_are_written_like_batch_get_traces(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tracelens.errors import SourceUnavailable
+from tracelens.model.trace_ids import otel_form, xray_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -35,35 +36,10 @@ SPAN_QUERY_IDS = 100
 SERVICE_SPAN_SUFFIX = "/LambdaService"
 #: Query states that mean "not finished yet".
 _PENDING = frozenset({"Scheduled", "Running"})
-_OTEL_ID = re.compile(r"^[0-9a-f]{32}$")
-_XRAY_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,256}$")
 
 #: A query window in whole epoch seconds, both ends included (as StartQuery takes them).
 Seconds = tuple[int, int]
-
-
-def to_xray_id(trace_id: str) -> str | None:
-    """The X-Ray form (``1-<8 hex>-<24 hex>``) of a trace id in either form, or None.
-
-    Args:
-        trace_id: 32 hex digits (OTel form, any case) or an X-Ray trace id.
-
-    Returns:
-        The X-Ray form, or None when the text is neither form.
-    """
-    text = trace_id.strip().lower()
-    if _XRAY_ID.match(text):
-        return text
-    if _OTEL_ID.match(text):
-        return f"1-{text[:8]}-{text[8:]}"
-    return None
-
-
-def to_otel_id(trace_id: str) -> str | None:
-    """The 32-hex OTel form of a trace id in either form, or None."""
-    xray = to_xray_id(trace_id)
-    return None if xray is None else xray[2:10] + xray[11:]
 
 
 def second_windows(
@@ -272,7 +248,7 @@ class LogsInsights:
                 self.counts.saturated += 1
             ids: set[str] = set()
             for row in rows:
-                xray_id = to_xray_id(row.get("traceId", ""))
+                xray_id = xray_form(row.get("traceId", "").strip())
                 if xray_id is None:
                     self.counts.bad_ids += 1
                 elif xray_id not in seen:
@@ -294,7 +270,7 @@ class LogsInsights:
             The events, in the order the queries returned them.
         """
         out: list[tuple[str, str]] = []
-        otel_ids = [o for t in xray_ids if (o := to_otel_id(t)) is not None]
+        otel_ids = [o for t in xray_ids if (o := otel_form(t.strip())) is not None]
         pending: list[tuple[list[str], Seconds]] = [
             (otel_ids[i : i + SPAN_QUERY_IDS], window)
             for i in reversed(range(0, len(otel_ids), SPAN_QUERY_IDS))
@@ -349,7 +325,5 @@ __all__ = [
     "QueryCounts",
     "second_windows",
     "spans_query",
-    "to_otel_id",
-    "to_xray_id",
     "trace_id_query",
 ]

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tracelens.acquire.logs_insights import to_xray_id
 from tracelens.errors import SourceUnavailable
+from tracelens.model.trace_ids import xray_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -160,7 +160,7 @@ def _merge(response: dict[str, Any], traces: dict[str, dict[str, Any]]) -> None:
     for trace in response.get("Traces") or ():
         if not isinstance(trace, dict) or not isinstance(trace.get("Id"), str):
             continue
-        trace_id = to_xray_id(trace["Id"]) or trace["Id"]
+        trace_id = xray_form(trace["Id"].strip()) or trace["Id"]
         segments = [
             {"Id": span.get("Id"), "Document": span.get("Document")}
             for span in trace.get("Spans") or ()

@@ -27,7 +27,6 @@ from tracelens.acquire.logs_insights import (
     LogsInsights,
     Seconds,
     second_windows,
-    to_xray_id,
 )
 from tracelens.acquire.probe import inspect_trace
 from tracelens.acquire.resume import prepare_resume, truncate_torn_tail
@@ -36,6 +35,7 @@ from tracelens.acquire.windows import MAX_WINDOW, split_window
 from tracelens.acquire.xray_calls import XRayCalls
 from tracelens.errors import SourceUnavailable
 from tracelens.model import bundle
+from tracelens.model.trace_ids import xray_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -395,7 +395,7 @@ def _span_lines(
             raw = msgspec.json.encode(msgspec.json.decode(raw))
         if span.name.endswith(SERVICE_SPAN_SUFFIX) and len(span.name) > len(SERVICE_SPAN_SUFFIX):
             functions.add(span.name[: -len(SERVICE_SPAN_SUFFIX)])
-        xray_id = to_xray_id(span.traceId)
+        xray_id = xray_form(span.traceId.strip())
         if xray_id is not None:
             traces.add(xray_id)
         digest = _digest(raw)

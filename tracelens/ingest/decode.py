@@ -21,12 +21,12 @@ import msgspec
 from tracelens.ingest.span_mapping import SpanError, is_span, otlp_spans, span_entity
 from tracelens.model.frames import KEYED_BY_TRACE_ID, SUMMARIES
 from tracelens.model.segment import DOCUMENT_DECODER, ENTITY_DECODER, Entity
+from tracelens.model.trace_ids import XRAY_TRACE_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 _ID = re.compile(r"[0-9a-f]{16}")
-_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 # A span's trace id without a time prefix is kept as its 32 hex digits (span_mapping).
 _ANY_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}|[0-9a-f]{32}")
 # Wrappers inside wrappers (a log event's message holding a page …) are read this deep.
@@ -203,11 +203,11 @@ def _shape_reason(value: object) -> str | None:
     if (
         "Segments" not in value
         and isinstance(trace_id, str)
-        and _TRACE_ID.fullmatch(trace_id)
+        and XRAY_TRACE_ID.fullmatch(trace_id)
         and not _SUMMARY_KEYS.isdisjoint(value)
     ):
         return SUMMARIES
-    if all(isinstance(key, str) and _TRACE_ID.fullmatch(key) for key in value):
+    if all(isinstance(key, str) and XRAY_TRACE_ID.fullmatch(key) for key in value):
         return KEYED_BY_TRACE_ID
     return None
 
